@@ -1,0 +1,34 @@
+import Tensors
+
+/// [N, C, H, W] → [N, C·H·W] in C, H, W order (a view: no copy).
+public final class Flatten: Layer {
+    private var outputView: (input: Tensor, view: Tensor)?
+    private var gradientView: (gradient: Tensor, view: Tensor)?
+    private var inputShape: [Int]?
+
+    public init() {}
+
+    public var description: String { "Flatten" }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard let batch = inputShape.first else { throw LayerError.shapeMismatch(layer: description, expected: "[N, …]", got: inputShape) }
+        return [batch, inputShape.dropFirst().reduce(1, *)]
+    }
+
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        inputShape = input.shape
+        if let outputView, outputView.input === input, outputView.input.shape == input.shape { return outputView.view }
+        let view = Tensor(viewing: input, shape: try outputShape(for: input.shape))
+        outputView = (input, view)
+        return view
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
+        guard let inputShape else { throw LayerError.backwardBeforeForward(layer: description) }
+        guard needsInputGradient else { return nil }
+        if let gradientView, gradientView.gradient === outputGradient, gradientView.view.shape == inputShape { return gradientView.view }
+        let view = Tensor(viewing: outputGradient, shape: inputShape)
+        gradientView = (outputGradient, view)
+        return view
+    }
+}

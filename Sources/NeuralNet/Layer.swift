@@ -1,0 +1,58 @@
+import Tensors
+
+/// A network layer with an explicit forward and backward pass (llm.c style).
+///
+/// `forward` returns a buffer the layer owns (allocated once per input shape) and caches what
+/// `backward` needs. `backward` overwrites the layer's parameter gradients and returns the gradient
+/// with respect to the input, or nil when `needsInputGradient` is false (first layer).
+public protocol Layer: AnyObject {
+    /// Short description, e.g. "Conv2d(3→6, 5×5, valid)".
+    var description: String { get }
+    /// Output shape (batch first) for an input shape, or an error naming what does not fit.
+    func outputShape(for inputShape: [Int]) throws -> [Int]
+    func forward(_ input: Tensor, training: Bool) throws -> Tensor
+    func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor?
+    /// Trainable parameters in canonical order (order of creation).
+    var parameters: [Parameter] { get }
+    /// Child layers, for traversal; empty for leaves.
+    var children: [any Layer] { get }
+    /// Non-trainable state to checkpoint (BatchNorm running statistics), in canonical order.
+    var buffers: [(name: String, tensor: Tensor)] { get }
+}
+
+extension Layer {
+    public var parameters: [Parameter] { [] }
+    public var children: [any Layer] { [] }
+    public var buffers: [(name: String, tensor: Tensor)] { [] }
+}
+
+/// A shape mismatch or impossible layer configuration.
+public enum LayerError: Error, Equatable, CustomStringConvertible {
+    case shapeMismatch(layer: String, expected: String, got: [Int])
+    case invalidConfiguration(layer: String, reason: String)
+    case backwardBeforeForward(layer: String)
+
+    public var description: String {
+        switch self {
+        case let .shapeMismatch(layer, expected, got): "\(layer): expected input \(expected), got \(got)"
+        case let .invalidConfiguration(layer, reason): "\(layer): \(reason)"
+        case let .backwardBeforeForward(layer): "\(layer): backward called before forward"
+        }
+    }
+}
+
+/// Per-input-shape storage: a layer's buffers and plans are made once per shape and reused.
+struct ShapeCache<Value> {
+    private var entries: [[Int]: Value] = [:]
+    private var lastShape: [Int] = []
+    private var last: Value?
+
+    mutating func value(for shape: [Int], make: () throws -> Value) rethrows -> Value {
+        if let last, shape == lastShape { return last }
+        let value = try entries[shape] ?? make()
+        entries[shape] = value
+        lastShape = shape
+        last = value
+        return value
+    }
+}

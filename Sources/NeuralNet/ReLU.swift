@@ -1,0 +1,28 @@
+import Tensors
+
+/// Rectified linear unit.
+public final class ReLU: Layer {
+    private let backend: any Backend
+    private var buffers_ = ShapeCache<(output: Tensor, inputGradient: Tensor)>()
+    private var output: Tensor?
+
+    public init(backend: any Backend = CPUBackend.shared) { self.backend = backend }
+
+    public var description: String { "ReLU" }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
+
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        let b = buffers_.value(for: input.shape) { (Tensor(shape: input.shape), Tensor(shape: input.shape)) }
+        backend.relu(input: input, output: b.output)
+        output = b.output
+        return b.output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
+        guard let output else { throw LayerError.backwardBeforeForward(layer: description) }
+        guard needsInputGradient else { return nil }
+        let b = buffers_.value(for: output.shape) { (Tensor(shape: output.shape), Tensor(shape: output.shape)) }
+        backend.reluBackward(output: output, outputGradient: outputGradient, inputGradient: b.inputGradient)
+        return b.inputGradient
+    }
+}

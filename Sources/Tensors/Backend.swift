@@ -1,0 +1,143 @@
+/// The seam between layers and the hardware: every numerical operation a layer performs goes
+/// through a `Backend`, so a CUDA backend can be added without touching the layers.
+///
+/// Matrices are row-major views of tensors: a tensor of shape [r, …] is an r × (count / r) matrix.
+public protocol Backend: AnyObject {
+    /// A short name, e.g. "cpu (oneDNN 2.6.3)".
+    var name: String { get }
+
+    /// C = alpha · op(A) · op(B) + beta · C with op(A) m × k, op(B) k × n, all row-major and dense.
+    func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+              alpha: Float, a: Tensor, b: Tensor, beta: Float, c: Tensor)
+
+    func makeConvolution(_ geometry: ConvolutionGeometry) throws -> any ConvolutionKernel
+    func makePooling(_ geometry: PoolingGeometry) throws -> any PoolingKernel
+    func makeBatchNorm(_ geometry: BatchNormGeometry) throws -> any BatchNormKernel
+
+    /// output = max(input, 0)
+    func relu(input: Tensor, output: Tensor)
+    /// inputGradient = outputGradient where output > 0, else 0.
+    func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor)
+    /// Adds `bias[j]` to every row's column j (dense layer bias).
+    func addBias(_ bias: Tensor, to matrix: Tensor)
+    /// `result[j] = Σ_rows matrix[row, j]` (dense bias gradient), overwriting `result`.
+    func sumRows(of matrix: Tensor, into result: Tensor)
+    /// output = a + b (residual joins).
+    func add(_ a: Tensor, _ b: Tensor, into output: Tensor)
+    /// target += source.
+    func accumulate(_ source: Tensor, into target: Tensor)
+    /// tensor *= mask (elementwise 0/1).
+    func applyMask(_ mask: Tensor, to tensor: Tensor)
+    /// One SGD-with-momentum step (PyTorch's formulation, decay on the gradient):
+    /// g = mask·(g + weightDecay·w); v = momentum·v + g; w = mask·(w − learningRate·v).
+    func sgdStep(weight: Tensor, gradient: Tensor, velocity: Tensor, mask: Tensor?,
+                 learningRate: Float, momentum: Float, weightDecay: Float)
+    /// Mean softmax cross-entropy of `logits` (rows × classes) against `labels`; writes
+    /// d(loss)/d(logits) when `logitsGradient` is given. Returns the summed loss and correct count.
+    func softmaxCrossEntropy(logits: Tensor, labels: UnsafePointer<Int32>, rows: Int,
+                             logitsGradient: Tensor?) -> (lossSum: Double, correct: Int)
+}
+
+/// Shape and hyper-parameters of a 2-D convolution on NCHW tensors with PyTorch weight layout
+/// (out, in / groups, kh, kw). Padding may be asymmetric (TensorFlow "same").
+public struct ConvolutionGeometry: Hashable, Sendable {
+    public var batch: Int
+    public var inChannels: Int, outChannels: Int
+    public var inHeight: Int, inWidth: Int
+    public var kernelHeight: Int, kernelWidth: Int
+    public var strideHeight: Int, strideWidth: Int
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    public var groups: Int
+    public var hasBias: Bool
+
+    public init(batch: Int, inChannels: Int, outChannels: Int, inHeight: Int, inWidth: Int,
+                kernelHeight: Int, kernelWidth: Int, strideHeight: Int = 1, strideWidth: Int = 1,
+                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
+                groups: Int = 1, hasBias: Bool = true) {
+        self.batch = batch; self.inChannels = inChannels; self.outChannels = outChannels
+        self.inHeight = inHeight; self.inWidth = inWidth
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight; self.strideWidth = strideWidth
+        self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
+        self.groups = groups; self.hasBias = hasBias
+    }
+
+    public var outHeight: Int { (inHeight + padTop + padBottom - kernelHeight) / strideHeight + 1 }
+    public var outWidth: Int { (inWidth + padLeft + padRight - kernelWidth) / strideWidth + 1 }
+    public var inputShape: [Int] { [batch, inChannels, inHeight, inWidth] }
+    public var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
+    public var weightShape: [Int] { [outChannels, inChannels / groups, kernelHeight, kernelWidth] }
+    /// Multiply-adds of one forward pass over the whole batch.
+    public var multiplyAdds: Int {
+        batch * outChannels * outHeight * outWidth * (inChannels / groups) * kernelHeight * kernelWidth
+    }
+}
+
+public protocol ConvolutionKernel: AnyObject {
+    var geometry: ConvolutionGeometry { get }
+    /// A description of the chosen implementations (for benchmarks and logs).
+    var implementation: String { get }
+    func forward(input: Tensor, weight: Tensor, bias: Tensor?, output: Tensor) throws
+    func backwardData(outputGradient: Tensor, weight: Tensor, inputGradient: Tensor) throws
+    /// Overwrites weightGradient (and biasGradient when given).
+    func backwardWeights(input: Tensor, outputGradient: Tensor, weightGradient: Tensor, biasGradient: Tensor?) throws
+}
+
+public enum PoolingKind: String, Hashable, Sendable { case max, average }
+
+/// Shape of a 2-D pooling window on NCHW tensors. Average pooling excludes padding.
+public struct PoolingGeometry: Hashable, Sendable {
+    public var kind: PoolingKind
+    public var batch: Int, channels: Int, inHeight: Int, inWidth: Int
+    public var kernelHeight: Int, kernelWidth: Int
+    public var strideHeight: Int, strideWidth: Int
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+
+    public init(kind: PoolingKind, batch: Int, channels: Int, inHeight: Int, inWidth: Int,
+                kernelHeight: Int, kernelWidth: Int, strideHeight: Int, strideWidth: Int,
+                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0) {
+        self.kind = kind; self.batch = batch; self.channels = channels
+        self.inHeight = inHeight; self.inWidth = inWidth
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight; self.strideWidth = strideWidth
+        self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
+    }
+
+    public var outHeight: Int { (inHeight + padTop + padBottom - kernelHeight) / strideHeight + 1 }
+    public var outWidth: Int { (inWidth + padLeft + padRight - kernelWidth) / strideWidth + 1 }
+    public var inputShape: [Int] { [batch, channels, inHeight, inWidth] }
+    public var outputShape: [Int] { [batch, channels, outHeight, outWidth] }
+}
+
+public protocol PoolingKernel: AnyObject {
+    var geometry: PoolingGeometry { get }
+    /// In training mode max pooling remembers where each maximum came from for `backward`.
+    func forward(input: Tensor, output: Tensor, training: Bool) throws
+    func backward(outputGradient: Tensor, inputGradient: Tensor) throws
+}
+
+/// Batch normalisation over N (and H, W) per channel of an [N, C] or [N, C, H, W] tensor.
+public struct BatchNormGeometry: Hashable, Sendable {
+    public var batch: Int, channels: Int, height: Int, width: Int
+    public var epsilon: Float
+    /// True for [N, C] inputs (after dense layers).
+    public var isFlat: Bool
+
+    public init(batch: Int, channels: Int, height: Int = 1, width: Int = 1, epsilon: Float = 1e-5, isFlat: Bool) {
+        self.batch = batch; self.channels = channels; self.height = height; self.width = width
+        self.epsilon = epsilon; self.isFlat = isFlat
+    }
+
+    public var shape: [Int] { isFlat ? [batch, channels] : [batch, channels, height, width] }
+}
+
+public protocol BatchNormKernel: AnyObject {
+    var geometry: BatchNormGeometry { get }
+    /// Normalises with the batch's statistics, which it writes into `mean` and `variance` (biased).
+    func forwardTraining(input: Tensor, scale: Tensor, shift: Tensor, output: Tensor, mean: Tensor, variance: Tensor) throws
+    /// Normalises with the given (running) statistics.
+    func forwardInference(input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, output: Tensor) throws
+    /// Overwrites inputGradient, scaleGradient and shiftGradient.
+    func backward(input: Tensor, outputGradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
+                  inputGradient: Tensor, scaleGradient: Tensor, shiftGradient: Tensor) throws
+}
