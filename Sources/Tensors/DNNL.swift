@@ -67,8 +67,7 @@ func plainMemoryDescriptor(_ dims: [Int]) throws -> dnnl_memory_desc_t {
     let tags: [Int: dnnl_format_tag_t] = [1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd, 5: dnnl_abcde]
     guard let tag = tags[dims.count] else { throw DNNLError(operation: "memory descriptor of rank \(dims.count)", status: -1) }
     var md = dnnl_memory_desc_t()
-    var d = dnnlDims(dims)
-    try withUnsafePointer(to: &d.0) { pointer in
+    try withDims(dims) { pointer in
         try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), pointer, dnnl_f32, tag), "memory_desc_init \(dims)")
     }
     return md
@@ -86,8 +85,10 @@ func dnnlDims(_ values: [Int]) -> dnnl_dims_t {
 
 /// Calls `body` with a pointer to the first element of a `dnnl_dims_t` built from `values`.
 func withDims<R>(_ values: [Int], _ body: (UnsafePointer<dnnl_dim_t>) throws -> R) rethrows -> R {
-    var d = dnnlDims(values)
-    return try withUnsafePointer(to: &d.0) { try body($0) }
+    // The whole 12-element tuple must be addressed, not just its first element: a pointer to `.0`
+    // only covers that element, and the optimiser may copy nothing else.
+    let d = dnnlDims(values)
+    return try withUnsafeBytes(of: d) { raw in try body(raw.bindMemory(to: dnnl_dim_t.self).baseAddress!) }
 }
 
 /// One oneDNN primitive with its descriptor, memories bound by argument id, executed on the shared stream.

@@ -1,0 +1,45 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one prunelab executable.
+struct Prunelab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prunelab",
+        abstract: "Neural-network pruning research around effective sparsity.",
+        subcommands: [TrainCommand.self, BenchCommand.self])
+}
+
+/// Entry point: every failure, parse errors included, ends with one line on stderr and a non-zero exit.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try Prunelab.parseAsRoot()
+            try command.run()
+        } catch {
+            let code = Prunelab.exitCode(for: error)
+            if code == .success {
+                print(Prunelab.fullMessage(for: error))
+                exit(0)
+            }
+            let message = Prunelab.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            printError("prunelab: \(message)")
+            exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}
+
+/// A CLI argument that parsed but makes no sense; reported as one line naming the option.
+struct InvalidOption: Error, CustomStringConvertible {
+    let option: String
+    let reason: String
+    var description: String { "\(option): \(reason)" }
+}
+
+/// Writes one line to standard error (progress, not results).
+func printError(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,122 @@
+import Datasets
+import NeuralNet
+import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hyper-parameters of one training run.
+struct TrainingConfig: Codable, Equatable {
+    var architecture: String
+    var dataset: String
+    var epochs: Int
+    var batchSize: Int
+    var learningRate: Float
+    var momentum: Float
+    var weightDecay: Float
+    /// 1-based epochs from which the learning rate is multiplied by 0.1 (once per listed epoch).
+    var learningRateDrops: [Int]
+    var seed: UInt64
+    var augmentation: String
+}
+
+/// What one epoch did.
+struct EpochResult: Codable {
+    var epoch: Int
+    var learningRate: Float
+    var trainLoss: Double
+    var trainAccuracy: Double
+    var testLoss: Double
+    var testAccuracy: Double
+    var seconds: Double
+    var imagesPerSecond: Double
+}
+
+struct Evaluation: Codable {
+    var loss: Double
+    var accuracy: Double
+}
+
+/// Monotonic wall-clock seconds.
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Trains a network on a dataset split epoch by epoch, evaluating on the test split after each.
+final class Trainer {
+    let network: Network
+    let splits: DatasetSplits
+    let config: TrainingConfig
+    let optimizer: SGD
+    let schedule: StepSchedule
+    private let trainLoader: BatchLoader
+    private let testLoader: BatchLoader
+    private let images: Tensor
+    private var labels: [Int32]
+
+    init(network: Network, splits: DatasetSplits, config: TrainingConfig, augmentation: Augmentation) {
+        self.network = network
+        self.splits = splits
+        self.config = config
+        optimizer = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        schedule = StepSchedule(base: config.learningRate, milestones: config.learningRateDrops, factor: 0.1)
+        trainLoader = BatchLoader(dataset: splits.train, batchSize: config.batchSize, shuffle: true,
+                                  augmentation: augmentation, seed: config.seed, dropLast: true)
+        testLoader = BatchLoader(dataset: splits.test, batchSize: config.batchSize, shuffle: false,
+                                 augmentation: .none, seed: config.seed, dropLast: false)
+        images = Tensor(shape: [config.batchSize] + splits.train.sampleShape)
+        labels = [Int32](repeating: 0, count: config.batchSize)
+    }
+
+    /// Runs one epoch (1-based) of training; returns loss, accuracy, seconds spent training.
+    func trainEpoch(_ epoch: Int) throws -> (loss: Double, accuracy: Double, seconds: Double, images: Int) {
+        optimizer.learningRate = schedule.rate(at: epoch)
+        trainLoader.startEpoch(epoch)
+        var lossSum = 0.0, correct = 0, seen = 0
+        let start = monotonicSeconds()
+        try labels.withUnsafeMutableBufferPointer { labels in
+            for batch in 0..<trainLoader.batchesPerEpoch {
+                let n = trainLoader.fill(batch: batch, images: images, labels: labels.baseAddress!)
+                let result = try network.trainStep(images: images, labels: labels.baseAddress!, optimizer: optimizer)
+                lossSum += result.lossSum
+                correct += result.correct
+                seen += n
+            }
+        }
+        let seconds = monotonicSeconds() - start
+        return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)), seconds, seen)
+    }
+
+    /// Mean loss and accuracy over the whole test split in evaluation mode.
+    func evaluate() throws -> Evaluation {
+        testLoader.startEpoch(0)
+        var lossSum = 0.0, correct = 0, seen = 0
+        try labels.withUnsafeMutableBufferPointer { labels in
+            for batch in 0..<testLoader.batchesPerEpoch {
+                let n = testLoader.fill(batch: batch, images: images, labels: labels.baseAddress!)
+                let result = try network.evaluate(images: images, labels: labels.baseAddress!, count: n)
+                lossSum += result.lossSum
+                correct += result.correct
+                seen += n
+            }
+        }
+        return Evaluation(loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)))
+    }
+
+    /// Trains for `config.epochs`, calling `progress` after each epoch.
+    func run(progress: (EpochResult) -> Void) throws -> [EpochResult] {
+        var results: [EpochResult] = []
+        for epoch in 1...config.epochs {
+            let train = try trainEpoch(epoch)
+            let test = try evaluate()
+            let result = EpochResult(epoch: epoch, learningRate: optimizer.learningRate, trainLoss: train.loss,
+                                     trainAccuracy: train.accuracy, testLoss: test.loss, testAccuracy: test.accuracy,
+                                     seconds: train.seconds, imagesPerSecond: Double(train.images) / train.seconds)
+            results.append(result)
+            progress(result)
+        }
+        return results
+    }
+}
