@@ -17,8 +17,10 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // zlib (Debian zlib1g-dev): gzip-compressed IDX files.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Tiny C helpers Swift cannot express (the SSE control register).
+        .target(name: "CSupport", path: "Sources/CSupport"),
         .target(
-            name: "Tensors", dependencies: ["CDNNL"],
+            name: "Tensors", dependencies: ["CDNNL", "CSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(
             name: "NeuralNet", dependencies: ["Tensors"],

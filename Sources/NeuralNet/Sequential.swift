@@ -25,8 +25,11 @@ public final class Sequential: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         var gradient = outputGradient
+        // Below the first layer with parameters nothing needs a gradient unless the caller does.
+        let firstTrainable = needsInputGradient ? 0 : (layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count)
         for index in layers.indices.reversed() {
-            let needs = index > 0 || needsInputGradient
+            if index < firstTrainable { return nil }
+            let needs = index > firstTrainable || needsInputGradient
             guard let next = try layers[index].backward(gradient, needsInputGradient: needs) else { return nil }
             gradient = next
         }

@@ -4,7 +4,9 @@ import CDNNL
 /// (auto-vectorised by the optimiser, split over cores when large) for the rest.
 public final class CPUBackend: Backend, @unchecked Sendable {
     public static let shared = CPUBackend()
-    public init() {}
+
+    /// Flushes denormals to zero on this thread and oneDNN's worker threads (see `Parallel.flushDenormals`).
+    public init() { _ = Parallel.flushDenormals }
 
     public var name: String { "cpu (oneDNN \(DNNLContext.version))" }
 

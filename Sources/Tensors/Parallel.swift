@@ -1,44 +1,43 @@
-import Dispatch
+import CDNNL
+import CSupport
 
-/// Work split over the machine's cores in fixed, deterministic chunks.
+/// Work split over the cores on oneDNN's own OpenMP thread team.
 public enum Parallel {
-    /// Number of worker threads the CPU backend uses for its own loops.
-    public nonisolated(unsafe) static var threads: Int = ProcessInfoCores.count
+    /// Threads in the team (OMP_NUM_THREADS, else the number of cores).
+    public static let threads: Int = Int(omp_get_max_threads())
+
+    /// Flushes denormals to zero on the calling thread and on every thread of the OpenMP team
+    /// (libgomp keeps its workers, so this holds for all later oneDNN calls). Idempotent.
+    public static let flushDenormals: Bool = {
+        var supported = prunelab_flush_denormals() == 1
+        onTeam(threads: threads) { _, _ in _ = prunelab_flush_denormals() }
+        return supported
+    }()
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges of at least
     /// `minimumChunk` elements; small ranges run inline on the caller's thread. The split depends
-    /// only on `count`, so reductions that combine per-chunk results stay deterministic.
+    /// only on `count` and the team size, so reductions over per-chunk results stay deterministic.
     @inline(__always)
     public static func forEachChunk(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
         let chunks = min(threads, max(1, count / max(minimumChunk, 1)))
         if chunks <= 1 { body(0..<count); return }
         let size = (count + chunks - 1) / chunks
+        onTeam(threads: chunks) { thread, _ in
+            let start = thread * size
+            if start < count { body(start..<min(count, start + size)) }
+        }
+    }
+
+    /// Runs `body(threadIndex, threadCount)` once on each thread of an OpenMP team of `threads`.
+    public static func onTeam(threads: Int, _ body: (Int, Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = chunk * size
-                box.value(start..<min(count, start + size))
+            var context = body
+            withUnsafeMutablePointer(to: &context) { pointer in
+                GOMP_parallel({ raw in
+                    let body = raw!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee
+                    body(Int(omp_get_thread_num()), Int(omp_get_num_threads()))
+                }, pointer, UInt32(threads), 0)
             }
         }
     }
 }
-
-/// Carries a non-Sendable value into `concurrentPerform`, whose chunks touch disjoint memory.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
-enum ProcessInfoCores {
-    static var count: Int {
-        #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 1
-        #endif
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -30,6 +30,8 @@ struct BenchCommand: ParsableCommand {
     var batchSize: Int?
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
+    @Flag(help: "Also print where a training step spends its time, layer by layer.")
+    var profile = false
 
     func run() throws {
         guard seconds > 0 else { throw InvalidOption(option: "--seconds", reason: "must be positive, got \(seconds)") }
@@ -93,15 +95,23 @@ struct BenchCommand: ParsableCommand {
         try runSteps(20)
         let perStep = (monotonicSeconds() - warmStart) / 20
         let stepsPerWindow = max(10, Int(seconds / perStep))
-        var rates: [Double] = []
+        // The machine is shared and its speed drifts: measure sgemm right before every window and
+        // report the median of the per-window ratios next to the median rate.
+        let flopsPerImage = 3 * 2 * Double(try network.multiplyAddsPerSample())
+        var rates: [Double] = [], ratios: [Double] = [], sgemms: [Double] = [report.sgemmGflops]
         for _ in 0..<windows {
+            let sgemm = Self.sgemmGFLOPS(size: 2048)
             let start = monotonicSeconds()
             try runSteps(stepsPerWindow)
-            rates.append(Double(stepsPerWindow * batch) / (monotonicSeconds() - start))
+            let rate = Double(stepsPerWindow * batch) / (monotonicSeconds() - start)
+            rates.append(rate)
+            sgemms.append(sgemm)
+            ratios.append(rate * flopsPerImage / 1e9 / sgemm)
         }
-        rates.sort()
-        let flopsPerImage = 3 * 2 * Double(try network.multiplyAddsPerSample())
+        rates.sort(); ratios.sort(); sgemms.sort()
+        if profile { try printProfile(network: network, loader: loader, images: images, optimizer: optimizer) }
         let median = rates[rates.count / 2]
+        report.sgemmGflops = sgemms[sgemms.count / 2]
         report.architecture = arch
         report.batch = batch
         report.flopsPerImage = flopsPerImage
@@ -109,7 +119,9 @@ struct BenchCommand: ParsableCommand {
         report.imagesPerSecondMin = rates.first
         report.imagesPerSecondMax = rates.last
         report.gflops = median * flopsPerImage / 1e9
-        report.ratio = report.gflops! / report.sgemmGflops
+        report.ratio = ratios[ratios.count / 2]
+        report.ratioMin = ratios.first
+        report.ratioMax = ratios.last
         report.windows = windows
         report.stepsPerWindow = stepsPerWindow
     }
@@ -127,16 +139,74 @@ struct BenchReport: Encodable {
     var imagesPerSecondMax: Double?
     var gflops: Double?
     var ratio: Double?
+    var ratioMin: Double?
+    var ratioMax: Double?
     var windows: Int?
     var stepsPerWindow: Int?
 
     var summary: String {
-        var lines = [String(format: "sgemm 2048²: %.1f GFLOP/s (%@)", sgemmGflops, device)]
+        var lines = [String(format: "sgemm 2048²: %.1f GFLOP/s median (%@, %d threads)", sgemmGflops, device, Parallel.threads)]
         if let architecture, let batch, let imagesPerSecond, let gflops, let ratio, let flopsPerImage {
-            lines.append(String(format: "%@ batch %d: %.0f images/s (min %.0f, max %.0f), %.3f MFLOP/image, %.1f GFLOP/s = %.1f%% of sgemm",
+            lines.append(String(format: "%@ batch %d: %.0f images/s (min %.0f, max %.0f), %.3f MFLOP/image, %.1f GFLOP/s",
                                 architecture, batch, imagesPerSecond, imagesPerSecondMin ?? 0, imagesPerSecondMax ?? 0,
-                                flopsPerImage / 1e6, gflops, 100 * ratio))
+                                flopsPerImage / 1e6, gflops))
+            lines.append(String(format: "ratio to sgemm measured before each window: median %.1f%% (min %.1f%%, max %.1f%%)",
+                                100 * ratio, 100 * (ratioMin ?? 0), 100 * (ratioMax ?? 0)))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension BenchCommand {
+    /// Times each top-level layer's forward and backward, the loss, the optimiser step and the batch fill.
+    func printProfile(network: Network, loader: BatchLoader, images: Tensor, optimizer: SGD) throws {
+        let layers = network.body.layers
+        var forward = [Double](repeating: 0, count: layers.count), backward = forward
+        var fill = 0.0, loss = 0.0, step = 0.0
+        var labels = [Int32](repeating: 0, count: images.rows)
+        let steps = 200
+        let backend = CPUBackend.shared
+        try labels.withUnsafeMutableBufferPointer { labels in
+            loader.startEpoch(1)
+            for s in 0..<steps {
+                var t = monotonicSeconds()
+                loader.fill(batch: s % loader.batchesPerEpoch, images: images, labels: labels.baseAddress!)
+                fill += monotonicSeconds() - t
+                var x = images
+                for (i, layer) in layers.enumerated() {
+                    t = monotonicSeconds()
+                    x = try layer.forward(x, training: true)
+                    forward[i] += monotonicSeconds() - t
+                }
+                t = monotonicSeconds()
+                let gradient = Tensor(shape: x.shape)
+                _ = backend.softmaxCrossEntropy(logits: x, labels: labels.baseAddress!, rows: images.rows, logitsGradient: gradient)
+                loss += monotonicSeconds() - t
+                var g = gradient
+                for i in layers.indices.reversed() {
+                    t = monotonicSeconds()
+                    if let next = try layers[i].backward(g, needsInputGradient: i > 0) { g = next }
+                    backward[i] += monotonicSeconds() - t
+                }
+                t = monotonicSeconds()
+                optimizer.step(network.parameters)
+                step += monotonicSeconds() - t
+            }
+        }
+        let total = forward.reduce(0, +) + backward.reduce(0, +) + fill + loss + step
+        func line(_ name: String, _ seconds: Double) -> String {
+            String(format: "  %-40@ %8.1f µs/step %5.1f%%", name, seconds / Double(steps) * 1e6, 100 * seconds / total)
+        }
+        print("profile over \(steps) steps (µs per step):")
+        print(line("batch fill", fill))
+        for (i, layer) in layers.enumerated() {
+            print(line("forward  " + layer.description, forward[i]))
+        }
+        print(line("softmax cross-entropy", loss))
+        for i in layers.indices.reversed() {
+            print(line("backward " + layers[i].description, backward[i]))
+        }
+        print(line("SGD step", step))
+        print(line("total", total))
     }
 }
