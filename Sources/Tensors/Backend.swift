@@ -10,6 +10,9 @@ public protocol Backend: AnyObject {
     func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
               alpha: Float, a: Tensor, b: Tensor, beta: Float, c: Tensor)
 
+    /// The values of `tensor` in plain row-major (NCHW) order, whatever layout it is stored in.
+    func plainValues(of tensor: Tensor) throws -> [Float]
+
     func makeConvolution(_ geometry: ConvolutionGeometry) throws -> any ConvolutionKernel
     func makePooling(_ geometry: PoolingGeometry) throws -> any PoolingKernel
     func makeBatchNorm(_ geometry: BatchNormGeometry) throws -> any BatchNormKernel

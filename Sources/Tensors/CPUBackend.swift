@@ -20,6 +20,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         precondition(status == dnnl_success, "dnnl_sgemm failed for \(m)×\(n)×\(k)")
     }
 
+    public func plainValues(of tensor: Tensor) throws -> [Float] { tensor.array }
+
     public func makeConvolution(_ geometry: ConvolutionGeometry) throws -> any ConvolutionKernel { try ConvolutionPlan(geometry) }
     public func makePooling(_ geometry: PoolingGeometry) throws -> any PoolingKernel { try PoolingPlan(geometry) }
     public func makeBatchNorm(_ geometry: BatchNormGeometry) throws -> any BatchNormKernel { try BatchNormPlan(geometry) }
