@@ -14,6 +14,7 @@ public final class BatchNorm: Layer {
     private let batchVariance: Tensor
     private let backend: any Backend
     private var plans = ShapeCache<(kernel: any BatchNormKernel, output: Tensor, inputGradient: Tensor)>()
+    private var adapter = LayoutAdapter()
     private var input: Tensor?
 
     public init(_ channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.1, backend: any Backend = CPUBackend.shared) {
@@ -44,11 +45,12 @@ public final class BatchNorm: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let shape = try outputShape(for: input.shape)
-        let plan = try plans.value(for: shape) {
+        let layout = input.layout
+        let plan = try plans.value(for: shape + [layout.cacheCode]) {
             let flat = shape.count == 2
             let g = BatchNormGeometry(batch: shape[0], channels: channels, height: flat ? 1 : shape[2], width: flat ? 1 : shape[3],
                                       epsilon: epsilon, isFlat: flat)
-            return (try backend.makeBatchNorm(g), Tensor(shape: shape), Tensor(shape: shape))
+            return (try backend.makeBatchNorm(g, layout: layout), Tensor(shape: shape, layout: layout), Tensor(shape: shape, layout: layout))
         }
         if training {
             try plan.kernel.forwardTraining(input: input, scale: scale.value, shift: shift.value, output: plan.output,
@@ -70,7 +72,8 @@ public final class BatchNorm: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
-        let plan = try plans.value(for: input.shape) { throw LayerError.backwardBeforeForward(layer: description) }
+        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }
+        let outputGradient = try adapter.conform(outputGradient, to: input.layout, backend: backend)
         // oneDNN computes the input gradient together with the scale/shift gradients.
         try plan.kernel.backward(input: input, outputGradient: outputGradient, scale: scale.value, mean: batchMean,
                                  variance: batchVariance, inputGradient: plan.inputGradient,

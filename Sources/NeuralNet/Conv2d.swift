@@ -52,8 +52,17 @@ public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     private let backend: any Backend
-    private var plans = ShapeCache<(kernel: any ConvolutionKernel, output: Tensor, inputGradient: Tensor)>()
+    private struct Plan {
+        let kernel: any ConvolutionKernel
+        /// The layout the kernel reads its input in (the input is reordered into it when they differ).
+        let sourceLayout: TensorLayout
+        let output: Tensor
+        let sourceGradient: Tensor
+    }
+    private var plans = ShapeCache<Plan>()
+    private var adapter = LayoutAdapter()
     private var input: Tensor?
+    private var source: Tensor?
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid,
                 groups: Int = 1, bias: Bool = true, backend: any Backend = CPUBackend.shared) {
@@ -102,28 +111,56 @@ public final class Conv2d: Layer {
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] { try geometry(for: inputShape).outputShape }
 
-    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        let plan = try plans.value(for: input.shape) {
-            let g = try geometry(for: input.shape)
-            return (try backend.makeConvolution(g), Tensor(shape: g.outputShape), Tensor(shape: g.inputShape))
+    /// Picks the activation layouts: the backend's blocked layout out, the input's layout in, unless
+    /// oneDNN only has a reference kernel for that pair (e.g. blocked input whose channel count is not
+    /// a multiple of the block: then its "first layer" kernel on plain input is far faster).
+    private func makePlan(for input: Tensor) throws -> Plan {
+        let g = try geometry(for: input.shape)
+        let blocked = backend.activationLayout
+        var candidates: [(source: TensorLayout, destination: TensorLayout)] = [(input.layout, blocked)]
+        if input.layout != .plain { candidates.append((.plain, blocked)) }
+        candidates.append((input.layout, .plain))
+        if input.layout != .plain { candidates.append((.plain, .plain)) }
+        var fallback: (kernel: any ConvolutionKernel, source: TensorLayout, destination: TensorLayout)?
+        for candidate in candidates {
+            guard let kernel = try? backend.makeConvolution(g, sourceLayout: candidate.source, destinationLayout: candidate.destination) else {
+                continue
+            }
+            if !kernel.usesReferenceImplementation {
+                fallback = (kernel, candidate.source, candidate.destination)
+                break
+            }
+            if fallback == nil { fallback = (kernel, candidate.source, candidate.destination) }
         }
-        try plan.kernel.forward(input: input, weight: weight.value, bias: bias?.value, output: plan.output)
+        guard let chosen = fallback else {
+            throw LayerError.invalidConfiguration(layer: description, reason: "no convolution kernel for input \(input.shape)")
+        }
+        return Plan(kernel: chosen.kernel, sourceLayout: chosen.source, output: Tensor(shape: g.outputShape, layout: chosen.destination),
+                    sourceGradient: Tensor(shape: g.inputShape, layout: chosen.source))
+    }
+
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { try makePlan(for: input) }
+        let source = try adapter.conform(input, to: plan.sourceLayout, backend: backend)
+        try plan.kernel.forward(input: source, weight: weight.value, bias: bias?.value, output: plan.output)
         self.input = input
+        self.source = source
         return plan.output
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
-        guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
-        let plan = try plans.value(for: input.shape) { throw LayerError.backwardBeforeForward(layer: description) }
-        try plan.kernel.backwardWeights(input: input, outputGradient: outputGradient,
+        guard let input, let source else { throw LayerError.backwardBeforeForward(layer: description) }
+        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }
+        let outputGradient = try adapter.conform(outputGradient, to: plan.output.layout, backend: backend)
+        try plan.kernel.backwardWeights(input: source, outputGradient: outputGradient,
                                         weightGradient: weight.gradient, biasGradient: bias?.gradient)
         guard needsInputGradient else { return nil }
-        try plan.kernel.backwardData(outputGradient: outputGradient, weight: weight.value, inputGradient: plan.inputGradient)
-        return plan.inputGradient
+        try plan.kernel.backwardData(outputGradient: outputGradient, weight: weight.value, inputGradient: plan.sourceGradient)
+        return try adapter.conform(plan.sourceGradient, to: input.layout, backend: backend)
     }
 
     /// The oneDNN implementations chosen for the last input shape (for benchmarks).
-    public func implementation(for inputShape: [Int]) throws -> String {
-        try plans.value(for: inputShape) { throw LayerError.backwardBeforeForward(layer: description) }.kernel.implementation
+    public func implementation(for inputShape: [Int], layout: TensorLayout = .plain) throws -> String {
+        try plans.value(for: inputShape + [layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }.kernel.implementation
     }
 }

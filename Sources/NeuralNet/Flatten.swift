@@ -1,12 +1,16 @@
 import Tensors
 
-/// [N, C, H, W] → [N, C·H·W] in C, H, W order (a view: no copy).
+/// [N, C, H, W] → [N, C·H·W] in C, H, W order: a view of plain input (no copy); blocked input is
+/// reordered to plain here, at the edge between the convolutional and the dense part.
 public final class Flatten: Layer {
     private var outputView: (input: Tensor, view: Tensor)?
     private var gradientView: (gradient: Tensor, view: Tensor)?
     private var inputShape: [Int]?
+    private var inputLayout: TensorLayout = .plain
+    private var adapter = LayoutAdapter()
+    private let backend: any Backend
 
-    public init() {}
+    public init(backend: any Backend = CPUBackend.shared) { self.backend = backend }
 
     public var description: String { "Flatten" }
 
@@ -17,6 +21,8 @@ public final class Flatten: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         inputShape = input.shape
+        inputLayout = input.layout
+        let input = try adapter.conform(input, to: .plain, backend: backend)
         if let outputView, outputView.input === input, outputView.input.shape == input.shape { return outputView.view }
         let view = Tensor(viewing: input, shape: try outputShape(for: input.shape))
         outputView = (input, view)
@@ -26,9 +32,14 @@ public final class Flatten: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let inputShape else { throw LayerError.backwardBeforeForward(layer: description) }
         guard needsInputGradient else { return nil }
-        if let gradientView, gradientView.gradient === outputGradient, gradientView.view.shape == inputShape { return gradientView.view }
-        let view = Tensor(viewing: outputGradient, shape: inputShape)
-        gradientView = (outputGradient, view)
-        return view
+        let outputGradient = try adapter.conform(outputGradient, to: .plain, backend: backend)
+        let view: Tensor
+        if let gradientView, gradientView.gradient === outputGradient, gradientView.view.shape == inputShape {
+            view = gradientView.view
+        } else {
+            view = Tensor(viewing: outputGradient, shape: inputShape)
+            gradientView = (outputGradient, view)
+        }
+        return try adapter.conform(view, to: inputLayout, backend: backend)
     }
 }

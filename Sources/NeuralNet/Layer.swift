@@ -56,3 +56,32 @@ struct ShapeCache<Value> {
         return value
     }
 }
+
+extension TensorLayout {
+    /// A small integer naming the layout in cache keys.
+    var cacheCode: Int {
+        switch self {
+        case .plain: 0
+        case let .channelBlocked(b): b
+        }
+    }
+}
+
+/// Brings tensors into the layout a layer needs, reordering into a buffer owned per
+/// (shape, from, to) when they arrive in another one. A no-op when layouts already agree, which is
+/// the per-step case everywhere except the model's edges.
+struct LayoutAdapter {
+    private var entries: [[Int]: (kernel: any ReorderKernel, buffer: Tensor)] = [:]
+
+    mutating func conform(_ tensor: Tensor, to layout: TensorLayout, backend: any Backend) throws -> Tensor {
+        if tensor.layout == layout { return tensor }
+        let key = tensor.shape + [tensor.layout.cacheCode, layout.cacheCode]
+        let entry = try entries[key] ?? {
+            let made = (try backend.makeReorder(shape: tensor.shape, from: tensor.layout, to: layout), Tensor(shape: tensor.shape, layout: layout))
+            entries[key] = made
+            return made
+        }()
+        try entry.kernel.reorder(tensor, into: entry.buffer)
+        return entry.buffer
+    }
+}

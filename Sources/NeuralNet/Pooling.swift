@@ -8,7 +8,9 @@ public class Pool2d: Layer {
     /// Global pooling: the window is the whole feature map and the output is [N, C].
     public let isGlobal: Bool
     private let backend: any Backend
-    private var plans = ShapeCache<(kernel: any PoolingKernel, output: Tensor, flatOutput: Tensor, inputGradient: Tensor)>()
+    private var plans = ShapeCache<(kernel: any PoolingKernel, output: Tensor, inputGradient: Tensor)>()
+    private var adapter = LayoutAdapter()
+    private var flatViews: [ObjectIdentifier: Tensor] = [:]
     private var input: Tensor?
 
     init(kind: PoolingKind, kernelSize: Int, stride: Int, padding: Padding, isGlobal: Bool, backend: any Backend) {
@@ -48,22 +50,38 @@ public class Pool2d: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        let plan = try plans.value(for: input.shape) {
+        let layout = input.layout
+        let plan = try plans.value(for: input.shape + [layout.cacheCode]) {
             let g = try geometry(for: input.shape)
-            let output = Tensor(shape: g.outputShape)
-            let flat = isGlobal ? Tensor(viewing: output, shape: [g.batch, g.channels]) : output
-            return (try backend.makePooling(g), output, flat, Tensor(shape: g.inputShape))
+            return (try backend.makePooling(g, layout: layout), Tensor(shape: g.outputShape, layout: layout),
+                    Tensor(shape: g.inputShape, layout: layout))
         }
         try plan.kernel.forward(input: input, output: plan.output, training: training)
         self.input = input
-        return isGlobal ? plan.flatOutput : plan.output
+        guard isGlobal else { return plan.output }
+        // Global pooling ends the convolutional part: hand [N, C] on in plain layout.
+        return flatView(of: try adapter.conform(plan.output, to: .plain, backend: backend), shape: [input.shape[0], input.shape[1]])
+    }
+
+    /// A cached view of a plain buffer with another shape.
+    private func flatView(of tensor: Tensor, shape: [Int]) -> Tensor {
+        if let view = flatViews[ObjectIdentifier(tensor)], view.shape == shape { return view }
+        let view = Tensor(viewing: tensor, shape: shape)
+        flatViews[ObjectIdentifier(tensor)] = view
+        return view
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
         guard needsInputGradient else { return nil }
-        let plan = try plans.value(for: input.shape) { throw LayerError.backwardBeforeForward(layer: description) }
-        try plan.kernel.backward(outputGradient: outputGradient, inputGradient: plan.inputGradient)
+        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }
+        var gradient = outputGradient
+        if isGlobal {
+            let plain = try adapter.conform(outputGradient, to: .plain, backend: backend)
+            gradient = flatView(of: plain, shape: plan.output.shape)
+        }
+        gradient = try adapter.conform(gradient, to: plan.output.layout, backend: backend)
+        try plan.kernel.backward(outputGradient: gradient, inputGradient: plan.inputGradient)
         return plan.inputGradient
     }
 }

@@ -5,6 +5,7 @@ public final class ReLU: Layer {
     private let backend: any Backend
     private var buffers_ = ShapeCache<(output: Tensor, inputGradient: Tensor)>()
     private var output: Tensor?
+    private var adapter = LayoutAdapter()
 
     public init(backend: any Backend = CPUBackend.shared) { self.backend = backend }
 
@@ -12,7 +13,10 @@ public final class ReLU: Layer {
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        let b = buffers_.value(for: input.shape) { (Tensor(shape: input.shape), Tensor(shape: input.shape)) }
+        let layout = input.layout
+        let b = buffers_.value(for: input.shape + [layout.cacheCode]) {
+            (Tensor(shape: input.shape, layout: layout), Tensor(shape: input.shape, layout: layout))
+        }
         backend.relu(input: input, output: b.output)
         output = b.output
         return b.output
@@ -21,7 +25,8 @@ public final class ReLU: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let output else { throw LayerError.backwardBeforeForward(layer: description) }
         guard needsInputGradient else { return nil }
-        let b = buffers_.value(for: output.shape) { (Tensor(shape: output.shape), Tensor(shape: output.shape)) }
+        let b = buffers_.value(for: output.shape + [output.layout.cacheCode]) { fatalError("unreachable: forward made the buffers") }
+        let outputGradient = try adapter.conform(outputGradient, to: output.layout, backend: backend)
         backend.reluBackward(output: output, outputGradient: outputGradient, inputGradient: b.inputGradient)
         return b.inputGradient
     }

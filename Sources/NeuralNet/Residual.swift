@@ -6,7 +6,8 @@ public final class Residual: Layer {
     public let shortcut: Sequential?
     private let backend: any Backend
     private var outputs = ShapeCache<(output: Tensor, inputGradient: Tensor)>()
-    private var inputShape: [Int]?
+    private var input: Tensor?
+    private var adapter = LayoutAdapter()
 
     public init(body: Sequential, shortcut: Sequential? = nil, backend: any Backend = CPUBackend.shared) {
         self.body = body
@@ -30,21 +31,26 @@ public final class Residual: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let shape = try outputShape(for: input.shape)
-        let b = outputs.value(for: input.shape) { (Tensor(shape: shape), Tensor(shape: input.shape)) }
         let main = try body.forward(input, training: training)
-        let side = try shortcut?.forward(input, training: training) ?? input
+        let side = try adapter.conform(try shortcut?.forward(input, training: training) ?? input, to: main.layout, backend: backend)
+        let b = outputs.value(for: input.shape + [input.layout.cacheCode]) {
+            (Tensor(shape: shape, layout: main.layout), Tensor(shape: input.shape, layout: input.layout))
+        }
         backend.add(main, side, into: b.output)
-        inputShape = input.shape
+        self.input = input
         return b.output
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
-        guard let inputShape else { throw LayerError.backwardBeforeForward(layer: description) }
+        guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
+        let b = outputs.value(for: input.shape + [input.layout.cacheCode]) { fatalError("unreachable: forward made the buffers") }
+        let outputGradient = try adapter.conform(outputGradient, to: b.output.layout, backend: backend)
         let mainGradient = try body.backward(outputGradient, needsInputGradient: needsInputGradient)
         let sideGradient = try shortcut.map { try $0.backward(outputGradient, needsInputGradient: needsInputGradient) } ?? outputGradient
         guard needsInputGradient, let mainGradient, let sideGradient else { return nil }
-        let b = outputs.value(for: inputShape) { fatalError("unreachable: forward made the buffers") }
-        backend.add(mainGradient, sideGradient, into: b.inputGradient)
+        let main = try adapter.conform(mainGradient, to: input.layout, backend: backend)
+        let side = try adapter.conform(sideGradient, to: input.layout, backend: backend)
+        backend.add(main, side, into: b.inputGradient)
         return b.inputGradient
     }
 }

@@ -13,11 +13,19 @@ public protocol Backend: AnyObject {
     /// The values of `tensor` in plain row-major (NCHW) order, whatever layout it is stored in.
     func plainValues(of tensor: Tensor) throws -> [Float]
 
-    func makeConvolution(_ geometry: ConvolutionGeometry) throws -> any ConvolutionKernel
-    func makePooling(_ geometry: PoolingGeometry) throws -> any PoolingKernel
-    func makeBatchNorm(_ geometry: BatchNormGeometry) throws -> any BatchNormKernel
+    /// The layout convolution-family layers keep their activations in (plain or channel-blocked).
+    var activationLayout: TensorLayout { get }
 
-    /// output = max(input, 0)
+    /// A convolution from `sourceLayout` activations to `destinationLayout` activations.
+    func makeConvolution(_ geometry: ConvolutionGeometry, sourceLayout: TensorLayout, destinationLayout: TensorLayout) throws -> any ConvolutionKernel
+    /// Pooling with input and output in `layout`.
+    func makePooling(_ geometry: PoolingGeometry, layout: TensorLayout) throws -> any PoolingKernel
+    /// Batch normalisation with input and output in `layout`.
+    func makeBatchNorm(_ geometry: BatchNormGeometry, layout: TensorLayout) throws -> any BatchNormKernel
+    /// Copies `source` into `destination` (same shape), converting between their layouts.
+    func makeReorder(shape: [Int], from: TensorLayout, to: TensorLayout) throws -> any ReorderKernel
+
+    /// output = max(input, 0) (any layout: element-wise over the storage).
     func relu(input: Tensor, output: Tensor)
     /// inputGradient = outputGradient where output > 0, else 0.
     func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor)
@@ -39,6 +47,19 @@ public protocol Backend: AnyObject {
     /// d(loss)/d(logits) when `logitsGradient` is given. Returns the summed loss and correct count.
     func softmaxCrossEntropy(logits: Tensor, labels: UnsafePointer<Int32>, rows: Int,
                              logitsGradient: Tensor?) -> (lossSum: Double, correct: Int)
+}
+
+extension Backend {
+    public func makeConvolution(_ geometry: ConvolutionGeometry) throws -> any ConvolutionKernel {
+        try makeConvolution(geometry, sourceLayout: .plain, destinationLayout: .plain)
+    }
+    public func makePooling(_ geometry: PoolingGeometry) throws -> any PoolingKernel { try makePooling(geometry, layout: .plain) }
+    public func makeBatchNorm(_ geometry: BatchNormGeometry) throws -> any BatchNormKernel { try makeBatchNorm(geometry, layout: .plain) }
+}
+
+/// Converts tensors of one shape between two layouts.
+public protocol ReorderKernel: AnyObject {
+    func reorder(_ source: Tensor, into destination: Tensor) throws
 }
 
 /// Shape and hyper-parameters of a 2-D convolution on NCHW tensors with PyTorch weight layout
@@ -80,6 +101,8 @@ public protocol ConvolutionKernel: AnyObject {
     var geometry: ConvolutionGeometry { get }
     /// A description of the chosen implementations (for benchmarks and logs).
     var implementation: String { get }
+    /// True when a pass fell back to a slow reference implementation (another layout may do better).
+    var usesReferenceImplementation: Bool { get }
     func forward(input: Tensor, weight: Tensor, bias: Tensor?, output: Tensor) throws
     func backwardData(outputGradient: Tensor, weight: Tensor, inputGradient: Tensor) throws
     /// Overwrites weightGradient (and biasGradient when given).

@@ -3,15 +3,17 @@ import CDNNL
 /// oneDNN batch normalisation with separate scale and shift, for one geometry.
 public final class BatchNormPlan: BatchNormKernel {
     public let geometry: BatchNormGeometry
+    public let layout: TensorLayout
     private let trainingPrimitive: DNNLPrimitive
     private let backwardPrimitive: DNNLPrimitive
     private var inferencePrimitive: DNNLPrimitive?
     private var dataMD: dnnl_memory_desc_t
     private let channelMD: dnnl_memory_desc_t
 
-    public init(_ geometry: BatchNormGeometry) throws {
+    public init(_ geometry: BatchNormGeometry, layout: TensorLayout = .plain) throws {
         self.geometry = geometry
-        dataMD = try plainMemoryDescriptor(geometry.shape)
+        self.layout = layout
+        dataMD = try memoryDescriptor(geometry.shape, layout: layout)
         channelMD = try plainMemoryDescriptor([geometry.channels])
         let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
 

@@ -5,8 +5,21 @@ import CDNNL
 public final class CPUBackend: Backend, @unchecked Sendable {
     public static let shared = CPUBackend()
 
+    public let activationLayout: TensorLayout
+
+    /// The channel block oneDNN's direct kernels use on this processor: 16 floats with AVX-512, 8 with AVX2.
+    public static var nativeChannelBlock: Int {
+        let isa = dnnl_get_effective_cpu_isa()
+        let avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return isa.rawValue & avx512 == avx512 ? 16 : 8
+    }
+
     /// Flushes denormals to zero on this thread and oneDNN's worker threads (see `Parallel.flushDenormals`).
-    public init() { _ = Parallel.flushDenormals }
+    /// `activationLayout` nil picks the processor's blocked layout.
+    public init(activationLayout: TensorLayout? = nil) {
+        _ = Parallel.flushDenormals
+        self.activationLayout = activationLayout ?? .channelBlocked(Self.nativeChannelBlock)
+    }
 
     public var name: String { "cpu (oneDNN \(DNNLContext.version))" }
 
@@ -20,25 +33,41 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         precondition(status == dnnl_success, "dnnl_sgemm failed for \(m)×\(n)×\(k)")
     }
 
-    public func plainValues(of tensor: Tensor) throws -> [Float] { tensor.array }
+    public func plainValues(of tensor: Tensor) throws -> [Float] {
+        if tensor.layout == .plain { return tensor.array }
+        let plain = Tensor(shape: tensor.shape)
+        try makeReorder(shape: tensor.shape, from: tensor.layout, to: .plain).reorder(tensor, into: plain)
+        return plain.array
+    }
 
-    public func makeConvolution(_ geometry: ConvolutionGeometry) throws -> any ConvolutionKernel { try ConvolutionPlan(geometry) }
-    public func makePooling(_ geometry: PoolingGeometry) throws -> any PoolingKernel { try PoolingPlan(geometry) }
-    public func makeBatchNorm(_ geometry: BatchNormGeometry) throws -> any BatchNormKernel { try BatchNormPlan(geometry) }
+    public func makeConvolution(_ geometry: ConvolutionGeometry, sourceLayout: TensorLayout, destinationLayout: TensorLayout) throws -> any ConvolutionKernel {
+        try ConvolutionPlan(geometry, sourceLayout: sourceLayout, destinationLayout: destinationLayout)
+    }
+    public func makePooling(_ geometry: PoolingGeometry, layout: TensorLayout) throws -> any PoolingKernel {
+        try PoolingPlan(geometry, layout: layout)
+    }
+    public func makeBatchNorm(_ geometry: BatchNormGeometry, layout: TensorLayout) throws -> any BatchNormKernel {
+        try BatchNormPlan(geometry, layout: layout)
+    }
+    public func makeReorder(shape: [Int], from: TensorLayout, to: TensorLayout) throws -> any ReorderKernel {
+        try ReorderPlan(shape: shape, from: from, to: to)
+    }
 
     /// Elementwise loops below this many elements per chunk are not worth a thread hand-off.
     static let elementwiseChunk = 1 << 17
 
     public func relu(input: Tensor, output: Tensor) {
+        precondition(input.layout == output.layout, "relu from \(input.layout) to \(output.layout)")
         let x = input.data, y = output.data
-        Parallel.forEachChunk(count: input.count, minimumChunk: Self.elementwiseChunk) { range in
+        Parallel.forEachChunk(count: input.storageCount, minimumChunk: Self.elementwiseChunk) { range in
             for i in range { y[i] = max(x[i], 0) }
         }
     }
 
     public func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor) {
+        precondition(output.layout == outputGradient.layout && output.layout == inputGradient.layout, "relu backward layouts differ")
         let y = output.data, dy = outputGradient.data, dx = inputGradient.data
-        Parallel.forEachChunk(count: output.count, minimumChunk: Self.elementwiseChunk) { range in
+        Parallel.forEachChunk(count: output.storageCount, minimumChunk: Self.elementwiseChunk) { range in
             for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }
         }
     }
@@ -63,15 +92,17 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func add(_ a: Tensor, _ b: Tensor, into output: Tensor) {
+        precondition(a.layout == output.layout && b.layout == output.layout, "add of \(a.layout) and \(b.layout) into \(output.layout)")
         let x = a.data, y = b.data, z = output.data
-        Parallel.forEachChunk(count: output.count, minimumChunk: Self.elementwiseChunk) { range in
+        Parallel.forEachChunk(count: output.storageCount, minimumChunk: Self.elementwiseChunk) { range in
             for i in range { z[i] = x[i] + y[i] }
         }
     }
 
     public func accumulate(_ source: Tensor, into target: Tensor) {
+        precondition(source.layout == target.layout, "accumulate \(source.layout) into \(target.layout)")
         let x = source.data, y = target.data
-        Parallel.forEachChunk(count: target.count, minimumChunk: Self.elementwiseChunk) { range in
+        Parallel.forEachChunk(count: target.storageCount, minimumChunk: Self.elementwiseChunk) { range in
             for i in range { y[i] += x[i] }
         }
     }

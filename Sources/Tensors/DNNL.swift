@@ -73,6 +73,44 @@ func plainMemoryDescriptor(_ dims: [Int]) throws -> dnnl_memory_desc_t {
     return md
 }
 
+/// The memory descriptor of a tensor shape in a layout.
+func memoryDescriptor(_ dims: [Int], layout: TensorLayout) throws -> dnnl_memory_desc_t {
+    switch layout {
+    case .plain:
+        return try plainMemoryDescriptor(dims)
+    case let .channelBlocked(block):
+        let tags: [Int: dnnl_format_tag_t] = [4: dnnl_nChw4c, 8: dnnl_nChw8c, 16: dnnl_nChw16c]
+        guard dims.count == 4, let tag = tags[block] else {
+            throw DNNLError(operation: "memory descriptor \(dims) in layout \(layout)", status: -1)
+        }
+        var md = dnnl_memory_desc_t()
+        try withDims(dims) { pointer in
+            try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, 4, pointer, dnnl_f32, tag), "memory_desc_init \(dims) \(layout)")
+        }
+        return md
+    }
+}
+
+/// A memory descriptor that lets the primitive choose the format (`format_tag_any`).
+func anyMemoryDescriptor(_ dims: [Int]) throws -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    try withDims(dims) { pointer in
+        try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), pointer, dnnl_f32, dnnl_format_tag_any), "memory_desc_init any \(dims)")
+    }
+    return md
+}
+
+func memoryDescriptorsEqual(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+    var a = a, b = b
+    return dnnl_memory_desc_equal(&a, &b) != 0
+}
+
+/// Bytes a memory descriptor spans.
+func memoryDescriptorSize(_ md: dnnl_memory_desc_t) -> Int {
+    var md = md
+    return dnnl_memory_desc_get_size(&md)
+}
+
 /// `dnnl_dims_t` (a 12-element C array) from a Swift array.
 func dnnlDims(_ values: [Int]) -> dnnl_dims_t {
     var d: dnnl_dims_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -181,4 +219,69 @@ func makePrimitiveDescriptor<Op>(_ op: inout Op, hint: dnnl_primitive_desc_t? = 
         try dnnlCheck(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(opPointer), nil, DNNLContext.shared.engine, hint), "primitive_desc_create \(name)")
     }
     return pd!
+}
+
+/// A oneDNN reorder between two memory descriptors of the same logical shape.
+final class DNNLReorder {
+    let primitive: DNNLPrimitive
+    let source: dnnl_memory_desc_t
+    let destination: dnnl_memory_desc_t
+
+    init(from source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t, name: String) throws {
+        self.source = source
+        self.destination = destination
+        var pd: dnnl_primitive_desc_t?
+        var src = source, dst = destination
+        let engine = DNNLContext.shared.engine
+        try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, nil), "reorder \(name)")
+        primitive = try DNNLPrimitive(descriptor: pd!, name: "reorder \(name)")
+        try primitive.bind(DNNL_ARG_FROM, source)
+        try primitive.bind(DNNL_ARG_TO, destination)
+    }
+
+    func execute(from: UnsafeMutableRawPointer, to: UnsafeMutableRawPointer) throws {
+        try primitive.set(DNNL_ARG_FROM, from)
+        try primitive.set(DNNL_ARG_TO, to)
+        try primitive.execute()
+    }
+}
+
+/// A buffer in a primitive's preferred format, filled from plain data by a reorder when the
+/// formats differ (weights for convolution kernels).
+final class FormattedBuffer {
+    let descriptor: dnnl_memory_desc_t
+    private let reorder: DNNLReorder?
+    private let storage: UnsafeMutableRawPointer?
+
+    /// `wanted` is what the primitive asked for, `plain` the layout the data lives in.
+    init(wanted: dnnl_memory_desc_t, plain: dnnl_memory_desc_t, toPlain: Bool, name: String) throws {
+        descriptor = wanted
+        if memoryDescriptorsEqual(wanted, plain) {
+            reorder = nil
+            storage = nil
+        } else {
+            reorder = toPlain ? try DNNLReorder(from: wanted, to: plain, name: name) : try DNNLReorder(from: plain, to: wanted, name: name)
+            let size = max(memoryDescriptorSize(wanted), 64)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            storage = buffer
+        }
+    }
+
+    deinit { storage?.deallocate() }
+
+    var needsReorder: Bool { reorder != nil }
+
+    /// The pointer to hand the primitive: the tensor itself when no reorder is needed.
+    func pointer(for tensor: Tensor) -> UnsafeMutableRawPointer { storage ?? UnsafeMutableRawPointer(tensor.data) }
+
+    /// Plain tensor → formatted buffer (before the primitive reads it).
+    func fill(from tensor: Tensor) throws {
+        if let reorder, let storage { try reorder.execute(from: UnsafeMutableRawPointer(tensor.data), to: storage) }
+    }
+
+    /// Formatted buffer → plain tensor (after the primitive wrote it).
+    func drain(into tensor: Tensor) throws {
+        if let reorder, let storage { try reorder.execute(from: storage, to: UnsafeMutableRawPointer(tensor.data)) }
+    }
 }

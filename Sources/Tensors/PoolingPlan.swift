@@ -3,17 +3,19 @@ import CDNNL
 /// oneDNN max / average pooling (forward and backward) for one geometry.
 public final class PoolingPlan: PoolingKernel {
     public let geometry: PoolingGeometry
+    public let layout: TensorLayout
     private let forwardPrimitive: DNNLPrimitive
     private let backwardPrimitive: DNNLPrimitive
 
-    public init(_ geometry: PoolingGeometry) throws {
+    public init(_ geometry: PoolingGeometry, layout: TensorLayout = .plain) throws {
         let g = geometry
         guard g.outHeight > 0, g.outWidth > 0 else {
             throw DNNLError(operation: "pooling: empty output for input \(g.inputShape)", status: -1)
         }
         self.geometry = g
-        var sourceMD = try plainMemoryDescriptor(g.inputShape)
-        var destinationMD = try plainMemoryDescriptor(g.outputShape)
+        self.layout = layout
+        var sourceMD = try memoryDescriptor(g.inputShape, layout: layout)
+        var destinationMD = try memoryDescriptor(g.outputShape, layout: layout)
         let algorithm = g.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding
         let strides = [g.strideHeight, g.strideWidth], kernel = [g.kernelHeight, g.kernelWidth]
         let paddingLeft = [g.padTop, g.padLeft], paddingRight = [g.padBottom, g.padRight]

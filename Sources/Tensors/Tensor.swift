@@ -1,35 +1,74 @@
-/// A float32 tensor in row-major (NCHW at the API) order on 64-byte aligned storage it owns.
+/// How a tensor's elements are laid out in memory.
+public enum TensorLayout: Hashable, Sendable, CustomStringConvertible {
+    /// Row-major in the order of the shape (NCHW for images).
+    case plain
+    /// oneDNN's nChw{b}c: channels in blocks of `b` innermost ([N][⌈C/b⌉][H][W][b]), the channel
+    /// count padded with zeros to a multiple of `b`. Activations between convolution-family layers
+    /// stay in it, so oneDNN's direct kernels run without reorders on the per-step path.
+    case channelBlocked(Int)
+
+    public var description: String {
+        switch self {
+        case .plain: "plain"
+        case let .channelBlocked(b): "nChw\(b)c"
+        }
+    }
+
+    /// Elements of storage for a logical shape (channel padding included).
+    public func storageCount(for shape: [Int]) -> Int {
+        switch self {
+        case .plain: return shape.reduce(1, *)
+        case let .channelBlocked(b):
+            precondition(shape.count == 4, "blocked layout needs [N, C, H, W], got \(shape)")
+            return shape[0] * ((shape[1] + b - 1) / b * b) * shape[2] * shape[3]
+        }
+    }
+}
+
+/// A float32 tensor: a logical shape (NCHW at the API) on 64-byte aligned storage in a layout.
 ///
 /// Tensors are reference types so that layers can hand out their preallocated buffers without
-/// copying; hot loops take `data` once and work on the raw pointer.
+/// copying; hot loops take `data` once and work on the raw pointer. Element-wise loops run over
+/// `storageCount`; reading values in NCHW order for a non-plain tensor goes through a backend
+/// (`Backend.plainValues(of:)`).
 public final class Tensor: @unchecked Sendable {
     public private(set) var shape: [Int]
+    public let layout: TensorLayout
+    /// Logical number of elements (product of the shape).
     public let count: Int
+    /// Number of stored elements (≥ count: blocked layouts pad channels).
+    public let storageCount: Int
     public let data: UnsafeMutablePointer<Float>
     /// The tensor whose storage a view shares (kept alive by the view); nil when this one owns it.
     private let base: Tensor?
 
-    /// A zero-filled tensor of the given shape.
-    public init(shape: [Int]) {
+    /// A zero-filled tensor of the given shape and layout.
+    public init(shape: [Int], layout: TensorLayout = .plain) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
+        self.layout = layout
         self.count = shape.reduce(1, *)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        self.data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        data.initialize(repeating: 0, count: max(count, 1))
+        self.storageCount = layout.storageCount(for: shape)
+        let capacity = max(storageCount, 1)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride, alignment: 64)
+        self.data = raw.bindMemory(to: Float.self, capacity: capacity)
+        data.initialize(repeating: 0, count: capacity)
         self.base = nil
     }
 
-    /// A view of `base`'s storage with another shape of the same element count (no copy).
+    /// A view of a plain tensor's storage with another shape of the same element count (no copy).
     public init(viewing base: Tensor, shape: [Int]) {
+        precondition(base.layout == .plain, "only plain tensors can be viewed with another shape")
         precondition(shape.reduce(1, *) == base.count, "cannot view \(base.shape) as \(shape)")
         self.shape = shape
+        self.layout = .plain
         self.count = base.count
+        self.storageCount = base.count
         self.data = base.data
         self.base = base
     }
 
-    /// A tensor holding a copy of `values`.
+    /// A plain tensor holding a copy of `values`.
     public convenience init(shape: [Int], values: [Float]) {
         precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
         self.init(shape: shape)
@@ -43,8 +82,9 @@ public final class Tensor: @unchecked Sendable {
     public var rows: Int { shape.first ?? 1 }
     /// Elements per leading index.
     public var columns: Int { rows == 0 ? 0 : count / rows }
-    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
-    /// A copy of the values, for tests and serialisation (not for hot paths).
+    /// The stored elements (in storage order).
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: storageCount) }
+    /// A copy of the stored values, for tests and serialisation of plain tensors (not for hot paths).
     public var array: [Float] { Array(buffer) }
 
     public subscript(index: Int) -> Float {
@@ -52,21 +92,26 @@ public final class Tensor: @unchecked Sendable {
         set { data[index] = newValue }
     }
 
-    /// Reinterprets the same storage with another shape of equal element count.
+    /// Reinterprets the same plain storage with another shape of equal element count.
     public func reshape(to newShape: [Int]) {
+        precondition(layout == .plain, "reshape of a \(layout) tensor")
         precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
         shape = newShape
     }
 
-    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+    public func fill(_ value: Float) {
+        precondition(layout == .plain || value == 0, "filling a blocked tensor would fill its channel padding")
+        data.update(repeating: value, count: storageCount)
+    }
 
+    /// Copies the storage of a tensor of the same shape and layout.
     public func copy(from other: Tensor) {
-        precondition(other.count == count, "copy of \(other.shape) into \(shape)")
-        data.update(from: other.data, count: count)
+        precondition(other.storageCount == storageCount && other.layout == layout, "copy of \(other.shape) \(other.layout) into \(shape) \(layout)")
+        data.update(from: other.data, count: storageCount)
     }
 
     public func clone() -> Tensor {
-        let result = Tensor(shape: shape)
+        let result = Tensor(shape: shape, layout: layout)
         result.copy(from: self)
         return result
     }

@@ -34,9 +34,51 @@ struct LayerGradientTests {
         ConvCase(inChannels: 3, outChannels: 6, kernel: 5, stride: 1, groups: 1, size: 9, padding: .valid),
     ])
     func conv2d(_ c: ConvCase) throws {
-        let layer = Conv2d(c.inChannels, c.outChannels, kernelSize: c.kernel, stride: c.stride, padding: c.padding, groups: c.groups)
-        randomizeParameters(layer, seed: 5)
-        try check.check(layer, input: randomTensor([2, c.inChannels, c.size, c.size], seed: 6))
+        for layout in [TensorLayout.plain, .channelBlocked(8)] {
+            let backend = CPUBackend(activationLayout: layout)
+            let layer = Conv2d(c.inChannels, c.outChannels, kernelSize: c.kernel, stride: c.stride, padding: c.padding,
+                               groups: c.groups, backend: backend)
+            randomizeParameters(layer, seed: 5)
+            try check.check(layer, input: randomTensor([2, c.inChannels, c.size, c.size], seed: 6))
+        }
+    }
+
+    /// A conv stack whose second conv reads blocked input (channels 8, a full block) and whose third
+    /// reads blocked input with a partial block (6 channels): layouts chosen per layer, reorders at edges.
+    @Test(arguments: [4, 8, 16])
+    func blockedConvolutionStack(block: Int) throws {
+        let backend = CPUBackend(activationLayout: .channelBlocked(block))
+        let layer = Sequential([
+            // No ReLU here: with ε = 1e-2 a deep stack pushes some pre-activations across the kink.
+            Conv2d(3, 8, kernelSize: 3, padding: .same, backend: backend), BatchNorm(8, backend: backend),
+            Conv2d(8, 6, kernelSize: 3, stride: 2, padding: .same, backend: backend), BatchNorm(6, backend: backend),
+            AvgPool2d(2, backend: backend),
+            Conv2d(6, 5, kernelSize: 1, backend: backend), MaxPool2d(1, backend: backend),
+            Residual(body: Sequential([Conv2d(5, 5, kernelSize: 1, backend: backend)]), backend: backend),
+            GlobalAvgPool2d(backend: backend), Linear(5, 3, backend: backend),
+        ])
+        randomizeParameters(layer, seed: 25)
+        try check.check(layer, input: randomTensor([2, 3, 8, 8], seed: 26))
+    }
+
+    @Test func blockedAndPlainLayoutsGiveTheSameNumbers() throws {
+        func run(_ layout: TensorLayout) throws -> [[Float]] {
+            let backend = CPUBackend(activationLayout: layout)
+            let net = Sequential([
+                Conv2d(3, 6, kernelSize: 5, backend: backend), BatchNorm(6, backend: backend), ReLU(backend: backend),
+                AvgPool2d(2, backend: backend), Conv2d(6, 16, kernelSize: 3, padding: .same, backend: backend),
+                BatchNorm(16, backend: backend), ReLU(backend: backend), Flatten(backend: backend), Linear(16 * 4 * 4, 4, backend: backend),
+            ])
+            randomizeParameters(net, seed: 27)
+            let output = try net.forward(randomTensor([3, 3, 12, 12], seed: 28), training: true)
+            _ = try net.backward(randomTensor(output.shape, seed: 29), needsInputGradient: false)
+            return [try backend.plainValues(of: output)] + net.parameters.map(\.gradient.array)
+        }
+        let plain = try run(.plain), blocked = try run(.channelBlocked(8))
+        #expect(plain.count == blocked.count)
+        for (a, b) in zip(plain, blocked) {
+            for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-4 + 1e-4 * abs(x), "\(x) vs \(y)") }
+        }
     }
 
     @Test func batchNormFlatTraining() throws {
