@@ -46,7 +46,7 @@ public final class BatchNorm: Layer {
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let shape = try outputShape(for: input.shape)
         let layout = input.layout
-        let plan = try plans.value(for: shape + [layout.cacheCode]) {
+        let plan = try plans.value(for: shape, layout: layout) {
             let flat = shape.count == 2
             let g = BatchNormGeometry(batch: shape[0], channels: channels, height: flat ? 1 : shape[2], width: flat ? 1 : shape[3],
                                       epsilon: epsilon, isFlat: flat)
@@ -72,7 +72,7 @@ public final class BatchNorm: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
-        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }
+        let plan = try plans.value(for: input.shape, layout: input.layout) { throw LayerError.backwardBeforeForward(layer: description) }
         let outputGradient = try adapter.conform(outputGradient, to: input.layout, backend: backend)
         // oneDNN computes the input gradient together with the scale/shift gradients.
         try plan.kernel.backward(input: input, outputGradient: outputGradient, scale: scale.value, mean: batchMean,

@@ -140,7 +140,7 @@ public final class Conv2d: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { try makePlan(for: input) }
+        let plan = try plans.value(for: input.shape, layout: input.layout) { try makePlan(for: input) }
         let source = try adapter.conform(input, to: plan.sourceLayout, backend: backend)
         try plan.kernel.forward(input: source, weight: weight.value, bias: bias?.value, output: plan.output)
         self.input = input
@@ -150,7 +150,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input, let source else { throw LayerError.backwardBeforeForward(layer: description) }
-        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }
+        let plan = try plans.value(for: input.shape, layout: input.layout) { throw LayerError.backwardBeforeForward(layer: description) }
         let outputGradient = try adapter.conform(outputGradient, to: plan.output.layout, backend: backend)
         try plan.kernel.backwardWeights(input: source, outputGradient: outputGradient,
                                         weightGradient: weight.gradient, biasGradient: bias?.gradient)
@@ -161,6 +161,6 @@ public final class Conv2d: Layer {
 
     /// The oneDNN implementations chosen for the last input shape (for benchmarks).
     public func implementation(for inputShape: [Int], layout: TensorLayout = .plain) throws -> String {
-        try plans.value(for: inputShape + [layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }.kernel.implementation
+        try plans.value(for: inputShape, layout: layout) { throw LayerError.backwardBeforeForward(layer: description) }.kernel.implementation
     }
 }

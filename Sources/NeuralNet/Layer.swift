@@ -41,29 +41,27 @@ public enum LayerError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Per-input-shape storage: a layer's buffers and plans are made once per shape and reused.
+/// Per-input-shape (and layout) storage: a layer's buffers and plans are made once per shape and
+/// reused. The common case — the same shape as last call — compares without allocating.
 struct ShapeCache<Value> {
-    private var entries: [[Int]: Value] = [:]
+    private struct Key: Hashable {
+        let shape: [Int]
+        let layout: TensorLayout
+    }
+    private var entries: [Key: Value] = [:]
     private var lastShape: [Int] = []
+    private var lastLayout: TensorLayout = .plain
     private var last: Value?
 
-    mutating func value(for shape: [Int], make: () throws -> Value) rethrows -> Value {
-        if let last, shape == lastShape { return last }
-        let value = try entries[shape] ?? make()
-        entries[shape] = value
+    mutating func value(for shape: [Int], layout: TensorLayout = .plain, make: () throws -> Value) rethrows -> Value {
+        if let last, layout == lastLayout, shape == lastShape { return last }
+        let key = Key(shape: shape, layout: layout)
+        let value = try entries[key] ?? make()
+        entries[key] = value
         lastShape = shape
+        lastLayout = layout
         last = value
         return value
-    }
-}
-
-extension TensorLayout {
-    /// A small integer naming the layout in cache keys.
-    var cacheCode: Int {
-        switch self {
-        case .plain: 0
-        case let .channelBlocked(b): b
-        }
     }
 }
 
@@ -71,16 +69,13 @@ extension TensorLayout {
 /// (shape, from, to) when they arrive in another one. A no-op when layouts already agree, which is
 /// the per-step case everywhere except the model's edges.
 struct LayoutAdapter {
-    private var entries: [[Int]: (kernel: any ReorderKernel, buffer: Tensor)] = [:]
+    private var entries: [TensorLayout: ShapeCache<(kernel: any ReorderKernel, buffer: Tensor)>] = [:]
 
     mutating func conform(_ tensor: Tensor, to layout: TensorLayout, backend: any Backend) throws -> Tensor {
         if tensor.layout == layout { return tensor }
-        let key = tensor.shape + [tensor.layout.cacheCode, layout.cacheCode]
-        let entry = try entries[key] ?? {
-            let made = (try backend.makeReorder(shape: tensor.shape, from: tensor.layout, to: layout), Tensor(shape: tensor.shape, layout: layout))
-            entries[key] = made
-            return made
-        }()
+        let entry = try entries[layout, default: ShapeCache()].value(for: tensor.shape, layout: tensor.layout) {
+            (try backend.makeReorder(shape: tensor.shape, from: tensor.layout, to: layout), Tensor(shape: tensor.shape, layout: layout))
+        }
         try entry.kernel.reorder(tensor, into: entry.buffer)
         return entry.buffer
     }

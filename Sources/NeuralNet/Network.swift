@@ -10,6 +10,8 @@ public final class Network {
     public let body: Sequential
     private let backend: any Backend
     private var lossGradients = ShapeCache<Tensor>()
+    /// Every trainable parameter in canonical order (the graph is fixed once built).
+    public let parameters: [Parameter]
 
     public init(name: String, inputShape: [Int], classes: Int, body: Sequential, backend: any Backend = CPUBackend.shared) throws {
         self.name = name
@@ -17,13 +19,13 @@ public final class Network {
         self.classes = classes
         self.body = body
         self.backend = backend
+        self.parameters = body.parameters
         let out = try body.outputShape(for: [1] + inputShape)
         guard out == [1, classes] else {
             throw LayerError.invalidConfiguration(layer: name, reason: "output \(out) does not match \(classes) classes")
         }
     }
 
-    public var parameters: [Parameter] { body.parameters }
     /// Dense and convolution weights in canonical order (order of creation): what masks apply to.
     public var prunableParameters: [Parameter] { parameters.filter(\.isPrunable) }
     public var prunableParameterCount: Int { prunableParameters.reduce(0) { $0 + $1.count } }

@@ -51,7 +51,7 @@ public class Pool2d: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let layout = input.layout
-        let plan = try plans.value(for: input.shape + [layout.cacheCode]) {
+        let plan = try plans.value(for: input.shape, layout: layout) {
             let g = try geometry(for: input.shape)
             return (try backend.makePooling(g, layout: layout), Tensor(shape: g.outputShape, layout: layout),
                     Tensor(shape: g.inputShape, layout: layout))
@@ -74,7 +74,7 @@ public class Pool2d: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
         guard needsInputGradient else { return nil }
-        let plan = try plans.value(for: input.shape + [input.layout.cacheCode]) { throw LayerError.backwardBeforeForward(layer: description) }
+        let plan = try plans.value(for: input.shape, layout: input.layout) { throw LayerError.backwardBeforeForward(layer: description) }
         var gradient = outputGradient
         if isGlobal {
             let plain = try adapter.conform(outputGradient, to: .plain, backend: backend)

@@ -14,7 +14,7 @@ public final class ReLU: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let layout = input.layout
-        let b = buffers_.value(for: input.shape + [layout.cacheCode]) {
+        let b = buffers_.value(for: input.shape, layout: layout) {
             (Tensor(shape: input.shape, layout: layout), Tensor(shape: input.shape, layout: layout))
         }
         backend.relu(input: input, output: b.output)
@@ -25,7 +25,7 @@ public final class ReLU: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let output else { throw LayerError.backwardBeforeForward(layer: description) }
         guard needsInputGradient else { return nil }
-        let b = buffers_.value(for: output.shape + [output.layout.cacheCode]) { fatalError("unreachable: forward made the buffers") }
+        let b = buffers_.value(for: output.shape, layout: output.layout) { fatalError("unreachable: forward made the buffers") }
         let outputGradient = try adapter.conform(outputGradient, to: output.layout, backend: backend)
         backend.reluBackward(output: output, outputGradient: outputGradient, inputGradient: b.inputGradient)
         return b.inputGradient

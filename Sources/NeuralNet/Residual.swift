@@ -33,7 +33,7 @@ public final class Residual: Layer {
         let shape = try outputShape(for: input.shape)
         let main = try body.forward(input, training: training)
         let side = try adapter.conform(try shortcut?.forward(input, training: training) ?? input, to: main.layout, backend: backend)
-        let b = outputs.value(for: input.shape + [input.layout.cacheCode]) {
+        let b = outputs.value(for: input.shape, layout: input.layout) {
             (Tensor(shape: shape, layout: main.layout), Tensor(shape: input.shape, layout: input.layout))
         }
         backend.add(main, side, into: b.output)
@@ -43,7 +43,7 @@ public final class Residual: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
-        let b = outputs.value(for: input.shape + [input.layout.cacheCode]) { fatalError("unreachable: forward made the buffers") }
+        let b = outputs.value(for: input.shape, layout: input.layout) { fatalError("unreachable: forward made the buffers") }
         let outputGradient = try adapter.conform(outputGradient, to: b.output.layout, backend: backend)
         let mainGradient = try body.backward(outputGradient, needsInputGradient: needsInputGradient)
         let sideGradient = try shortcut.map { try $0.backward(outputGradient, needsInputGradient: needsInputGradient) } ?? outputGradient

@@ -2,9 +2,18 @@ import Tensors
 
 /// Layers applied one after another.
 public final class Sequential: Layer {
-    public private(set) var layers: [any Layer]
+    public private(set) var layers: [any Layer] { didSet { firstTrainableIndex = Self.firstTrainable(in: layers) } }
+    /// Index of the first layer with parameters: nothing below it needs an input gradient.
+    private var firstTrainableIndex: Int
 
-    public init(_ layers: [any Layer]) { self.layers = layers }
+    public init(_ layers: [any Layer]) {
+        self.layers = layers
+        firstTrainableIndex = Self.firstTrainable(in: layers)
+    }
+
+    private static func firstTrainable(in layers: [any Layer]) -> Int {
+        layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
+    }
 
     public var description: String { "Sequential(\(layers.count) layers)" }
     public var children: [any Layer] { layers }
@@ -26,7 +35,7 @@ public final class Sequential: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         var gradient = outputGradient
         // Below the first layer with parameters nothing needs a gradient unless the caller does.
-        let firstTrainable = needsInputGradient ? 0 : (layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count)
+        let firstTrainable = needsInputGradient ? 0 : firstTrainableIndex
         for index in layers.indices.reversed() {
             if index < firstTrainable { return nil }
             let needs = index > firstTrainable || needsInputGradient
