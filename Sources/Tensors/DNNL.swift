@@ -78,6 +78,13 @@ func memoryDescriptor(_ dims: [Int], layout: TensorLayout) throws -> dnnl_memory
     switch layout {
     case .plain:
         return try plainMemoryDescriptor(dims)
+    case .channelsLast:
+        guard dims.count == 4 else { throw DNNLError(operation: "memory descriptor \(dims) in layout \(layout)", status: -1) }
+        var md = dnnl_memory_desc_t()
+        try withDims(dims) { pointer in
+            try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, 4, pointer, dnnl_f32, dnnl_nhwc), "memory_desc_init \(dims) nhwc")
+        }
+        return md
     case let .channelBlocked(block):
         let tags: [Int: dnnl_format_tag_t] = [4: dnnl_nChw4c, 8: dnnl_nChw8c, 16: dnnl_nChw16c]
         guard dims.count == 4, let tag = tags[block] else {

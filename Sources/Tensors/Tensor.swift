@@ -6,11 +6,15 @@ public enum TensorLayout: Hashable, Sendable, CustomStringConvertible {
     /// count padded with zeros to a multiple of `b`. Activations between convolution-family layers
     /// stay in it, so oneDNN's direct kernels run without reorders on the per-step path.
     case channelBlocked(Int)
+    /// NHWC ([N][H][W][C]): no padding; oneDNN has direct kernels for it where a partial channel
+    /// block (e.g. 6 channels) rules the blocked layout out.
+    case channelsLast
 
     public var description: String {
         switch self {
         case .plain: "plain"
         case let .channelBlocked(b): "nChw\(b)c"
+        case .channelsLast: "nhwc"
         }
     }
 
@@ -18,6 +22,9 @@ public enum TensorLayout: Hashable, Sendable, CustomStringConvertible {
     public func storageCount(for shape: [Int]) -> Int {
         switch self {
         case .plain: return shape.reduce(1, *)
+        case .channelsLast:
+            precondition(shape.count == 4, "channels-last layout needs [N, C, H, W], got \(shape)")
+            return shape.reduce(1, *)
         case let .channelBlocked(b):
             precondition(shape.count == 4, "blocked layout needs [N, C, H, W], got \(shape)")
             return shape[0] * ((shape[1] + b - 1) / b * b) * shape[2] * shape[3]

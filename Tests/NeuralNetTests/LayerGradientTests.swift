@@ -34,7 +34,7 @@ struct LayerGradientTests {
         ConvCase(inChannels: 3, outChannels: 6, kernel: 5, stride: 1, groups: 1, size: 9, padding: .valid),
     ])
     func conv2d(_ c: ConvCase) throws {
-        for layout in [TensorLayout.plain, .channelBlocked(8)] {
+        for layout in [TensorLayout.plain, .channelBlocked(8), .channelBlocked(16), .channelsLast] {
             let backend = CPUBackend(activationLayout: layout)
             let layer = Conv2d(c.inChannels, c.outChannels, kernelSize: c.kernel, stride: c.stride, padding: c.padding,
                                groups: c.groups, backend: backend)
@@ -74,10 +74,13 @@ struct LayerGradientTests {
             _ = try net.backward(randomTensor(output.shape, seed: 29), needsInputGradient: false)
             return [try backend.plainValues(of: output)] + net.parameters.map(\.gradient.array)
         }
-        let plain = try run(.plain), blocked = try run(.channelBlocked(8))
-        #expect(plain.count == blocked.count)
-        for (a, b) in zip(plain, blocked) {
-            for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-4 + 1e-4 * abs(x), "\(x) vs \(y)") }
+        let plain = try run(.plain)
+        for layout in [TensorLayout.channelBlocked(8), .channelBlocked(16), .channelsLast] {
+            let other = try run(layout)
+            #expect(plain.count == other.count)
+            for (a, b) in zip(plain, other) {
+                for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-4 + 1e-4 * abs(x), "\(layout): \(x) vs \(y)") }
+            }
         }
     }
 
