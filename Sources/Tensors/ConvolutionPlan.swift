@@ -94,7 +94,10 @@ public final class ConvolutionPlan: ConvolutionKernel {
         try forwardWeights.fill(from: weight)
         try forwardPrimitive.set(DNNL_ARG_SRC, input)
         try forwardPrimitive.set(DNNL_ARG_WEIGHTS, forwardWeights.pointer(for: weight))
-        if geometry.hasBias, let bias { try forwardPrimitive.set(DNNL_ARG_BIAS, bias) }
+        if geometry.hasBias {
+            guard let bias else { throw DNNLError(operation: "convolution forward: bias missing", status: -1) }
+            try forwardPrimitive.set(DNNL_ARG_BIAS, bias)
+        }
         try forwardPrimitive.set(DNNL_ARG_DST, output)
         try forwardPrimitive.execute()
     }

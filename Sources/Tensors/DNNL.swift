@@ -35,12 +35,19 @@ public final class DNNLContext: @unchecked Sendable {
     }()
 
     let engine: dnnl_engine_t
+    /// Attributes every primitive is created with: user-managed scratchpad, so each primitive owns
+    /// its scratch memory and no two primitives (or threads) ever share one.
+    let attributes: dnnl_primitive_attr_t
     private var streamKey = pthread_key_t()
 
     private init() throws {
         var engine: dnnl_engine_t?
         try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")
         self.engine = engine!
+        var attributes: dnnl_primitive_attr_t?
+        try dnnlCheck(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
+        try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
+        self.attributes = attributes!
         pthread_key_create(&streamKey) { stream in dnnl_stream_destroy(OpaquePointer(stream)) }
     }
 
@@ -157,6 +164,9 @@ final class DNNLPrimitive {
             try dnnlCheck(status, "primitive_create \(name)")
         }
         self.primitive = primitive!
+        if let scratchpad = memoryDescriptor(dnnl_query_scratchpad_md), memoryDescriptorSize(scratchpad) > 0 {
+            try bindOwned(DNNL_ARG_SCRATCHPAD, scratchpad)
+        }
     }
 
     deinit {
@@ -223,7 +233,7 @@ final class DNNLPrimitive {
 func makePrimitiveDescriptor<Op>(_ op: inout Op, hint: dnnl_primitive_desc_t? = nil, name: String) throws -> dnnl_primitive_desc_t {
     var pd: dnnl_primitive_desc_t?
     try withUnsafePointer(to: &op) { opPointer in
-        try dnnlCheck(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(opPointer), nil, DNNLContext.shared.engine, hint), "primitive_desc_create \(name)")
+        try dnnlCheck(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(opPointer), DNNLContext.shared.attributes, DNNLContext.shared.engine, hint), "primitive_desc_create \(name)")
     }
     return pd!
 }
@@ -240,7 +250,7 @@ final class DNNLReorder {
         var pd: dnnl_primitive_desc_t?
         var src = source, dst = destination
         let engine = DNNLContext.shared.engine
-        try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, nil), "reorder \(name)")
+        try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, DNNLContext.shared.attributes), "reorder \(name)")
         primitive = try DNNLPrimitive(descriptor: pd!, name: "reorder \(name)")
         try primitive.bind(DNNL_ARG_FROM, source)
         try primitive.bind(DNNL_ARG_TO, destination)

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+@Suite("prunelab train end to end")
+struct TrainCommandTests {
+    static let arguments = ["train", "--dataset", "synthetic", "--epochs", "2", "--seed", "3", "--json"]
+
+    /// The synthetic two-epoch run, made once and shared by the tests that read it (a debug-build
+    /// run takes a few seconds).
+    static let syntheticRun: Result<PrunelabBinary.Run, PrunelabBinary.NotFound> = PrunelabBinary.location.flatMap { _ in
+        Result { try PrunelabBinary.run(arguments, timeout: 300) }.mapError { PrunelabBinary.NotFound(searched: ["\($0)"]) }
+    }
+
+    @Test(.timeLimit(.minutes(6)))
+    func syntheticRunReportsJSON() throws {
+        let run = try Self.syntheticRun.get()
+        #expect(!run.timedOut && run.status == 0, "\(run)")
+        let report = try PrunelabBinary.json(run)
+
+        let test = try #require(report["test"] as? [String: Any], "no test object: \(run)")
+        let accuracy = try #require(number(test["accuracy"]), "test.accuracy is not a number")
+        let loss = try #require(number(test["loss"]), "test.loss is not a number")
+        // Ten well-separated class patterns: two epochs of LeNet-300-100 get far above chance (0.1).
+        #expect(accuracy > 0.5 && accuracy <= 1, "test accuracy \(accuracy)")
+        #expect(loss.isFinite && loss > 0, "test loss \(loss)")
+        let imagesPerSecond = try #require(number(report["images_per_second"]))
+        #expect(imagesPerSecond > 0)
+
+        let epochs = try #require(report["epochs"] as? [[String: Any]], "no epochs array")
+        #expect(epochs.count == 2)
+        for (index, epoch) in epochs.enumerated() {
+            #expect(number(epoch["epoch"]) == Double(index + 1))
+            #expect((number(epoch["learning_rate"]) ?? 0) > 0)
+            let epochAccuracy = number(epoch["test_accuracy"])
+            #expect(epochAccuracy != nil && epochAccuracy! >= 0 && epochAccuracy! <= 1)
+        }
+        // The summary is the last epoch's evaluation.
+        #expect(number(epochs.last?["test_accuracy"]) == accuracy)
+        // Without --lr-drops the rate stays at the default 0.1.
+        #expect(epochs.compactMap { number($0["learning_rate"]) }.allSatisfy { abs($0 - 0.1) < 1e-6 })
+
+        // stderr: progress only, one line per epoch (plus the opening line naming the run).
+        let epochLines = run.stderrLines.filter { $0.hasPrefix("epoch ") }
+        #expect(epochLines.count == 2, "\(run.stderr)")
+        #expect(epochLines.first?.hasPrefix("epoch 1/2") == true && epochLines.last?.hasPrefix("epoch 2/2") == true)
+        #expect(run.stderrLines.count <= 3, "unexpected stderr lines: \(run.stderr)")
+    }
+
+    @Test(.timeLimit(.minutes(6)))
+    func sameCommandTwiceGivesTheSameResult() throws {
+        let first = try Self.syntheticRun.get()
+        let second = try PrunelabBinary.run(Self.arguments, timeout: 300)
+        #expect(first.status == 0 && second.status == 0, "\(first)\n\(second)")
+        let a = try PrunelabBinary.json(first), b = try PrunelabBinary.json(second)
+        let testA = try #require(a["test"] as? [String: Any]), testB = try #require(b["test"] as? [String: Any])
+        #expect(number(testA["accuracy"]) == number(testB["accuracy"]))
+        #expect(number(testA["loss"]) == number(testB["loss"]))
+        let trainA = try #require(a["train"] as? [String: Any]), trainB = try #require(b["train"] as? [String: Any])
+        #expect(number(trainA["loss"]) == number(trainB["loss"]))
+    }
+
+    @Test(.timeLimit(.minutes(6)))
+    func learningRateDropAtEpochTwo() throws {
+        let run = try PrunelabBinary.run(["train", "--dataset", "synthetic", "--epochs", "2", "--lr", "0.05",
+                                          "--lr-drops", "2", "--json"], timeout: 300)
+        #expect(run.status == 0, "\(run)")
+        let epochs = try #require(try PrunelabBinary.json(run)["epochs"] as? [[String: Any]])
+        let rates = epochs.compactMap { number($0["learning_rate"]) }
+        #expect(rates.count == 2)
+        if rates.count == 2 {
+            #expect(abs(rates[0] - 0.05) < 1e-7, "\(rates)")
+            #expect(abs(rates[1] - 0.1 * rates[0]) < 1e-6 * rates[0], "\(rates)")
+        }
+    }
+
+    /// The one real-data check: LeNet-300-100 on Fashion-MNIST reaches 80 % after one epoch.
+    @Test(.timeLimit(.minutes(10)))
+    func fashionMNISTOneEpoch() throws {
+        let directory = "/usr/share/datasets/fashion-mnist"
+        guard FileManager.default.fileExists(atPath: directory) else {
+            print("skipping: \(directory) is absent (Debian package dataset-fashion-mnist)")
+            return
+        }
+        let run = try PrunelabBinary.run(["train", "--arch", "lenet300-100", "--dataset", "fashion-mnist", "--epochs", "1", "--json"],
+                                         timeout: 540)
+        #expect(!run.timedOut && run.status == 0, "\(run)")
+        let test = try #require(try PrunelabBinary.json(run)["test"] as? [String: Any])
+        let accuracy = try #require(number(test["accuracy"]))
+        #expect(accuracy >= 0.80, "Fashion-MNIST test accuracy after one epoch: \(accuracy)")
+    }
+}
+
+@Suite("prunelab bench")
+struct BenchCommandTests {
+    @Test(.timeLimit(.minutes(3)))
+    func gemmReportsPositiveGFLOPS() throws {
+        let run = try PrunelabBinary.run(["bench", "gemm", "--json"], timeout: 150)
+        #expect(!run.timedOut && run.status == 0, "\(run)")
+        let report = try PrunelabBinary.json(run)
+        let gflops = try #require(number(report["sgemm_gflops"]), "no sgemm_gflops: \(run)")
+        #expect(gflops > 0 && gflops.isFinite)
+        #expect(report["bench"] as? String == "gemm")
+    }
+}
