@@ -111,20 +111,13 @@ public final class Conv2d: Layer {
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] { try geometry(for: inputShape).outputShape }
 
-    /// Picks the activation layouts: the backend's blocked layout out (channels-last when the output
-    /// channels fill no whole block), the input's layout in, unless oneDNN only has a reference kernel
-    /// for that pair: then the next candidate, reordering the input (at most once per step, at the
-    /// model's edge in the usual case).
+    /// Picks the activation layouts: the backend's blocked layout out, the input's layout in, unless
+    /// oneDNN only has a reference kernel for that pair: then the next candidate (channels-last,
+    /// plain), reordering the input (at most once per step, at the model's edge in the usual case).
     private func makePlan(for input: Tensor) throws -> Plan {
         let g = try geometry(for: input.shape)
         let blocked = backend.activationLayout
-        var candidates: [(source: TensorLayout, destination: TensorLayout)] = []
-        if case let .channelBlocked(size) = blocked, outChannels % size != 0 {
-            // A partial channel block would force the next convolution onto a reference kernel or
-            // a reorder every step; channels-last has direct kernels for any channel count.
-            candidates += [(input.layout, .channelsLast), (.channelsLast, .channelsLast)]
-        }
-        candidates += [(input.layout, blocked), (.plain, blocked)]
+        var candidates: [(source: TensorLayout, destination: TensorLayout)] = [(input.layout, blocked), (.plain, blocked)]
         if blocked != .plain { candidates += [(.channelsLast, blocked), (.channelsLast, .channelsLast)] }
         candidates += [(input.layout, .plain), (.plain, .plain)]
         var fallback: (kernel: any ConvolutionKernel, source: TensorLayout, destination: TensorLayout)?

@@ -18,6 +18,8 @@ public final class ConvolutionPlan: ConvolutionKernel {
     private let weightGradients: FormattedBuffer
     private let sourceMD, plainWeightMD, destinationMD: dnnl_memory_desc_t
     private let strides: [Int], paddingLeft: [Int], paddingRight: [Int]
+    /// Input channels as the kernels see them (rounded up to a whole block on blocked input).
+    private let paddedInChannels: Int
 
     public init(_ geometry: ConvolutionGeometry, sourceLayout: TensorLayout = .plain, destinationLayout: TensorLayout = .plain) throws {
         let g = geometry
@@ -30,12 +32,20 @@ public final class ConvolutionPlan: ConvolutionKernel {
         self.geometry = g
         self.sourceLayout = sourceLayout
         self.destinationLayout = destinationLayout
-        var sourceMD = try memoryDescriptor(g.inputShape, layout: sourceLayout)
+        // oneDNN's direct kernels want whole channel blocks on blocked input. A blocked tensor of C
+        // channels is stored exactly like one of ⌈C/b⌉·b channels whose extra channels are zero, so
+        // the kernel sees the padded count and the weights get zero taps for the padding channels.
+        var k = g
+        if case let .channelBlocked(block) = sourceLayout, g.groups == 1, g.inChannels % block != 0 {
+            k.inChannels = (g.inChannels + block - 1) / block * block
+        }
+        let paddedChannels = k.inChannels
+        var sourceMD = try memoryDescriptor(k.inputShape, layout: sourceLayout)
         var destinationMD = try memoryDescriptor(g.outputShape, layout: destinationLayout)
         let weightDims = g.groups == 1 ? g.weightShape
             : [g.groups, g.outChannels / g.groups, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth]
         let plainWeightMD = try plainMemoryDescriptor(weightDims)
-        var anyWeightMD = try anyMemoryDescriptor(weightDims)
+        var anyWeightMD = try anyMemoryDescriptor(g.groups == 1 ? k.weightShape : weightDims)
         var biasMD = try plainMemoryDescriptor([g.outChannels])
         let strides = [g.strideHeight, g.strideWidth]
         let paddingLeft = [g.padTop, g.padLeft]
@@ -53,7 +63,8 @@ public final class ConvolutionPlan: ConvolutionKernel {
         let forwardPD = try makePrimitiveDescriptor(&forwardOp, name: "convolution forward")
         forwardPrimitive = try DNNLPrimitive(descriptor: forwardPD, name: "convolution forward")
         forwardWeights = try FormattedBuffer(wanted: forwardPrimitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeightMD,
-                                             plain: plainWeightMD, toPlain: false, name: "convolution weights")
+                                             plain: plainWeightMD, logicalInChannels: k.inChannels == g.inChannels ? nil : g.inChannels, toPlain: false,
+                                             name: "convolution weights")
         try forwardPrimitive.bind(DNNL_ARG_SRC, sourceMD)
         try forwardPrimitive.bind(DNNL_ARG_WEIGHTS, forwardWeights.descriptor)
         if g.hasBias { try forwardPrimitive.bind(DNNL_ARG_BIAS, biasMD) }
@@ -71,11 +82,13 @@ public final class ConvolutionPlan: ConvolutionKernel {
         backwardWeightsPrimitive = try DNNLPrimitive(descriptor: weightsPD, name: "convolution backward weights")
         weightGradients = try FormattedBuffer(
             wanted: backwardWeightsPrimitive.memoryDescriptor(dnnl_query_diff_weights_md) ?? plainWeightMD,
-            plain: plainWeightMD, toPlain: true, name: "convolution weight gradients")
+            plain: plainWeightMD, logicalInChannels: k.inChannels == g.inChannels ? nil : g.inChannels, toPlain: true,
+            name: "convolution weight gradients")
         try backwardWeightsPrimitive.bind(DNNL_ARG_SRC, sourceMD)
         try backwardWeightsPrimitive.bind(DNNL_ARG_DIFF_DST, destinationMD)
         try backwardWeightsPrimitive.bind(DNNL_ARG_DIFF_WEIGHTS, weightGradients.descriptor)
         if g.hasBias { try backwardWeightsPrimitive.bind(DNNL_ARG_DIFF_BIAS, biasMD) }
+        self.paddedInChannels = paddedChannels
         self.sourceMD = sourceMD; self.plainWeightMD = plainWeightMD; self.destinationMD = destinationMD
         self.strides = strides; self.paddingLeft = paddingLeft; self.paddingRight = paddingRight
     }
@@ -115,7 +128,9 @@ public final class ConvolutionPlan: ConvolutionKernel {
         let pd = try makePrimitiveDescriptor(&op, hint: forwardPrimitive.descriptor, name: "convolution backward data")
         let primitive = try DNNLPrimitive(descriptor: pd, name: "convolution backward data")
         let weights = try FormattedBuffer(wanted: primitive.memoryDescriptor(dnnl_query_weights_md) ?? plainWeightMD,
-                                          plain: plainWeightMD, toPlain: false, name: "convolution backward-data weights")
+                                          plain: plainWeightMD,
+                                          logicalInChannels: paddedInChannels == geometry.inChannels ? nil : geometry.inChannels, toPlain: false,
+                                          name: "convolution backward-data weights")
         try primitive.bind(DNNL_ARG_DIFF_DST, destinationMD)
         try primitive.bind(DNNL_ARG_WEIGHTS, weights.descriptor)
         try primitive.bind(DNNL_ARG_DIFF_SRC, sourceMD)
@@ -123,7 +138,8 @@ public final class ConvolutionPlan: ConvolutionKernel {
     }
 
     private func anyWeightDescriptor() throws -> dnnl_memory_desc_t {
-        let g = geometry
+        var g = geometry
+        g.inChannels = paddedInChannels
         return try anyMemoryDescriptor(g.groups == 1 ? g.weightShape
             : [g.groups, g.outChannels / g.groups, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth])
     }

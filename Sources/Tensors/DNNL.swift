@@ -270,14 +270,21 @@ final class FormattedBuffer {
     private let reorder: DNNLReorder?
     private let storage: UnsafeMutableRawPointer?
 
-    /// `wanted` is what the primitive asked for, `plain` the layout the data lives in.
-    init(wanted: dnnl_memory_desc_t, plain: dnnl_memory_desc_t, toPlain: Bool, name: String) throws {
+    /// `wanted` is what the primitive asked for, `plain` the layout the data lives in. When the
+    /// primitive works on input channels padded to a whole block, `logicalInChannels` names the real
+    /// count: the reorder then targets the same blocked format with the real dimensions (identical
+    /// bytes; the reorder writes zeros into the padding).
+    init(wanted: dnnl_memory_desc_t, plain: dnnl_memory_desc_t, logicalInChannels: Int? = nil, toPlain: Bool, name: String) throws {
         descriptor = wanted
-        if memoryDescriptorsEqual(wanted, plain) {
+        var formatted = wanted
+        if let logicalInChannels {  // dims are (out, in, kh, kw): shrink `in` back, keep the padded dims
+            withUnsafeMutableBytes(of: &formatted.dims) { raw in raw.bindMemory(to: dnnl_dim_t.self)[1] = dnnl_dim_t(logicalInChannels) }
+        }
+        if memoryDescriptorsEqual(formatted, plain) {
             reorder = nil
             storage = nil
         } else {
-            reorder = toPlain ? try DNNLReorder(from: wanted, to: plain, name: name) : try DNNLReorder(from: plain, to: wanted, name: name)
+            reorder = toPlain ? try DNNLReorder(from: formatted, to: plain, name: name) : try DNNLReorder(from: plain, to: formatted, name: name)
             let size = max(memoryDescriptorSize(wanted), 64)
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
             buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
