@@ -13,7 +13,13 @@ public final class BatchNormPlan: BatchNormKernel {
     public init(_ geometry: BatchNormGeometry, layout: TensorLayout = .plain) throws {
         self.geometry = geometry
         self.layout = layout
-        dataMD = try memoryDescriptor(geometry.shape, layout: layout)
+        if geometry.isFlat && layout == .plain {
+            // [N, C] is byte for byte [N, C, 1, 1] in NHWC, which oneDNN's vectorised channels-last
+            // kernels handle far faster than its generic 2-D path (per-channel strided loops).
+            dataMD = try memoryDescriptor([geometry.batch, geometry.channels, 1, 1], layout: .channelsLast)
+        } else {
+            dataMD = try memoryDescriptor(geometry.shape, layout: layout)
+        }
         channelMD = try plainMemoryDescriptor([geometry.channels])
         let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
 
