@@ -32,11 +32,26 @@ struct BenchCommand: ParsableCommand {
     var json = false
     @Flag(help: "Also print where a training step spends its time, layer by layer.")
     var profile = false
+    @Option(help: "Activation layout of the convolution-family layers: native (the processor's blocked layout), plain, nhwc, blocked8, blocked16.")
+    var layout: String = "native"
+
+    /// The backend for `--layout`.
+    func makeBackend() throws -> CPUBackend {
+        switch layout {
+        case "native": return CPUBackend.shared
+        case "plain": return CPUBackend(activationLayout: .plain)
+        case "nhwc": return CPUBackend(activationLayout: .channelsLast)
+        case "blocked8": return CPUBackend(activationLayout: .channelBlocked(8))
+        case "blocked16": return CPUBackend(activationLayout: .channelBlocked(16))
+        default: throw InvalidOption(option: "--layout", reason: "unknown layout '\(layout)' (native, plain, nhwc, blocked8, blocked16)")
+        }
+    }
 
     func run() throws {
         guard seconds > 0 else { throw InvalidOption(option: "--seconds", reason: "must be positive, got \(seconds)") }
         guard windows >= 1 else { throw InvalidOption(option: "--windows", reason: "must be at least 1, got \(windows)") }
         if let batchSize, batchSize < 1 { throw InvalidOption(option: "--batch-size", reason: "must be at least 1, got \(batchSize)") }
+        _ = try makeBackend()
         let sgemm = Self.sgemmGFLOPS(size: 2048)
         var report = BenchReport(bench: target.rawValue, device: CPUBackend.shared.name, sgemmGflops: sgemm)
         switch target {
@@ -73,9 +88,11 @@ struct BenchCommand: ParsableCommand {
     /// backward and the SGD step, on synthetic data of the network's input shape.
     func measureTraining(arch: String, sampleShape: [Int], batch: Int, into report: inout BenchReport) throws {
         let dataset = SyntheticDataset.make(count: max(4096, 2 * batch), sampleShape: sampleShape, classes: 10, seed: 1)
-        let network = try ModelZoo.make(arch, inputShape: sampleShape, classes: 10)
+        let backend = try makeBackend()
+        let network = try ModelZoo.make(arch, inputShape: sampleShape, classes: 10, backend: backend)
         network.initialize(seed: 0)
-        let optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)
+        let optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, backend: backend)
+        report.layout = "\(backend.activationLayout)"
         let loader = BatchLoader(dataset: dataset, batchSize: batch, shuffle: true, augmentation: .none, seed: 0, dropLast: true)
         let images = Tensor(shape: [batch] + sampleShape)
         var labels = [Int32](repeating: 0, count: batch)
@@ -143,12 +160,13 @@ struct BenchReport: Encodable {
     var ratioMax: Double?
     var windows: Int?
     var stepsPerWindow: Int?
+    var layout: String?
 
     var summary: String {
         var lines = [String(format: "sgemm 2048²: %.1f GFLOP/s median (%@, %d threads)", sgemmGflops, device, Parallel.threads)]
         if let architecture, let batch, let imagesPerSecond, let gflops, let ratio, let flopsPerImage {
-            lines.append(String(format: "%@ batch %d: %.0f images/s (min %.0f, max %.0f), %.3f MFLOP/image, %.1f GFLOP/s",
-                                architecture, batch, imagesPerSecond, imagesPerSecondMin ?? 0, imagesPerSecondMax ?? 0,
+            lines.append(String(format: "%@ batch %d (%@ activations): %.0f images/s (min %.0f, max %.0f), %.3f MFLOP/image, %.1f GFLOP/s",
+                                architecture, batch, layout ?? "?", imagesPerSecond, imagesPerSecondMin ?? 0, imagesPerSecondMax ?? 0,
                                 flopsPerImage / 1e6, gflops))
             lines.append(String(format: "ratio to sgemm measured before each window: median %.1f%% (min %.1f%%, max %.1f%%)",
                                 100 * ratio, 100 * (ratioMin ?? 0), 100 * (ratioMax ?? 0)))

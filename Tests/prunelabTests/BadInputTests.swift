@@ -32,6 +32,7 @@ struct BadInputTests {
         Case(arguments: ["frobnicate"], mentions: ["frobnicate"]),
         Case(arguments: ["bench", "resnet"], mentions: ["resnet"]),
         Case(arguments: ["bench", "gemm", "--seconds", "0"], mentions: ["--seconds"]),
+        Case(arguments: ["bench", "lenet5", "--layout", "diagonal"], mentions: ["--layout", "diagonal"]),
     ]
 
     @Test(.timeLimit(.minutes(1)), arguments: cases)
