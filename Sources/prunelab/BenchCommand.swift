@@ -184,6 +184,9 @@ extension BenchCommand {
         var labels = [Int32](repeating: 0, count: images.rows)
         let steps = 200
         let backend = CPUBackend.shared
+        // As in Sequential.backward: no input gradients below the first layer with parameters.
+        let firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count
+        let gradient = Tensor(shape: try network.body.outputShape(for: images.shape))
         try labels.withUnsafeMutableBufferPointer { labels in
             loader.startEpoch(1)
             for s in 0..<steps {
@@ -197,13 +200,12 @@ extension BenchCommand {
                     forward[i] += monotonicSeconds() - t
                 }
                 t = monotonicSeconds()
-                let gradient = Tensor(shape: x.shape)
                 _ = backend.softmaxCrossEntropy(logits: x, labels: labels.baseAddress!, rows: images.rows, logitsGradient: gradient)
                 loss += monotonicSeconds() - t
                 var g = gradient
-                for i in layers.indices.reversed() {
+                for i in layers.indices.reversed() where i >= firstTrainable {
                     t = monotonicSeconds()
-                    if let next = try layers[i].backward(g, needsInputGradient: i > 0) { g = next }
+                    if let next = try layers[i].backward(g, needsInputGradient: i > firstTrainable) { g = next }
                     backward[i] += monotonicSeconds() - t
                 }
                 t = monotonicSeconds()
