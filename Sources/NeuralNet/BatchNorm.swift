@@ -14,7 +14,7 @@ public final class BatchNorm: Layer {
     private let batchVariance: Tensor
     private let backend: any Backend
     private var plans = ShapeCache<(kernel: any BatchNormKernel, output: Tensor, inputGradient: Tensor)>()
-    private var adapter = LayoutAdapter()
+    private var outputGradientAdapter = LayoutAdapter()
     private var input: Tensor?
 
     public init(_ channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.1, backend: any Backend = CPUBackend.shared) {
@@ -73,7 +73,7 @@ public final class BatchNorm: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
         let plan = try plans.value(for: input.shape, layout: input.layout) { throw LayerError.backwardBeforeForward(layer: description) }
-        let outputGradient = try adapter.conform(outputGradient, to: input.layout, backend: backend)
+        let outputGradient = try outputGradientAdapter.conform(outputGradient, to: input.layout, backend: backend)
         // oneDNN computes the input gradient together with the scale/shift gradients.
         try plan.kernel.backward(input: input, outputGradient: outputGradient, scale: scale.value, mean: batchMean,
                                  variance: batchVariance, inputGradient: plan.inputGradient,

@@ -60,7 +60,10 @@ public final class Conv2d: Layer {
         let sourceGradient: Tensor
     }
     private var plans = ShapeCache<Plan>()
-    private var adapter = LayoutAdapter()
+    // One adapter per conversion site, so two conversions never share a buffer.
+    private var inputAdapter = LayoutAdapter()
+    private var outputGradientAdapter = LayoutAdapter()
+    private var inputGradientAdapter = LayoutAdapter()
     private var input: Tensor?
     private var source: Tensor?
 
@@ -140,7 +143,7 @@ public final class Conv2d: Layer {
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let plan = try plans.value(for: input.shape, layout: input.layout) { try makePlan(for: input) }
-        let source = try adapter.conform(input, to: plan.sourceLayout, backend: backend)
+        let source = try inputAdapter.conform(input, to: plan.sourceLayout, backend: backend)
         try plan.kernel.forward(input: source, weight: weight.value, bias: bias?.value, output: plan.output)
         self.input = input
         self.source = source
@@ -150,12 +153,12 @@ public final class Conv2d: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input, let source else { throw LayerError.backwardBeforeForward(layer: description) }
         let plan = try plans.value(for: input.shape, layout: input.layout) { throw LayerError.backwardBeforeForward(layer: description) }
-        let outputGradient = try adapter.conform(outputGradient, to: plan.output.layout, backend: backend)
+        let outputGradient = try outputGradientAdapter.conform(outputGradient, to: plan.output.layout, backend: backend)
         try plan.kernel.backwardWeights(input: source, outputGradient: outputGradient,
                                         weightGradient: weight.gradient, biasGradient: bias?.gradient)
         guard needsInputGradient else { return nil }
         try plan.kernel.backwardData(outputGradient: outputGradient, weight: weight.value, inputGradient: plan.sourceGradient)
-        return try adapter.conform(plan.sourceGradient, to: input.layout, backend: backend)
+        return try inputGradientAdapter.conform(plan.sourceGradient, to: input.layout, backend: backend)
     }
 
     /// The oneDNN implementations chosen for the last input shape (for benchmarks).

@@ -7,7 +7,10 @@ public final class Flatten: Layer {
     private var gradientView: (gradient: Tensor, view: Tensor)?
     private var inputShape: [Int]?
     private var inputLayout: TensorLayout = .plain
-    private var adapter = LayoutAdapter()
+    // One adapter per conversion site, so two conversions never share a buffer.
+    private var inputAdapter = LayoutAdapter()
+    private var outputGradientAdapter = LayoutAdapter()
+    private var inputGradientAdapter = LayoutAdapter()
     private let backend: any Backend
 
     public init(backend: any Backend = CPUBackend.shared) { self.backend = backend }
@@ -22,7 +25,7 @@ public final class Flatten: Layer {
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         inputShape = input.shape
         inputLayout = input.layout
-        let input = try adapter.conform(input, to: .plain, backend: backend)
+        let input = try inputAdapter.conform(input, to: .plain, backend: backend)
         if let outputView, outputView.input === input, outputView.input.shape == input.shape { return outputView.view }
         let view = Tensor(viewing: input, shape: try outputShape(for: input.shape))
         outputView = (input, view)
@@ -32,7 +35,7 @@ public final class Flatten: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let inputShape else { throw LayerError.backwardBeforeForward(layer: description) }
         guard needsInputGradient else { return nil }
-        let outputGradient = try adapter.conform(outputGradient, to: .plain, backend: backend)
+        let outputGradient = try outputGradientAdapter.conform(outputGradient, to: .plain, backend: backend)
         let view: Tensor
         if let gradientView, gradientView.gradient === outputGradient, gradientView.view.shape == inputShape {
             view = gradientView.view
@@ -40,6 +43,6 @@ public final class Flatten: Layer {
             view = Tensor(viewing: outputGradient, shape: inputShape)
             gradientView = (outputGradient, view)
         }
-        return try adapter.conform(view, to: inputLayout, backend: backend)
+        return try inputGradientAdapter.conform(view, to: inputLayout, backend: backend)
     }
 }

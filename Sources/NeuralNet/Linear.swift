@@ -8,7 +8,9 @@ public final class Linear: Layer {
     private let backend: any Backend
     private var outputs = ShapeCache<(output: Tensor, inputGradient: Tensor)>()
     private var input: Tensor?
-    private var adapter = LayoutAdapter()
+    // One adapter per conversion site, so two conversions never share a buffer.
+    private var inputAdapter = LayoutAdapter()
+    private var outputGradientAdapter = LayoutAdapter()
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, backend: any Backend = CPUBackend.shared) {
         self.inFeatures = inFeatures
@@ -31,7 +33,7 @@ public final class Linear: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        let input = try adapter.conform(input, to: .plain, backend: backend)
+        let input = try inputAdapter.conform(input, to: .plain, backend: backend)
         let shape = input.shape
         let buffers = try outputs.value(for: shape) {
             (Tensor(shape: try outputShape(for: shape)), Tensor(shape: shape))
@@ -46,7 +48,7 @@ public final class Linear: Layer {
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
-        let outputGradient = try adapter.conform(outputGradient, to: .plain, backend: backend)
+        let outputGradient = try outputGradientAdapter.conform(outputGradient, to: .plain, backend: backend)
         let rows = input.shape[0]
         backend.gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
                      alpha: 1, a: outputGradient, b: input, beta: 0, c: weight.gradient)

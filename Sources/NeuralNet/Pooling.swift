@@ -9,7 +9,10 @@ public class Pool2d: Layer {
     public let isGlobal: Bool
     private let backend: any Backend
     private var plans = ShapeCache<(kernel: any PoolingKernel, output: Tensor, inputGradient: Tensor)>()
-    private var adapter = LayoutAdapter()
+    // One adapter per conversion site, so two conversions never share a buffer.
+    private var outputAdapter = LayoutAdapter()
+    private var flatGradientAdapter = LayoutAdapter()
+    private var outputGradientAdapter = LayoutAdapter()
     private var flatViews: [ObjectIdentifier: Tensor] = [:]
     private var input: Tensor?
 
@@ -60,7 +63,7 @@ public class Pool2d: Layer {
         self.input = input
         guard isGlobal else { return plan.output }
         // Global pooling ends the convolutional part: hand [N, C] on in plain layout.
-        return flatView(of: try adapter.conform(plan.output, to: .plain, backend: backend), shape: [input.shape[0], input.shape[1]])
+        return flatView(of: try outputAdapter.conform(plan.output, to: .plain, backend: backend), shape: [input.shape[0], input.shape[1]])
     }
 
     /// A cached view of a plain buffer with another shape.
@@ -77,10 +80,10 @@ public class Pool2d: Layer {
         let plan = try plans.value(for: input.shape, layout: input.layout) { throw LayerError.backwardBeforeForward(layer: description) }
         var gradient = outputGradient
         if isGlobal {
-            let plain = try adapter.conform(outputGradient, to: .plain, backend: backend)
+            let plain = try flatGradientAdapter.conform(outputGradient, to: .plain, backend: backend)
             gradient = flatView(of: plain, shape: plan.output.shape)
         }
-        gradient = try adapter.conform(gradient, to: plan.output.layout, backend: backend)
+        gradient = try outputGradientAdapter.conform(gradient, to: plan.output.layout, backend: backend)
         try plan.kernel.backward(outputGradient: gradient, inputGradient: plan.inputGradient)
         return plan.inputGradient
     }

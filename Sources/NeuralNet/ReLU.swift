@@ -5,7 +5,7 @@ public final class ReLU: Layer {
     private let backend: any Backend
     private var buffers_ = ShapeCache<(output: Tensor, inputGradient: Tensor)>()
     private var output: Tensor?
-    private var adapter = LayoutAdapter()
+    private var outputGradientAdapter = LayoutAdapter()
 
     public init(backend: any Backend = CPUBackend.shared) { self.backend = backend }
 
@@ -26,7 +26,7 @@ public final class ReLU: Layer {
         guard let output else { throw LayerError.backwardBeforeForward(layer: description) }
         guard needsInputGradient else { return nil }
         let b = buffers_.value(for: output.shape, layout: output.layout) { fatalError("unreachable: forward made the buffers") }
-        let outputGradient = try adapter.conform(outputGradient, to: output.layout, backend: backend)
+        let outputGradient = try outputGradientAdapter.conform(outputGradient, to: output.layout, backend: backend)
         backend.reluBackward(output: output, outputGradient: outputGradient, inputGradient: b.inputGradient)
         return b.inputGradient
     }

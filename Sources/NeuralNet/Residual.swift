@@ -7,7 +7,11 @@ public final class Residual: Layer {
     private let backend: any Backend
     private var outputs = ShapeCache<(output: Tensor, inputGradient: Tensor)>()
     private var input: Tensor?
-    private var adapter = LayoutAdapter()
+    // One adapter per conversion site, so two conversions never share a buffer.
+    private var sideAdapter = LayoutAdapter()
+    private var outputGradientAdapter = LayoutAdapter()
+    private var mainGradientAdapter = LayoutAdapter()
+    private var sideGradientAdapter = LayoutAdapter()
 
     public init(body: Sequential, shortcut: Sequential? = nil, backend: any Backend = CPUBackend.shared) {
         self.body = body
@@ -32,7 +36,7 @@ public final class Residual: Layer {
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         let shape = try outputShape(for: input.shape)
         let main = try body.forward(input, training: training)
-        let side = try adapter.conform(try shortcut?.forward(input, training: training) ?? input, to: main.layout, backend: backend)
+        let side = try sideAdapter.conform(try shortcut?.forward(input, training: training) ?? input, to: main.layout, backend: backend)
         let b = outputs.value(for: input.shape, layout: input.layout) {
             (Tensor(shape: shape, layout: main.layout), Tensor(shape: input.shape, layout: input.layout))
         }
@@ -44,12 +48,12 @@ public final class Residual: Layer {
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) throws -> Tensor? {
         guard let input else { throw LayerError.backwardBeforeForward(layer: description) }
         let b = outputs.value(for: input.shape, layout: input.layout) { fatalError("unreachable: forward made the buffers") }
-        let outputGradient = try adapter.conform(outputGradient, to: b.output.layout, backend: backend)
+        let outputGradient = try outputGradientAdapter.conform(outputGradient, to: b.output.layout, backend: backend)
         let mainGradient = try body.backward(outputGradient, needsInputGradient: needsInputGradient)
         let sideGradient = try shortcut.map { try $0.backward(outputGradient, needsInputGradient: needsInputGradient) } ?? outputGradient
         guard needsInputGradient, let mainGradient, let sideGradient else { return nil }
-        let main = try adapter.conform(mainGradient, to: input.layout, backend: backend)
-        let side = try adapter.conform(sideGradient, to: input.layout, backend: backend)
+        let main = try mainGradientAdapter.conform(mainGradient, to: input.layout, backend: backend)
+        let side = try sideGradientAdapter.conform(sideGradient, to: input.layout, backend: backend)
         backend.add(main, side, into: b.inputGradient)
         return b.inputGradient
     }
