@@ -17,6 +17,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // zlib (Debian zlib1g-dev): gzip-compressed IDX files.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // libjpeg (Debian libjpeg-dev, libjpeg-turbo): TinyImageNet's JPEG files.
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
         // Tiny C helpers Swift cannot express (the SSE control register).
         .target(name: "CSupport", path: "Sources/CSupport"),
         .target(
@@ -25,7 +27,7 @@ let package = Package(
         .target(
             name: "NeuralNet", dependencies: ["Tensors"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "Datasets", dependencies: ["Tensors", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["Tensors", "CZlib", "CJPEG"]),
         .executableTarget(
             name: "prunelab",
             dependencies: [
