@@ -1,7 +1,7 @@
 /// The data sets the engine knows by name, where they live by default, and how to load them.
 public enum DatasetCatalog {
     /// Every name `load` accepts.
-    public static let names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"]
+    public static let names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic", "tinyimagenet"]
 
     /// Training and test sizes of `load("synthetic")`.
     public static let syntheticTrainCount = 2000
@@ -38,6 +38,8 @@ public enum DatasetCatalog {
             return DatasetSplits(
                 train: try CIFARReader.read(files: ["\(folder)/train.bin"], classes: 100, name: name),
                 test: try CIFARReader.read(files: ["\(folder)/test.bin"], classes: 100, name: name))
+        case "tinyimagenet":
+            return try TinyImageNetReader.read(directory: directory, name: name)
         default:   // fashion-mnist, mnist: the four IDX files
             return DatasetSplits(
                 train: try IDXReader.read(imagesPath: idxFile(directory, "train-images-idx3-ubyte"),

@@ -13,8 +13,13 @@ public final class Network {
     /// Every trainable parameter in canonical order (the graph is fixed once built).
     public let parameters: [Parameter]
 
-    public init(name: String, inputShape: [Int], classes: Int, body: Sequential, backend: any Backend = CPUBackend.shared) throws {
+    /// How the architecture pads its convolutions and pools (effective sparsity depends on it).
+    public let padding: String
+
+    public init(name: String, inputShape: [Int], classes: Int, body: Sequential, padding: String = "as declared per layer",
+                backend: any Backend = CPUBackend.shared) throws {
         self.name = name
+        self.padding = padding
         self.inputShape = inputShape
         self.classes = classes
         self.body = body
@@ -31,6 +36,11 @@ public final class Network {
     public var prunableParameterCount: Int { prunableParameters.reduce(0) { $0 + $1.count } }
     /// Non-trainable state (BatchNorm running statistics) in canonical order.
     public var buffers: [(name: String, tensor: Tensor)] { body.buffers }
+
+    /// The layers that own a prunable weight, in canonical order, with that weight.
+    public var prunableLayers: [(layer: any Layer, weight: Parameter)] {
+        leafLayers.compactMap { layer in layer.parameters.first(where: \.isPrunable).map { (layer, $0) } }
+    }
 
     /// Every leaf layer in order of creation.
     public var leafLayers: [any Layer] {

@@ -25,10 +25,11 @@ public protocol Backend: AnyObject {
     /// Copies `source` into `destination` (same shape), converting between their layouts.
     func makeReorder(shape: [Int], from: TensorLayout, to: TensorLayout) throws -> any ReorderKernel
 
-    /// output = max(input, 0) (any layout: element-wise over the storage).
-    func relu(input: Tensor, output: Tensor)
-    /// inputGradient = outputGradient where output > 0, else 0.
-    func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor)
+    /// output = min(max(input, 0), ceiling) (any layout: element-wise over the storage);
+    /// ceiling = .infinity is ReLU, 6 is MobileNetV2's ReLU6.
+    func relu(input: Tensor, output: Tensor, ceiling: Float)
+    /// inputGradient = outputGradient where 0 < output < ceiling, else 0.
+    func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor, ceiling: Float)
     /// Adds `bias[j]` to every row's column j (dense layer bias).
     func addBias(_ bias: Tensor, to matrix: Tensor)
     /// `result[j] = Σ_rows matrix[row, j]` (dense bias gradient), overwriting `result`.
@@ -50,6 +51,11 @@ public protocol Backend: AnyObject {
 }
 
 extension Backend {
+    public func relu(input: Tensor, output: Tensor) { relu(input: input, output: output, ceiling: .infinity) }
+    public func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor) {
+        reluBackward(output: output, outputGradient: outputGradient, inputGradient: inputGradient, ceiling: .infinity)
+    }
+
     public func makeConvolution(_ geometry: ConvolutionGeometry) throws -> any ConvolutionKernel {
         try makeConvolution(geometry, sourceLayout: .plain, destinationLayout: .plain)
     }
@@ -86,8 +92,10 @@ public struct ConvolutionGeometry: Hashable, Sendable {
         self.groups = groups; self.hasBias = hasBias
     }
 
-    public var outHeight: Int { (inHeight + padTop + padBottom - kernelHeight) / strideHeight + 1 }
-    public var outWidth: Int { (inWidth + padLeft + padRight - kernelWidth) / strideWidth + 1 }
+    /// Output rows; 0 when the padded input is smaller than the window (integer division would
+    /// otherwise round the negative span towards zero and claim one row).
+    public var outHeight: Int { outputExtent(inHeight + padTop + padBottom, kernelHeight, strideHeight) }
+    public var outWidth: Int { outputExtent(inWidth + padLeft + padRight, kernelWidth, strideWidth) }
     public var inputShape: [Int] { [batch, inChannels, inHeight, inWidth] }
     public var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
     public var weightShape: [Int] { [outChannels, inChannels / groups, kernelHeight, kernelWidth] }
@@ -129,8 +137,10 @@ public struct PoolingGeometry: Hashable, Sendable {
         self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
     }
 
-    public var outHeight: Int { (inHeight + padTop + padBottom - kernelHeight) / strideHeight + 1 }
-    public var outWidth: Int { (inWidth + padLeft + padRight - kernelWidth) / strideWidth + 1 }
+    /// Output rows; 0 when the padded input is smaller than the window (integer division would
+    /// otherwise round the negative span towards zero and claim one row).
+    public var outHeight: Int { outputExtent(inHeight + padTop + padBottom, kernelHeight, strideHeight) }
+    public var outWidth: Int { outputExtent(inWidth + padLeft + padRight, kernelWidth, strideWidth) }
     public var inputShape: [Int] { [batch, channels, inHeight, inWidth] }
     public var outputShape: [Int] { [batch, channels, outHeight, outWidth] }
 }
@@ -166,4 +176,10 @@ public protocol BatchNormKernel: AnyObject {
     /// Overwrites inputGradient, scaleGradient and shiftGradient.
     func backward(input: Tensor, outputGradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
                   inputGradient: Tensor, scaleGradient: Tensor, shiftGradient: Tensor) throws
+}
+
+/// Positions of a window of `kernel` at `stride` over `paddedSize` elements.
+@inline(__always)
+func outputExtent(_ paddedSize: Int, _ kernel: Int, _ stride: Int) -> Int {
+    paddedSize < kernel ? 0 : (paddedSize - kernel) / stride + 1
 }

@@ -56,23 +56,34 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// Elementwise loops below this many elements per chunk are not worth a thread hand-off.
     static let elementwiseChunk = 1 << 17
 
-    public func relu(input: Tensor, output: Tensor) {
+    public func relu(input: Tensor, output: Tensor, ceiling: Float) {
         precondition(input.layout == output.layout, "relu from \(input.layout) to \(output.layout)")
         let x = input.data, y = output.data
         Parallel.forEachChunk(count: input.storageCount, minimumChunk: Self.elementwiseChunk) { range in
-            for i in range { y[i] = max(x[i], 0) }
+            if ceiling == .infinity {
+                for i in range { y[i] = max(x[i], 0) }
+            } else {
+                for i in range { y[i] = min(max(x[i], 0), ceiling) }
+            }
         }
     }
 
-    public func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor) {
+    public func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor, ceiling: Float) {
         precondition(output.layout == outputGradient.layout && output.layout == inputGradient.layout, "relu backward layouts differ")
         let y = output.data, dy = outputGradient.data, dx = inputGradient.data
         Parallel.forEachChunk(count: output.storageCount, minimumChunk: Self.elementwiseChunk) { range in
             // Load dy unconditionally and select: a conditional load keeps the loop scalar and
             // branchy (half the branches mispredict on ReLU outputs).
-            for i in range {
-                let g = dy[i]
-                dx[i] = y[i] > 0 ? g : 0
+            if ceiling == .infinity {
+                for i in range {
+                    let g = dy[i]
+                    dx[i] = y[i] > 0 ? g : 0
+                }
+            } else {
+                for i in range {
+                    let g = dy[i], v = y[i]
+                    dx[i] = v > 0 && v < ceiling ? g : 0
+                }
             }
         }
     }

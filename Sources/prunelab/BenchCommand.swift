@@ -12,16 +12,22 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure training speed against oneDNN's sgemm on 2048² in the same run.",
         discussion: """
             gemm: dnnl_sgemm GFLOP/s on 2048² (best of 5).
-            lenet300: LeNet-300-100 training at batch 100; lenet5: LeNet-5 (3×32×32) at batch 128.
+            Networks train on synthetic data of the architecture's input shape at its default batch:
+            lenet300 (100), lenet5 (128), vgg16 and vgg19 (128, 3×32×32), resnet18 (64, 3×64×64),
+            resnet20 (128, 3×32×32), resnet50 and mobilenetv2 (32, 3×224×224).
             Training GFLOP/s = images/s × 3 × forward FLOPs (2 × multiply-adds of dense/conv layers).
             """)
 
-    enum Target: String, ExpressibleByArgument, CaseIterable {
-        case gemm, lenet300, lenet5
-    }
+    /// Bench name → (architecture, default batch).
+    static let networks: [String: (architecture: String, batch: Int)] = [
+        "lenet300": ("lenet300-100", 100), "lenet5": ("lenet5", 128), "vgg16": ("vgg16", 128), "vgg19": ("vgg19", 128),
+        "resnet18": ("resnet18", 64), "resnet20": ("resnet20", 128), "resnet50": ("resnet50", 32),
+        "mobilenetv2": ("mobilenetv2", 32),
+    ]
+    static var targets: [String] { ["gemm"] + networks.keys.sorted() }
 
-    @Argument(help: "What to measure: gemm, lenet300 or lenet5.")
-    var target: Target
+    @Argument(help: "What to measure: gemm or a network (lenet300, lenet5, vgg16, vgg19, resnet18, resnet20, resnet50, mobilenetv2).")
+    var target: String
     @Option(help: "Length of each timed window in seconds.")
     var seconds: Double = 2
     @Option(help: "Number of timed windows (the median is reported).")
@@ -48,20 +54,22 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard Self.targets.contains(target) else {
+            throw InvalidOption(option: "target", reason: "unknown benchmark '\(target)' (\(Self.targets.joined(separator: ", ")))")
+        }
         guard seconds > 0 else { throw InvalidOption(option: "--seconds", reason: "must be positive, got \(seconds)") }
         guard windows >= 1 else { throw InvalidOption(option: "--windows", reason: "must be at least 1, got \(windows)") }
         if let batchSize, batchSize < 1 { throw InvalidOption(option: "--batch-size", reason: "must be at least 1, got \(batchSize)") }
         _ = try makeBackend()
         let sgemm = Self.sgemmGFLOPS(size: 2048)
-        var report = BenchReport(bench: target.rawValue, device: CPUBackend.shared.name, sgemmGflops: sgemm)
-        switch target {
-        case .gemm:
+        var report = BenchReport(bench: target, device: CPUBackend.shared.name, sgemmGflops: sgemm)
+        if let network = Self.networks[target] {
+            let entry = try ModelZoo.entry(network.architecture)
+            try measureTraining(arch: network.architecture, sampleShape: entry.inputShape, classes: entry.classes,
+                                batch: batchSize ?? network.batch, into: &report)
+        } else {
             report.gflops = sgemm
             report.ratio = 1
-        case .lenet300:
-            try measureTraining(arch: "lenet300-100", sampleShape: [1, 28, 28], batch: batchSize ?? 100, into: &report)
-        case .lenet5:
-            try measureTraining(arch: "lenet5", sampleShape: [3, 32, 32], batch: batchSize ?? 128, into: &report)
         }
         if json {
             try printJSON(report)
@@ -86,10 +94,12 @@ struct BenchCommand: ParsableCommand {
 
     /// Steady-state training throughput: data loading (batch fill from memory), forward, loss,
     /// backward and the SGD step, on synthetic data of the network's input shape.
-    func measureTraining(arch: String, sampleShape: [Int], batch: Int, into report: inout BenchReport) throws {
-        let dataset = SyntheticDataset.make(count: max(4096, 2 * batch), sampleShape: sampleShape, classes: 10, seed: 1)
+    func measureTraining(arch: String, sampleShape: [Int], classes: Int, batch: Int, into report: inout BenchReport) throws {
+        // Enough samples for several batches, at most ~30 M floats in memory.
+        let samples = max(2 * batch, min(4096, 30_000_000 / sampleShape.reduce(1, *)))
+        let dataset = SyntheticDataset.make(count: samples, sampleShape: sampleShape, classes: classes, seed: 1)
         let backend = try makeBackend()
-        let network = try ModelZoo.make(arch, inputShape: sampleShape, classes: 10, backend: backend)
+        let network = try ModelZoo.make(arch, inputShape: sampleShape, classes: classes, backend: backend)
         network.initialize(seed: 0)
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, backend: backend)
         report.layout = "\(backend.activationLayout)"
@@ -109,9 +119,9 @@ struct BenchCommand: ParsableCommand {
         }
         // Warm up (primitive creation, page faults) and calibrate the steps per window.
         let warmStart = monotonicSeconds()
-        try runSteps(20)
-        let perStep = (monotonicSeconds() - warmStart) / 20
-        let stepsPerWindow = max(10, Int(seconds / perStep))
+        try runSteps(3)
+        let perStep = (monotonicSeconds() - warmStart) / 3
+        let stepsPerWindow = max(2, Int(seconds / perStep))
         // The machine is shared and its speed drifts: measure sgemm right before every window and
         // report the median of the per-window ratios next to the median rate.
         let flopsPerImage = 3 * 2 * Double(try network.multiplyAddsPerSample())
@@ -126,7 +136,7 @@ struct BenchCommand: ParsableCommand {
             ratios.append(rate * flopsPerImage / 1e9 / sgemm)
         }
         rates.sort(); ratios.sort(); sgemms.sort()
-        if profile { try printProfile(network: network, loader: loader, images: images, optimizer: optimizer) }
+        if profile { try printProfile(network: network, loader: loader, images: images, optimizer: optimizer, perStepEstimate: perStep) }
         let median = rates[rates.count / 2]
         report.sgemmGflops = sgemms[sgemms.count / 2]
         report.architecture = arch
@@ -177,12 +187,12 @@ struct BenchReport: Encodable {
 
 extension BenchCommand {
     /// Times each top-level layer's forward and backward, the loss, the optimiser step and the batch fill.
-    func printProfile(network: Network, loader: BatchLoader, images: Tensor, optimizer: SGD) throws {
+    func printProfile(network: Network, loader: BatchLoader, images: Tensor, optimizer: SGD, perStepEstimate: Double) throws {
         let layers = network.body.layers
         var forward = [Double](repeating: 0, count: layers.count), backward = forward
         var fill = 0.0, loss = 0.0, step = 0.0
         var labels = [Int32](repeating: 0, count: images.rows)
-        let steps = 200
+        let steps = max(5, min(200, Int(3 * seconds / max(perStepEstimate, 1e-6))))
         let backend = CPUBackend.shared
         // As in Sequential.backward: no input gradients below the first layer with parameters.
         let firstTrainable = layers.firstIndex { !$0.parameters.isEmpty } ?? layers.count

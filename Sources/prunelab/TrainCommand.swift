@@ -12,8 +12,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Architecture (\(ModelZoo.names.joined(separator: ", "))).")
     var arch: String = "lenet300-100"
-    @Option(help: "Dataset (\(DatasetCatalog.names.joined(separator: ", "))).")
-    var dataset: String = "fashion-mnist"
+    @Option(help: "Dataset (\(DatasetCatalog.names.joined(separator: ", "))); default: the architecture's own. 'synthetic' takes the architecture's input shape and classes.")
+    var dataset: String?
     @Option(help: "Epochs to train (≥ 1).")
     var epochs: Int = 1
     @Option(help: "Mini-batch size.")
@@ -45,7 +45,7 @@ struct TrainCommand: ParsableCommand {
         }
         if let bad = lrDrops.first(where: { $0 < 1 }) { throw InvalidOption(option: "--lr-drops", reason: "epochs are 1-based, got \(bad)") }
         guard ModelZoo.names.contains(arch) else { throw ModelZoo.Error.unknownArchitecture(arch) }
-        guard DatasetCatalog.names.contains(dataset) else { throw DatasetError.unknownDataset(name: dataset) }
+        if let dataset, !DatasetCatalog.names.contains(dataset) { throw DatasetError.unknownDataset(name: dataset) }
         if let dataDir {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: dataDir, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -56,7 +56,9 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try validateOptions()
-        var splits = try DatasetCatalog.load(dataset, directory: dataDir)
+        let entry = try ModelZoo.entry(arch)
+        let dataset = try resolvedDataset(entry)
+        var splits = try loadSplits(dataset, entry: entry)
         guard splits.train.count >= batchSize else {
             throw InvalidOption(option: "--batch-size", reason: "\(batchSize) exceeds the \(splits.train.count) training samples")
         }
@@ -85,6 +87,29 @@ struct TrainCommand: ParsableCommand {
             imagesPerSecond: trainedImages / trainingSeconds, trainingSeconds: trainingSeconds,
             wallSeconds: monotonicSeconds() - start, epochs: history)
         if json { try printJSON(report) }
+    }
+}
+
+extension TrainCommand {
+    /// `--dataset`, or the architecture's default when the catalog has it.
+    func resolvedDataset(_ entry: ModelZoo.Entry) throws -> String {
+        if let dataset { return dataset }
+        guard DatasetCatalog.names.contains(entry.defaultDataset) else {
+            throw InvalidOption(option: "--dataset", reason: "\(entry.name)'s dataset \(entry.defaultDataset) has no reader yet; pass --dataset (e.g. synthetic)")
+        }
+        return entry.defaultDataset
+    }
+
+    /// The splits of `dataset`; synthetic data takes the architecture's input shape and classes
+    /// (2 000 / 500 samples, fewer for large inputs so that they fit in memory).
+    func loadSplits(_ dataset: String, entry: ModelZoo.Entry) throws -> DatasetSplits {
+        guard dataset == "synthetic" else { return try DatasetCatalog.load(dataset, directory: dataDir) }
+        let size = entry.inputShape.reduce(1, *)
+        let train = max(1, min(DatasetCatalog.syntheticTrainCount, 60_000_000 / size))
+        let test = max(1, min(DatasetCatalog.syntheticTestCount, train / 4))
+        return DatasetSplits(
+            train: SyntheticDataset.make(count: train, sampleShape: entry.inputShape, classes: entry.classes, seed: 1, name: dataset),
+            test: SyntheticDataset.make(count: test, sampleShape: entry.inputShape, classes: entry.classes, seed: 2, name: dataset))
     }
 }
 

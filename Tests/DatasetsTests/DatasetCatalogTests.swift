@@ -6,7 +6,7 @@ import Testing
     static let fashionDirectory = "/usr/share/datasets/fashion-mnist"
 
     @Test func namesAndDefaults() {
-        #expect(DatasetCatalog.names == ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"])
+        #expect(DatasetCatalog.names == ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic", "tinyimagenet"])
         #expect(DatasetCatalog.defaultDirectory(for: "fashion-mnist") == Self.fashionDirectory)
         for name in ["mnist", "cifar10", "cifar100", "synthetic", "imagenet"] {
             #expect(DatasetCatalog.defaultDirectory(for: name) == nil)

@@ -90,12 +90,16 @@ struct ModelZooTests {
         }
     }
 
-    @Test func lenet5RejectsNonImageInput() {
-        #expect(throws: ModelZoo.Error.incompatibleInput(architecture: "lenet5", expected: [3, 32, 32], got: [784])) {
-            try ModelZoo.make("lenet5", inputShape: [784])
+    @Test func lenet5RejectsNonImageInput() throws {
+        for shape in [[784], [1, 8, 8]] {
+            // [784] is not an image; 8×8 is too small for two valid 5×5 convolutions with pooling.
+            let error = try #require(throws: ModelZoo.Error.self) { try ModelZoo.make("lenet5", inputShape: shape) }
+            guard case let .incompatibleInput(architecture, inputShape, reason) = error else {
+                Issue.record("wrong error \(error)"); continue
+            }
+            #expect(architecture == "lenet5" && inputShape == shape && !reason.isEmpty)
+            #expect(error.description.contains("lenet5") && error.description.contains("\(shape)"), "\(error)")
         }
-        // 8×8 is too small for two valid 5×5 convolutions with pooling: a layer error, not a crash.
-        #expect(throws: LayerError.self) { try ModelZoo.make("lenet5", inputShape: [1, 8, 8]) }
     }
 
     @Test func forwardRejectsAWrongSampleShape() throws {
@@ -114,7 +118,8 @@ struct ModelZooTests {
     }
 
     @Test func catalogueNames() {
-        #expect(ModelZoo.names == ["lenet300-100", "lenet5"])
-        #expect(ModelZoo.entries.map(\.defaultDataset) == ["fashion-mnist", "cifar10"])
+        #expect(ModelZoo.names == ["lenet300-100", "lenet5", "vgg16", "vgg19", "resnet18", "resnet20", "resnet50", "mobilenetv2"])
+        #expect(ModelZoo.entries.map(\.defaultDataset)
+                == ["fashion-mnist", "cifar10", "cifar10", "cifar100", "tinyimagenet", "cifar10", "imagenet", "imagenet"])
     }
 }
