@@ -103,7 +103,16 @@ extension TrainCommand {
     /// The splits of `dataset`; synthetic data takes the architecture's input shape and classes
     /// (2 000 / 500 samples, fewer for large inputs so that they fit in memory).
     func loadSplits(_ dataset: String, entry: ModelZoo.Entry) throws -> DatasetSplits {
-        guard dataset == "synthetic" else { return try DatasetCatalog.load(dataset, directory: dataDir) }
+        guard dataset == "synthetic" else {
+            do {
+                return try DatasetCatalog.load(dataset, directory: dataDir)
+            } catch {
+                if case let .noDefaultDirectory(name) = error {
+                    throw InvalidOption(option: "--data-dir", reason: "dataset \(name) has no standard location here; pass the directory that holds its files")
+                }
+                throw error
+            }
+        }
         let size = entry.inputShape.reduce(1, *)
         let train = max(1, min(DatasetCatalog.syntheticTrainCount, 60_000_000 / size))
         let test = max(1, min(DatasetCatalog.syntheticTestCount, train / 4))

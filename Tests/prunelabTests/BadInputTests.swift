@@ -33,6 +33,12 @@ struct BadInputTests {
         Case(arguments: ["bench", "resnet"], mentions: ["resnet"]),
         Case(arguments: ["bench", "gemm", "--seconds", "0"], mentions: ["--seconds"]),
         Case(arguments: ["bench", "lenet5", "--layout", "diagonal"], mentions: ["--layout", "diagonal"]),
+        Case(arguments: ["models", "--arch", "nope"], mentions: ["nope"]),
+        Case(arguments: ["models", "--arch", "nope", "--json"], mentions: ["nope"]),
+        Case(arguments: ["train", "--arch", "nope", "--dataset", "synthetic"], mentions: ["nope"]),
+        // ImageNet has no reader: the default dataset cannot be loaded, so the user must pass one.
+        Case(arguments: ["train", "--arch", "resnet50"], mentions: ["--dataset"]),
+        Case(arguments: ["train", "--arch", "mobilenetv2"], mentions: ["--dataset"]),
     ]
 
     @Test(.timeLimit(.minutes(1)), arguments: cases)
@@ -50,6 +56,48 @@ struct BadInputTests {
         for marker in ["Fatal error", "Backtrac", "Stack", "💣", "Illegal instruction", "Segmentation"] {
             #expect(!run.stderr.contains(marker), "looks like a crash: \(run)")
         }
+    }
+
+    /// Fashion-MNIST's 1×28×28 samples are too small for VGG's five 2×2 pools (28 → 14 → 7 → 3 → 1 → none):
+    /// one line naming the architecture and the sample shape. Run on a four-file IDX fixture so that
+    /// it does not depend on the Debian dataset being installed.
+    @Test(.timeLimit(.minutes(1)), arguments: ["vgg16", "vgg19"])
+    func datasetTooSmallForTheArchitecture(arch: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-idx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func bigEndian(_ value: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: value >> $0) } }
+        let count = 16
+        let images = bigEndian(0x803) + bigEndian(count) + bigEndian(28) + bigEndian(28)
+            + (0..<(count * 28 * 28)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+        let labels = bigEndian(0x801) + bigEndian(count) + (0..<count).map { UInt8($0 % 10) }
+        for split in ["train", "t10k"] {
+            try Data(images).write(to: directory.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try Data(labels).write(to: directory.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+        let run = try PrunelabBinary.run(["train", "--arch", arch, "--dataset", "fashion-mnist", "--data-dir", directory.path,
+                                          "--batch-size", "8"], timeout: 45)
+        try expectOneLine(run, naming: [arch, "[1, 28, 28]"])
+    }
+
+    /// The command as a user types it, on the installed Fashion-MNIST (skipped when it is absent).
+    @Test(.timeLimit(.minutes(1)))
+    func vgg16OnInstalledFashionMNIST() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            print("skipping: /usr/share/datasets/fashion-mnist is absent (Debian package dataset-fashion-mnist)")
+            return
+        }
+        let run = try PrunelabBinary.run(["train", "--arch", "vgg16", "--dataset", "fashion-mnist"], timeout: 45)
+        try expectOneLine(run, naming: ["vgg16", "[1, 28, 28]"])
+    }
+
+    func expectOneLine(_ run: PrunelabBinary.Run, naming words: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(!run.timedOut && run.status != 0, "\(run)", sourceLocation: sourceLocation)
+        #expect(run.stdout.isEmpty, "nothing belongs on stdout: \(run)", sourceLocation: sourceLocation)
+        #expect(run.stderrLines.count == 1, "stderr should be exactly one line: \(run)", sourceLocation: sourceLocation)
+        let line = run.stderrLines.first ?? ""
+        for word in words { #expect(line.contains(word), "the message should name \(word): \(line)", sourceLocation: sourceLocation) }
+        #expect(!run.stderr.contains("Fatal error"), "looks like a crash: \(run)", sourceLocation: sourceLocation)
     }
 
     /// `--help` is not an error: usage on stdout, exit 0.
