@@ -2,16 +2,19 @@ import Tensors
 
 /// Residual networks (He et al. 2016). Convolutions carry no bias (BatchNorm follows each).
 enum ResNet {
-    /// Basic block: 3×3 (stride s) → BN → ReLU → 3×3 → BN, plus the shortcut (a 1×1 stride-s conv
-    /// and BN when the shape changes), then ReLU. The projection is created after the body, so it
-    /// follows the block's second conv in canonical order.
+    /// Basic block: 3×3 (stride s) → BN → ReLU → 3×3 → BN, plus the shortcut, then ReLU.
     static func basicBlock(_ input: Int, _ output: Int, stride: Int, backend: any Backend) -> [any Layer] {
-        let body = Sequential(
-            Blocks.convBNReLU(input, output, kernel: 3, stride: stride, padding: .same, backend: backend)
-            + Blocks.convBN(output, output, kernel: 3, padding: .same, backend: backend))
+        residual(Blocks.convBNReLU(input, output, kernel: 3, stride: stride, padding: .same, backend: backend)
+                 + Blocks.convBN(output, output, kernel: 3, padding: .same, backend: backend),
+                 input: input, output: output, stride: stride, backend: backend)
+    }
+
+    /// body + shortcut (identity, or 1×1 stride-s conv + BN when the shape changes), then ReLU.
+    /// The projection is created after the body: it follows the body's convs in canonical order.
+    static func residual(_ body: [any Layer], input: Int, output: Int, stride: Int, backend: any Backend) -> [any Layer] {
         let shortcut = stride != 1 || input != output
             ? Sequential(Blocks.convBN(input, output, kernel: 1, stride: stride, padding: .valid, backend: backend)) : nil
-        return [Residual(body: body, shortcut: shortcut, backend: backend), ReLU(backend: backend)]
+        return [Residual(body: Sequential(body), shortcut: shortcut, backend: backend), ReLU(backend: backend)]
     }
 
     /// ResNet-18, TinyImageNet variant of the paper's code: 3×3 stride-1 stem, no stem pooling,
@@ -53,14 +56,10 @@ enum ResNet {
     /// Bottleneck block as in Keras' ResNet50 (v1): 1×1 (stride s) → 3×3 → 1×1 (×4 width), BN after
     /// each, ReLU after the first two; projection shortcut (1×1 stride s + BN) on the first block of a stage.
     static func bottleneck(_ input: Int, _ width: Int, stride: Int, backend: any Backend) -> [any Layer] {
-        let output = 4 * width
-        let body = Sequential(
-            Blocks.convBNReLU(input, width, kernel: 1, stride: stride, padding: .valid, backend: backend)
-            + Blocks.convBNReLU(width, width, kernel: 3, padding: .same, backend: backend)
-            + Blocks.convBN(width, output, kernel: 1, padding: .valid, backend: backend))
-        let shortcut = stride != 1 || input != output
-            ? Sequential(Blocks.convBN(input, output, kernel: 1, stride: stride, padding: .valid, backend: backend)) : nil
-        return [Residual(body: body, shortcut: shortcut, backend: backend), ReLU(backend: backend)]
+        residual(Blocks.convBNReLU(input, width, kernel: 1, stride: stride, padding: .valid, backend: backend)
+                 + Blocks.convBNReLU(width, width, kernel: 3, padding: .same, backend: backend)
+                 + Blocks.convBN(width, 4 * width, kernel: 1, padding: .valid, backend: backend),
+                 input: input, output: 4 * width, stride: stride, backend: backend)
     }
 
     /// ResNet-50 for 224×224 ImageNet as in Keras applications (He et al. 2016, v1: the stride sits
