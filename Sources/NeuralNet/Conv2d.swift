@@ -160,9 +160,4 @@ public final class Conv2d: Layer {
         try plan.kernel.backwardData(outputGradient: outputGradient, weight: weight.value, inputGradient: plan.sourceGradient)
         return try inputGradientAdapter.conform(plan.sourceGradient, to: input.layout, backend: backend)
     }
-
-    /// The oneDNN implementations chosen for the last input shape (for benchmarks).
-    public func implementation(for inputShape: [Int], layout: TensorLayout = .plain) throws -> String {
-        try plans.value(for: inputShape, layout: layout) { throw LayerError.backwardBeforeForward(layer: description) }.kernel.implementation
-    }
 }

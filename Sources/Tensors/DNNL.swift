@@ -44,6 +44,11 @@ public final class DNNLContext: @unchecked Sendable {
         var engine: dnnl_engine_t?
         try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")
         self.engine = engine!
+        // No primitive cache: identical descriptors would otherwise share one primitive object
+        // across plans and threads. Every plan is made once per shape, so the cache buys nothing;
+        // sharing is the prime suspect for a rare wrong 1×1 stride-2 weight gradient seen only
+        // when many tests ran concurrently (not reproduced since).
+        try dnnlCheck(dnnl_set_primitive_cache_capacity(0), "set_primitive_cache_capacity")
         var attributes: dnnl_primitive_attr_t?
         try dnnlCheck(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
         try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "set_scratchpad_mode")

@@ -44,12 +44,13 @@ public final class PoolingPlan: PoolingKernel {
         if g.kind == .max, let workspace {
             // The backward pass reads the forward pass's workspace: share the same buffer.
             try backwardPrimitive.bind(DNNL_ARG_WORKSPACE, workspace)
-            workspaceSharing = true
+            guard let handle = forwardPrimitive.ownedHandle(DNNL_ARG_WORKSPACE) else {
+                throw DNNLError(operation: "pooling: forward workspace missing", status: -1)
+            }
+            try backwardPrimitive.set(DNNL_ARG_WORKSPACE, handle)
         }
     }
 
-    private var workspaceSharing = false
-    private var workspaceBound = false
 
     public func forward(input: Tensor, output: Tensor, training: Bool) throws {
         try forwardPrimitive.set(DNNL_ARG_SRC, input)
@@ -58,13 +59,6 @@ public final class PoolingPlan: PoolingKernel {
     }
 
     public func backward(outputGradient: Tensor, inputGradient: Tensor) throws {
-        if workspaceSharing && !workspaceBound {
-            guard let handle = forwardPrimitive.ownedHandle(DNNL_ARG_WORKSPACE) else {
-                throw DNNLError(operation: "pooling backward: no workspace", status: -1)
-            }
-            try backwardPrimitive.set(DNNL_ARG_WORKSPACE, handle)
-            workspaceBound = true
-        }
         try backwardPrimitive.set(DNNL_ARG_DIFF_DST, outputGradient)
         try backwardPrimitive.set(DNNL_ARG_DIFF_SRC, inputGradient)
         try backwardPrimitive.execute()

@@ -39,7 +39,7 @@ public enum TensorLayout: Hashable, Sendable, CustomStringConvertible {
 /// `storageCount`; reading values in NCHW order for a non-plain tensor goes through a backend
 /// (`Backend.plainValues(of:)`).
 public final class Tensor: @unchecked Sendable {
-    public private(set) var shape: [Int]
+    public let shape: [Int]
     public let layout: TensorLayout
     /// Logical number of elements (product of the shape).
     public let count: Int
@@ -97,13 +97,6 @@ public final class Tensor: @unchecked Sendable {
     public subscript(index: Int) -> Float {
         get { data[index] }
         set { data[index] = newValue }
-    }
-
-    /// Reinterprets the same plain storage with another shape of equal element count.
-    public func reshape(to newShape: [Int]) {
-        precondition(layout == .plain, "reshape of a \(layout) tensor")
-        precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
-        shape = newShape
     }
 
     public func fill(_ value: Float) {

@@ -74,35 +74,39 @@ final class Trainer {
     func trainEpoch(_ epoch: Int) throws -> (loss: Double, accuracy: Double, seconds: Double, images: Int) {
         optimizer.learningRate = schedule.rate(at: epoch)
         trainLoader.startEpoch(epoch)
-        var lossSum = 0.0, correct = 0, seen = 0
         let start = monotonicSeconds()
-        try labels.withUnsafeMutableBufferPointer { labels in
-            for batch in 0..<trainLoader.batchesPerEpoch {
-                let n = trainLoader.fill(batch: batch, images: images, labels: labels.baseAddress!)
-                let result = try network.trainStep(images: images, labels: labels.baseAddress!, optimizer: optimizer)
-                lossSum += result.lossSum
-                correct += result.correct
-                seen += n
-            }
+        let totals = try sweep(trainLoader) { images, labels, _ in
+            try network.trainStep(images: images, labels: labels, optimizer: optimizer)
         }
         let seconds = monotonicSeconds() - start
-        return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)), seconds, seen)
+        return (totals.loss, totals.accuracy, seconds, totals.seen)
     }
 
     /// Mean loss and accuracy over the whole test split in evaluation mode.
     func evaluate() throws -> Evaluation {
         testLoader.startEpoch(0)
+        let totals = try sweep(testLoader) { images, labels, count in
+            try network.evaluate(images: images, labels: labels, count: count)
+        }
+        return Evaluation(loss: totals.loss, accuracy: totals.accuracy)
+    }
+
+    /// Runs `step` on every batch of the loader's current epoch; mean loss and accuracy per sample.
+    private func sweep(_ loader: BatchLoader,
+                       _ step: (Tensor, UnsafePointer<Int32>, Int) throws -> (lossSum: Double, correct: Int))
+        throws -> (loss: Double, accuracy: Double, seen: Int) {
         var lossSum = 0.0, correct = 0, seen = 0
         try labels.withUnsafeMutableBufferPointer { labels in
-            for batch in 0..<testLoader.batchesPerEpoch {
-                let n = testLoader.fill(batch: batch, images: images, labels: labels.baseAddress!)
-                let result = try network.evaluate(images: images, labels: labels.baseAddress!, count: n)
+            for batch in 0..<loader.batchesPerEpoch {
+                let n = loader.fill(batch: batch, images: images, labels: labels.baseAddress!)
+                let result = try step(images, labels.baseAddress!, n)
                 lossSum += result.lossSum
                 correct += result.correct
                 seen += n
             }
         }
-        return Evaluation(loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)))
+        let samples = Double(max(seen, 1))
+        return (lossSum / samples, Double(correct) / samples, seen)
     }
 
     /// Trains for `config.epochs`, calling `progress` after each epoch.
