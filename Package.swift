@@ -8,15 +8,17 @@ let package = Package(
         .executable(name: "prunelab", targets: ["prunelab"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Pruning", targets: ["Pruning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // oneDNN 2.6 (Debian libdnnl-dev): GEMM, convolution, pooling, batch norm.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // zlib (Debian zlib1g-dev): gzip-compressed IDX files.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CGzip", path: "Sources/CGzip", providers: [.apt(["zlib1g-dev"])]),
         // libjpeg (Debian libjpeg-dev, libjpeg-turbo): TinyImageNet's JPEG files.
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
         // Tiny C helpers Swift cannot express (the SSE control register).
@@ -27,16 +29,20 @@ let package = Package(
         .target(
             name: "NeuralNet", dependencies: ["Tensors"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "Datasets", dependencies: ["Tensors", "CZlib", "CJPEG"]),
+        .target(name: "Datasets", dependencies: ["Tensors", "CGzip", "CJPEG"]),
+        .target(
+            name: "Pruning", dependencies: ["NeuralNet", "Tensors", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .executableTarget(
             name: "prunelab",
             dependencies: [
-                "NeuralNet", "Datasets", "Tensors",
+                "NeuralNet", "Datasets", "Tensors", "Pruning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),
         .testTarget(name: "prunelabTests", dependencies: ["prunelab"]),
     ]
 )

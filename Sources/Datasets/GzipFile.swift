@@ -1,4 +1,4 @@
-import CZlib
+import CGzip
 
 /// gzip through zlib: in-memory decompression for readers, file writing for tests and tools.
 public enum GzipFile {

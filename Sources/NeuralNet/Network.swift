@@ -42,6 +42,18 @@ public final class Network {
         leafLayers.compactMap { layer in layer.parameters.first(where: \.isPrunable).map { (layer, $0) } }
     }
 
+    /// Names of the prunable layers in canonical order: `conv1`, `conv2`, … for convolutions and
+    /// `fc1`, `fc2`, … for dense layers, numbered per kind from the input. Mask and weight files
+    /// (npz) key their arrays by these names.
+    public var prunableLayerNames: [String] {
+        var convolutions = 0, dense = 0
+        return prunableLayers.map { item in
+            if item.layer is Conv2d { convolutions += 1; return "conv\(convolutions)" }
+            dense += 1
+            return "fc\(dense)"
+        }
+    }
+
     /// Every leaf layer in order of creation.
     public var leafLayers: [any Layer] {
         func walk(_ layer: any Layer) -> [any Layer] { layer.children.isEmpty ? [layer] : layer.children.flatMap(walk) }
