@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
         "resnet18": ("resnet18", 64), "resnet20": ("resnet20", 128), "resnet50": ("resnet50", 32),
         "mobilenetv2": ("mobilenetv2", 32),
     ]
-    static var targets: [String] { ["gemm"] + networks.keys.sorted() }
+    static var targets: [String] { ["gemm", "effective"] + networks.keys.sorted() }
 
     @Argument(help: "What to measure: gemm or a network (lenet300, lenet5, vgg16, vgg19, resnet18, resnet20, resnet50, mobilenetv2).")
     var target: String
@@ -38,6 +38,8 @@ struct BenchCommand: ParsableCommand {
     var json = false
     @Flag(help: "Also print where a training step spends its time, layer by layer.")
     var profile = false
+    @Option(help: "effective: one architecture instead of all.")
+    var arch: String?
     @Option(help: "Activation layout of the convolution-family layers: native (the processor's blocked layout), plain, nhwc, blocked8, blocked16.")
     var layout: String = "native"
 
@@ -63,7 +65,10 @@ struct BenchCommand: ParsableCommand {
         _ = try makeBackend()
         let sgemm = Self.sgemmGFLOPS(size: 2048)
         var report = BenchReport(bench: target, device: CPUBackend.shared.name, sgemmGflops: sgemm)
-        if let network = Self.networks[target] {
+        if target == "effective" {
+            report.effective = try measureEffectiveMasks(architectures: arch.map { [$0] } ?? Self.effectiveArchitectures,
+                                                         repetitions: windows)
+        } else if let network = Self.networks[target] {
             let entry = try ModelZoo.entry(network.architecture)
             try measureTraining(arch: network.architecture, sampleShape: entry.inputShape, classes: entry.classes,
                                 batch: batchSize ?? network.batch, into: &report)
@@ -171,6 +176,7 @@ struct BenchReport: Encodable {
     var windows: Int?
     var stepsPerWindow: Int?
     var layout: String?
+    var effective: [EffectiveBenchRow]?
 
     var summary: String {
         var lines = [String(format: "sgemm 2048²: %.1f GFLOP/s median (%@, %d threads)", sgemmGflops, device, Parallel.threads)]
@@ -180,6 +186,11 @@ struct BenchReport: Encodable {
                                 flopsPerImage / 1e6, gflops))
             lines.append(String(format: "ratio to sgemm measured before each window: median %.1f%% (min %.1f%%, max %.1f%%)",
                                 100 * ratio, 100 * (ratioMin ?? 0), 100 * (ratioMax ?? 0)))
+        }
+        for row in effective ?? [] {
+            lines.append(String(format: "effective masks %@ %@ (%d weights): %.3f s (min %.3f, setup %.3f s) at direct %.0f×, effective %.0f×",
+                                row.architecture, "\(row.inputShape)", row.prunableParameters, row.seconds, row.secondsMin,
+                                row.setupSeconds, row.directCompression, row.effectiveCompression))
         }
         return lines.joined(separator: "\n")
     }
