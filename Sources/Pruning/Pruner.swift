@@ -1,0 +1,113 @@
+import NeuralNet
+import Tensors
+
+/// Direct: prune to the target compression. Effective: prune until the *effective* compression
+/// reaches the target (DESIGN.md).
+public enum PruningMode: String, Codable, CaseIterable, Sendable { case direct, effective }
+
+/// A pruning method by its spec name (`random/erk`, `synflow`, …; see `PrunerName.allNames`).
+public struct Pruner: Equatable, Sendable, CustomStringConvertible {
+    indirect enum Method: Equatable, Sendable {
+        case dense
+        /// Uniformly random positions, layerwise counts from a quota.
+        case random(Quota)
+        /// Uniformly random positions with the layerwise counts another method arrives at.
+        case randomLike(Method)
+        case magnitudeGlobal
+        /// Largest |w| per layer, layerwise counts from a quota.
+        case magnitude(Quota)
+        case snip, snipIterative, grasp, synflow, lamp
+    }
+
+    let method: Method
+    public let name: String
+
+    public init(_ name: String) throws {
+        self.name = name
+        switch name {
+        case "dense": method = .dense
+        case "magnitude/global": method = .magnitudeGlobal
+        case "snip": method = .snip
+        case "snip/iterative": method = .snipIterative
+        case "grasp": method = .grasp
+        case "synflow": method = .synflow
+        case "lamp": method = .lamp
+        case "random/snip": method = .randomLike(.snip)
+        case "random/synflow": method = .randomLike(.synflow)
+        default:
+            let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0] == "random" || parts[0] == "magnitude" else { throw PruningError.unknownPruner(name) }
+            guard let quota = Quota(rawValue: parts[1]) else { throw PruningError.unknownPruner(name) }
+            method = parts[0] == "random" ? .random(quota) : .magnitude(quota)
+        }
+    }
+
+    public var description: String { name }
+
+    /// Whether the pruner reads training batches (SNIP, GraSP and the random variant of SNIP).
+    public var needsData: Bool {
+        switch method {
+        case .snip, .snipIterative, .grasp, .randomLike(.snip): true
+        default: false
+        }
+    }
+
+    /// Whether the pruner ranks trained weights (magnitude, LAMP): the paper applies these to a
+    /// trained dense network and rewinds to its initialisation.
+    public var needsTrainedWeights: Bool {
+        switch method {
+        case .magnitudeGlobal, .magnitude, .lamp: true
+        default: false
+        }
+    }
+
+    /// Whether scores are recomputed over several rounds (one run per bisection probe).
+    public var isIterative: Bool {
+        switch method {
+        case .snipIterative, .synflow, .randomLike(.synflow): true
+        default: false
+        }
+    }
+
+    /// The quota when the layerwise densities come from one.
+    public var quota: Quota? {
+        switch method {
+        case let .random(quota), let .magnitude(quota): quota
+        default: nil
+        }
+    }
+}
+
+/// Settings of one pruning call.
+public struct PruningOptions: Sendable {
+    /// Target compression (total / kept), direct or effective by `mode`; must exceed 1 except for `dense`.
+    public var compression: Double
+    public var mode: PruningMode
+    public var seed: UInt64
+    /// Reshuffle the surviving positions uniformly within each layer afterwards.
+    public var shuffle: Bool
+    /// Rounds of the iterative pruners (SynFlow, iterative SNIP); the paper uses 100.
+    public var rounds: Int
+
+    public init(compression: Double, mode: PruningMode = .direct, seed: UInt64 = 0, shuffle: Bool = false, rounds: Int = 100) {
+        self.compression = compression
+        self.mode = mode
+        self.seed = seed
+        self.shuffle = shuffle
+        self.rounds = rounds
+    }
+}
+
+/// What a pruning call produced.
+public struct PruningOutcome {
+    /// One 0/1 mask per prunable layer, canonical order.
+    public var masks: [Tensor]
+    /// Direct and effective counts of `masks`.
+    public var report: SparsityReport
+    /// Per-layer target density of the quota (nil for methods without one).
+    public var quotaDensities: [Double]?
+    /// Masks evaluated while bisecting (effective mode), 1 for direct pruning.
+    public var probes: Int
+    /// Kept weights the direct pruning step was asked for (before any shuffle).
+    public var directKeptTarget: Int
+}
