@@ -138,7 +138,7 @@ final class PruningSession {
     func masks(_ method: Pruner.Method, kept: Int) throws -> [Tensor] {
         switch method {
         case .dense:
-            return layout.masks { self.eligible[$0] }
+            return layout.masks(from: eligible)
         case let .random(quota):
             let counts = try quota.keptCounts(keptTotal: kept, shapes: layout.shapes)
             return layerwise(counts: counts, ranks: randomLayerRanks())
@@ -158,8 +158,14 @@ final class PruningSession {
             return layerwise(counts: counts, ranks: randomLayerRanks())
         case .magnitudeGlobal, .lamp, .snip, .grasp:
             if globalRanks == nil { globalRanks = descendingRanks(try oneShotKeys(method), eligible: eligible) }
-            let ranks = globalRanks!
-            return layout.masks { Int(ranks[$0]) < kept }
+            return layout.layers.map { layer in
+                let tensor = Tensor(shape: layout.shapes[layer])
+                let p = tensor.data, offset = layout.offsets[layer], limit = Int32(clamping: kept)
+                globalRanks!.withUnsafeBufferPointer { r in
+                    for i in 0..<layout.sizes[layer] { p[i] = r[offset + i] < limit ? 1 : 0 }
+                }
+                return tensor
+            }
         case .synflow, .snipIterative:
             return try iterative(method, kept: kept)
         }
@@ -218,7 +224,7 @@ final class PruningSession {
         let rounds = options.rounds
         for round in 1...rounds {
             let target = round == rounds ? kept : Int((start * pow(ratio, Double(round) / Double(rounds))).rounded())
-            let masks = layout.masks { current[$0] }
+            let masks = layout.masks(from: current)
             let keys: [Double]
             switch method {
             case .synflow:
@@ -233,7 +239,7 @@ final class PruningSession {
             }
             current = keepLargest(target, keys: keys, eligible: current)
         }
-        return layout.masks { current[$0] }
+        return layout.masks(from: current)
     }
 }
 

@@ -18,13 +18,15 @@ struct FlatLayout {
 
     var layers: Range<Int> { shapes.indices }
 
-    /// 0/1 mask tensors from a per-weight predicate on flat indices.
-    func masks(_ keep: (Int) -> Bool) -> [Tensor] {
-        layers.map { layer in
-            let tensor = Tensor(shape: shapes[layer])
-            let p = tensor.data, offset = offsets[layer]
-            for i in 0..<sizes[layer] { p[i] = keep(offset + i) ? 1 : 0 }
-            return tensor
+    /// 0/1 mask tensors from a flat keep/drop array.
+    func masks(from flat: [Bool]) -> [Tensor] {
+        flat.withUnsafeBufferPointer { keep in
+            layers.map { layer in
+                let tensor = Tensor(shape: shapes[layer])
+                let p = tensor.data, source = keep.baseAddress! + offsets[layer]
+                for i in 0..<sizes[layer] { p[i] = source[i] ? 1 : 0 }
+                return tensor
+            }
         }
     }
 

@@ -12,8 +12,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Architecture (\(ModelZoo.names.joined(separator: ", "))).")
     var arch: String = "lenet300-100"
-    @Option(help: "Dataset (\(DatasetCatalog.names.joined(separator: ", "))); default: the architecture's own. 'synthetic' takes the architecture's input shape and classes.")
-    var dataset: String?
+    @OptionGroup var data: DataOptions
     @Option(help: "Epochs to train (≥ 1).")
     var epochs: Int = 1
     @Option(help: "Mini-batch size.")
@@ -28,8 +27,6 @@ struct TrainCommand: ParsableCommand {
     var lrDrops: [Int] = []
     @Option(help: "Random seed (initialisation, data order, augmentation).")
     var seed: UInt64 = 0
-    @Option(help: "Directory holding the dataset files (default: the dataset's standard location).")
-    var dataDir: String?
     @Flag(help: "Disable data augmentation (default: shifts and flips for CIFAR, none for MNIST-like data).")
     var noAugment = false
     @Flag(help: "Print one JSON object with the results on stdout.")
@@ -45,20 +42,14 @@ struct TrainCommand: ParsableCommand {
         }
         if let bad = lrDrops.first(where: { $0 < 1 }) { throw InvalidOption(option: "--lr-drops", reason: "epochs are 1-based, got \(bad)") }
         guard ModelZoo.names.contains(arch) else { throw ModelZoo.Error.unknownArchitecture(arch) }
-        if let dataset, !DatasetCatalog.names.contains(dataset) { throw DatasetError.unknownDataset(name: dataset) }
-        if let dataDir {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dataDir, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw DatasetError.missingDirectory(path: dataDir)
-            }
-        }
+        try data.check()
     }
 
     func run() throws {
         try validateOptions()
         let entry = try ModelZoo.entry(arch)
-        let dataset = try resolvedDataset(entry)
-        var splits = try loadSplits(dataset, entry: entry)
+        let dataset = try data.resolvedDataset(entry)
+        var splits = try data.loadSplits(dataset, entry: entry)
         guard splits.train.count >= batchSize else {
             throw InvalidOption(option: "--batch-size", reason: "\(batchSize) exceeds the \(splits.train.count) training samples")
         }
@@ -90,38 +81,6 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-extension TrainCommand {
-    /// `--dataset`, or the architecture's default when the catalog has it.
-    func resolvedDataset(_ entry: ModelZoo.Entry) throws -> String {
-        if let dataset { return dataset }
-        guard DatasetCatalog.names.contains(entry.defaultDataset) else {
-            throw InvalidOption(option: "--dataset", reason: "\(entry.name)'s dataset \(entry.defaultDataset) has no reader yet; pass --dataset (e.g. synthetic)")
-        }
-        return entry.defaultDataset
-    }
-
-    /// The splits of `dataset`; synthetic data takes the architecture's input shape and classes
-    /// (2 000 / 500 samples, fewer for large inputs so that they fit in memory).
-    func loadSplits(_ dataset: String, entry: ModelZoo.Entry) throws -> DatasetSplits {
-        guard dataset == "synthetic" else {
-            do {
-                return try DatasetCatalog.load(dataset, directory: dataDir)
-            } catch {
-                if case let .noDefaultDirectory(name) = error {
-                    throw InvalidOption(option: "--data-dir", reason: "dataset \(name) has no standard location here; pass the directory that holds its files")
-                }
-                throw error
-            }
-        }
-        let size = entry.inputShape.reduce(1, *)
-        let train = max(1, min(DatasetCatalog.syntheticTrainCount, 60_000_000 / size))
-        let test = max(1, min(DatasetCatalog.syntheticTestCount, train / 4))
-        return DatasetSplits(
-            train: SyntheticDataset.make(count: train, sampleShape: entry.inputShape, classes: entry.classes, seed: 1, name: dataset),
-            test: SyntheticDataset.make(count: test, sampleShape: entry.inputShape, classes: entry.classes, seed: 2, name: dataset))
-    }
-}
-
 struct TrainReport: Encodable {
     var config: TrainingConfig
     var device: String
@@ -139,6 +98,8 @@ func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.outputFormatting = [.sortedKeys]
+    // An effective compression is infinite when no weight is effective.
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     let data = try encoder.encode(value)
     print(String(decoding: data, as: UTF8.self))
 }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import NeuralNet
+import Pruning
+
+/// `prunelab effective`: effective sparsity of a mask file.
+struct EffectiveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "effective",
+        abstract: "Compute the exact effective masks of a mask file and report direct and effective sparsity.",
+        discussion: """
+            The npz holds one 0/1 array per prunable layer (bool, uint8 or float), keyed by layer name
+            (conv1…, fc1…; see `prunelab models --arch A`) or positionally (arr_0, arr_1, … in canonical
+            order); dense layers (out, in), convolutions (out, in/groups, kh, kw).
+            A kept weight is effective iff it lies on a path from the input to the output.
+            """)
+
+    @OptionGroup var network: NetworkOptions
+    @Option(help: "The masks (.npz).")
+    var masks: String
+    @Option(help: "Write the effective masks to this .npz file.")
+    var saveEffective: String?
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    struct Output: Encodable {
+        var source: String
+        var masks: SparsityFigures
+        var saved: String?
+    }
+
+    func run() throws {
+        try network.check()
+        if let saveEffective { try checkWritable(saveEffective, option: "--save-effective") }
+        let model = try network.makeNetwork()
+        let masks = try MaskFile.read(path: self.masks, network: model)
+        let (effectiveMasks, report) = try EffectiveMasks(network: model).compute(masks)
+        if let saveEffective { try MaskFile.write(effectiveMasks, network: model, to: saveEffective) }
+        let figures = SparsityFigures(architecture: network.arch, inputShape: model.inputShape, report: report)
+        if json {
+            try printJSON(Output(source: self.masks, masks: figures, saved: saveEffective))
+        } else {
+            print("\(self.masks) on \(network.arch) \(model.inputShape)")
+            print(figures.table)
+            if let saveEffective { print("effective masks written to \(saveEffective)") }
+        }
+    }
+}

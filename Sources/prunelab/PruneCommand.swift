@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import NeuralNet
+import Pruning
+
+/// `prunelab prune`: masks for one architecture, pruner and target, with direct and effective figures.
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Prune a freshly initialised network to a target compression and report direct and effective sparsity.",
+        discussion: """
+            --mode direct prunes to the target compression (total / kept, within one weight).
+            --mode effective prunes until the effective compression (weights on some input–output path)
+            reaches the target: the largest effective sparsity not above it (bisection on the kept count;
+            iterative pruners re-run per probe).
+            Magnitude and LAMP rank the initial weights unless --weights gives trained ones. SNIP, GraSP
+            and random/snip score on --score-samples training samples of --dataset.
+            """)
+
+    @OptionGroup var network: NetworkOptions
+    @OptionGroup var prunerOptions: PrunerOptions
+    @Option(help: "Target compression (total / kept weights), > 1.")
+    var compression: Double
+    @Option(help: "direct or effective.")
+    var mode: String = "direct"
+    @Option(help: "Random seed (initialisation, random positions, scoring data).")
+    var seed: UInt64 = 0
+    @Flag(help: "Reshuffle surviving weights uniformly within each layer (layerwise-shuffle sanity check).")
+    var shuffle = false
+    @Option(help: "Write the masks to this .npz file (one bool array per prunable layer, keyed conv1…/fc1…).")
+    var save: String?
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    struct Output: Encodable {
+        var pruner: String
+        var mode: String
+        var seed: UInt64
+        var shuffle: Bool
+        var targetCompression: Double
+        var probes: Int
+        var seconds: Double
+        var masks: SparsityFigures
+        var saved: String?
+    }
+
+    func run() throws {
+        try network.check()
+        let pruner = try prunerOptions.check()
+        guard let mode = PruningMode(rawValue: mode) else {
+            throw InvalidOption(option: "--mode", reason: "expected direct or effective, got '\(self.mode)'")
+        }
+        guard compression.isFinite, compression > 1 || (pruner.name == "dense" && compression == 1) else {
+            throw PruningError.invalidCompression(compression)
+        }
+        if let save { try checkWritable(save, option: "--save") }
+        let (model, batches) = try prunerOptions.prepare(network, pruner: pruner, seed: seed)
+        let start = monotonicSeconds()
+        let outcome = try pruner.prune(model, options: PruningOptions(compression: compression, mode: mode, seed: seed, shuffle: shuffle,
+                                                                      rounds: prunerOptions.rounds), batches: batches)
+        let seconds = monotonicSeconds() - start
+        if let save { try MaskFile.write(outcome.masks, network: model, to: save) }
+        let figures = SparsityFigures(architecture: network.arch, inputShape: model.inputShape, report: outcome.report,
+                                      quotas: outcome.quotaDensities)
+        if json {
+            try printJSON(Output(pruner: pruner.name, mode: mode.rawValue, seed: seed, shuffle: shuffle, targetCompression: compression,
+                                 probes: outcome.probes, seconds: seconds, masks: figures, saved: save))
+        } else {
+            print("\(pruner.name) on \(network.arch) \(model.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
+                  + (shuffle ? ", shuffled" : "") + String(format: " (%.2f s, %d probes)", seconds, outcome.probes))
+            print(figures.table)
+            if let save { print("masks written to \(save)") }
+        }
+    }
+}
+
+/// Fails early (before any work) when `path`'s directory does not exist.
+func checkWritable(_ path: String, option: String) throws {
+    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw InvalidOption(option: option, reason: "directory \(directory) does not exist")
+    }
+}

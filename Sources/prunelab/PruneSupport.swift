@@ -1,0 +1,167 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import NeuralNet
+import Pruning
+import Tensors
+
+/// Per-layer figures in `prune`, `effective` and `curve` output.
+struct LayerFigures: Encodable {
+    var name: String
+    var shape: [Int]
+    var size: Int
+    var kept: Int
+    var effective: Int
+    /// The quota's target density for this layer (quota-based pruners only).
+    var quota: Double?
+}
+
+/// Direct and effective counts of one mask set, as printed by the CLI.
+struct SparsityFigures: Encodable {
+    var architecture: String
+    var inputShape: [Int]
+    var total: Int
+    var kept: Int
+    var effective: Int
+    var directSparsity: Double
+    var effectiveSparsity: Double
+    var directCompression: Double
+    var effectiveCompression: Double
+    var layers: [LayerFigures]
+
+    init(architecture: String, inputShape: [Int], report: SparsityReport, quotas: [Double]? = nil) {
+        self.architecture = architecture
+        self.inputShape = inputShape
+        total = report.total
+        kept = report.kept
+        effective = report.effective
+        directSparsity = report.directSparsity
+        effectiveSparsity = report.effectiveSparsity
+        directCompression = report.directCompression
+        effectiveCompression = report.effectiveCompression
+        layers = report.layers.enumerated().map { index, layer in
+            LayerFigures(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective,
+                         quota: quotas?[index])
+        }
+    }
+
+    /// A readable table for the terminal.
+    var table: String {
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+        }
+        let showQuota = layers.contains { $0.quota != nil }
+        var lines = [pad("layer", 8) + pad("shape", 20) + pad("size", 11) + pad("kept", 11) + pad("effective", 11)
+                     + (showQuota ? "quota" : "")]
+        for layer in layers {
+            lines.append(pad(layer.name, 8) + pad("\(layer.shape)", 20) + pad("\(layer.size)", 11) + pad("\(layer.kept)", 11)
+                         + pad("\(layer.effective)", 11) + (layer.quota.map { String(format: "%.4f", $0) } ?? ""))
+        }
+        lines.append(String(format: "total %d weights: kept %d (direct sparsity %.6f, compression %@), effective %d (sparsity %.6f, compression %@)",
+                            total, kept, directSparsity, formatCompression(directCompression), effective, effectiveSparsity,
+                            formatCompression(effectiveCompression)))
+        return lines.joined(separator: "\n")
+    }
+}
+
+func formatCompression(_ value: Double) -> String {
+    value.isFinite ? String(format: "%.2f×", value) : "∞ (nothing effective)"
+}
+
+/// Architecture, input and initialisation shared by `prune`, `effective` and `curve`.
+struct NetworkOptions: ParsableArguments {
+    @Option(help: "Architecture (\(ModelZoo.names.joined(separator: ", "))).")
+    var arch: String
+    @Option(help: "Per-sample input shape C,H,W (default: the architecture's, or the dataset's when one is given).")
+    var inputShape: String?
+    @Option(help: "Number of classes (default: the architecture's, or the dataset's).")
+    var classes: Int?
+
+    func check() throws {
+        guard ModelZoo.names.contains(arch) else { throw ModelZoo.Error.unknownArchitecture(arch) }
+        if let classes, classes < 2 { throw InvalidOption(option: "--classes", reason: "must be at least 2, got \(classes)") }
+        _ = try parsedInputShape()
+    }
+
+    func parsedInputShape() throws -> [Int]? {
+        guard let inputShape else { return nil }
+        let parts = inputShape.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw InvalidOption(option: "--input-shape", reason: "expected three positive integers C,H,W, got '\(inputShape)'")
+        }
+        return parts.map { $0! }
+    }
+
+    /// The network for an input shape and class count (explicit options win, then the dataset's).
+    func makeNetwork(sampleShape: [Int]? = nil, classes datasetClasses: Int? = nil) throws -> Network {
+        try ModelZoo.make(arch, inputShape: try parsedInputShape() ?? sampleShape, classes: classes ?? datasetClasses)
+    }
+}
+
+/// A seeded random subset of `dataset` for data-dependent pruners, in batches of at most 256.
+func scoringBatches(_ dataset: Dataset, samples: Int, seed: UInt64) -> [ScoringBatch] {
+    let count = min(samples, dataset.count)
+    var rng = RandomGenerator(seed: seed, stream: "score-data")
+    var indices = Array(0..<dataset.count)
+    for i in 0..<count { indices.swapAt(i, i + rng.nextInt(below: dataset.count - i)) }
+    let size = dataset.sampleSize
+    return stride(from: 0, to: count, by: 256).map { start in
+        let chosen = indices[start..<min(start + 256, count)]
+        let images = Tensor(shape: [chosen.count] + dataset.sampleShape)
+        dataset.images.withUnsafeBufferPointer { source in
+            for (row, index) in chosen.enumerated() {
+                (images.data + row * size).update(from: source.baseAddress! + index * size, count: size)
+            }
+        }
+        return ScoringBatch(images: images, labels: chosen.map { dataset.labels[$0] })
+    }
+}
+
+/// Options every pruning command shares.
+struct PrunerOptions: ParsableArguments {
+    @Option(help: "Pruning method (\(PrunerName.allNames.joined(separator: ", "))).")
+    var pruner: String
+    @Option(help: "Rounds of the iterative pruners (synflow, snip/iterative, random/synflow).")
+    var rounds: Int = 100
+    @Option(help: "Training samples SNIP and GraSP score on (default: 10 per class).")
+    var scoreSamples: Int?
+    @Option(help: "Trained weights for magnitude and LAMP: an npz with one float array per prunable layer (layer names or arr_0…). Default: the initial weights.")
+    var weights: String?
+    @OptionGroup var data: DataOptions
+
+    func check() throws -> Pruner {
+        let pruner = try Pruner(self.pruner)
+        guard rounds >= 1 else { throw InvalidOption(option: "--rounds", reason: "must be at least 1, got \(rounds)") }
+        if let scoreSamples, scoreSamples < 1 { throw InvalidOption(option: "--score-samples", reason: "must be at least 1, got \(scoreSamples)") }
+        if weights != nil, !pruner.needsTrainedWeights {
+            throw InvalidOption(option: "--weights", reason: "only magnitude and LAMP pruners rank given weights, not \(pruner.name)")
+        }
+        try data.check()
+        return pruner
+    }
+
+    /// The network (initialised from `seed`, trained weights loaded when given) and, for
+    /// data-dependent pruners, its scoring batches.
+    func prepare(_ network: NetworkOptions, pruner: Pruner, seed: UInt64) throws -> (Network, [ScoringBatch]) {
+        let entry = try ModelZoo.entry(network.arch)
+        var batches: [ScoringBatch] = []
+        var model: Network
+        if pruner.needsData || data.dataset != nil {
+            let dataset = try data.resolvedDataset(entry)
+            var splits = try data.loadSplits(dataset, entry: entry)
+            splits.normalize()
+            model = try network.makeNetwork(sampleShape: splits.train.sampleShape, classes: splits.train.classes)
+            if pruner.needsData {
+                batches = scoringBatches(splits.train, samples: scoreSamples ?? 10 * splits.train.classes, seed: seed)
+            }
+        } else {
+            model = try network.makeNetwork()
+        }
+        model.initialize(seed: seed)
+        if let weights {
+            let values = try WeightFile.read(path: weights, network: model)
+            for (parameter, value) in zip(model.prunableParameters, values) { parameter.value.copy(from: value) }
+        }
+        return (model, batches)
+    }
+}

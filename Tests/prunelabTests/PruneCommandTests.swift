@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// `prunelab prune`, `effective` and `curve` as a user runs them.
+@Suite("prune, effective and curve commands")
+struct PruneCommandTests {
+    static func temporaryDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-prune-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    func succeed(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+        let run = try PrunelabBinary.run(arguments, timeout: 90)
+        #expect(run.status == 0 && !run.timedOut, "\(run)", sourceLocation: sourceLocation)
+        return try PrunelabBinary.json(run)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func pruneSaveAndRecomputeEffectiveSparsity() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let masks = directory.appendingPathComponent("masks.npz").path
+        let pruned = try succeed(["prune", "--arch", "lenet300-100", "--pruner", "random/uniform", "--compression", "100",
+                                  "--seed", "1", "--save", masks, "--json"])
+        let figures = try #require(pruned["masks"] as? [String: Any])
+        #expect(number(figures["total"]) == 266_200)
+        #expect(number(figures["kept"]) == 2662)
+        let effective = try #require(number(figures["effective"]))
+        #expect(effective < 2662 / 4, "random/uniform at 100× on LeNet-300-100 is far sparser effectively")
+        let layers = try #require(figures["layers"] as? [[String: Any]])
+        #expect(layers.map { $0["name"] as? String } == ["fc1", "fc2", "fc3"])
+        #expect(layers.map { ($0["shape"] as? [Any])?.compactMap(number) } == [[300, 784], [100, 300], [10, 100]])
+        #expect(layers.allSatisfy { abs((number($0["quota"]) ?? 0) - 0.01) < 1e-3 })
+        #expect(FileManager.default.fileExists(atPath: masks))
+
+        let saved = directory.appendingPathComponent("effective.npz").path
+        let recomputed = try succeed(["effective", "--arch", "lenet300-100", "--masks", masks, "--save-effective", saved, "--json"])
+        let again = try #require(recomputed["masks"] as? [String: Any])
+        #expect(number(again["kept"]) == 2662 && number(again["effective"]) == effective)
+        // Effective masks are their own effective masks.
+        let fixed = try #require(try succeed(["effective", "--arch", "lenet300-100", "--masks", saved, "--json"])["masks"] as? [String: Any])
+        #expect(number(fixed["kept"]) == effective && number(fixed["effective"]) == effective)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func effectiveModeReachesTheTargetEffectiveCompression() throws {
+        let result = try succeed(["prune", "--arch", "lenet5", "--pruner", "random/erk", "--compression", "200", "--mode", "effective",
+                                  "--json"])
+        let figures = try #require(result["masks"] as? [String: Any])
+        let effectiveCompression = try #require(number(figures["effective_compression"]))
+        // Removing one more weight can disconnect several: the result is the largest effective
+        // compression not above the target, close to it but not always on it.
+        #expect(effectiveCompression <= 200 && effectiveCompression > 190)
+        #expect(try #require(number(figures["direct_compression"])) < effectiveCompression)
+        #expect(result["mode"] as? String == "effective" && (number(result["probes"]) ?? 0) > 1)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func curveReportsMeanAndSpreadOverSeeds() throws {
+        let result = try succeed(["curve", "--arch", "lenet300-100", "--pruner", "random/uniform", "--compressions", "10,100",
+                                  "--seeds", "3", "--json"])
+        let points = try #require(result["points"] as? [[String: Any]])
+        #expect(points.count == 2)
+        for (point, target) in zip(points, [10.0, 100.0]) {
+            #expect(abs((number(point["direct_mean"]) ?? 0) - target) < 0.01 * target)
+            #expect((point["effective_compression"] as? [Any])?.count == 3)
+            #expect((number(point["effective_mean"]) ?? 0) > (number(point["direct_mean"]) ?? .infinity))
+            #expect((number(point["effective_std"]) ?? -1) > 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func dataDependentPrunerScoresOnTheDataset() throws {
+        let result = try succeed(["prune", "--arch", "lenet5", "--pruner", "snip", "--dataset", "synthetic", "--compression", "20",
+                                  "--score-samples", "64", "--json"])
+        let figures = try #require(result["masks"] as? [String: Any])
+        #expect(number(figures["kept"]) == (61770.0 / 20).rounded())
+    }
+
+    /// Bad mask files and arguments: one line on stderr, exit ≠ 0, and no output file.
+    @Test(.timeLimit(.minutes(2)))
+    func badInputIsRejectedAndWritesNothing() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let lenet5 = directory.appendingPathComponent("lenet5.npz").path
+        _ = try succeed(["prune", "--arch", "lenet5", "--pruner", "random/uniform", "--compression", "10", "--save", lenet5, "--json"])
+        let corrupt = directory.appendingPathComponent("corrupt.npz")
+        try Data("PK\u{3}\u{4} this is not a zip archive".utf8).write(to: corrupt)
+        let output = directory.appendingPathComponent("out.npz").path
+        let cases: [(arguments: [String], mentions: [String])] = [
+            (["effective", "--arch", "lenet300-100", "--masks", lenet5, "--save-effective", output], ["3", "5"]),
+            (["effective", "--arch", "lenet5", "--input-shape", "3,28,28", "--masks", lenet5, "--save-effective", output], ["fc1"]),
+            (["effective", "--arch", "lenet5", "--masks", corrupt.path, "--save-effective", output], [corrupt.path]),
+            (["effective", "--arch", "lenet5", "--masks", directory.appendingPathComponent("missing.npz").path], ["missing.npz"]),
+            (["prune", "--arch", "lenet5", "--pruner", "magnitude/huge", "--compression", "10", "--save", output], ["magnitude/huge"]),
+            (["prune", "--arch", "lenet5", "--pruner", "random/fancy", "--compression", "10"], ["random/fancy"]),
+            (["prune", "--arch", "lenet5", "--pruner", "random/uniform", "--compression", "1", "--save", output], ["1"]),
+            (["prune", "--arch", "lenet5", "--pruner", "random/uniform", "--compression", "0.5"], ["0.5"]),
+            (["prune", "--arch", "lenet5", "--pruner", "random/uniform", "--compression=-4"], ["-4"]),
+            (["prune", "--arch", "lenet5", "--pruner", "random/uniform", "--compression", "10", "--mode", "sideways"], ["--mode"]),
+            (["prune", "--arch", "lenet5", "--pruner", "random/uniform", "--compression", "10", "--save", "/nonexistent/dir/m.npz"],
+             ["/nonexistent/dir"]),
+            (["prune", "--arch", "lenet300-100", "--pruner", "random/uniform+", "--compression", "10", "--save", output], ["uniform+"]),
+            (["curve", "--arch", "lenet5", "--pruner", "random/uniform", "--compressions", "10,abc"], ["abc"]),
+            (["curve", "--arch", "lenet5", "--pruner", "random/uniform", "--compressions", "10", "--seeds", "0"], ["--seeds"]),
+        ]
+        for c in cases {
+            let run = try PrunelabBinary.run(c.arguments, timeout: 60)
+            #expect(run.status != 0 && !run.timedOut, "\(run)")
+            #expect(run.stdout.isEmpty, "\(run)")
+            #expect(run.stderrLines.count == 1, "\(run)")
+            let line = run.stderrLines.first ?? ""
+            #expect(c.mentions.contains { line.contains($0) }, "should name one of \(c.mentions): \(line)")
+            #expect(!run.stderr.contains("Fatal error"), "\(run)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(c.arguments) wrote \(output)")
+        }
+    }
+
+    /// Masks with a value other than 0/1, written by NumPy (Debian's python3-numpy).
+    @Test(.timeLimit(.minutes(2)))
+    func nonBinaryMaskFromNumPyIsRejected() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("half.npz").path
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = ["-c", """
+            import numpy as np
+            m = [np.ones((300, 784), np.float32), np.ones((100, 300), np.float32), np.ones((10, 100), np.float32)]
+            m[1][3, 4] = 0.5
+            np.savez_compressed('\(path)', fc1=m[0], fc2=m[1], fc3=m[2])
+            """]
+        try python.run()
+        python.waitUntilExit()
+        try #require(python.terminationStatus == 0, "/usr/bin/python3 with numpy is required (Debian python3-numpy)")
+        let output = directory.appendingPathComponent("out.npz").path
+        let run = try PrunelabBinary.run(["effective", "--arch", "lenet300-100", "--masks", path, "--save-effective", output], timeout: 60)
+        #expect(run.status != 0 && run.stderrLines.count == 1, "\(run)")
+        #expect(run.stderr.contains("fc2") && run.stderr.contains("0.5"), "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+}
