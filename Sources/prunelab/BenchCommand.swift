@@ -12,6 +12,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure training speed against oneDNN's sgemm on 2048² in the same run.",
         discussion: """
             gemm: dnnl_sgemm GFLOP/s on 2048² (best of 5).
+            effective: exact effective masks of uniformly random 100× masks per architecture (median of
+            --windows calls, --arch for one), and effective random/uniform pruning of VGG-16 to 1000×.
             Networks train on synthetic data of the architecture's input shape at its default batch:
             lenet300 (100), lenet5 (128), vgg16 and vgg19 (128, 3×32×32), resnet18 (64, 3×64×64),
             resnet20 (128, 3×32×32), resnet50 and mobilenetv2 (32, 3×224×224).
@@ -68,6 +70,7 @@ struct BenchCommand: ParsableCommand {
         if target == "effective" {
             report.effective = try measureEffectiveMasks(architectures: arch.map { [$0] } ?? Self.effectiveArchitectures,
                                                          repetitions: windows)
+            if arch == nil || arch == "vgg16" { report.effectivePruning = try measureEffectivePruning() }
         } else if let network = Self.networks[target] {
             let entry = try ModelZoo.entry(network.architecture)
             try measureTraining(arch: network.architecture, sampleShape: entry.inputShape, classes: entry.classes,
@@ -177,6 +180,7 @@ struct BenchReport: Encodable {
     var stepsPerWindow: Int?
     var layout: String?
     var effective: [EffectiveBenchRow]?
+    var effectivePruning: EffectivePruningBenchRow?
 
     var summary: String {
         var lines = [String(format: "sgemm 2048²: %.1f GFLOP/s median (%@, %d threads)", sgemmGflops, device, Parallel.threads)]
@@ -191,6 +195,11 @@ struct BenchReport: Encodable {
             lines.append(String(format: "effective masks %@ %@ (%d weights): %.3f s (min %.3f, setup %.3f s) at direct %.0f×, effective %.0f×",
                                 row.architecture, "\(row.inputShape)", row.prunableParameters, row.seconds, row.secondsMin,
                                 row.setupSeconds, row.directCompression, row.effectiveCompression))
+        }
+        if let row = effectivePruning {
+            lines.append(String(format: "effective %@ pruning of %@ to %.0f×: %.2f s (%d probes), direct %.1f×, effective %.1f×",
+                                row.pruner, row.architecture, row.targetEffectiveCompression, row.seconds, row.probes,
+                                row.directCompression, row.effectiveCompression))
         }
         return lines.joined(separator: "\n")
     }

@@ -17,22 +17,43 @@ struct EffectiveBenchRow: Encodable {
     var effectiveCompression: Double
 }
 
+/// One timed effective-pruning call (`prunelab bench effective`).
+struct EffectivePruningBenchRow: Encodable {
+    var architecture: String
+    var pruner: String
+    var targetEffectiveCompression: Double
+    /// Whole call: rankings, bisection probes (masks + effective masks each), report.
+    var seconds: Double
+    var probes: Int
+    var directCompression: Double
+    var effectiveCompression: Double
+}
+
 extension BenchCommand {
+    /// Effective random pruning of VGG-16 to 1000× (the paper's Algorithm 1), the speed target.
+    func measureEffectivePruning(architecture: String = "vgg16", pruner name: String = "random/uniform",
+                                 compression: Double = 1000) throws -> EffectivePruningBenchRow {
+        let network = try ModelZoo.make(architecture)
+        network.initialize(seed: 0)
+        let start = monotonicSeconds()
+        let outcome = try Pruner(name).prune(network, options: PruningOptions(compression: compression, mode: .effective, seed: 0))
+        return EffectivePruningBenchRow(architecture: architecture, pruner: name, targetEffectiveCompression: compression,
+                                        seconds: monotonicSeconds() - start, probes: outcome.probes,
+                                        directCompression: outcome.report.directCompression,
+                                        effectiveCompression: outcome.report.effectiveCompression)
+    }
+
     static let effectiveArchitectures = ["lenet300-100", "lenet5", "vgg16", "vgg19", "resnet18", "resnet20", "resnet50", "mobilenetv2"]
 
-    /// Times `EffectiveMasks` on uniformly random masks at 100× for each architecture.
+    /// Times `EffectiveMasks` on random/uniform masks at 100× for each architecture.
     func measureEffectiveMasks(architectures: [String], repetitions: Int) throws -> [EffectiveBenchRow] {
         try architectures.map { arch in
             let network = try ModelZoo.make(arch)
             var start = monotonicSeconds()
             let effective = try EffectiveMasks(network: network)
             let setup = monotonicSeconds() - start
-            var rng = RandomGenerator(seed: 1, stream: "bench-masks")
-            let masks: [Tensor?] = network.prunableParameters.map { parameter in
-                let mask = Tensor(shape: parameter.shape)
-                for i in 0..<mask.count { mask[i] = rng.nextUniform() < 0.01 ? 1 : 0 }
-                return mask
-            }
+            let masks: [Tensor?] = try Pruner("random/uniform").prune(network, options: PruningOptions(compression: 100, seed: 1),
+                                                                      effectiveMasks: effective).masks
             var times: [Double] = []
             var report: SparsityReport?
             for _ in 0..<max(repetitions, 1) {

@@ -85,8 +85,9 @@ struct CurveCommand: ParsableCommand {
         print("\(pruner.name) on \(network.arch), \(mode.rawValue) pruning, \(seeds) seed(s), \(String(format: "%.1f", seconds)) s")
         print("target      direct compression        effective compression")
         for p in points {
-            print(String(format: "%-10g  %10.2f ± %-10.2f  %12@ ± %-10.2f", p.targetCompression, p.directMean, p.directStd,
-                         p.effectiveMean.isFinite ? String(format: "%.2f", p.effectiveMean) : "∞", p.effectiveStd.isFinite ? p.effectiveStd : 0))
+            let effective = p.effectiveMean.isFinite ? String(format: "%12.2f ± %-10.2f", p.effectiveMean, p.effectiveStd)
+                : String(format: "%12@", "∞ (all disconnected in some seed)")
+            print(String(format: "%-10g  %10.2f ± %-10.2f  ", p.targetCompression, p.directMean, p.directStd) + effective)
         }
     }
 }

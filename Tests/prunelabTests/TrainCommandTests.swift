@@ -101,4 +101,18 @@ struct BenchCommandTests {
         #expect(gflops > 0 && gflops.isFinite)
         #expect(report["bench"] as? String == "gemm")
     }
+
+    @Test(.timeLimit(.minutes(3)))
+    func effectiveMasksBenchReportsTimes() throws {
+        let run = try PrunelabBinary.run(["bench", "effective", "--arch", "lenet5", "--windows", "2", "--json"], timeout: 150)
+        #expect(!run.timedOut && run.status == 0, "\(run)")
+        let report = try PrunelabBinary.json(run)
+        let rows = try #require(report["effective"] as? [[String: Any]], "no effective rows: \(run)")
+        #expect(rows.count == 1 && rows[0]["architecture"] as? String == "lenet5")
+        let seconds = try #require(number(rows[0]["seconds"]))
+        #expect(seconds > 0 && seconds < 5)
+        #expect(abs((number(rows[0]["direct_compression"]) ?? 0) - 100) < 0.1)
+        #expect((number(rows[0]["effective_compression"]) ?? 0) >= 100)
+        #expect(report["effective_pruning"] == nil, "the VGG-16 pruning row only runs for all architectures or --arch vgg16")
+    }
 }
