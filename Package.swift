@@ -9,10 +9,12 @@ let package = Package(
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Pruning", targets: ["Pruning"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // oneDNN 2.6 (Debian libdnnl-dev): GEMM, convolution, pooling, batch norm.
@@ -33,16 +35,20 @@ let package = Package(
         .target(
             name: "Pruning", dependencies: ["NeuralNet", "Tensors", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(
+            name: "Experiments",
+            dependencies: ["Pruning", "Datasets", "NeuralNet", "Tensors", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "prunelab",
             dependencies: [
-                "NeuralNet", "Datasets", "Tensors", "Pruning",
+                "NeuralNet", "Datasets", "Tensors", "Pruning", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets"]),
         .testTarget(name: "prunelabTests", dependencies: ["prunelab"]),
     ]
 )

@@ -19,12 +19,7 @@ public final class SGD {
     /// Updates every parameter from its gradient. Weight decay applies only to parameters that decay (kernels).
     public func step(_ parameters: [Parameter]) {
         for parameter in parameters {
-            let key = ObjectIdentifier(parameter)
-            let velocity = velocities[key] ?? {
-                let v = Tensor(shape: parameter.shape)
-                velocities[key] = v
-                return v
-            }()
+            let velocity = velocityBuffer(of: parameter)
             backend.sgdStep(weight: parameter.value, gradient: parameter.gradient, velocity: velocity, mask: parameter.mask,
                             learningRate: learningRate, momentum: momentum,
                             weightDecay: parameter.decays ? weightDecay : 0)
@@ -33,6 +28,16 @@ public final class SGD {
 
     /// The momentum buffer of a parameter (nil before its first step), for checkpoints.
     public func velocity(of parameter: Parameter) -> Tensor? { velocities[ObjectIdentifier(parameter)] }
+
+    /// The momentum buffer of a parameter, created (zero, which is what the first step assumes)
+    /// when missing: checkpoints restore into it.
+    public func velocityBuffer(of parameter: Parameter) -> Tensor {
+        let key = ObjectIdentifier(parameter)
+        if let velocity = velocities[key] { return velocity }
+        let velocity = Tensor(shape: parameter.shape)
+        velocities[key] = velocity
+        return velocity
+    }
 }
 
 /// Step learning-rate schedule: the rate is multiplied by `factor` at each milestone.

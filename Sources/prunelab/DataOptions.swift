@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Experiments
 import Foundation
 import NeuralNet
 
@@ -29,24 +30,16 @@ struct DataOptions: ParsableArguments {
         return entry.defaultDataset
     }
 
-    /// The splits of `dataset`; synthetic data takes the architecture's input shape and classes
-    /// (2 000 / 500 samples, fewer for large inputs so that they fit in memory).
+    /// The normalised splits of `dataset`; synthetic data takes the architecture's input shape and
+    /// classes (2 000 / 500 samples, fewer for large inputs so that they fit in memory).
     func loadSplits(_ dataset: String, entry: ModelZoo.Entry) throws -> DatasetSplits {
-        guard dataset == "synthetic" else {
-            do {
-                return try DatasetCatalog.load(dataset, directory: dataDir)
-            } catch {
-                if case let .noDefaultDirectory(name) = error {
-                    throw InvalidOption(option: "--data-dir", reason: "dataset \(name) has no standard location here; pass the directory that holds its files")
-                }
-                throw error
+        do {
+            return try RunData.load(dataset: dataset, architecture: entry.name, directory: dataDir)
+        } catch let error as DatasetError {
+            if case let .noDefaultDirectory(name) = error {
+                throw InvalidOption(option: "--data-dir", reason: "dataset \(name) has no standard location here; pass the directory that holds its files")
             }
+            throw error
         }
-        let size = entry.inputShape.reduce(1, *)
-        let train = max(1, min(DatasetCatalog.syntheticTrainCount, 60_000_000 / size))
-        let test = max(1, min(DatasetCatalog.syntheticTestCount, train / 4))
-        return DatasetSplits(
-            train: SyntheticDataset.make(count: train, sampleShape: entry.inputShape, classes: entry.classes, seed: 1, name: dataset),
-            test: SyntheticDataset.make(count: test, sampleShape: entry.inputShape, classes: entry.classes, seed: 2, name: dataset))
     }
 }

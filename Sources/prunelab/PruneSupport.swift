@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Experiments
 import Foundation
 import NeuralNet
 import Pruning
@@ -98,25 +99,6 @@ struct NetworkOptions: ParsableArguments {
     }
 }
 
-/// A seeded random subset of `dataset` for data-dependent pruners, in batches of at most 256.
-func scoringBatches(_ dataset: Dataset, samples: Int, seed: UInt64) -> [ScoringBatch] {
-    let count = min(samples, dataset.count)
-    var rng = RandomGenerator(seed: seed, stream: "score-data")
-    var indices = Array(0..<dataset.count)
-    for i in 0..<count { indices.swapAt(i, i + rng.nextInt(below: dataset.count - i)) }
-    let size = dataset.sampleSize
-    return stride(from: 0, to: count, by: 256).map { start in
-        let chosen = indices[start..<min(start + 256, count)]
-        let images = Tensor(shape: [chosen.count] + dataset.sampleShape)
-        dataset.images.withUnsafeBufferPointer { source in
-            for (row, index) in chosen.enumerated() {
-                (images.data + row * size).update(from: source.baseAddress! + index * size, count: size)
-            }
-        }
-        return ScoringBatch(images: images, labels: chosen.map { dataset.labels[$0] })
-    }
-}
-
 /// Options every pruning command shares.
 struct PrunerOptions: ParsableArguments {
     @Option(help: "Pruning method (\(PrunerName.allNames.joined(separator: ", "))).")
@@ -148,11 +130,11 @@ struct PrunerOptions: ParsableArguments {
         var model: Network
         if pruner.needsData || data.dataset != nil {
             let dataset = try data.resolvedDataset(entry)
-            var splits = try data.loadSplits(dataset, entry: entry)
-            splits.normalize()
+            let splits = try data.loadSplits(dataset, entry: entry)
             model = try network.makeNetwork(sampleShape: splits.train.sampleShape, classes: splits.train.classes)
             if pruner.needsData {
-                batches = scoringBatches(splits.train, samples: scoreSamples ?? 10 * splits.train.classes, seed: seed)
+                batches = RunData.scoringBatches(splits.train, samples: scoreSamples ?? 10 * splits.train.classes, batchSize: 256,
+                                                 seed: seed)
             }
         } else {
             model = try network.makeNetwork()

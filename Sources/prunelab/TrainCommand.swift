@@ -49,11 +49,10 @@ struct TrainCommand: ParsableCommand {
         try validateOptions()
         let entry = try ModelZoo.entry(arch)
         let dataset = try data.resolvedDataset(entry)
-        var splits = try data.loadSplits(dataset, entry: entry)
+        let splits = try data.loadSplits(dataset, entry: entry)
         guard splits.train.count >= batchSize else {
             throw InvalidOption(option: "--batch-size", reason: "\(batchSize) exceeds the \(splits.train.count) training samples")
         }
-        splits.normalize()
         let augmentation: Augmentation = noAugment || splits.train.sampleShape.first == 1 ? .none : .cifar
         let network = try ModelZoo.make(arch, inputShape: splits.train.sampleShape, classes: splits.train.classes)
         network.initialize(seed: seed)

@@ -1,0 +1,195 @@
+import Crypto
+import Foundation
+import NeuralNet
+import Tensors
+
+/// A run's complete training state: enough that a run stopped here and resumed ends
+/// bit-identical to the uninterrupted run.
+///
+/// Data order and augmentation are functions of (seed, epoch, batch) only (`BatchLoader`), and the
+/// learning rate a function of the step, so the step stands in for every random generator's
+/// state; the weights, BatchNorm statistics, momentum buffers and masks are stored exactly.
+///
+/// File format, version 1 (all integers little-endian):
+///
+/// | offset | size | content |
+/// |---|---|---|
+/// | 0 | 8 | magic `50 4C 43 4B 50 54 0D 0A` ("PLCKPT\r\n": catches text-mode mangling) |
+/// | 8 | 4 | format version (UInt32) = 1 |
+/// | 12 | 4 | header length H (UInt32) |
+/// | 16 | H | header, UTF-8 JSON: `run_key`, `architecture`, `step`, `phase`, `tensors` [{`name`, `shape`}], `metrics`, `train_window` |
+/// | 16 + H | 4·Σ counts | the tensors' float32 values, in header order, row-major |
+/// | end − 32 | 32 | SHA-256 of every byte before it |
+///
+/// Tensor names: `parameter.<i>.value` and `parameter.<i>.velocity` for the network's parameters in
+/// canonical order, `buffer.<j>` for BatchNorm running statistics, `mask.<layer>` for the masks of
+/// the prunable layers (`conv1`, `fc1`, …). Files are written to a temporary name and renamed.
+public struct Checkpoint: Equatable {
+    public static let magic: [UInt8] = [0x50, 0x4C, 0x43, 0x4B, 0x50, 0x54, 0x0D, 0x0A]
+    public static let version: UInt32 = 1
+
+    public struct Header: Codable, Equatable {
+        public var runKey: String
+        public var architecture: String
+        /// SGD steps completed in the current phase.
+        public var step: Int
+        /// Training phase: 0 for ordinary runs; the round (1-based) for lottery-ticket rounds.
+        public var phase: Int
+        public var tensors: [TensorEntry]
+        /// Evaluations recorded so far, so metrics.jsonl continues seamlessly after a resume.
+        public var metrics: [MetricRecord]?
+        /// Running training-loss window since the last evaluation: summed loss, correct, images.
+        public var trainWindow: [Double]?
+    }
+
+    public struct TensorEntry: Codable, Equatable {
+        public var name: String
+        public var shape: [Int]
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public var header: Header
+    /// Values per tensor, in header order.
+    public var values: [[Float]]
+
+    /// The state of `network` and `optimizer` after `step` steps of `phase`.
+    public init(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
+                trainWindow: [Double]? = nil) {
+        var entries: [TensorEntry] = [], values: [[Float]] = []
+        for (i, parameter) in network.parameters.enumerated() {
+            entries.append(TensorEntry(name: "parameter.\(i).value", shape: parameter.shape))
+            values.append(parameter.value.array)
+            entries.append(TensorEntry(name: "parameter.\(i).velocity", shape: parameter.shape))
+            values.append(optimizer.velocity(of: parameter)?.array ?? Array(repeating: 0, count: parameter.count))
+        }
+        for (j, buffer) in network.buffers.enumerated() {
+            entries.append(TensorEntry(name: "buffer.\(j)", shape: buffer.tensor.shape))
+            values.append(buffer.tensor.array)
+        }
+        for (name, parameter) in zip(network.prunableLayerNames, network.prunableParameters) {
+            entries.append(TensorEntry(name: "mask.\(name)", shape: parameter.shape))
+            values.append(parameter.mask?.array ?? Array(repeating: 1, count: parameter.count))
+        }
+        header = Header(runKey: runKey, architecture: network.name, step: step, phase: phase, tensors: entries, metrics: metrics,
+                        trainWindow: trainWindow)
+        self.values = values
+    }
+
+    /// Puts the stored state back into `network` and `optimizer`, after checking that the
+    /// checkpoint belongs to `runKey` and matches the network tensor for tensor.
+    public func restore(into network: Network, optimizer: SGD, runKey: String, path: String) throws {
+        guard header.runKey == runKey else {
+            throw ExperimentsError.badCheckpoint(path: path, reason: "belongs to run \(header.runKey), not \(runKey)")
+        }
+        let expected = Checkpoint(runKey: runKey, network: network, optimizer: optimizer, step: 0, phase: 0).header.tensors
+        guard header.tensors == expected else {
+            throw ExperimentsError.badCheckpoint(path: path, reason: "its tensors do not match \(network.name)'s parameters")
+        }
+        var index = 0
+        func next(into tensor: Tensor) {
+            values[index].withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: $0.count) }
+            index += 1
+        }
+        for parameter in network.parameters {
+            next(into: parameter.value)
+            next(into: optimizer.velocityBuffer(of: parameter))
+        }
+        for buffer in network.buffers { next(into: buffer.tensor) }
+        for parameter in network.prunableParameters {
+            let mask = Tensor(shape: parameter.shape)
+            next(into: mask)
+            parameter.mask = mask
+        }
+    }
+
+    /// The masks stored in the checkpoint, in canonical layer order.
+    public var masks: [Tensor] {
+        zip(header.tensors, values).filter { $0.0.name.hasPrefix("mask.") }.map { Tensor(shape: $0.0.shape, values: $0.1) }
+    }
+
+    /// The value of the prunable weights, in canonical order (what child runs rank by magnitude).
+    public func prunableWeights(of network: Network) -> [Tensor] {
+        let prunable = Set(network.prunableParameters.map(ObjectIdentifier.init))
+        return network.parameters.enumerated().compactMap { i, parameter in
+            guard prunable.contains(ObjectIdentifier(parameter)) else { return nil }
+            return Tensor(shape: parameter.shape, values: values[2 * i])
+        }
+    }
+
+    // MARK: - Bytes
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        let headerData = try encoder.encode(header)
+        var data = Data(Self.magic)
+        append(Self.version, to: &data)
+        append(UInt32(headerData.count), to: &data)
+        data.append(headerData)
+        // Little-endian float32 on disk, the host order of every platform prunelab runs on.
+        for tensor in values { tensor.withUnsafeBytes { data.append(contentsOf: $0) } }
+        data.append(contentsOf: SHA256.hash(data: data))
+        return data
+    }
+
+    public init(decoding data: Data, path: String) throws {
+        func fail(_ reason: String) -> ExperimentsError { .badCheckpoint(path: path, reason: reason) }
+        guard data.count >= 16 + 32 else { throw fail("truncated (\(data.count) bytes)") }
+        guard Array(data.prefix(8)) == Self.magic else { throw fail("not a prunelab checkpoint (bad magic)") }
+        let bytes = [UInt8](data)
+        func word(at offset: Int) -> UInt32 {
+            (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
+        }
+        let version = word(at: 8)
+        guard version == Self.version else { throw fail("format version \(version), this prunelab reads version \(Self.version)") }
+        let digest = Array(SHA256.hash(data: data.prefix(data.count - 32)))
+        guard digest == Array(data.suffix(32)) else { throw fail("checksum mismatch (corrupt or truncated)") }
+        let headerLength = Int(word(at: 12))
+        guard 16 + headerLength <= data.count - 32 else { throw fail("header length \(headerLength) exceeds the file") }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            header = try decoder.decode(Header.self, from: data.subdata(in: 16..<(16 + headerLength)))
+        } catch {
+            throw fail("unreadable header")
+        }
+        let payload = data.count - 32 - 16 - headerLength
+        let expected = header.tensors.reduce(0) { $0 + 4 * $1.count }
+        guard header.tensors.allSatisfy({ $0.shape.allSatisfy { $0 >= 0 } }), payload == expected else {
+            throw fail("holds \(payload) bytes of values, its header describes \(expected)")
+        }
+        var offset = 16 + headerLength
+        // The values are little-endian float32, which is the host order on every platform Swift runs
+        // prunelab on (x86-64, arm64): copy them as bytes.
+        let entries = header.tensors
+        values = data.withUnsafeBytes { raw in
+            entries.map { entry in
+                var tensor = [Float](repeating: 0, count: entry.count)
+                tensor.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 4 * entry.count)])) }
+                offset += 4 * entry.count
+                return tensor
+            }
+        }
+    }
+
+    /// Writes atomically: a temporary file in the same directory, then a rename.
+    public func write(to path: String) throws {
+        do {
+            try writeAtomically(try encoded(), to: path)
+        } catch {
+            throw ExperimentsError.runDirectory(path: path, reason: "cannot write checkpoint: \(error)")
+        }
+    }
+
+    public static func read(path: String) throws -> Checkpoint {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ExperimentsError.badCheckpoint(path: path, reason: "cannot be read")
+        }
+        return try Checkpoint(decoding: data, path: path)
+    }
+
+    private func append(_ value: UInt32, to data: inout Data) {
+        withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) }
+    }
+}

@@ -1,0 +1,82 @@
+import Pruning
+import Tensors
+
+/// Per-layer figures of a run's masks.
+public struct LayerFigures: Codable, Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var size: Int
+    /// Weights the mask keeps (direct).
+    public var kept: Int
+    /// Kept weights on some input–output path.
+    public var effective: Int
+    /// The quota's target density for the layer (quota-based pruners only).
+    public var quota: Double?
+}
+
+/// Training progress at one step.
+public struct RunProgress: Codable, Equatable, Sendable {
+    /// Steps completed in this phase, and the phase's total.
+    public var step: Int
+    public var steps: Int
+    /// Training phase: 0 for ordinary runs, the round (1-based) for lottery-ticket rounds.
+    public var phase: Int
+    public var learningRate: Double
+    /// Mean training loss and accuracy since the previous progress report.
+    public var loss: Double
+    public var accuracy: Double
+    public var imagesPerSecond: Double
+}
+
+/// What a finished run reports (also `result.json`).
+public struct RunResult: Codable, Equatable, Sendable {
+    public var key: String
+    public var config: RunConfig
+    public var parentKey: String?
+    public var testAccuracy: Double
+    public var testLoss: Double
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var total: Int
+    public var kept: Int
+    public var effective: Int
+    public var directSparsity: Double
+    public var effectiveSparsity: Double
+    public var directCompression: Double
+    public var effectiveCompression: Double
+    public var layers: [LayerFigures]
+    /// SGD steps of the final training phase, and of all phases (lottery-ticket rounds train several).
+    public var steps: Int
+    public var totalSteps: Int
+    public var trainingSeconds: Double
+    public var wallSeconds: Double
+    public var imagesPerSecond: Double
+    /// Step the final phase resumed from (nil when it ran from the start).
+    public var resumedFromStep: Int?
+}
+
+/// Everything a run tells the outside world, in order.
+public enum RunEvent {
+    case started(key: String, config: RunConfig)
+    /// A new stage: "pruning", "training", "lottery-ticket round 2 of 5", …
+    case stage(String)
+    case progress(RunProgress)
+    /// A named scalar at a step (test_accuracy, test_loss, train_loss, …).
+    case metric(step: Int, phase: Int, name: String, value: Double)
+    /// The masks the run trains with: per-layer figures, the masks themselves (canonical order) and
+    /// the pruning figures (direct and effective counts).
+    case masks(layers: [LayerFigures], masks: [Tensor], report: SparsityReport)
+    case checkpoint(step: Int, phase: Int, path: String)
+    case finished(RunResult)
+}
+
+/// Receives a run's events: the CLI prints progress lines, the service streams them.
+public protocol Reporter: AnyObject {
+    func report(_ event: RunEvent)
+}
+
+/// A reporter that ignores everything (tests, parent runs nobody watches).
+public final class SilentReporter: Reporter {
+    public init() {}
+    public func report(_ event: RunEvent) {}
+}

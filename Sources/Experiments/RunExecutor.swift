@@ -1,0 +1,344 @@
+import Datasets
+import Foundation
+import NeuralNet
+import Pruning
+import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A test-set evaluation or other scalar recorded during a run (metrics.jsonl, checkpoint header).
+public struct MetricRecord: Codable, Equatable, Sendable {
+    public var phase: Int
+    public var step: Int
+    public var name: String
+    public var value: Double
+}
+
+/// Where a run keeps its files; nil paths keep everything in memory (tests, dry runs).
+public struct RunFiles: Sendable {
+    public var checkpoint: String?
+    public var masks: String?
+    public var metrics: String?
+    /// The final state (weights, masks, BN statistics), which child runs prune from.
+    public var final: String?
+
+    public init(checkpoint: String? = nil, masks: String? = nil, metrics: String? = nil, final: String? = nil) {
+        self.checkpoint = checkpoint
+        self.masks = masks
+        self.metrics = metrics
+        self.final = final
+    }
+}
+
+/// The run was stopped on request (`stopAfterSteps`) after writing a checkpoint.
+public struct RunInterrupted: Error, CustomStringConvertible {
+    public let step: Int
+    public let phase: Int
+    public var description: String { "run stopped after step \(step) of phase \(phase) (checkpoint written); continue with --resume" }
+}
+
+/// Executes one run: seed → initialise → prune (direct or effective target, optional shuffle) →
+/// train with masks, evaluating periodically and checkpointing → final evaluation.
+///
+/// Magnitude and LAMP prune the trained weights of the dense parent (`parent`) and train the
+/// subnetwork from the shared initialisation (rewinding to init, as the paper does). `lth` is
+/// iterative magnitude pruning: the parent's training is round one; each round prunes `lth.rate`
+/// of the survivors by global magnitude, rewinds to init and trains again; the last round prunes
+/// to the target exactly (direct or effective).
+public final class RunExecutor {
+    public let config: RunConfig
+    public let key: String
+    private let reporter: any Reporter
+    private let files: RunFiles
+    private let parent: Checkpoint?
+    /// Steps between checkpoints (besides the one at each evaluation).
+    public var checkpointEvery: Int
+    /// Stop (throwing `RunInterrupted`) after this many steps of the given phase, with a checkpoint.
+    public var stopAfter: (phase: Int, step: Int)?
+    private var metrics: [MetricRecord] = []
+    private let backend: any Backend = CPUBackend.shared
+
+    public init(config: RunConfig, reporter: any Reporter = SilentReporter(), files: RunFiles = RunFiles(), parent: Checkpoint? = nil,
+                checkpointEvery: Int? = nil) throws {
+        self.config = config
+        key = config.key
+        self.reporter = reporter
+        self.files = files
+        self.parent = parent
+        self.checkpointEvery = max(1, checkpointEvery ?? config.training.evalEvery)
+        if config.needsParent, parent == nil {
+            throw ExperimentsError.missingParent(key: config.parent()?.key ?? "?", reason: "\(config.pruner) needs the trained dense parent")
+        }
+    }
+
+    /// Runs to the end, resuming from `resume` when given (a checkpoint of this run).
+    public func run(resume: Checkpoint? = nil) throws -> RunResult {
+        let wallStart = monotonicSeconds()
+        let splits = try RunData.load(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
+        reporter.report(.started(key: key, config: config))
+        let network = try ModelZoo.make(config.architecture, inputShape: splits.train.sampleShape, classes: splits.train.classes)
+        network.initialize(seed: config.seed)
+        let effective = try EffectiveMasks(network: network)
+        let rounds = config.pruner == "lth" ? (config.settings.lthRounds ?? 1) : 0
+        var phase = config.pruner == "lth" ? 1 : 0
+        var startStep = 0
+        var report: SparsityReport
+        var quotas: [Double]?
+        var optimizer = makeOptimizer()
+        var totalSteps = 0
+
+        if let resume {
+            // Masks, weights, statistics and momentum come back exactly; pruning is not redone.
+            try resume.restore(into: network, optimizer: optimizer, runKey: key, path: files.checkpoint ?? "checkpoint")
+            phase = resume.header.phase
+            startStep = resume.header.step
+            metrics = resume.header.metrics ?? []
+            report = try effective.report(effective.networkMasks)
+            reporter.report(.stage("resuming phase \(phase) at step \(startStep)"))
+            totalSteps = (phase > 1 ? (phase - 1) * config.training.iterations : 0)
+        } else {
+            reporter.report(.stage("pruning"))
+            (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+        }
+        var resumedFrom: Int? = resume.map { $0.header.step }
+        var outcome: TrainingOutcome
+        while true {
+            announceMasks(network, report: report, quotas: quotas)
+            reporter.report(.stage(phase == 0 ? "training" : "lottery-ticket round \(phase) of \(rounds): training"))
+            outcome = try train(network, optimizer: optimizer, splits: splits, phase: phase, from: startStep,
+                                window: resumedFrom != nil ? resume?.header.trainWindow : nil)
+            totalSteps += config.training.iterations
+            guard config.pruner == "lth", phase < rounds else { break }
+            // Next lottery-ticket round: prune the trained weights, rewind to init, train again.
+            phase += 1
+            startStep = 0
+            resumedFrom = nil
+            reporter.report(.stage("lottery-ticket round \(phase) of \(rounds): pruning"))
+            (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+            optimizer = makeOptimizer()
+        }
+        if let final = files.final {
+            try Checkpoint(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
+                           metrics: metrics).write(to: final)
+        }
+        let layers = figures(report, quotas: quotas)
+        let result = RunResult(
+            key: key, config: config, parentKey: config.parent()?.key,
+            testAccuracy: outcome.test.accuracy, testLoss: outcome.test.loss, trainLoss: outcome.trainLoss,
+            trainAccuracy: outcome.trainAccuracy, total: report.total, kept: report.kept, effective: report.effective,
+            directSparsity: report.directSparsity, effectiveSparsity: report.effectiveSparsity,
+            directCompression: report.directCompression, effectiveCompression: report.effectiveCompression, layers: layers,
+            steps: config.training.iterations, totalSteps: totalSteps, trainingSeconds: outcome.seconds,
+            wallSeconds: monotonicSeconds() - wallStart,
+            imagesPerSecond: outcome.seconds > 0 ? Double(outcome.images) / outcome.seconds : 0, resumedFromStep: resumedFrom)
+        reporter.report(.finished(result))
+        return result
+    }
+
+    private func makeOptimizer() -> SGD {
+        SGD(learningRate: Float(config.training.learningRate), momentum: Float(config.training.momentum),
+            weightDecay: Float(config.training.weightDecay), backend: backend)
+    }
+
+    // MARK: - Pruning
+
+    /// Prunes `network` for the run (or for lottery-ticket round `round` of `rounds`), rewinds the
+    /// weights to the initialisation and sets the masks. Returns the masks' figures.
+    private func prune(_ network: Network, splits: DatasetSplits, effective: EffectiveMasks, round: Int, of rounds: Int) throws
+        -> (SparsityReport, [Double]?) {
+        guard config.pruner != "dense" else { return (try effective.report(effective.networkMasks), nil) }
+        let seed = config.seed
+        let mode = PruningMode(rawValue: config.mode ?? "direct") ?? .direct
+        let target = config.compression ?? 1
+        var pruner = try Pruner(config.pruner == "lth" ? "magnitude/global" : config.pruner)
+        var options = PruningOptions(compression: target, mode: mode, seed: seed, shuffle: config.shuffle,
+                                     rounds: config.settings.synflowRounds ?? config.settings.snipRounds ?? 100)
+        if config.pruner == "lth" {
+            // Trained weights to rank: the parent's for round 1 (its training is the dense round),
+            // the network's own (just trained) afterwards; earlier masks stay in force.
+            if round == 1 { try loadParentWeights(into: network) }
+            if round < rounds {
+                let survivors = network.prunableParameters.reduce(0) { $0 + $1.keptCount }
+                let kept = Int((Double(survivors) * (1 - (config.settings.lthRate ?? 0.2))).rounded())
+                options = PruningOptions(compression: Double(network.prunableParameterCount) / Double(max(kept, 1)), mode: .direct,
+                                         seed: seed, shuffle: false)
+            } else {
+                options.shuffle = config.shuffle
+            }
+            pruner = try Pruner("magnitude/global")
+        } else if pruner.needsTrainedWeights {
+            try loadParentWeights(into: network)
+        }
+        var batches: [ScoringBatch] = []
+        if pruner.needsData {
+            let count = config.pruner == "grasp" ? (config.settings.graspBatches ?? 1) : (config.settings.snipBatches ?? 1)
+            batches = RunData.scoringBatches(splits.train, samples: count * config.training.batchSize,
+                                             batchSize: config.training.batchSize, seed: seed)
+        }
+        let outcome = try pruner.prune(network, options: options, batches: batches, effectiveMasks: effective)
+        // Rewind: the subnetwork trains from the initialisation the dense parent started from.
+        for parameter in network.prunableParameters { parameter.mask = nil }
+        network.initialize(seed: seed)
+        for (parameter, mask) in zip(network.prunableParameters, outcome.masks) { parameter.setMask(mask, backend: backend) }
+        return (outcome.report, outcome.quotaDensities)
+    }
+
+    private func loadParentWeights(into network: Network) throws {
+        guard let parent else { throw ExperimentsError.missingParent(key: config.parent()?.key ?? "?", reason: "not trained") }
+        let weights = parent.prunableWeights(of: network)
+        guard weights.map(\.shape) == network.prunableParameters.map(\.shape) else {
+            throw ExperimentsError.missingParent(key: parent.header.runKey, reason: "its weights do not fit \(network.name)")
+        }
+        for (parameter, value) in zip(network.prunableParameters, weights) {
+            parameter.value.copy(from: value)
+            if let mask = parameter.mask { backend.applyMask(mask, to: parameter.value) }
+        }
+    }
+
+    private func figures(_ report: SparsityReport, quotas: [Double]?) -> [LayerFigures] {
+        report.layers.enumerated().map { index, layer in
+            LayerFigures(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective,
+                         quota: quotas?[index])
+        }
+    }
+
+    private func announceMasks(_ network: Network, report: SparsityReport, quotas: [Double]?) {
+        let masks = network.prunableParameters.map { parameter -> Tensor in
+            if let mask = parameter.mask { return mask }
+            let ones = Tensor(shape: parameter.shape)
+            ones.fill(1)
+            return ones
+        }
+        if let path = files.masks { try? MaskFile.write(masks, network: network, to: path) }
+        reporter.report(.masks(layers: figures(report, quotas: quotas), masks: masks, report: report))
+    }
+
+    // MARK: - Training
+
+    struct TrainingOutcome {
+        var test: (loss: Double, accuracy: Double)
+        var trainLoss: Double
+        var trainAccuracy: Double
+        var seconds: Double
+        var images: Int
+    }
+
+    /// Trains `phase` from `start` to `training.iterations` steps. Step s (0-based) uses batch
+    /// s mod B of epoch s / B + 1, whose order and augmentation depend only on (seed, epoch, batch),
+    /// and the learning rate of iteration s + 1; so resuming at any step replays exactly.
+    private func train(_ network: Network, optimizer: SGD, splits: DatasetSplits, phase: Int, from start: Int,
+                       window: [Double]?) throws -> TrainingOutcome {
+        let setup = config.training
+        let loader = BatchLoader(dataset: splits.train, batchSize: setup.batchSize, shuffle: true,
+                                 augmentation: RunData.augmentation(for: splits), seed: config.seed, dropLast: true)
+        guard loader.batchesPerEpoch > 0 else {
+            throw ExperimentsError.invalidField(field: "training.batch_size",
+                                                reason: "\(setup.batchSize) exceeds the \(splits.train.count) training samples")
+        }
+        let schedule = StepSchedule(base: Float(setup.learningRate), milestones: setup.lrDrops, factor: 0.1)
+        let images = Tensor(shape: [setup.batchSize] + splits.train.sampleShape)
+        var labels = [Int32](repeating: 0, count: setup.batchSize)
+        var windowLoss = 0.0, windowCorrect = 0, windowImages = 0, windowStart = monotonicSeconds()
+        if let window, window.count == 3 { (windowLoss, windowCorrect, windowImages) = (window[0], Int(window[1]), Int(window[2])) }
+        var lastTrain = (loss: 0.0, accuracy: 0.0)
+        var seconds = 0.0, trained = 0
+        var test = (loss: Double.nan, accuracy: Double.nan)
+        if start >= setup.iterations { test = try evaluate(network, splits: splits, batchSize: setup.batchSize) }
+        for step in start..<max(start, setup.iterations) {
+            let epoch = step / loader.batchesPerEpoch + 1
+            if loader.epoch != epoch { loader.startEpoch(epoch) }
+            optimizer.learningRate = schedule.rate(at: step + 1)
+            let stepStart = monotonicSeconds()
+            let result = try labels.withUnsafeMutableBufferPointer { labels in
+                _ = loader.fill(batch: step % loader.batchesPerEpoch, images: images, labels: labels.baseAddress!)
+                return try network.trainStep(images: images, labels: labels.baseAddress!, optimizer: optimizer)
+            }
+            seconds += monotonicSeconds() - stepStart
+            trained += setup.batchSize
+            windowLoss += result.lossSum
+            windowCorrect += result.correct
+            windowImages += setup.batchSize
+            let done = step + 1
+            let isLast = done == setup.iterations
+            if done % setup.evalEvery == 0 || isLast {
+                lastTrain = (windowLoss / Double(windowImages), Double(windowCorrect) / Double(windowImages))
+                let rate = Double(windowImages) / (monotonicSeconds() - windowStart)
+                test = try evaluate(network, splits: splits, batchSize: setup.batchSize)
+                reporter.report(.progress(RunProgress(step: done, steps: setup.iterations, phase: phase,
+                                                      learningRate: Double(optimizer.learningRate), loss: lastTrain.loss,
+                                                      accuracy: lastTrain.accuracy,
+                                                      imagesPerSecond: rate)))
+                for (name, value) in [("train_loss", lastTrain.loss), ("train_accuracy", lastTrain.accuracy),
+                                      ("test_loss", test.loss), ("test_accuracy", test.accuracy)] {
+                    metrics.append(MetricRecord(phase: phase, step: done, name: name, value: value))
+                    reporter.report(.metric(step: done, phase: phase, name: name, value: value))
+                }
+                writeMetrics()
+                windowLoss = 0; windowCorrect = 0; windowImages = 0; windowStart = monotonicSeconds()
+            }
+            let stopHere = stopAfter.map { $0.phase == phase && $0.step == done } ?? false
+            if !isLast, done % checkpointEvery == 0 || stopHere, let path = files.checkpoint {
+                try Checkpoint(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase, metrics: metrics,
+                               trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)]).write(to: path)
+                reporter.report(.checkpoint(step: done, phase: phase, path: path))
+            }
+            if stopHere { throw RunInterrupted(step: done, phase: phase) }
+        }
+        return TrainingOutcome(test: test, trainLoss: lastTrain.loss, trainAccuracy: lastTrain.accuracy, seconds: seconds, images: trained)
+    }
+
+    /// Mean loss and accuracy over the whole test split in evaluation mode (running statistics).
+    private func evaluate(_ network: Network, splits: DatasetSplits, batchSize: Int) throws -> (loss: Double, accuracy: Double) {
+        let loader = BatchLoader(dataset: splits.test, batchSize: batchSize, shuffle: false, augmentation: .none, seed: 0,
+                                 dropLast: false)
+        loader.startEpoch(0)
+        let images = Tensor(shape: [batchSize] + splits.test.sampleShape)
+        var labels = [Int32](repeating: 0, count: batchSize)
+        var lossSum = 0.0, correct = 0, seen = 0
+        try labels.withUnsafeMutableBufferPointer { labels in
+            for batch in 0..<loader.batchesPerEpoch {
+                let n = loader.fill(batch: batch, images: images, labels: labels.baseAddress!)
+                let result = try network.evaluate(images: images, labels: labels.baseAddress!, count: n)
+                lossSum += result.lossSum
+                correct += result.correct
+                seen += n
+            }
+        }
+        return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)))
+    }
+
+    private func writeMetrics() {
+        guard let path = files.metrics else { return }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        var data = Data()
+        for record in metrics {
+            guard let line = try? encoder.encode(record) else { continue }
+            data.append(line)
+            data.append(0x0A)
+        }
+        try? writeAtomically(data, to: path)
+    }
+}
+
+/// Writes `data` to a temporary file beside `path`, then renames it over `path`.
+func writeAtomically(_ data: Data, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+    do {
+        try data.write(to: temporary)
+        if rename(temporary.path, url.path) != 0 { throw ExperimentsError.runDirectory(path: path, reason: "rename failed (errno \(errno))") }
+    } catch {
+        try? FileManager.default.removeItem(at: temporary)
+        throw error
+    }
+}
+
+/// Monotonic wall-clock seconds.
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Experiments
+import Foundation
+
+/// `prunelab run`: one run from a JSON config, stored under runs-dir/<key>/.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one experiment (initialise → prune → train → evaluate) from a JSON config.",
+        discussion: """
+            The config names architecture, dataset, pruner, mode, compression, seed, shuffle, training
+            {iterations|epochs, batch_size, learning_rate, momentum, weight_decay, lr_drops, eval_every} and
+            pruner options (synflow.rounds, snip.batches, snip.rounds, grasp.batches, lth.rate, lth.rounds);
+            missing fields take the paper's setup for the architecture. The run key is the SHA-256 of the
+            canonical completed config: a finished run with the same key is reused, a missing dense parent
+            (magnitude, lamp, lth) is trained first. Files: runs-dir/<key>/{config.json, masks.npz,
+            metrics.jsonl, checkpoint.bin, final.bin, result.json}.
+            """)
+
+    @Option(help: "The run's JSON config file ('-' reads standard input).")
+    var config: String
+    @Option(help: "Directory holding one folder per run key.")
+    var runsDir: String = "runs"
+    @Flag(help: "Continue an unfinished run from its last checkpoint (otherwise it starts over).")
+    var resume = false
+    @Option(help: "Steps between checkpoints (default: every evaluation).")
+    var checkpointEvery: Int?
+    @Option(help: ArgumentHelp("Stop after this many steps of the final phase, leaving a checkpoint (for testing resume).",
+                               visibility: .hidden))
+    var stopAfterSteps: Int?
+    @Flag(help: "Print the final result as one JSON object on stdout.")
+    var json = false
+
+    func run() throws {
+        let data: Data
+        if config == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: config) else {
+                throw InvalidOption(option: "--config", reason: "cannot read \(config)")
+            }
+            data = contents
+        }
+        let runConfig = try RunConfig.parse(data)
+        if let checkpointEvery, checkpointEvery < 1 {
+            throw InvalidOption(option: "--checkpoint-every", reason: "must be at least 1, got \(checkpointEvery)")
+        }
+        let store = try RunStore(path: runsDir)
+        let reporter = ProgressPrinter()
+        let stopAfter = stopAfterSteps.map { (phase: runConfig.pruner == "lth" ? (runConfig.settings.lthRounds ?? 1) : 0, step: $0) }
+        let (result, reused) = try store.execute(runConfig, resume: resume, reporter: reporter, stopAfter: stopAfter,
+                                                 checkpointEvery: checkpointEvery)
+        if reused { printError("prunelab: run \(result.key) already finished; reusing its result") }
+        if json {
+            try printJSON(RunOutput(result: result, reused: reused, runDirectory: store.folder(for: result.key).path))
+        } else {
+            print(String(format: "run %@: test accuracy %.2f%%, loss %.4f; direct %@, effective %@; %.1f s",
+                         result.key, 100 * result.testAccuracy, result.testLoss, formatCompression(result.directCompression),
+                         formatCompression(result.effectiveCompression), result.wallSeconds))
+            print("files: \(store.folder(for: result.key).path)")
+        }
+    }
+}
+
+struct RunOutput: Encodable {
+    var result: RunResult
+    var reused: Bool
+    var runDirectory: String
+}
+
+/// Prints a run's stages and progress on stderr, one line each.
+final class ProgressPrinter: Reporter {
+    func report(_ event: RunEvent) {
+        switch event {
+        case let .started(key, config):
+            printError("prunelab: run \(key): \(config.architecture) on \(config.dataset), \(config.pruner)"
+                       + (config.compression.map { " \(config.mode ?? "direct") \($0)×" } ?? "") + ", seed \(config.seed)")
+        case let .stage(name):
+            printError("prunelab: \(name)")
+        case let .masks(_, _, report):
+            printError("prunelab: masks keep \(report.kept) of \(report.total) weights (direct \(formatCompression(report.directCompression))), "
+                       + "\(report.effective) effective (\(formatCompression(report.effectiveCompression)))")
+        case let .progress(p):
+            printError(String(format: "step %d/%d%@  lr %.4g  train loss %.4f acc %.2f%%  %.0f images/s", p.step, p.steps,
+                              p.phase > 0 ? " (round \(p.phase))" : "", p.learningRate, p.loss, 100 * p.accuracy, p.imagesPerSecond))
+        case let .metric(_, _, name, value) where name == "test_accuracy":
+            printError(String(format: "  test accuracy %.2f%%", 100 * value))
+        case .metric, .checkpoint, .finished:
+            break
+        }
+    }
+}

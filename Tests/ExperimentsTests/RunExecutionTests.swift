@@ -1,0 +1,181 @@
+import Experiments
+import Foundation
+import NeuralNet
+import Pruning
+import Testing
+
+func temporaryDirectory(_ label: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-\(label)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// A LeNet-300-100 run on synthetic data, short enough for a debug build.
+func smallConfig(pruner: String, compression: Double? = nil, mode: String = "direct", seed: Int = 0, iterations: Int = 24,
+                 extra: String = "") throws -> RunConfig {
+    var fields = ["\"architecture\": \"lenet300-100\"", "\"dataset\": \"synthetic\"", "\"pruner\": \"\(pruner)\"", "\"seed\": \(seed)",
+                  "\"training\": {\"iterations\": \(iterations), \"batch_size\": 50, \"eval_every\": 8}"]
+    if let compression { fields += ["\"compression\": \(compression)", "\"mode\": \"\(mode)\""] }
+    if !extra.isEmpty { fields.append(extra) }
+    return try RunConfig.parse(Data("{\(fields.joined(separator: ", "))}".utf8))
+}
+
+/// Records every event.
+final class RecordingReporter: Reporter, @unchecked Sendable {
+    var events: [RunEvent] = []
+    func report(_ event: RunEvent) { events.append(event) }
+    var startedKeys: [String] {
+        events.compactMap { if case let .started(key, _) = $0 { return key } else { return nil } }
+    }
+}
+
+@Suite struct RunExecutionTests {
+    /// Stop after k steps, resume from the checkpoint, and compare the final state byte for byte
+    /// with an uninterrupted run — for a dense run and a pruned one.
+    @Test(arguments: [("dense", nil), ("random/erk", 20.0)] as [(String, Double?)])
+    func resumeIsBitIdentical(pruner: String, compression: Double?) throws {
+        let config = try smallConfig(pruner: pruner, compression: compression)
+        let whole = try temporaryDirectory("whole"), split = try temporaryDirectory("split")
+        defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: split) }
+        let uninterrupted = try RunStore(path: whole.path).execute(config, checkpointEvery: 5).result
+
+        let store = try RunStore(path: split.path)
+        #expect(throws: RunInterrupted.self) { try store.execute(config, stopAfter: (phase: 0, step: 13), checkpointEvery: 5) }
+        let checkpointPath = store.folder(for: config.key).appendingPathComponent("checkpoint.bin").path
+        #expect(try Checkpoint.read(path: checkpointPath).header.step == 13)
+        #expect(store.result(for: config.key) == nil)
+        let resumed = try store.execute(config, resume: true, checkpointEvery: 5).result
+        #expect(resumed.resumedFromStep == 13)
+
+        let a = try Checkpoint.read(path: RunStore(path: whole.path).folder(for: config.key).appendingPathComponent("final.bin").path)
+        let b = try Checkpoint.read(path: store.folder(for: config.key).appendingPathComponent("final.bin").path)
+        #expect(a.header.tensors == b.header.tensors)
+        for (entry, (x, y)) in zip(a.header.tensors, zip(a.values, b.values)) {
+            let differing = zip(x, y).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(x.count == y.count && differing == 0, "\(entry.name): \(differing) values differ")
+        }
+        #expect(a.header.metrics == b.header.metrics, "metrics continue seamlessly after the resume")
+        #expect(uninterrupted.testAccuracy == resumed.testAccuracy && uninterrupted.testLoss == resumed.testLoss)
+        #expect(uninterrupted.trainLoss == resumed.trainLoss)
+    }
+
+    /// A magnitude run needs the trained dense parent: the first one trains it, the second (another
+    /// target) reuses it, and running the same config again reuses the finished run.
+    @Test func parentTrainsOnceAndFinishedRunsAreReused() throws {
+        let directory = try temporaryDirectory("parent")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try RunStore(path: directory.path)
+        let magnitude = try smallConfig(pruner: "magnitude/global", compression: 10)
+        let parentKey = try #require(magnitude.parent()).key
+        let first = RecordingReporter()
+        let (result, reused) = try store.execute(magnitude, reporter: first)
+        #expect(!reused && result.parentKey == parentKey)
+        #expect(first.startedKeys == [parentKey, magnitude.key])
+        #expect(store.result(for: parentKey) != nil)
+
+        let second = RecordingReporter()
+        let lamp = try smallConfig(pruner: "lamp", compression: 30)
+        _ = try store.execute(lamp, reporter: second)
+        #expect(second.startedKeys == [lamp.key], "the dense parent must not train again")
+
+        let again = RecordingReporter()
+        let (same, wasReused) = try store.execute(magnitude, reporter: again)
+        #expect(wasReused && same == result && again.startedKeys.isEmpty)
+    }
+
+    /// Magnitude pruning ranks the parent's *trained* weights and trains from the parent's
+    /// initialisation: the pruned run's masks differ from magnitude pruning at initialisation.
+    @Test func magnitudePrunesTrainedWeightsAndRewindsToInit() throws {
+        let directory = try temporaryDirectory("rewind")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try RunStore(path: directory.path)
+        let config = try smallConfig(pruner: "magnitude/global", compression: 10)
+        _ = try store.execute(config)
+        let masks = try MaskFile.read(path: store.folder(for: config.key).appendingPathComponent("masks.npz").path,
+                                      network: try ModelZoo.make("lenet300-100"))
+        let network = try ModelZoo.make("lenet300-100")
+        network.initialize(seed: 0)
+        let atInit = try Pruner("magnitude/global").prune(network, options: PruningOptions(compression: 10)).masks
+        #expect(masks.map(\.array) != atInit.map(\.array))
+    }
+
+    /// Every pruner, end to end, on LeNet-300-100 with synthetic data.
+    @Test(arguments: PrunerName.allNames + ["lth"])
+    func everyPrunerRunsEndToEnd(pruner: String) throws {
+        let directory = try temporaryDirectory("pruner")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let compression: Double? = pruner == "dense" ? nil : (pruner.hasSuffix("uniform+") ? 1.1 : 20)
+        let extra = pruner == "lth" ? "\"lth\": {\"rate\": 0.8}" : (pruner.contains("synflow") || pruner == "snip/iterative"
+            ? "\"synflow\": {\"rounds\": 5}, \"snip\": {\"rounds\": 5}" : "")
+        let config = try smallConfig(pruner: pruner, compression: compression, iterations: 12, extra: extra)
+        let reporter = RecordingReporter()
+        let result = try RunStore(path: directory.path).execute(config, reporter: reporter).result
+        #expect(result.testAccuracy.isFinite && result.testAccuracy >= 0 && result.testAccuracy <= 1)
+        if let compression {
+            #expect(abs(result.directCompression - compression) / compression < 0.01, "\(pruner): \(result.directCompression)")
+        } else {
+            #expect(result.kept == result.total)
+        }
+        #expect(result.effective <= result.kept)
+        #expect(reporter.events.contains { if case .finished = $0 { true } else { false } })
+    }
+
+    @Test func effectiveModeRunReachesItsEffectiveTarget() throws {
+        let directory = try temporaryDirectory("effective")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = try smallConfig(pruner: "random/igq", compression: 100, mode: "effective", iterations: 8)
+        let result = try RunStore(path: directory.path).execute(config).result
+        #expect(result.effectiveCompression <= 100 && result.effectiveCompression > 90)
+        #expect(result.directCompression < result.effectiveCompression)
+        let files = try FileManager.default.contentsOfDirectory(atPath: RunStore(path: directory.path).folder(for: config.key).path)
+        for name in ["config.json", "masks.npz", "metrics.jsonl", "final.bin", "result.json"] {
+            #expect(files.contains(name), "\(name) missing: \(files)")
+        }
+        #expect(!files.contains("checkpoint.bin"), "a finished run drops its resume checkpoint")
+    }
+}
+
+@Suite struct CheckpointTests {
+    func sample() throws -> (Checkpoint, Network, SGD) {
+        let network = try ModelZoo.make("lenet5")
+        network.initialize(seed: 3)
+        let optimizer = SGD(learningRate: 0.1, momentum: 0.9)
+        let masks = try Pruner("random/uniform").prune(network, options: PruningOptions(compression: 5)).masks
+        for (p, m) in zip(network.prunableParameters, masks) { p.setMask(m) }
+        return (Checkpoint(runKey: "abc", network: network, optimizer: optimizer, step: 7, phase: 0), network, optimizer)
+    }
+
+    @Test func roundTripRestoresEveryTensor() throws {
+        let (checkpoint, network, optimizer) = try sample()
+        let decoded = try Checkpoint(decoding: try checkpoint.encoded(), path: "x")
+        #expect(decoded == checkpoint)
+        let fresh = try ModelZoo.make("lenet5")
+        let freshOptimizer = SGD(learningRate: 0.1, momentum: 0.9)
+        try decoded.restore(into: fresh, optimizer: freshOptimizer, runKey: "abc", path: "x")
+        #expect(fresh.parameters.map(\.value.array) == network.parameters.map(\.value.array))
+        #expect(fresh.prunableParameters.map { $0.mask?.array } == network.prunableParameters.map { $0.mask?.array })
+        _ = optimizer
+    }
+
+    @Test func corruptMismatchedOrForeignCheckpointsAreRefused() throws {
+        let (checkpoint, _, _) = try sample()
+        let bytes = try checkpoint.encoded()
+        var flipped = bytes
+        flipped[bytes.count / 2] ^= 0x40
+        #expect(throws: ExperimentsError.self) { try Checkpoint(decoding: flipped, path: "x") }
+        #expect(throws: ExperimentsError.self) { try Checkpoint(decoding: bytes.prefix(bytes.count - 100), path: "x") }
+        var magic = bytes
+        magic[0] = 0x51
+        #expect(throws: ExperimentsError.self) { try Checkpoint(decoding: magic, path: "x") }
+        var version = bytes
+        version[8] = 2
+        #expect(throws: ExperimentsError.self) { try Checkpoint(decoding: version, path: "x") }
+        let decoded = try Checkpoint(decoding: bytes, path: "x")
+        #expect(throws: ExperimentsError.self) {
+            try decoded.restore(into: try ModelZoo.make("lenet5"), optimizer: SGD(learningRate: 0.1), runKey: "other", path: "x")
+        }
+        #expect(throws: ExperimentsError.self) {
+            try decoded.restore(into: try ModelZoo.make("lenet300-100"), optimizer: SGD(learningRate: 0.1), runKey: "abc", path: "x")
+        }
+    }
+}
