@@ -63,13 +63,32 @@ public final class RunStore {
             parent = try Checkpoint.read(path: file("final.bin", of: parentConfig.key))
         }
         let folder = folder(for: key)
+        let isNew = !FileManager.default.fileExists(atPath: folder.path)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw ExperimentsError.runDirectory(path: folder.path, reason: "cannot be created")
         }
         let lock = try Lock(path: file(".lock", of: key))
-        defer { lock.release() }
+        var keepFolder = true
+        defer {
+            lock.release()
+            // A run that failed before leaving anything to resume leaves no half-written folder.
+            if !keepFolder { try? FileManager.default.removeItem(at: folder) }
+        }
+        do {
+            return try run(config, key: key, parent: parent, resume: resume, reporter: reporter, stopAfter: stopAfter,
+                           checkpointEvery: checkpointEvery)
+        } catch let error as RunInterrupted {
+            throw error
+        } catch {
+            keepFolder = !isNew || FileManager.default.fileExists(atPath: file("checkpoint.bin", of: key))
+            throw error
+        }
+    }
+
+    private func run(_ config: RunConfig, key: String, parent: Checkpoint?, resume: Bool, reporter: any Reporter,
+                     stopAfter: (phase: Int, step: Int)?, checkpointEvery: Int?) throws -> (result: RunResult, reused: Bool) {
         // Another process may have finished it while we waited for the lock.
         if let done = result(for: key) { return (done, true) }
         try writeAtomically(try config.encodedForDisk(), to: file("config.json", of: key))

@@ -120,6 +120,22 @@ final class RecordingReporter: Reporter, @unchecked Sendable {
         #expect(reporter.events.contains { if case .finished = $0 { true } else { false } })
     }
 
+    /// A run that fails before training (here: no dataset files) leaves no folder behind.
+    @Test func failedRunLeavesNoHalfWrittenFolder() throws {
+        let directory = try temporaryDirectory("failed")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let empty = directory.appendingPathComponent("no-data")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let config = try RunConfig.parse(Data("""
+            {"architecture": "lenet300-100", "dataset": "mnist", "data_dir": "\(empty.path)", "pruner": "random/erk",
+             "compression": 10, "training": {"iterations": 5, "batch_size": 10}}
+            """.utf8))
+        let runs = directory.appendingPathComponent("runs")
+        let store = try RunStore(path: runs.path)
+        #expect(throws: (any Error).self) { try store.execute(config) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: runs.path).isEmpty)
+    }
+
     @Test func effectiveModeRunReachesItsEffectiveTarget() throws {
         let directory = try temporaryDirectory("effective")
         defer { try? FileManager.default.removeItem(at: directory) }
