@@ -75,6 +75,28 @@ struct RunCommandTests {
         #expect(a != nil && a == b, "final states differ")
     }
 
+    /// The reproduction grid, shrunk: one seed, one target, synthetic data; every cell is a run,
+    /// and a second invocation reuses them all.
+    @Test(.timeLimit(.minutes(3)))
+    func reproduceRunsTheGridAndReusesIt() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = ["reproduce", "--runs-dir", directory.appendingPathComponent("runs").path, "--dataset", "synthetic",
+                         "--seeds", "1", "--epochs", "1", "--pruners", "random/uniform,magnitude/global", "--compressions", "10",
+                         "--json"]
+        let run = try PrunelabBinary.run(arguments, timeout: 150)
+        #expect(run.status == 0, "\(run)")
+        let cells = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+        #expect(cells.map { $0["pruner"] as? String } == ["dense", "random/uniform", "random/uniform", "magnitude/global", "magnitude/global"])
+        #expect(cells.map { $0["mode"] as? String } == ["direct", "direct", "effective", "direct", "effective"])
+        for cell in cells.dropFirst() {
+            let effective = number(cell["effective_compression_mean"]) ?? 0, direct = number(cell["direct_compression_mean"]) ?? 0
+            if cell["mode"] as? String == "effective" { #expect(effective <= 10 && effective > 9) } else { #expect(abs(direct - 10) < 0.01) }
+        }
+        let again = try PrunelabBinary.run(arguments, timeout: 60)
+        #expect(again.status == 0 && again.stderr.components(separatedBy: "(reused)").count == 6, "\(again)")
+    }
+
     /// Bad configs and an unusable runs directory: one line, exit ≠ 0, no run directory.
     @Test(.timeLimit(.minutes(2)))
     func badInputLeavesNoRunDirectory() throws {
