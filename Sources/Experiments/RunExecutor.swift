@@ -337,7 +337,7 @@ func writeAtomically(_ data: Data, to path: String) throws {
 }
 
 /// Monotonic wall-clock seconds.
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CDNNL
 import Datasets
+import Experiments
 import Foundation
 import NeuralNet
 import Tensors

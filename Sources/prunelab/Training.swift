@@ -1,4 +1,5 @@
 import Datasets
+import Experiments
 import NeuralNet
 import Tensors
 #if canImport(Glibc)
@@ -35,13 +36,6 @@ struct EpochResult: Codable {
 struct Evaluation: Codable {
     var loss: Double
     var accuracy: Double
-}
-
-/// Monotonic wall-clock seconds.
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
 /// Trains a network on a dataset split epoch by epoch, evaluating on the test split after each.
