@@ -222,22 +222,25 @@ final class PruningSession {
         var current = eligible
         let start = Double(eligibleCount), ratio = Double(kept) / Double(eligibleCount)
         let rounds = options.rounds
+        // Buffers reused by every round: masks, keys and the selection's scratch.
+        let masks = layout.masks(from: current)
+        var keys: [Double] = [], scratch: [Double] = []
         for round in 1...rounds {
             let target = round == rounds ? kept : Int((start * pow(ratio, Double(round) / Double(rounds))).rounded())
-            let masks = layout.masks(from: current)
-            let keys: [Double]
+            if round > 1 { layout.fill(masks, from: current) }
             switch method {
             case .synflow:
                 if synflowGraph == nil {
                     synflowGraph = (try PathGraph(network: network), layout.shapes.map { Tensor(shape: $0) })
                 }
-                keys = try Scores.synflowLog(network, graph: synflowGraph!.graph, layout: layout, masks: masks, scratch: synflowGraph!.scratch)
+                try Scores.synflowLog(network, graph: synflowGraph!.graph, layout: layout, masks: masks, scratch: synflowGraph!.scratch,
+                                      into: &keys)
             default:
-                for (parameter, mask) in zip(network.prunableParameters, masks) { parameter.setMask(mask) }
+                for (parameter, mask) in zip(network.prunableParameters, masks) { parameter.setMask(mask.clone()) }
                 keys = try Scores.snip(network, layout: layout, batches: batches)
                 snapshot.restore(network)
             }
-            current = keepLargest(target, keys: keys, eligible: current)
+            narrow(&current, to: target, keys: keys, scratch: &scratch)
         }
         return layout.masks(from: current)
     }

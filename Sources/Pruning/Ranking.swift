@@ -30,6 +30,16 @@ struct FlatLayout {
         }
     }
 
+    /// Refills mask tensors (made by `masks(from:)`) from a flat keep/drop array.
+    func fill(_ masks: [Tensor], from flat: [Bool]) {
+        flat.withUnsafeBufferPointer { keep in
+            for layer in layers {
+                let p = masks[layer].data, source = keep.baseAddress! + offsets[layer]
+                for i in 0..<sizes[layer] { p[i] = source[i] ? 1 : 0 }
+            }
+        }
+    }
+
     /// Flat 0/1 view of mask tensors (nil = all kept).
     func flatten(_ masks: [Tensor?]) -> [Bool] {
         var flat = [Bool](repeating: true, count: total)
@@ -67,31 +77,37 @@ func orderedBits(_ value: Float) -> UInt32 {
     return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
 }
 
-/// Keeps the `count` eligible entries with the largest keys (ties to the lower index) in O(n):
-/// a quickselect finds the threshold, then one pass in index order takes everything above it and
-/// as many entries equal to it as are still needed.
-func keepLargest(_ count: Int, keys: [Double], eligible: [Bool]) -> [Bool] {
-    var candidates: [Double] = []
-    candidates.reserveCapacity(keys.count)
-    for i in keys.indices where eligible[i] { candidates.append(keys[i].isNaN ? -.infinity : keys[i]) }
-    if count >= candidates.count { return eligible }
-    if count <= 0 { return [Bool](repeating: false, count: keys.count) }
-    // The count-th largest = the (n − count)-th smallest (0-based).
-    let threshold = select(&candidates, rank: candidates.count - count)
-    var above = 0
-    for key in candidates where key > threshold { above += 1 }
-    var tiesNeeded = count - above
-    var result = [Bool](repeating: false, count: keys.count)
-    for i in keys.indices where eligible[i] {
-        let key = keys[i].isNaN ? -.infinity : keys[i]
-        if key > threshold {
-            result[i] = true
-        } else if key == threshold, tiesNeeded > 0 {
-            result[i] = true
-            tiesNeeded -= 1
+/// Narrows `keep` (in place) to its `count` entries with the largest keys, ties to the lower
+/// index, in O(n): a quickselect finds the threshold, then one pass in index order keeps everything
+/// above it and as many entries equal to it as are still needed. `scratch` is caller-owned so
+/// that iterative pruners (100 rounds over millions of weights) allocate nothing per round.
+func narrow(_ keep: inout [Bool], to count: Int, keys: [Double], scratch: inout [Double]) {
+    scratch.removeAll(keepingCapacity: true)
+    keys.withUnsafeBufferPointer { k in
+        keep.withUnsafeBufferPointer { e in
+            for i in 0..<k.count where e[i] { scratch.append(k[i].isNaN ? -.infinity : k[i]) }
         }
     }
-    return result
+    if count >= scratch.count { return }
+    if count <= 0 {
+        keep.withUnsafeMutableBufferPointer { e in for i in 0..<e.count { e[i] = false } }
+        return
+    }
+    // The count-th largest = the (n − count)-th smallest (0-based).
+    let threshold = select(&scratch, rank: scratch.count - count)
+    var above = 0
+    for key in scratch where key > threshold { above += 1 }
+    var tiesNeeded = count - above
+    keys.withUnsafeBufferPointer { k in
+        keep.withUnsafeMutableBufferPointer { e in
+            for i in 0..<k.count where e[i] {
+                let key = k[i].isNaN ? -.infinity : k[i]
+                if key > threshold { continue }
+                if key == threshold, tiesNeeded > 0 { tiesNeeded -= 1; continue }
+                e[i] = false
+            }
+        }
+    }
 }
 
 /// The element that would sit at `rank` if `values` were sorted ascending (values are permuted).

@@ -155,6 +155,14 @@ enum Scores {
     /// avoid overflow and reports the factors in log space): log|w| + log(∂R/∂|w|); −∞ when pruned.
     static func synflowLog(_ network: Network, graph: PathGraph, layout: FlatLayout, masks: [Tensor?],
                            scratch: [Tensor]) throws -> [Double] {
+        var keys: [Double] = []
+        try synflowLog(network, graph: graph, layout: layout, masks: masks, scratch: scratch, into: &keys)
+        return keys
+    }
+
+    /// `synflowLog` into a caller-owned buffer (resized to the weight count).
+    static func synflowLog(_ network: Network, graph: PathGraph, layout: FlatLayout, masks: [Tensor?],
+                           scratch: [Tensor], into keys: inout [Double]) throws {
         for (layer, parameter) in network.prunableParameters.enumerated() {
             let w = parameter.value.data, d = scratch[layer].data
             if let mask = masks[layer] {
@@ -165,15 +173,16 @@ enum Scores {
             }
         }
         try graph.run(weights: scratch, semiring: .synflow)
-        var keys = [Double](repeating: -.infinity, count: layout.total)
-        for layer in layout.layers {
-            let w = scratch[layer].data, product = graph.products[layer].data
-            let offset = layout.offsets[layer], scale = graph.logScale[layer]
-            for i in 0..<layout.sizes[layer] {
-                let score = Double(w[i]) * Double(product[i])
-                if score > 0 { keys[offset + i] = log(score) + scale }
+        if keys.count != layout.total { keys = [Double](repeating: -.infinity, count: layout.total) }
+        keys.withUnsafeMutableBufferPointer { k in
+            for layer in layout.layers {
+                let w = scratch[layer].data, product = graph.products[layer].data
+                let offset = layout.offsets[layer], scale = graph.logScale[layer]
+                for i in 0..<layout.sizes[layer] {
+                    let score = Double(w[i]) * Double(product[i])
+                    k[offset + i] = score > 0 ? log(score) + scale : -.infinity
+                }
             }
         }
-        return keys
     }
 }
