@@ -10,11 +10,13 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Pruning", targets: ["Pruning"]),
         .library(name: "Experiments", targets: ["Experiments"]),
+        .library(name: "Store", targets: ["Store"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // oneDNN 2.6 (Debian libdnnl-dev): GEMM, convolution, pooling, batch norm.
@@ -38,6 +40,11 @@ let package = Package(
         .target(
             name: "Experiments",
             dependencies: ["Pruning", "Datasets", "NeuralNet", "Tensors", .product(name: "Crypto", package: "swift-crypto")]),
+        // The service's SQLite schema and queries. Migrations are plain SQL files (the top-level
+        // `migrations/` links here) embedded in the binary, one line per file.
+        .target(
+            name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            resources: [.embedInCode("Migrations/0001_initial.sql")]),
         .executableTarget(
             name: "prunelab",
             dependencies: [
@@ -49,6 +56,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "prunelabTests", dependencies: ["prunelab"]),
     ]
 )

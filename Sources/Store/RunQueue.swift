@@ -1,0 +1,233 @@
+import Foundation
+import GRDB
+
+/// A run handed to a worker: what to execute, and where to resume from.
+public struct Lease: Sendable, Equatable {
+    public var key: String
+    public var config: String
+    /// 1 for the first attempt.
+    public var attempt: Int
+    public var expires: Double
+    /// The latest uploaded checkpoint (prunelab's checkpoint bytes), when an earlier attempt left one.
+    public var checkpoint: Data?
+    /// Parent runs' keys (finished), whose final state the worker fetches.
+    public var parents: [String]
+}
+
+/// A metric a worker uploads.
+public struct MetricSample: Codable, Sendable, Equatable {
+    public var phase: Int
+    public var step: Int
+    public var name: String
+    public var value: Double
+    public init(phase: Int, step: Int, name: String, value: Double) {
+        self.phase = phase; self.step = step; self.name = name; self.value = value
+    }
+}
+
+/// Per-layer figures a finished run uploads.
+public struct LayerSample: Codable, Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var size: Int
+    public var kept: Int
+    public var effective: Int
+    public var quota: Double?
+    public init(name: String, shape: [Int], size: Int, kept: Int, effective: Int, quota: Double?) {
+        self.name = name; self.shape = shape; self.size = size; self.kept = kept; self.effective = effective; self.quota = quota
+    }
+}
+
+/// The final figures of a succeeded run.
+public struct FinalFigures: Sendable, Equatable {
+    public var testAccuracy: Double
+    public var testLoss: Double
+    public var totalWeights: Int
+    public var kept: Int
+    public var effective: Int
+    public var directCompression: Double
+    public var effectiveCompression: Double
+    public var wallSeconds: Double
+    public var imagesPerSecond: Double
+    /// The whole result as JSON.
+    public var result: String
+    public init(testAccuracy: Double, testLoss: Double, totalWeights: Int, kept: Int, effective: Int, directCompression: Double,
+                effectiveCompression: Double, wallSeconds: Double, imagesPerSecond: Double, result: String) {
+        self.testAccuracy = testAccuracy; self.testLoss = testLoss; self.totalWeights = totalWeights; self.kept = kept
+        self.effective = effective; self.directCompression = directCompression; self.effectiveCompression = effectiveCompression
+        self.wallSeconds = wallSeconds; self.imagesPerSecond = imagesPerSecond; self.result = result
+    }
+}
+
+extension Store {
+    /// Records (or refreshes) a worker.
+    public func registerWorker(id: String, host: String, device: String, pid: Int?, now: Double) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO workers (id, host, device, pid, last_seen) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET host = excluded.host, device = excluded.device, pid = excluded.pid,
+                                               last_seen = excluded.last_seen
+                """, arguments: [id, host, device, pid, now])
+        }
+    }
+
+    /// Returns runs whose lease ran out to the queue (their checkpoints stay for the next
+    /// attempt). Returns how many.
+    @discardableResult
+    public func expireLeases(now: Double) throws -> Int {
+        try pool.write { db in try Self.expireLeases(db, now: now) }
+    }
+
+    static func expireLeases(_ db: Database, now: Double) throws -> Int {
+        try db.execute(sql: """
+            INSERT INTO events (kind, run_key, worker_id, detail)
+            SELECT 'lease_expired', key, worker_id, 'attempt ' || attempts FROM runs
+            WHERE status IN ('leased', 'running') AND lease_expires < ?
+            """, arguments: [now])
+        try db.execute(sql: """
+            UPDATE runs SET status = 'queued', worker_id = NULL, lease_expires = NULL
+            WHERE status IN ('leased', 'running') AND lease_expires < ?
+            """, arguments: [now])
+        return db.changesCount
+    }
+
+    /// Leases the oldest queued run whose parents have all succeeded to `worker` until
+    /// `now + duration`, after returning expired leases to the queue; nil when nothing is ready.
+    public func lease(worker: String, now: Double, duration: Double) throws -> Lease? {
+        try pool.write { db in
+            _ = try Self.expireLeases(db, now: now)
+            try db.execute(sql: "UPDATE workers SET last_seen = ? WHERE id = ?", arguments: [now, worker])
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT key, config, attempts FROM runs AS r
+                WHERE status = 'queued'
+                  AND NOT EXISTS (SELECT 1 FROM run_dependencies d JOIN runs p ON p.key = d.parent_key
+                                  WHERE d.run_key = r.key AND p.status <> 'succeeded')
+                ORDER BY rowid LIMIT 1
+                """) else { return nil }
+            let key: String = row["key"]
+            let attempt: Int = row["attempts"] + 1
+            try db.execute(sql: """
+                UPDATE runs SET status = 'leased', worker_id = ?, lease_expires = ?, attempts = ?,
+                                started_at = COALESCE(started_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                WHERE key = ?
+                """, arguments: [worker, now + duration, attempt, key])
+            try db.execute(sql: "INSERT INTO events (kind, run_key, worker_id, detail) VALUES ('leased', ?, ?, ?)",
+                           arguments: [key, worker, "attempt \(attempt)"])
+            let checkpoint = try Data.fetchOne(db, sql: "SELECT data FROM checkpoints WHERE run_key = ?", arguments: [key])
+            let parents = try String.fetchAll(db, sql: "SELECT parent_key FROM run_dependencies WHERE run_key = ? ORDER BY parent_key",
+                                              arguments: [key])
+            return Lease(key: key, config: row["config"], attempt: attempt, expires: now + duration, checkpoint: checkpoint,
+                         parents: parents)
+        }
+    }
+
+    /// Throws `leaseLost` unless `worker` holds `key`'s lease (checked inside write transactions).
+    static func requireLease(_ db: Database, key: String, worker: String) throws {
+        let holder = try Row.fetchOne(db, sql: "SELECT status, worker_id FROM runs WHERE key = ?", arguments: [key])
+        guard let holder else { throw StoreError.unknownRun(key) }
+        guard ["leased", "running"].contains(holder["status"] as String), holder["worker_id"] as String? == worker else {
+            throw StoreError.leaseLost(run: key, worker: worker)
+        }
+    }
+
+    /// Extends the lease and records progress; marks the run running.
+    public func heartbeat(key: String, worker: String, now: Double, duration: Double, step: Int?, totalSteps: Int?) throws {
+        try pool.write { db in
+            try Self.requireLease(db, key: key, worker: worker)
+            try db.execute(sql: """
+                UPDATE runs SET status = 'running', lease_expires = ?, step = COALESCE(?, step), total_steps = COALESCE(?, total_steps)
+                WHERE key = ?
+                """, arguments: [now + duration, step, totalSteps, key])
+            try db.execute(sql: "UPDATE workers SET last_seen = ? WHERE id = ?", arguments: [now, worker])
+        }
+    }
+
+    /// Stores a batch of metrics (re-sent metrics after a resume replace their earlier values).
+    public func recordMetrics(key: String, worker: String, _ samples: [MetricSample]) throws {
+        try pool.write { db in
+            try Self.requireLease(db, key: key, worker: worker)
+            let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO metrics (run_key, phase, step, name, value) VALUES (?, ?, ?, ?, ?)")
+            for sample in samples {
+                try statement.execute(arguments: [key, sample.phase, sample.step, sample.name, sample.value.isNaN ? nil : sample.value])
+            }
+        }
+    }
+
+    /// Keeps the run's latest checkpoint.
+    public func saveCheckpoint(key: String, worker: String, phase: Int, step: Int, data: Data) throws {
+        try pool.write { db in
+            try Self.requireLease(db, key: key, worker: worker)
+            try db.execute(sql: "INSERT OR REPLACE INTO checkpoints (run_key, phase, step, data) VALUES (?, ?, ?, ?)",
+                           arguments: [key, phase, step, data])
+        }
+    }
+
+    /// Records a succeeded run: final figures, per-layer table, packed masks; drops its checkpoint.
+    public func finish(key: String, worker: String, figures: FinalFigures, layers: [LayerSample],
+                       masks: [(layer: Int, kind: String, bits: Data)]) throws {
+        try pool.write { db in
+            try Self.requireLease(db, key: key, worker: worker)
+            try db.execute(sql: """
+                UPDATE runs SET status = 'succeeded', worker_id = NULL, lease_expires = NULL, error = NULL,
+                    finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), test_accuracy = ?, test_loss = ?, total_weights = ?,
+                    kept = ?, effective = ?, direct_compression = ?, effective_compression = ?, wall_seconds = ?,
+                    images_per_second = ?, result = ?, step = total_steps
+                WHERE key = ?
+                """, arguments: [figures.testAccuracy, figures.testLoss, figures.totalWeights, figures.kept, figures.effective,
+                                 figures.directCompression, figures.effectiveCompression, figures.wallSeconds,
+                                 figures.imagesPerSecond, figures.result, key])
+            try db.execute(sql: "DELETE FROM layers WHERE run_key = ?", arguments: [key])
+            let layer = try db.makeStatement(sql: """
+                INSERT INTO layers (run_key, layer_index, name, shape, size, kept, effective, quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (index, sample) in layers.enumerated() {
+                let shape = "[" + sample.shape.map(String.init).joined(separator: ",") + "]"
+                try layer.execute(arguments: [key, index, sample.name, shape, sample.size, sample.kept, sample.effective, sample.quota])
+            }
+            let mask = try db.makeStatement(sql: "INSERT OR REPLACE INTO masks (run_key, layer_index, kind, bits) VALUES (?, ?, ?, ?)")
+            for entry in masks { try mask.execute(arguments: [key, entry.layer, entry.kind, entry.bits]) }
+            try db.execute(sql: "DELETE FROM checkpoints WHERE run_key = ?", arguments: [key])
+            try db.execute(sql: "INSERT INTO events (kind, run_key, worker_id) VALUES ('succeeded', ?, ?)", arguments: [key, worker])
+        }
+    }
+
+    /// Records a failed attempt: the run goes back to the queue while attempts remain, else it
+    /// fails for good (with its error), and so do the runs waiting on it. Returns the new status.
+    @discardableResult
+    public func fail(key: String, worker: String, error: String) throws -> String {
+        try pool.write { db in
+            try Self.requireLease(db, key: key, worker: worker)
+            let row = try Row.fetchOne(db, sql: "SELECT attempts, max_attempts FROM runs WHERE key = ?", arguments: [key])!
+            let final = (row["attempts"] as Int) >= (row["max_attempts"] as Int)
+            let status = final ? "failed" : "queued"
+            try db.execute(sql: """
+                UPDATE runs SET status = ?, worker_id = NULL, lease_expires = NULL, error = ?,
+                    finished_at = CASE WHEN ? THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END
+                WHERE key = ?
+                """, arguments: [status, error, final, key])
+            try db.execute(sql: "INSERT INTO events (kind, run_key, worker_id, detail) VALUES (?, ?, ?, ?)",
+                           arguments: [final ? "failed" : "retry", key, worker, error])
+            if final {
+                // Children can never run: fail them (transitively) with the reason.
+                try db.execute(sql: """
+                    WITH RECURSIVE blocked(key) AS (
+                        SELECT run_key FROM run_dependencies WHERE parent_key = ?
+                        UNION SELECT d.run_key FROM run_dependencies d JOIN blocked b ON d.parent_key = b.key)
+                    UPDATE runs SET status = 'failed', error = 'parent run ' || ? || ' failed',
+                        finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                    WHERE key IN (SELECT key FROM blocked) AND status = 'queued'
+                    """, arguments: [key, key])
+            }
+            return status
+        }
+    }
+
+    /// A run's status, attempts and error.
+    public func runStatus(_ key: String) throws -> (status: String, attempts: Int, error: String?, worker: String?) {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT status, attempts, error, worker_id FROM runs WHERE key = ?",
+                                             arguments: [key]) else { throw StoreError.unknownRun(key) }
+            return (row["status"], row["attempts"], row["error"], row["worker_id"])
+        }
+    }
+}
