@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Pruning", targets: ["Pruning"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "Store", targets: ["Store"]),
+        .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -45,6 +46,7 @@ let package = Package(
         .target(
             name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             resources: [.embedInCode("Migrations/0001_initial.sql")]),
+        .target(name: "Service", dependencies: ["Store", "Experiments"]),
         .executableTarget(
             name: "prunelab",
             dependencies: [
@@ -57,6 +59,7 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments"]),
         .testTarget(name: "prunelabTests", dependencies: ["prunelab"]),
     ]
 )

@@ -1,0 +1,76 @@
+import Experiments
+import Foundation
+import Service
+import Store
+import Testing
+
+@Suite struct SweepExpansionTests {
+    func expand(_ json: String) throws(SweepError) -> [NewRun] {
+        try SweepExpansion.runs(of: try SweepExpansion.parse(Data(json.utf8)))
+    }
+
+    /// 2 pruners × 2 compressions × 2 seeds = 8 cells; magnitude/global adds one dense parent per
+    /// seed (2), listed before its children.
+    @Test func gridIsACartesianProductWithParentsFirst() throws {
+        let runs = try expand("""
+            {"name": "demo", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "training": {"iterations": 10}},
+             "grid": {"pruner": ["random/erk", "magnitude/global"], "compression": [10, 100], "seed": [0, 1]}}
+            """)
+        #expect(runs.count == 10)
+        #expect(Set(runs.map(\.key)).count == 10)
+        let dense = runs.filter { $0.pruner == "dense" }
+        #expect(dense.count == 2 && Set(dense.map(\.seed)) == [0, 1])
+        for child in runs where child.pruner == "magnitude/global" {
+            let parent = try #require(child.parents.first)
+            let parentIndex = try #require(runs.firstIndex { $0.key == parent })
+            #expect(parentIndex < runs.firstIndex { $0.key == child.key }!, "parents come first")
+            #expect(runs[parentIndex].seed == child.seed)
+        }
+        #expect(Set(runs.filter { $0.pruner == "random/erk" }.compactMap(\.compression)) == [10, 100])
+    }
+
+    @Test func dottedFieldsReachNestedKeysAndKeysMatchRunConfig() throws {
+        let runs = try expand("""
+            {"name": "batches", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "pruner": "random/igq",
+             "compression": 10}, "grid": {"training.batch_size": [50, 100]}}
+            """)
+        #expect(runs.count == 2)
+        let direct = try RunConfig.parse(Data("""
+            {"architecture": "lenet300-100", "dataset": "synthetic", "pruner": "random/igq", "compression": 10,
+             "training": {"batch_size": 50}}
+            """.utf8))
+        #expect(runs[0].key == direct.key && runs[0].config == String(decoding: direct.canonicalJSON, as: UTF8.self))
+    }
+
+    @Test(arguments: [
+        ("not json", "body"),
+        ("[1]", "body"),
+        ("{\"grid\": {\"seed\": [0]}}", "name"),
+        ("{\"name\": \"x\", \"grid\": {}}", "grid"),
+        ("{\"name\": \"x\", \"grid\": {\"seed\": []}}", "grid.seed"),
+        ("{\"name\": \"x\", \"grid\": {\"seed\": 3}}", "grid.seed"),
+        ("{\"name\": \"x\", \"colour\": 1, \"grid\": {\"seed\": [0]}}", "colour"),
+        ("{\"name\": \"x\", \"base\": {\"architecture\": \"lenet300-100\", \"compression\": 10}, \"grid\": {\"pruner\": [\"random/erk\", \"random/nope\"]}}", "pruner"),
+        ("{\"name\": \"x\", \"base\": {\"architecture\": \"resnet-9000\", \"pruner\": \"dense\"}, \"grid\": {\"seed\": [0]}}", "architecture"),
+        ("{\"name\": \"x\", \"base\": {\"architecture\": \"lenet300-100\", \"pruner\": \"random/erk\"}, \"grid\": {\"compression\": [10, 1]}}", "compression"),
+        ("{\"name\": \"x\", \"base\": {\"architecture\": \"lenet300-100\", \"pruner\": \"random/erk\", \"compression\": 10}, \"grid\": {\"training.lr\": [0.1]}}", "training.lr"),
+    ])
+    func badSweepsNameTheField(json: String, field: String) {
+        do {
+            _ = try expand(json)
+            Issue.record("accepted: \(json)")
+        } catch {
+            #expect(error.field == field, "\(error)")
+        }
+    }
+
+    @Test func tooManyCellsIsRejectedBeforeExpanding() {
+        let values = (0..<1000).map(String.init).joined(separator: ",")
+        do {
+            _ = try SweepExpansion.parse(Data("{\"name\": \"x\", \"grid\": {\"seed\": [\(values)], \"compression\": [\(values)]}}".utf8))
+            Issue.record("accepted a million cells")
+        } catch {
+            #expect(error.field == "grid")
+        }
+    }
+}
