@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
     ],
     targets: [
         // oneDNN 2.6 (Debian libdnnl-dev): GEMM, convolution, pooling, batch norm.
@@ -46,11 +50,21 @@ let package = Package(
         .target(
             name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             resources: [.embedInCode("Migrations/0001_initial.sql")]),
-        .target(name: "Service", dependencies: ["Store", "Experiments"]),
+        // HTTP API, spec-first: Sources/Service/openapi.yaml generates the server types.
+        .target(
+            name: "Service",
+            dependencies: [
+                "Store", "Experiments",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+            ],
+            resources: [.embedInCode("openapi.yaml")],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .executableTarget(
             name: "prunelab",
             dependencies: [
-                "NeuralNet", "Datasets", "Tensors", "Pruning", "Experiments",
+                "NeuralNet", "Datasets", "Tensors", "Pruning", "Experiments", "Store", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

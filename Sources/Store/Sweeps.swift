@@ -119,3 +119,46 @@ extension Store {
         }
     }
 }
+
+/// A stored sweep.
+public struct SweepSummary: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var status: String
+}
+
+/// A stored run's state and final figures.
+public struct RunSummary: Sendable, Equatable {
+    public var key: String
+    public var config: String
+    public var status: String
+    public var attempts: Int
+    public var error: String?
+    public var testAccuracy: Double?
+    public var directCompression: Double?
+    public var effectiveCompression: Double?
+    public var wallSeconds: Double?
+}
+
+extension Store {
+    public func sweep(_ id: Int64) throws -> SweepSummary? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, name, status FROM sweeps WHERE id = ?", arguments: [id]).map {
+                SweepSummary(id: $0["id"], name: $0["name"], status: $0["status"])
+            }
+        }
+    }
+
+    public func runSummary(_ key: String) throws -> RunSummary? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT key, config, status, attempts, error, test_accuracy, direct_compression, effective_compression, wall_seconds
+                FROM runs WHERE key = ?
+                """, arguments: [key]).map {
+                RunSummary(key: $0["key"], config: $0["config"], status: $0["status"], attempts: $0["attempts"], error: $0["error"],
+                           testAccuracy: $0["test_accuracy"], directCompression: $0["direct_compression"],
+                           effectiveCompression: $0["effective_compression"], wallSeconds: $0["wall_seconds"])
+            }
+        }
+    }
+}

@@ -8,16 +8,20 @@ struct Prunelab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prunelab",
         abstract: "Neural-network pruning research around effective sparsity.",
-        subcommands: [TrainCommand.self, RunCommand.self, ReproduceCommand.self, PruneCommand.self, EffectiveCommand.self, CurveCommand.self, BenchCommand.self, ModelsCommand.self])
+        subcommands: [TrainCommand.self, ServeCommand.self, RunCommand.self, ReproduceCommand.self, PruneCommand.self, EffectiveCommand.self, CurveCommand.self, BenchCommand.self, ModelsCommand.self])
 }
 
 /// Entry point: every failure, parse errors included, ends with one line on stderr and a non-zero exit.
 @main
 enum Main {
-    static func main() {
+    static func main() async {
         do {
             var command = try Prunelab.parseAsRoot()
-            try command.run()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
         } catch {
             let code = Prunelab.exitCode(for: error)
             if code == .success {

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+import Store
+
+/// How `prunelab serve` runs.
+public struct ServiceConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var databasePath: String
+    /// Bearer token every write must carry.
+    public var token: String
+    /// Largest request body accepted (bytes).
+    public var maximumBodyBytes: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, maximumBodyBytes: Int = 1 << 20) {
+        self.host = host
+        self.port = port
+        self.databasePath = databasePath
+        self.token = token
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+}
+
+/// The OpenAPI document the API is generated from, served at /api/v1/openapi.yaml.
+public let openAPIDocument = String(decoding: PackageResources.openapi_yaml, as: UTF8.self)
+
+/// The HTTP application: the generated API under /api/v1 plus /healthz and the OpenAPI document.
+/// `onRunning` receives the bound port (useful with port 0).
+public func buildApplication(_ configuration: ServiceConfiguration, logger: Logger = Logger(label: "prunelab"),
+                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+    let store = try Store(path: configuration.databasePath)
+    let router = Router()
+    router.add(middleware: ErrorMiddleware(logger: logger))
+    router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
+    router.add(middleware: BearerTokenMiddleware(token: configuration.token))
+    router.get("/healthz") { _, _ in "ok\n" }
+    router.get("/api/v1/openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
+    }
+    try ServiceAPI(store: store).registerHandlers(on: router, serverURL: try Servers.Server1.url())
+    return Application(router: router,
+                       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "prunelab"),
+                       onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+                       logger: logger)
+}
+
+/// Every write (anything but GET/HEAD) needs `Authorization: Bearer <token>`.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method != .get, request.method != .head {
+            let expected = Array("Bearer \(token)".utf8), given = Array((request.headers[.authorization] ?? "").utf8)
+            // Constant-time comparison: the answer time says nothing about the token.
+            var difference = UInt8(expected.count == given.count ? 0 : 1)
+            for (a, b) in zip(expected, given) { difference |= a ^ b }
+            guard difference == 0 else { throw APIError(.unauthorized, "missing or wrong bearer token", field: "Authorization") }
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Refuses bodies over the limit before reading them (by Content-Length) and while reading them.
+struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+    let maximumBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBytes {
+            throw APIError(.contentTooLarge, "request body of \(length) bytes exceeds \(maximumBytes)", field: "body")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: maximumBytes)
+        request.body = .init(buffer: body)
+        return try await next(request, context)
+    }
+}
+
+/// Turns what fails before or outside a handler into the API's JSON error shape: undecodable
+/// bodies and parameters are 400s naming the part, anything unexpected a logged 500.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPResponseError {
+            if let error = error as? HTTPError, error.status == .contentTooLarge {
+                throw APIError(.contentTooLarge, "request body too large", field: "body")
+            }
+            throw error
+        } catch let error as ServerError {
+            let part = error.underlyingError is DecodingError ? "body" : "request"
+            throw APIError(.badRequest, "\(part) could not be read: \(describe(error.underlyingError))", field: part)
+        } catch {
+            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            throw APIError(.internalServerError, "internal error")
+        }
+    }
+
+    private func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context): return "malformed JSON (\(context.debugDescription))"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.keyNotFound(_, let context):
+            return "\(context.debugDescription) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Experiments
+import Foundation
+import OpenAPIRuntime
+import Store
+
+/// Implements the OpenAPI document's operations over the store: thin glue, the logic lives in
+/// `SweepExpansion` and `Store`.
+struct ServiceAPI: APIProtocol {
+    let store: Store
+
+    func createSweep(_ input: Operations.createSweep.Input) async throws -> Operations.createSweep.Output {
+        guard case let .json(spec) = input.body else { return .badRequest(.init(body: .json(APIError(.badRequest, "expected JSON", field: "body").body))) }
+        do {
+            let data = try JSONEncoder().encode(spec)
+            let parsed = try SweepExpansion.parse(data)
+            let runs = try SweepExpansion.runs(of: parsed)
+            let submission = try store.submitSweep(name: parsed.name, spec: parsed.document, runs: runs)
+            return .created(.init(body: .json(.init(id: submission.id, runs: submission.runs, new: submission.new,
+                                                    reused: submission.reused, requeued: submission.requeued))))
+        } catch let error as SweepError {
+            return .badRequest(.init(body: .json(.init(error: error.reason, field: error.field))))
+        }
+    }
+
+    func getSweep(_ input: Operations.getSweep.Input) async throws -> Operations.getSweep.Output {
+        let id = input.path.id
+        guard let sweep = try store.sweep(id) else {
+            return .notFound(.init(body: .json(.init(error: "unknown sweep \(id)", field: "id"))))
+        }
+        let counts = try store.sweepCounts(id)
+        return .ok(.init(body: .json(.init(id: id, name: sweep.name, status: .init(rawValue: sweep.status) ?? .active,
+                                           runs: counts.values.reduce(0, +), counts: .init(additionalProperties: counts)))))
+    }
+
+    func getRun(_ input: Operations.getRun.Input) async throws -> Operations.getRun.Output {
+        let key = input.path.key
+        guard key.count == 64, key.allSatisfy(\.isHexDigit) else {
+            return .badRequest(.init(body: .json(.init(error: "a run key is 64 hexadecimal digits", field: "key"))))
+        }
+        guard let run = try store.runSummary(key) else {
+            return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
+        }
+        let config = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: Data(run.config.utf8))
+        return .ok(.init(body: .json(.init(key: key, status: .init(rawValue: run.status) ?? .queued, attempts: run.attempts,
+                                           error: run.error, config: .init(additionalProperties: config),
+                                           test_accuracy: run.testAccuracy, direct_compression: run.directCompression,
+                                           effective_compression: run.effectiveCompression, wall_seconds: run.wallSeconds))))
+    }
+}

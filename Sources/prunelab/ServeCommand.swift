@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Service
+
+/// `prunelab serve`: the HTTP API on an SQLite file.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API (/api/v1) on an SQLite database.",
+        discussion: """
+            Writes need `Authorization: Bearer <token>` (--token or PRUNELAB_TOKEN; a random token is made and
+            printed when neither is set). Binds 127.0.0.1 unless --host says otherwise. Prints one line
+            'prunelab: serving http://HOST:PORT/api/v1' on stderr once it accepts connections.
+            """)
+
+    @Option(help: "The SQLite database file (created when missing).")
+    var db: String
+    @Option(help: "Address to bind.")
+    var host: String = "127.0.0.1"
+    @Option(help: "Port to bind (0: any free port).")
+    var port: Int = 8080
+    @Option(help: "Bearer token for writes (default: $PRUNELAB_TOKEN, else a random one).")
+    var token: String?
+    @Option(help: "Largest request body in bytes.")
+    var maxBodyBytes: Int = 1 << 20
+
+    func run() async throws {
+        guard (0...65535).contains(port) else { throw InvalidOption(option: "--port", reason: "must be in 0…65535, got \(port)") }
+        guard maxBodyBytes >= 1024 else { throw InvalidOption(option: "--max-body-bytes", reason: "must be at least 1024, got \(maxBodyBytes)") }
+        var token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
+        if token.isEmpty {
+            token = (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+            printError("prunelab: no --token or PRUNELAB_TOKEN given; writes need: Authorization: Bearer \(token)")
+        }
+        var logger = Logger(label: "prunelab")
+        logger.logLevel = .warning
+        let host = self.host, db = self.db
+        let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
+                                                            maximumBodyBytes: maxBodyBytes),
+                                       logger: logger) { boundPort in
+            printError("prunelab: serving http://\(host):\(boundPort)/api/v1 (database \(db))")
+        }
+        try await app.runService()
+    }
+}

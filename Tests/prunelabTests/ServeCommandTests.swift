@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+/// `prunelab serve` over a real loopback socket and a real SQLite file.
+@Suite("serve command", .serialized)
+struct ServeCommandTests {
+    static func database() throws -> (path: String, directory: URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (directory.appendingPathComponent("prunelab.sqlite").path, directory)
+    }
+
+    /// Row counts through Debian's sqlite3, as a user would look.
+    static func counts(_ database: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [database, "SELECT (SELECT COUNT(*) FROM sweeps), (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM sweep_runs), (SELECT COUNT(*) FROM run_dependencies)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    static let sweep = """
+        {"name": "api", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "compression": 10,
+         "training": {"iterations": 10}}, "grid": {"pruner": ["random/erk", "magnitude/global"], "seed": [0, 1]}}
+        """
+
+    @Test(.timeLimit(.minutes(2)))
+    func submitReadAndResubmit() throws {
+        let (path, directory) = try Self.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        #expect(try server.request("GET", "/healthz").status == 200)
+        let created = try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8))
+        #expect(created.status == 201, "\(created.text)")
+        // 2 pruners × 2 seeds + one dense parent per seed for magnitude/global.
+        #expect(created.json?["new"] as? Int == 6 && created.json?["runs"] as? Int == 6)
+        let id = try #require(created.json?["id"] as? Int)
+        let sweep = try server.request("GET", "/api/v1/sweeps/\(id)")
+        #expect(sweep.status == 200 && (sweep.json?["counts"] as? [String: Any])?["queued"] as? Int == 6, "\(sweep.text)")
+        let again = try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8))
+        #expect(again.json?["new"] as? Int == 0 && again.json?["reused"] as? Int == 6, "\(again.text)")
+        #expect(try Self.counts(path) == "2|6|12|2\n")
+        // A run by key, from the results view.
+        let key = try #require(try Self.query(path, "SELECT key FROM results WHERE pruner = 'dense' AND seed = 1"))
+        let run = try server.request("GET", "/api/v1/runs/\(key)")
+        #expect(run.status == 200 && run.json?["status"] as? String == "queued", "\(run.text)")
+        #expect((run.json?["config"] as? [String: Any])?["pruner"] as? String == "dense")
+        // The document the API is generated from, served as is.
+        let document = try server.request("GET", "/api/v1/openapi.yaml")
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/Service/openapi.yaml")
+        let expected = try String(contentsOf: source, encoding: .utf8)
+        #expect(document.status == 200 && document.text == expected)
+    }
+
+    static func query(_ database: String, _ sql: String) throws -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [database, sql]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    struct BadCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let method: String
+        let path: String
+        let body: String?
+        let token: String??
+        let status: Int
+        let field: String
+        var testDescription: String { name }
+    }
+
+    static let unknownKey = String(repeating: "ab", count: 32)
+    static let badCases: [BadCase] = [
+        BadCase(name: "malformed JSON", method: "POST", path: "/api/v1/sweeps", body: "{\"name\": ", token: .none, status: 400, field: "body"),
+        BadCase(name: "unknown architecture", method: "POST", path: "/api/v1/sweeps",
+                body: "{\"name\": \"x\", \"base\": {\"architecture\": \"resnet-9000\", \"pruner\": \"dense\"}, \"grid\": {\"seed\": [0]}}",
+                token: .none, status: 400, field: "architecture"),
+        BadCase(name: "unknown pruner", method: "POST", path: "/api/v1/sweeps",
+                body: "{\"name\": \"x\", \"base\": {\"architecture\": \"lenet300-100\", \"compression\": 10}, \"grid\": {\"pruner\": [\"random/erk\", \"magic\"]}}",
+                token: .none, status: 400, field: "pruner"),
+        BadCase(name: "compression ≤ 1", method: "POST", path: "/api/v1/sweeps",
+                body: "{\"name\": \"x\", \"base\": {\"architecture\": \"lenet300-100\", \"pruner\": \"random/erk\"}, \"grid\": {\"compression\": [10, 0.5]}}",
+                token: .none, status: 400, field: "compression"),
+        BadCase(name: "empty grid", method: "POST", path: "/api/v1/sweeps", body: "{\"name\": \"x\", \"grid\": {}}", token: .none,
+                status: 400, field: "grid"),
+        BadCase(name: "oversized body", method: "POST", path: "/api/v1/sweeps",
+                body: "{\"name\": \"" + String(repeating: "x", count: 2 << 20) + "\", \"grid\": {\"seed\": [0]}}", token: .none,
+                status: 413, field: "body"),
+        BadCase(name: "missing token", method: "POST", path: "/api/v1/sweeps", body: ServeCommandTests.sweep, token: .some(nil),
+                status: 401, field: "Authorization"),
+        BadCase(name: "wrong token", method: "POST", path: "/api/v1/sweeps", body: ServeCommandTests.sweep, token: .some("guess"),
+                status: 401, field: "Authorization"),
+        BadCase(name: "unknown sweep", method: "GET", path: "/api/v1/sweeps/999", body: nil, token: .none, status: 404, field: "id"),
+        BadCase(name: "unknown run", method: "GET", path: "/api/v1/runs/\(unknownKey)", body: nil, token: .none, status: 404, field: "key"),
+        BadCase(name: "malformed run key", method: "GET", path: "/api/v1/runs/xyz", body: nil, token: .none, status: 400, field: "key"),
+    ]
+
+    /// Each bad request gets its 4xx with the field named, and the database does not change.
+    @Test(.timeLimit(.minutes(2)))
+    func badInputGetsA4xxNamingTheFieldAndChangesNothing() throws {
+        let (path, directory) = try Self.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        #expect(try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8)).status == 201)
+        let before = try Self.counts(path)
+        for c in Self.badCases {
+            let reply = try server.request(c.method, c.path, body: c.body.map { Data($0.utf8) }, token: c.token)
+            #expect(reply.status == c.status, "\(c.name): \(reply.status) \(reply.text.prefix(300))")
+            #expect(reply.json?["field"] as? String == c.field, "\(c.name): \(reply.text.prefix(300))")
+            #expect((reply.json?["error"] as? String)?.isEmpty == false, "\(c.name)")
+            #expect(try Self.counts(path) == before, "\(c.name) changed the database")
+        }
+        #expect(server.process.isRunning)
+    }
+}
