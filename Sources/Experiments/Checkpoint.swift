@@ -24,11 +24,11 @@ import Tensors
 /// Tensor names: `parameter.<i>.value` and `parameter.<i>.velocity` for the network's parameters in
 /// canonical order, `buffer.<j>` for BatchNorm running statistics, `mask.<layer>` for the masks of
 /// the prunable layers (`conv1`, `fc1`, …). Files are written to a temporary name and renamed.
-public struct Checkpoint: Equatable {
+public struct Checkpoint: Equatable, Sendable {
     public static let magic: [UInt8] = [0x50, 0x4C, 0x43, 0x4B, 0x50, 0x54, 0x0D, 0x0A]
     public static let version: UInt32 = 1
 
-    public struct Header: Codable, Equatable {
+    public struct Header: Codable, Equatable, Sendable {
         public var runKey: String
         public var architecture: String
         /// SGD steps completed in the current phase.
@@ -42,7 +42,7 @@ public struct Checkpoint: Equatable {
         public var trainWindow: [Double]?
     }
 
-    public struct TensorEntry: Codable, Equatable {
+    public struct TensorEntry: Codable, Equatable, Sendable {
         public var name: String
         public var shape: [Int]
         public var count: Int { shape.reduce(1, *) }

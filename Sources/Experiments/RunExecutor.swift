@@ -46,7 +46,8 @@ public struct RunInterrupted: Error, CustomStringConvertible {
 /// iterative magnitude pruning: the parent's training is round one; each round prunes `lth.rate`
 /// of the survivors by global magnitude, rewinds to init and trains again; the last round prunes
 /// to the target exactly (direct or effective).
-public final class RunExecutor {
+/// Used by one thread at a time (a worker hands it to the thread that trains).
+public final class RunExecutor: @unchecked Sendable {
     public let config: RunConfig
     public let key: String
     private let reporter: any Reporter
@@ -56,6 +57,9 @@ public final class RunExecutor {
     public var checkpointEvery: Int
     /// Stop (throwing `RunInterrupted`) after this many steps of the given phase, with a checkpoint.
     public var stopAfter: (phase: Int, step: Int)?
+    /// Checked before every step: when it says so the run stops, throwing `RunInterrupted` (a
+    /// worker that lost its lease stops training for nothing).
+    public var shouldStop: (@Sendable () -> Bool)?
     private var metrics: [MetricRecord] = []
     private let backend: any Backend = CPUBackend.shared
 
@@ -246,6 +250,7 @@ public final class RunExecutor {
         var test = (loss: Double.nan, accuracy: Double.nan)
         if start >= setup.iterations { test = try evaluate(network, splits: splits, batchSize: setup.batchSize) }
         for step in start..<max(start, setup.iterations) {
+            if let shouldStop, shouldStop() { throw RunInterrupted(step: step, phase: phase) }
             let epoch = step / loader.batchesPerEpoch + 1
             if loader.epoch != epoch { loader.startEpoch(epoch) }
             optimizer.learningRate = schedule.rate(at: step + 1)

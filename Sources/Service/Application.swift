@@ -12,10 +12,14 @@ public struct ServiceConfiguration: Sendable {
     public var databasePath: String
     /// Bearer token every write must carry.
     public var token: String
-    /// Largest request body accepted (bytes).
+    /// Largest request body accepted (bytes); checkpoint uploads may be larger.
     public var maximumBodyBytes: Int
+    /// How long a lease lasts without a heartbeat.
+    public var leaseSeconds: Double
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, maximumBodyBytes: Int = 1 << 20) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, maximumBodyBytes: Int = 1 << 20,
+                leaseSeconds: Double = 60) {
+        self.leaseSeconds = leaseSeconds
         self.host = host
         self.port = port
         self.databasePath = databasePath
@@ -40,7 +44,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     router.get("/api/v1/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
     }
-    try ServiceAPI(store: store).registerHandlers(on: router, serverURL: try Servers.Server1.url())
+    try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds).registerHandlers(on: router, serverURL: try Servers.Server1.url())
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "prunelab"),
                        onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
@@ -68,11 +72,13 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maximumBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBytes {
-            throw APIError(.contentTooLarge, "request body of \(length) bytes exceeds \(maximumBytes)", field: "body")
+        // Checkpoint uploads stream through with their own (larger) limit.
+        let limit = request.method == .put && request.uri.path.hasSuffix("/checkpoint") ? ServiceAPI.maximumCheckpointBytes : maximumBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.contentTooLarge, "request body of \(length) bytes exceeds \(limit)", field: "body")
         }
         var request = request
-        let body = try await request.collectBody(upTo: maximumBytes)
+        let body = try await request.collectBody(upTo: limit)
         request.body = .init(buffer: body)
         return try await next(request, context)
     }

@@ -7,6 +7,10 @@ import Store
 /// `SweepExpansion` and `Store`.
 struct ServiceAPI: APIProtocol {
     let store: Store
+    /// How long a lease lasts without a heartbeat.
+    let leaseSeconds: Double
+    /// Checkpoints may be far larger than other bodies (VGG-19: about 160 MB).
+    static let maximumCheckpointBytes = 2 << 30
 
     func createSweep(_ input: Operations.createSweep.Input) async throws -> Operations.createSweep.Output {
         guard case let .json(spec) = input.body else { return .badRequest(.init(body: .json(APIError(.badRequest, "expected JSON", field: "body").body))) }

@@ -45,14 +45,15 @@ public struct FinalFigures: Sendable, Equatable {
     public var totalWeights: Int
     public var kept: Int
     public var effective: Int
-    public var directCompression: Double
-    public var effectiveCompression: Double
+    public var directCompression: Double?
+    /// nil when nothing is effective (infinite compression).
+    public var effectiveCompression: Double?
     public var wallSeconds: Double
     public var imagesPerSecond: Double
     /// The whole result as JSON.
     public var result: String
-    public init(testAccuracy: Double, testLoss: Double, totalWeights: Int, kept: Int, effective: Int, directCompression: Double,
-                effectiveCompression: Double, wallSeconds: Double, imagesPerSecond: Double, result: String) {
+    public init(testAccuracy: Double, testLoss: Double, totalWeights: Int, kept: Int, effective: Int, directCompression: Double?,
+                effectiveCompression: Double?, wallSeconds: Double, imagesPerSecond: Double, result: String) {
         self.testAccuracy = testAccuracy; self.testLoss = testLoss; self.totalWeights = totalWeights; self.kept = kept
         self.effective = effective; self.directCompression = directCompression; self.effectiveCompression = effectiveCompression
         self.wallSeconds = wallSeconds; self.imagesPerSecond = imagesPerSecond; self.result = result
@@ -186,7 +187,9 @@ extension Store {
             }
             let mask = try db.makeStatement(sql: "INSERT OR REPLACE INTO masks (run_key, layer_index, kind, bits) VALUES (?, ?, ?, ?)")
             for entry in masks { try mask.execute(arguments: [key, entry.layer, entry.kind, entry.bits]) }
-            try db.execute(sql: "DELETE FROM checkpoints WHERE run_key = ?", arguments: [key])
+            // A dense run keeps its final state (uploaded as its last checkpoint): children prune it.
+            try db.execute(sql: "DELETE FROM checkpoints WHERE run_key = ? AND (SELECT pruner FROM runs WHERE key = ?) <> 'dense'",
+                           arguments: [key, key])
             try db.execute(sql: "INSERT INTO events (kind, run_key, worker_id) VALUES ('succeeded', ?, ?)", arguments: [key, worker])
         }
     }
@@ -220,6 +223,11 @@ extension Store {
             }
             return status
         }
+    }
+
+    /// The stored checkpoint of a run (its latest, or a finished dense run's final state).
+    public func checkpoint(_ key: String) throws -> Data? {
+        try pool.read { db in try Data.fetchOne(db, sql: "SELECT data FROM checkpoints WHERE run_key = ?", arguments: [key]) }
     }
 
     /// A run's status, attempts and error.

@@ -1,0 +1,104 @@
+import Foundation
+import OpenAPIRuntime
+import Store
+
+/// The worker protocol: lease, heartbeat, metrics, checkpoints, finish, fail.
+extension ServiceAPI {
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    static func validKey(_ key: String) -> Bool { key.count == 64 && key.allSatisfy(\.isHexDigit) }
+
+    func leaseRun(_ input: Operations.leaseRun.Input) async throws -> Operations.leaseRun.Output {
+        guard case let .json(hello) = input.body else { return .badRequest(.init(body: .json(.init(error: "expected JSON", field: "body")))) }
+        guard !hello.worker.isEmpty, hello.worker.count <= 200 else {
+            return .badRequest(.init(body: .json(.init(error: "a worker id of 1 to 200 characters is required", field: "worker"))))
+        }
+        try store.registerWorker(id: hello.worker, host: hello.host ?? "?", device: hello.device ?? "cpu", pid: hello.pid, now: Self.now())
+        guard let lease = try store.lease(worker: hello.worker, now: Self.now(), duration: leaseSeconds) else { return .noContent(.init()) }
+        let config = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: Data(lease.config.utf8))
+        return .ok(.init(body: .json(.init(key: lease.key, config: .init(additionalProperties: config), attempt: lease.attempt,
+                                           lease_seconds: leaseSeconds, has_checkpoint: lease.checkpoint != nil, parents: lease.parents))))
+    }
+
+    /// Maps the store's lease errors to 404 / 409 answers.
+    private func guarded<T>(_ key: String, notFound: (Components.Responses.NotFound) -> T, leaseLost: (Components.Responses.LeaseLost) -> T,
+                            _ body: () throws -> T) throws -> T {
+        guard Self.validKey(key) else { return notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key")))) }
+        do {
+            return try body()
+        } catch let error as StoreError {
+            switch error {
+            case .unknownRun: return notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
+            case .leaseLost: return leaseLost(.init(body: .json(.init(error: error.description, field: "worker"))))
+            default: throw error
+            }
+        }
+    }
+
+    func heartbeat(_ input: Operations.heartbeat.Input) async throws -> Operations.heartbeat.Output {
+        guard case let .json(beat) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
+        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+            try store.heartbeat(key: input.path.key, worker: beat.worker, now: Self.now(), duration: leaseSeconds, step: beat.step,
+                                totalSteps: beat.total_steps)
+            return .ok(.init(body: .json(.init(lease_seconds: leaseSeconds))))
+        }
+    }
+
+    func uploadMetrics(_ input: Operations.uploadMetrics.Input) async throws -> Operations.uploadMetrics.Output {
+        guard case let .json(batch) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
+        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+            try store.recordMetrics(key: input.path.key, worker: batch.worker,
+                                    batch.metrics.map { MetricSample(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) })
+            return .noContent(.init())
+        }
+    }
+
+    func downloadCheckpoint(_ input: Operations.downloadCheckpoint.Input) async throws -> Operations.downloadCheckpoint.Output {
+        let key = input.path.key
+        guard Self.validKey(key), let data = try store.checkpoint(key) else {
+            return .notFound(.init(body: .json(.init(error: "no checkpoint for run \(key)", field: "key"))))
+        }
+        return .ok(.init(body: .binary(HTTPBody(data))))
+    }
+
+    func uploadCheckpoint(_ input: Operations.uploadCheckpoint.Input) async throws -> Operations.uploadCheckpoint.Output {
+        guard case let .binary(body) = input.body else { throw APIError(.badRequest, "expected bytes", field: "body") }
+        let data = try await Data(collecting: body, upTo: ServiceAPI.maximumCheckpointBytes)
+        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+            try store.saveCheckpoint(key: input.path.key, worker: input.query.worker, phase: input.query.phase, step: input.query.step,
+                                     data: data)
+            return .noContent(.init())
+        }
+    }
+
+    func finishRun(_ input: Operations.finishRun.Input) async throws -> Operations.finishRun.Output {
+        guard case let .json(finish) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
+        var masks: [(layer: Int, kind: String, bits: Data)] = []
+        for (index, encoded) in (finish.masks ?? []).enumerated() {
+            guard let bits = Data(base64Encoded: encoded) else {
+                return .badRequest(.init(body: .json(.init(error: "mask \(index) is not base64", field: "masks"))))
+            }
+            masks.append((index, "direct", bits))
+        }
+        let result = try JSONEncoder().encode(finish.result)
+        let figures = FinalFigures(testAccuracy: finish.test_accuracy, testLoss: finish.test_loss, totalWeights: finish.total,
+                                   kept: finish.kept, effective: finish.effective, directCompression: finish.direct_compression,
+                                   effectiveCompression: finish.effective_compression, wallSeconds: finish.wall_seconds,
+                                   imagesPerSecond: finish.images_per_second, result: String(decoding: result, as: UTF8.self))
+        let layers = finish.layers.map {
+            LayerSample(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective, quota: $0.quota)
+        }
+        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+            try store.finish(key: input.path.key, worker: finish.worker, figures: figures, layers: layers, masks: masks)
+            return .noContent(.init())
+        }
+    }
+
+    func failRun(_ input: Operations.failRun.Input) async throws -> Operations.failRun.Output {
+        guard case let .json(failure) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
+        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+            let status = try store.fail(key: input.path.key, worker: failure.worker, error: String(failure.error.prefix(4000)))
+            return .ok(.init(body: .json(.init(status: status))))
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Experiments
+import Foundation
+import HTTPTypes
+import OpenAPIRuntime
+import OpenAPIURLSession
+import Pruning
+import Tensors
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// How a worker runs.
+public struct WorkerConfiguration: Sendable {
+    /// The API root, e.g. http://127.0.0.1:8080/api/v1.
+    public var server: URL
+    public var token: String
+    /// "cpu" or "gpu:N".
+    public var device: String
+    /// Seconds between polls when the queue is empty.
+    public var pollInterval: Double
+    /// Stop when the queue is empty instead of polling (tests, batch jobs).
+    public var exitWhenIdle: Bool
+    /// Where runs keep their local files while executing.
+    public var scratchDirectory: String
+
+    public init(server: URL, token: String, device: String = "cpu", pollInterval: Double = 1, exitWhenIdle: Bool = false,
+                scratchDirectory: String = NSTemporaryDirectory()) {
+        self.server = server; self.token = token; self.device = device; self.pollInterval = pollInterval
+        self.exitWhenIdle = exitWhenIdle; self.scratchDirectory = scratchDirectory
+    }
+}
+
+/// Adds `Authorization: Bearer <token>` to every request of the generated client.
+struct BearerAuthentication: ClientMiddleware {
+    let token: String
+    func intercept(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+                   next: (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)) async throws -> (HTTPResponse, HTTPBody?) {
+        var request = request
+        request.headerFields[.authorization] = "Bearer \(token)"
+        return try await next(request, body, baseURL)
+    }
+}
+
+/// A worker failure that is not the run's fault (the server said no).
+public struct WorkerError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Pulls runs from the server and executes them with the embedded engine: lease → (parent state,
+/// checkpoint) → RunExecutor, streaming metrics, heartbeats and checkpoints → final result, or a
+/// failure report. An expired lease lets another worker resume from the last uploaded checkpoint.
+public final class Worker: @unchecked Sendable {
+    public let configuration: WorkerConfiguration
+    public let id: String
+    let client: Client
+
+    public init(_ configuration: WorkerConfiguration) {
+        self.configuration = configuration
+        id = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(configuration.device)"
+        client = Client(serverURL: configuration.server, transport: URLSessionTransport(),
+                        middlewares: [BearerAuthentication(token: configuration.token)])
+    }
+
+    /// Leases and executes runs until the queue is empty (`exitWhenIdle`) or forever. Returns the
+    /// number of runs executed.
+    @discardableResult
+    public func run(log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Int {
+        var executed = 0
+        while true {
+            let hello = Components.Schemas.WorkerHello(worker: id, host: ProcessInfo.processInfo.hostName, device: configuration.device,
+                                                       pid: Int(ProcessInfo.processInfo.processIdentifier))
+            switch try await client.leaseRun(body: .json(hello)) {
+            case let .ok(ok):
+                let lease = try ok.body.json
+                log("worker \(id): run \(lease.key) attempt \(lease.attempt)")
+                try await execute(lease, log: log)
+                executed += 1
+            case .noContent:
+                if configuration.exitWhenIdle { return executed }
+                try await Task.sleep(nanoseconds: UInt64(configuration.pollInterval * 1e9))
+            case let .unauthorized(answer):
+                throw WorkerError(description: "server refused the token: \((try? answer.body.json.error) ?? "")")
+            case let .badRequest(answer):
+                throw WorkerError(description: "server refused the lease request: \((try? answer.body.json.error) ?? "")")
+            case let .undocumented(status, _):
+                throw WorkerError(description: "lease: unexpected HTTP \(status)")
+            }
+        }
+    }
+
+    private func fetchCheckpoint(_ key: String) async throws -> Checkpoint {
+        guard case let .ok(ok) = try await client.downloadCheckpoint(path: .init(key: key)) else {
+            throw WorkerError(description: "no checkpoint for run \(key) on the server")
+        }
+        let data = try await Data(collecting: try ok.body.binary, upTo: 4 << 30)
+        return try Checkpoint(decoding: data, path: "server:\(key)")
+    }
+
+    /// Executes one leased run and reports its outcome.
+    func execute(_ lease: Components.Schemas.Lease, log: @escaping @Sendable (String) -> Void) async throws {
+        let key = lease.key
+        let folder = URL(fileURLWithPath: configuration.scratchDirectory).appendingPathComponent("prunelab-worker-\(key)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        do {
+            let config = try RunConfig.parse(try JSONEncoder().encode(lease.config))
+            let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0) }
+            let resume = lease.has_checkpoint ? try await fetchCheckpoint(key) : nil
+            let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,
+                                 final: folder.appendingPathComponent("final.bin").path)
+            let uplink = Uplink(client: client, key: key, worker: id, leaseSeconds: lease.lease_seconds)
+            let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent)
+            executor.shouldStop = { uplink.leaseLost }
+            // The engine blocks its thread for the whole run; the uplink streams beside it.
+            let uplinkTask = Task { await uplink.pump() }
+            let result: RunResult
+            do {
+                result = try await withCheckedThrowingContinuation { continuation in
+                    Thread.detachNewThread { continuation.resume(with: Result { try executor.run(resume: resume) }) }
+                }
+            } catch {
+                uplink.close()
+                await uplinkTask.value
+                throw error
+            }
+            uplink.close()
+            await uplinkTask.value
+            if uplink.leaseLost { throw WorkerError(description: "lost the lease of run \(key)") }
+            // Dense runs leave their final state on the server: children prune it.
+            if config.pruner == "dense", let final = FileManager.default.contents(atPath: files.final!) {
+                _ = try await client.uploadCheckpoint(path: .init(key: key),
+                                                      query: .init(worker: id, phase: 0, step: config.training.iterations),
+                                                      body: .binary(HTTPBody(final)))
+            }
+            let finish = Components.Schemas.Finish(
+                worker: id, test_accuracy: result.testAccuracy, test_loss: result.testLoss, total: result.total, kept: result.kept,
+                effective: result.effective, direct_compression: result.directCompression.isFinite ? result.directCompression : nil,
+                effective_compression: result.effectiveCompression.isFinite ? result.effectiveCompression : nil,
+                wall_seconds: result.wallSeconds, images_per_second: result.imagesPerSecond,
+                layers: result.layers.map { .init(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective,
+                                                  quota: $0.quota) },
+                masks: uplink.packedMasks, result: .init(additionalProperties: try Self.resultObject(result)))
+            switch try await client.finishRun(path: .init(key: key), body: .json(finish)) {
+            case .noContent: log("worker \(id): run \(key) finished, test accuracy \(result.testAccuracy)")
+            case .conflict: throw WorkerError(description: "lost the lease of run \(key) before finishing")
+            default: throw WorkerError(description: "the server refused the result of run \(key)")
+            }
+        } catch let error as WorkerError {
+            log("worker \(id): \(error.description)")
+        } catch {
+            log("worker \(id): run \(key) failed: \(error)")
+            _ = try? await client.failRun(path: .init(key: key), body: .json(.init(worker: id, error: "\(error)")))
+        }
+    }
+
+    static func resultObject(_ result: RunResult) throws -> OpenAPIObjectContainer {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try JSONDecoder().decode(OpenAPIObjectContainer.self, from: try encoder.encode(result))
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
+
+/// The run's events, from the engine's thread to the server: metrics in batches, progress as
+/// heartbeats (and a heartbeat at least every third of the lease), checkpoints as uploads.
+final class Uplink: Reporter, @unchecked Sendable {
+    let client: Client
+    let key: String
+    let worker: String
+    let leaseSeconds: Double
+    private let lock = NSLock()
+    private var pending: [RunEvent] = []
+    private var closed = false
+    private var lost = false
+    private(set) var packedMasks: [String]?
+
+    init(client: Client, key: String, worker: String, leaseSeconds: Double) {
+        self.client = client; self.key = key; self.worker = worker; self.leaseSeconds = leaseSeconds
+    }
+
+    var leaseLost: Bool { lock.withLock { lost } }
+
+    func report(_ event: RunEvent) {
+        if case let .masks(_, masks, _) = event { lock.withLock { packedMasks = masks.map { Self.pack($0).base64EncodedString() } } }
+        lock.withLock { pending.append(event) }
+    }
+
+    func close() { lock.withLock { closed = true } }
+
+    /// numpy.packbits(mask.ravel(), bitorder='little').
+    static func pack(_ mask: Tensor) -> Data {
+        var bytes = [UInt8](repeating: 0, count: (mask.count + 7) / 8)
+        for i in 0..<mask.count where mask[i] != 0 { bytes[i >> 3] |= 1 << UInt8(i & 7) }
+        return Data(bytes)
+    }
+
+    /// Sends pending events until closed (then once more to flush).
+    func pump() async {
+        var lastHeartbeat = Date()
+        while true {
+            let (events, isClosed) = lock.withLock { () -> ([RunEvent], Bool) in
+                defer { pending.removeAll() }
+                return (pending, closed)
+            }
+            var metrics: [Components.Schemas.Metric] = []
+            var progress: RunProgress?
+            for event in events {
+                switch event {
+                case let .metric(step, phase, name, value) where value.isFinite:
+                    metrics.append(.init(phase: phase, step: step, name: name, value: value))
+                case let .progress(p): progress = p
+                case let .checkpoint(step, phase, path):
+                    if let data = FileManager.default.contents(atPath: path) {
+                        let answer = try? await client.uploadCheckpoint(path: .init(key: key), query: .init(worker: worker, phase: phase, step: step),
+                                                                        body: .binary(HTTPBody(data)))
+                        if case .conflict = answer { markLost() }
+                    }
+                default: break
+                }
+            }
+            if !metrics.isEmpty, case .conflict = try? await client.uploadMetrics(path: .init(key: key), body: .json(.init(worker: worker, metrics: metrics))) {
+                markLost()
+            }
+            if progress != nil || Date().timeIntervalSince(lastHeartbeat) > leaseSeconds / 3 {
+                let beat = Components.Schemas.Heartbeat(worker: worker, step: progress?.step, total_steps: progress?.steps)
+                if case .conflict = try? await client.heartbeat(path: .init(key: key), body: .json(beat)) { markLost() }
+                lastHeartbeat = Date()
+            }
+            if isClosed { return }
+            try? await Task.sleep(nanoseconds: 100_000_000)
+        }
+    }
+
+    private func markLost() { lock.withLock { lost = true } }
+}

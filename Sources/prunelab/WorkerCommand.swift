@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Service
+
+/// `prunelab worker`: pulls runs from a server and executes them.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Lease runs from a prunelab server and execute them (heartbeats, metrics, checkpoints, results over HTTP).")
+
+    @Option(help: "Server URL, e.g. http://127.0.0.1:8080 (the API lives under /api/v1).")
+    var server: String
+    @Option(help: "Bearer token (default: $PRUNELAB_TOKEN).")
+    var token: String?
+    @Option(help: "Device: cpu or gpu:N.")
+    var device: String = "cpu"
+    @Option(help: "Seconds between polls while the queue is empty.")
+    var pollInterval: Double = 1
+    @Flag(help: "Exit when the queue is empty instead of waiting for work.")
+    var exitWhenIdle = false
+
+    func run() async throws {
+        guard var url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw InvalidOption(option: "--server", reason: "expected an http(s) URL, got '\(server)'")
+        }
+        if !url.path.hasSuffix("/api/v1") { url = url.appendingPathComponent("api/v1") }
+        guard device == "cpu" || (device.hasPrefix("gpu:") && Int(device.dropFirst(4)).map { $0 >= 0 } == true) else {
+            throw InvalidOption(option: "--device", reason: "expected cpu or gpu:N, got '\(device)'")
+        }
+        guard pollInterval > 0 else { throw InvalidOption(option: "--poll-interval", reason: "must be positive, got \(pollInterval)") }
+        guard let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"], !token.isEmpty else {
+            throw InvalidOption(option: "--token", reason: "give the server's token (or set PRUNELAB_TOKEN)")
+        }
+        let worker = Worker(WorkerConfiguration(server: url, token: token, device: device, pollInterval: pollInterval,
+                                                exitWhenIdle: exitWhenIdle))
+        let executed = try await worker.run { printError("prunelab: \($0)") }
+        printError("prunelab: worker \(worker.id) executed \(executed) runs; queue empty")
+    }
+}
