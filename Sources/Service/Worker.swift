@@ -69,7 +69,16 @@ public final class Worker: @unchecked Sendable {
         while true {
             let hello = Components.Schemas.WorkerHello(worker: id, host: ProcessInfo.processInfo.hostName, device: configuration.device,
                                                        pid: Int(ProcessInfo.processInfo.processIdentifier))
-            switch try await client.leaseRun(body: .json(hello)) {
+            let answer: Operations.leaseRun.Output
+            do {
+                answer = try await client.leaseRun(body: .json(hello))
+            } catch {
+                // The server may be restarting: keep trying rather than losing the worker.
+                log("worker \(id): server unreachable (\(error)); retrying")
+                try await Task.sleep(nanoseconds: UInt64(configuration.pollInterval * 1e9))
+                continue
+            }
+            switch answer {
             case let .ok(ok):
                 let lease = try ok.body.json
                 log("worker \(id): run \(lease.key) attempt \(lease.attempt)")
@@ -109,6 +118,10 @@ public final class Worker: @unchecked Sendable {
             let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,
                                  final: folder.appendingPathComponent("final.bin").path)
             let uplink = Uplink(client: client, key: key, worker: id, leaseSeconds: lease.lease_seconds)
+            // Metrics the checkpoint has passed go up again (idempotently), whatever the last worker managed to send.
+            var history = (resume?.header.metrics ?? []).filter(\.value.isFinite)
+                .map { Components.Schemas.Metric(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
+            await uplink.send(&history)
             let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent)
             executor.shouldStop = { uplink.leaseLost }
             // The engine blocks its thread for the whole run; the uplink streams beside it.
@@ -128,9 +141,11 @@ public final class Worker: @unchecked Sendable {
             if uplink.leaseLost { throw WorkerError(description: "lost the lease of run \(key)") }
             // Dense runs leave their final state on the server: children prune it.
             if config.pruner == "dense", let final = FileManager.default.contents(atPath: files.final!) {
-                _ = try await client.uploadCheckpoint(path: .init(key: key),
-                                                      query: .init(worker: id, phase: 0, step: config.training.iterations),
-                                                      body: .binary(HTTPBody(final)))
+                _ = try await retrying({
+                    try await self.client.uploadCheckpoint(path: .init(key: key),
+                                                           query: .init(worker: self.id, phase: 0, step: config.training.iterations),
+                                                           body: .binary(HTTPBody(final)))
+                }, log: log)
             }
             let finish = Components.Schemas.Finish(
                 worker: id, test_accuracy: result.testAccuracy, test_loss: result.testLoss, total: result.total, kept: result.kept,
@@ -140,7 +155,7 @@ public final class Worker: @unchecked Sendable {
                 layers: result.layers.map { .init(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective,
                                                   quota: $0.quota) },
                 masks: uplink.packedMasks, result: .init(additionalProperties: try Self.resultObject(result)))
-            switch try await client.finishRun(path: .init(key: key), body: .json(finish)) {
+            switch try await retrying({ try await self.client.finishRun(path: .init(key: key), body: .json(finish)) }, log: log) {
             case .noContent: log("worker \(id): run \(key) finished, test accuracy \(result.testAccuracy)")
             case .conflict: throw WorkerError(description: "lost the lease of run \(key) before finishing")
             default: throw WorkerError(description: "the server refused the result of run \(key)")
@@ -151,6 +166,21 @@ public final class Worker: @unchecked Sendable {
             log("worker \(id): run \(key) failed: \(error)")
             _ = try? await client.failRun(path: .init(key: key), body: .json(.init(worker: id, error: "\(error)")))
         }
+    }
+
+    /// Retries a request while the server cannot be reached (a restart), for about a minute.
+    func retrying<T>(_ request: () async throws -> T, log: (String) -> Void) async throws -> T {
+        var delay = 0.2
+        for attempt in 1... {
+            do {
+                return try await request()
+            } catch where attempt < 12 {
+                log("worker \(id): server unreachable (\(error)); retrying in \(delay) s")
+                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                delay = min(delay * 2, 10)
+            }
+        }
+        preconditionFailure("unreachable")
     }
 
     static func resultObject(_ result: RunResult) throws -> OpenAPIObjectContainer {
@@ -211,12 +241,15 @@ final class Uplink: Reporter, @unchecked Sendable {
             }
             var metrics: [Components.Schemas.Metric] = []
             var progress: RunProgress?
+            // Events go out in order: a checkpoint is uploaded only after every metric before it,
+            // so a resumed run never lacks metrics its checkpoint has already passed.
             for event in events {
                 switch event {
                 case let .metric(step, phase, name, value) where value.isFinite:
                     metrics.append(.init(phase: phase, step: step, name: name, value: value))
                 case let .progress(p): progress = p
                 case let .checkpoint(step, phase, path):
+                    await send(&metrics)
                     if let data = FileManager.default.contents(atPath: path) {
                         let answer = try? await client.uploadCheckpoint(path: .init(key: key), query: .init(worker: worker, phase: phase, step: step),
                                                                         body: .binary(HTTPBody(data)))
@@ -225,9 +258,7 @@ final class Uplink: Reporter, @unchecked Sendable {
                 default: break
                 }
             }
-            if !metrics.isEmpty, case .conflict = try? await client.uploadMetrics(path: .init(key: key), body: .json(.init(worker: worker, metrics: metrics))) {
-                markLost()
-            }
+            await send(&metrics)
             if progress != nil || Date().timeIntervalSince(lastHeartbeat) > leaseSeconds / 3 {
                 let beat = Components.Schemas.Heartbeat(worker: worker, step: progress?.step, total_steps: progress?.steps)
                 if case .conflict = try? await client.heartbeat(path: .init(key: key), body: .json(beat)) { markLost() }
@@ -239,4 +270,12 @@ final class Uplink: Reporter, @unchecked Sendable {
     }
 
     private func markLost() { lock.withLock { lost = true } }
+
+    /// Uploads and empties a batch of metrics.
+    func send(_ metrics: inout [Components.Schemas.Metric]) async {
+        guard !metrics.isEmpty else { return }
+        let batch = Components.Schemas.MetricBatch(worker: worker, metrics: metrics)
+        metrics.removeAll()
+        if case .conflict = try? await client.uploadMetrics(path: .init(key: key), body: .json(batch)) { markLost() }
+    }
 }

@@ -23,11 +23,16 @@ struct ServeCommand: AsyncParsableCommand {
     var port: Int = 8080
     @Option(help: "Bearer token for writes (default: $PRUNELAB_TOKEN, else a random one).")
     var token: String?
-    @Option(help: "Largest request body in bytes.")
+    @Option(help: "Largest request body in bytes (checkpoint uploads excepted).")
     var maxBodyBytes: Int = 1 << 20
+    @Option(help: "Seconds a lease lasts without a heartbeat; an expired run is resumed by the next worker.")
+    var leaseSeconds: Double = 60
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw InvalidOption(option: "--port", reason: "must be in 0…65535, got \(port)") }
+        guard leaseSeconds >= 1, leaseSeconds.isFinite else {
+            throw InvalidOption(option: "--lease-seconds", reason: "must be at least 1, got \(leaseSeconds)")
+        }
         guard maxBodyBytes >= 1024 else { throw InvalidOption(option: "--max-body-bytes", reason: "must be at least 1024, got \(maxBodyBytes)") }
         var token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
         if token.isEmpty {
@@ -38,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let host = self.host, db = self.db
         let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
-                                                            maximumBodyBytes: maxBodyBytes),
+                                                            maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds),
                                        logger: logger) { boundPort in
             printError("prunelab: serving http://\(host):\(boundPort)/api/v1 (database \(db))")
         }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -13,12 +16,12 @@ final class ServerProcess: @unchecked Sendable {
     private var output = ""
     private let lock = NSLock()
 
-    init(database: String, token: String = "test-token", extraArguments: [String] = []) throws {
+    init(database: String, token: String = "test-token", port: Int = 0, extraArguments: [String] = []) throws {
         self.database = database
         self.token = token
         guard case let .success(binary) = PrunelabBinary.location else { throw PrunelabBinary.NotFound(searched: []) }
         process.executableURL = binary
-        process.arguments = ["serve", "--db", database, "--port", "0", "--token", token] + extraArguments
+        process.arguments = ["serve", "--db", database, "--port", "\(port)", "--token", token] + extraArguments
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
@@ -53,6 +56,13 @@ final class ServerProcess: @unchecked Sendable {
         return output
     }
 
+    /// kill -9: no shutdown, no flushing.
+    func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        stderr.fileHandleForReading.readabilityHandler = nil
+    }
+
     func stop() {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
@@ -85,4 +95,39 @@ final class ServerProcess: @unchecked Sendable {
         done.wait()
         return try result.get()
     }
+}
+
+/// `prunelab worker` as a child process.
+final class WorkerProcess {
+    let process = Process()
+
+    init(server: ServerProcess, exitWhenIdle: Bool = false) throws {
+        guard case let .success(binary) = PrunelabBinary.location else { throw PrunelabBinary.NotFound(searched: []) }
+        process.executableURL = binary
+        process.arguments = ["worker", "--server", "http://127.0.0.1:\(server.port)", "--token", server.token, "--poll-interval", "0.2"]
+            + (exitWhenIdle ? ["--exit-when-idle"] : [])
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
+func waitUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    return try condition()
 }

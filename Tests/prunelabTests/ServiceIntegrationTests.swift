@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// Server, workers and SQLite together, as in production: real processes, a real socket, a real file.
+@Suite("service end to end", .serialized)
+struct ServiceIntegrationTests {
+    static func sweep(iterations: Int, pruners: [String] = ["random/erk", "magnitude/global"], evalEvery: Int = 10) -> Data {
+        let list = pruners.map { "\"\($0)\"" }.joined(separator: ", ")
+        return Data("""
+            {"name": "e2e", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "compression": 10,
+             "training": {"iterations": \(iterations), "batch_size": 50, "eval_every": \(evalEvery)}}, "grid": {"pruner": [\(list)], "seed": [0]}}
+            """.utf8)
+    }
+
+    static func query(_ database: String, _ sql: String) throws -> String {
+        try ServeCommandTests.query(database, sql) ?? ""
+    }
+
+    /// submit → a worker finishes every run (the dense parent first) → the results view holds
+    /// them; resubmitting the same sweep creates no new run.
+    @Test(.timeLimit(.minutes(3)))
+    func workersFinishEveryRunAndResubmissionReuses() throws {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        let created = try server.request("POST", "/api/v1/sweeps", body: Self.sweep(iterations: 20))
+        #expect(created.json?["new"] as? Int == 3, "\(created.text)")
+        let worker = try WorkerProcess(server: server, exitWhenIdle: true)
+        worker.process.waitUntilExit()
+        #expect(worker.process.terminationStatus == 0)
+        #expect(try Self.query(path, "SELECT pruner || ':' || status FROM results ORDER BY pruner") ==
+                "dense:succeeded\nmagnitude/global:succeeded\nrandom/erk:succeeded")
+        #expect(try Self.query(path, "SELECT COUNT(*) FROM results WHERE test_accuracy BETWEEN 0 AND 1 AND effective_compression >= 10") == "2")
+        #expect(try Self.query(path, "SELECT COUNT(*) FROM layers") == "9")
+        #expect(try Self.query(path, "SELECT COUNT(DISTINCT run_key) FROM metrics") == "3")
+        let again = try server.request("POST", "/api/v1/sweeps", body: Self.sweep(iterations: 20))
+        #expect(again.json?["new"] as? Int == 0 && again.json?["reused"] as? Int == 3, "\(again.text)")
+        #expect(try Self.query(path, "SELECT COUNT(*) FROM runs") == "3")
+    }
+
+    /// kill -9 of a worker mid-run: the lease expires, another worker resumes from the last
+    /// uploaded checkpoint, and the final metrics equal those of an uninterrupted run.
+    @Test(.timeLimit(.minutes(4)))
+    func killedWorkersRunIsResumedWithIdenticalResults() throws {
+        let sweep = Self.sweep(iterations: 300, pruners: ["random/erk"], evalEvery: 15)
+        // The uninterrupted reference.
+        let (referencePath, referenceDirectory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: referenceDirectory) }
+        let reference = try ServerProcess(database: referencePath)
+        _ = try reference.request("POST", "/api/v1/sweeps", body: sweep)
+        let single = try WorkerProcess(server: reference, exitWhenIdle: true)
+        single.process.waitUntilExit()
+        reference.stop()
+
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path, extraArguments: ["--lease-seconds", "2"])
+        defer { server.stop() }
+        _ = try server.request("POST", "/api/v1/sweeps", body: sweep)
+        let first = try WorkerProcess(server: server)
+        // Wait until it has uploaded a checkpoint well into the run, then kill it without warning.
+        let reached = try waitUntil(seconds: 60) { Int(try Self.query(path, "SELECT COALESCE(MAX(step), 0) FROM checkpoints")) ?? 0 >= 90 }
+        #expect(reached)
+        first.kill()
+        #expect(try Self.query(path, "SELECT status FROM runs") != "succeeded", "the run must still be unfinished")
+        let second = try WorkerProcess(server: server)
+        defer { second.stop() }
+        let finished = try waitUntil(seconds: 120) { try Self.query(path, "SELECT status FROM runs") == "succeeded" }
+        #expect(finished)
+        #expect(try Self.query(path, "SELECT attempts FROM runs") == "2")
+        #expect(try Self.query(path, "SELECT COUNT(*) FROM events WHERE kind = 'lease_expired'") == "1")
+        let metrics = "SELECT phase || ',' || step || ',' || name || ',' || quote(value) FROM metrics ORDER BY phase, step, name"
+        let expected = try Self.query(referencePath, metrics)
+        let resumedMetrics = try Self.query(path, metrics)
+        let differing = zip(resumedMetrics.split(separator: "\n"), expected.split(separator: "\n")).filter { $0 != $1 }
+        #expect(!expected.isEmpty && resumedMetrics == expected, "\(differing.prefix(4))")
+        let figures = "SELECT quote(test_accuracy) || quote(test_loss) FROM runs"
+        let resumedFigures = try Self.query(path, figures), referenceFigures = try Self.query(referencePath, figures)
+        #expect(resumedFigures == referenceFigures)
+    }
+
+    /// kill -9 of the server mid-sweep and a restart on the same file: no run lost or duplicated,
+    /// and the worker carries on.
+    @Test(.timeLimit(.minutes(4)))
+    func killedServerRestartsWithoutLosingOrDuplicatingRuns() throws {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var server = try ServerProcess(database: path, extraArguments: ["--lease-seconds", "3"])
+        let port = server.port
+        _ = try server.request("POST", "/api/v1/sweeps", body: Self.sweep(iterations: 120, pruners: ["random/erk", "random/igq", "snip"]))
+        let worker = try WorkerProcess(server: server)
+        defer { worker.stop() }
+        let started = try waitUntil(seconds: 60) { try Self.query(path, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'") != "0" }
+        #expect(started)
+        server.kill()
+        server = try ServerProcess(database: path, port: port, extraArguments: ["--lease-seconds", "3"])
+        defer { server.stop() }
+        let done = try waitUntil(seconds: 150) { try Self.query(path, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'") == "3" }
+        let state = try Self.query(path, "SELECT pruner, status, attempts, error FROM runs")
+        #expect(done, "\(state)")
+        #expect(try Self.query(path, "SELECT COUNT(*) FROM runs") == "3")
+        #expect(try Self.query(path, "SELECT COUNT(*) FROM sweeps") == "1")
+        #expect(try Self.query(path, "SELECT COUNT(*) FROM (SELECT run_key, phase, step, name, COUNT(*) AS n FROM metrics GROUP BY 1, 2, 3, 4 HAVING n > 1)") == "0")
+    }
+}
