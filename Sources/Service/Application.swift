@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import OpenAPIHummingbird
 import OpenAPIRuntime
+import ServiceLifecycle
 import Store
 
 /// How `prunelab serve` runs.
@@ -34,6 +35,7 @@ public let openAPIDocument = String(decoding: PackageResources.openapi_yaml, as:
 /// The HTTP application: the generated API under /api/v1 plus /healthz and the OpenAPI document.
 /// `onRunning` receives the bound port (useful with port 0).
 public func buildApplication(_ configuration: ServiceConfiguration, logger: Logger = Logger(label: "prunelab"),
+                             services: [any Service] = [],
                              onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
     let store = try Store(path: configuration.databasePath)
     let router = Router()
@@ -47,6 +49,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds).registerHandlers(on: router, serverURL: try Servers.Server1.url())
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "prunelab"),
+                       services: services,
                        onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
                        logger: logger)
 }

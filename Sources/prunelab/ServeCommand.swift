@@ -25,6 +25,8 @@ struct ServeCommand: AsyncParsableCommand {
     var token: String?
     @Option(help: "Largest request body in bytes (checkpoint uploads excepted).")
     var maxBodyBytes: Int = 1 << 20
+    @Option(help: "Local workers to spawn and supervise: auto (one per GPU from nvidia-smi -L, else one CPU worker) or a number (0: none).")
+    var workers: String = "auto"
     @Option(help: "Seconds a lease lasts without a heartbeat; an expired run is resumed by the next worker.")
     var leaseSeconds: Double = 60
 
@@ -42,10 +44,20 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "prunelab")
         logger.logLevel = .warning
         let host = self.host, db = self.db
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let supervisor: WorkerSupervisor
+        do {
+            supervisor = try WorkerSupervisor(workers: workers, executable: executable, token: token, logger: logger)
+        } catch let error as APIError {
+            throw InvalidOption(option: "--workers", reason: error.error)
+        }
+        let slots = supervisor.slots.map(\.device)
         let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
                                                             maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds),
-                                       logger: logger) { boundPort in
-            printError("prunelab: serving http://\(host):\(boundPort)/api/v1 (database \(db))")
+                                       logger: logger, services: [supervisor]) { boundPort in
+            printError("prunelab: serving http://\(host):\(boundPort)/api/v1 (database \(db))"
+                       + (slots.isEmpty ? ", no local workers" : ", local workers: \(slots.joined(separator: ", "))"))
+            supervisor.serverIsRunning(port: boundPort)
         }
         try await app.runService()
     }

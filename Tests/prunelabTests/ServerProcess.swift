@@ -16,12 +16,12 @@ final class ServerProcess: @unchecked Sendable {
     private var output = ""
     private let lock = NSLock()
 
-    init(database: String, token: String = "test-token", port: Int = 0, extraArguments: [String] = []) throws {
+    init(database: String, token: String = "test-token", port: Int = 0, workers: String = "0", extraArguments: [String] = []) throws {
         self.database = database
         self.token = token
         guard case let .success(binary) = PrunelabBinary.location else { throw PrunelabBinary.NotFound(searched: []) }
         process.executableURL = binary
-        process.arguments = ["serve", "--db", database, "--port", "\(port)", "--token", token] + extraArguments
+        process.arguments = ["serve", "--db", database, "--port", "\(port)", "--token", token, "--workers", workers] + extraArguments
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in

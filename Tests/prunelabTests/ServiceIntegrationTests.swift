@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Server, workers and SQLite together, as in production: real processes, a real socket, a real file.
@@ -102,5 +105,39 @@ struct ServiceIntegrationTests {
         #expect(try Self.query(path, "SELECT COUNT(*) FROM runs") == "3")
         #expect(try Self.query(path, "SELECT COUNT(*) FROM sweeps") == "1")
         #expect(try Self.query(path, "SELECT COUNT(*) FROM (SELECT run_key, phase, step, name, COUNT(*) AS n FROM metrics GROUP BY 1, 2, 3, 4 HAVING n > 1)") == "0")
+    }
+
+    /// `serve --workers 1` runs the sweep by itself; a worker killed with -9 is restarted by the
+    /// dispatcher; SIGTERM stops the server and its workers gracefully.
+    @Test(.timeLimit(.minutes(4)))
+    func dispatcherRunsRestartsAndStopsItsWorkers() throws {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path, workers: "1", extraArguments: ["--lease-seconds", "2"])
+        defer { server.stop() }
+        #expect(server.log.contains("local workers: cpu"), "\(server.log)")
+        _ = try server.request("POST", "/api/v1/sweeps", body: Self.sweep(iterations: 150, pruners: ["random/erk", "random/igq", "snip"]))
+        /// The server's child processes (any of its threads may have spawned them).
+        func children() -> [Int32] {
+            let tasks = "/proc/\(server.process.processIdentifier)/task"
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+            return threads.flatMap { thread in
+                ((try? String(contentsOfFile: "\(tasks)/\(thread)/children", encoding: .utf8)) ?? "")
+                    .split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
+            }
+        }
+        let running = try waitUntil(seconds: 60) { try Self.query(path, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == "1" }
+        #expect(running)
+        let firstWorker = try #require(children().first)
+        kill(firstWorker, SIGKILL)
+        let replaced = waitUntil(seconds: 30) { !children().isEmpty && !children().contains(firstWorker) }
+        #expect(replaced, "the dispatcher restarts a crashed worker")
+        let done = try waitUntil(seconds: 150) { try Self.query(path, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'") == "3" }
+        #expect(done)
+        let worker = children()
+        server.process.terminate()
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0, "graceful shutdown: \(server.log)")
+        #expect(worker.allSatisfy { kill($0, 0) != 0 }, "workers stop with the server")
     }
 }

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The dispatcher: spawns local `prunelab worker` processes once the server is listening — one
+/// per GPU with `CUDA_VISIBLE_DEVICES=i`, else CPU workers — restarts any that exit, and stops
+/// them when the server shuts down (their runs' leases then expire and resume elsewhere).
+public final class WorkerSupervisor: Service, @unchecked Sendable {
+    public struct Slot: Sendable, Equatable {
+        public var device: String
+        public var environment: [String: String]
+    }
+
+    public let slots: [Slot]
+    private let executable: String
+    private let token: String
+    private let logger: Logger
+    private let ports: AsyncStream<Int>
+    private let portContinuation: AsyncStream<Int>.Continuation
+    private let lock = NSLock()
+    private var children: [Process] = []
+
+    /// `workers`: "auto" (one per GPU from `nvidia-smi -L`, else one CPU worker) or a count of CPU workers.
+    public init(workers: String, executable: String, token: String, logger: Logger) throws {
+        if workers == "auto" {
+            let gpus = Self.gpuCount()
+            slots = gpus > 0
+                ? (0..<gpus).map { Slot(device: "gpu:\($0)", environment: ["CUDA_VISIBLE_DEVICES": "\($0)"]) }
+                : [Slot(device: "cpu", environment: [:])]
+        } else if let count = Int(workers), (0...64).contains(count) {
+            slots = Array(repeating: Slot(device: "cpu", environment: [:]), count: count)
+        } else {
+            throw APIError(.badRequest, "expected auto or a number of workers from 0 to 64, got '\(workers)'", field: "--workers")
+        }
+        self.executable = executable
+        self.token = token
+        self.logger = logger
+        (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    }
+
+    /// Tells the supervisor where the server listens (from the application's onServerRunning).
+    public func serverIsRunning(port: Int) { portContinuation.yield(port) }
+
+    /// GPUs `nvidia-smi -L` lists (0 when it is absent or fails).
+    static func gpuCount() -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["nvidia-smi", "-L"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return 0 }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return 0 }
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return text.split(separator: "\n").filter { $0.hasPrefix("GPU ") }.count
+    }
+
+    public func run() async throws {
+        guard !slots.isEmpty else { return try await gracefulShutdownOrCancellation() }
+        var port: Int?
+        for await value in ports.cancelOnGracefulShutdown() {
+            port = value
+            break
+        }
+        guard let port else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for (index, slot) in slots.enumerated() {
+                group.addTask { await self.supervise(slot, index: index, port: port) }
+            }
+            await withGracefulShutdownHandler {
+                await group.waitForAll()
+            } onGracefulShutdown: {
+                self.stopChildren()
+            }
+        }
+    }
+
+    private func gracefulShutdownOrCancellation() async throws {
+        try? await Task.sleep(nanoseconds: .max / 2)
+    }
+
+    private var stopping: Bool { lock.withLock { isStopping } }
+    private var isStopping = false
+
+    private func stopChildren() {
+        let running = lock.withLock { () -> [Process] in
+            isStopping = true
+            return children
+        }
+        for child in running where child.isRunning { child.terminate() }
+    }
+
+    /// Keeps one worker alive until shutdown, restarting it (after a pause) when it exits.
+    private func supervise(_ slot: Slot, index: Int, port: Int) async {
+        var restarts = 0
+        while !stopping, !Task.isCancelled {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["worker", "--server", "http://127.0.0.1:\(port)", "--device", slot.device]
+            var environment = ProcessInfo.processInfo.environment
+            environment["PRUNELAB_TOKEN"] = token
+            for (name, value) in slot.environment { environment[name] = value }
+            process.environment = environment
+            do {
+                try process.run()
+            } catch {
+                logger.error("cannot start worker", metadata: ["worker": "\(index)", "error": "\(error)"])
+                return
+            }
+            lock.withLock { children.append(process) }
+            logger.info("worker started", metadata: ["worker": "\(index)", "pid": "\(process.processIdentifier)", "device": "\(slot.device)"])
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                process.terminationHandler = { _ in continuation.resume() }
+                if !process.isRunning { process.terminationHandler = nil; continuation.resume() }
+            }
+            lock.withLock { children.removeAll { $0 === process } }
+            if stopping { return }
+            restarts += 1
+            logger.warning("worker exited; restarting",
+                           metadata: ["worker": "\(index)", "status": "\(process.terminationStatus)", "restarts": "\(restarts)"])
+            try? await Task.sleep(nanoseconds: UInt64(min(Double(restarts), 10) * 1e9))
+        }
+    }
+}
