@@ -60,7 +60,8 @@ public final class WorkerSupervisor: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        guard !slots.isEmpty else { return try await gracefulShutdownOrCancellation() }
+        // No local workers: wait for the shutdown like every other service of the group.
+        guard !slots.isEmpty else { return try await gracefulShutdown() }
         var port: Int?
         for await value in ports.cancelOnGracefulShutdown() {
             port = value
@@ -77,10 +78,6 @@ public final class WorkerSupervisor: Service, @unchecked Sendable {
                 self.stopChildren()
             }
         }
-    }
-
-    private func gracefulShutdownOrCancellation() async throws {
-        try? await Task.sleep(nanoseconds: .max / 2)
     }
 
     private var stopping: Bool { lock.withLock { isStopping } }

@@ -162,3 +162,93 @@ extension Store {
         }
     }
 }
+
+/// One row of the `results` view.
+public struct ResultRow: Codable, Sendable, Equatable {
+    public var key: String
+    public var architecture: String
+    public var dataset: String
+    public var pruner: String
+    public var mode: String?
+    public var targetCompression: Double?
+    public var seed: Int64
+    public var status: String
+    public var attempts: Int
+    public var testAccuracy: Double?
+    public var testLoss: Double?
+    public var directCompression: Double?
+    public var effectiveCompression: Double?
+    public var wallSeconds: Double?
+    public var error: String?
+
+    static let columns = """
+        key, architecture, dataset, pruner, mode, target_compression, seed, status, attempts, test_accuracy, test_loss,
+        direct_compression, effective_compression, wall_seconds, error
+        """
+
+    init(_ row: Row) {
+        key = row["key"]; architecture = row["architecture"]; dataset = row["dataset"]; pruner = row["pruner"]; mode = row["mode"]
+        targetCompression = row["target_compression"]; seed = row["seed"]; status = row["status"]; attempts = row["attempts"]
+        testAccuracy = row["test_accuracy"]; testLoss = row["test_loss"]; directCompression = row["direct_compression"]
+        effectiveCompression = row["effective_compression"]; wallSeconds = row["wall_seconds"]; error = row["error"]
+    }
+}
+
+/// Which runs to list.
+public struct RunFilter: Sendable, Equatable {
+    public var sweep: Int64?
+    public var status: String?
+    public var pruner: String?
+    public var architecture: String?
+    public init(sweep: Int64? = nil, status: String? = nil, pruner: String? = nil, architecture: String? = nil) {
+        self.sweep = sweep; self.status = status; self.pruner = pruner; self.architecture = architecture
+    }
+}
+
+extension Store {
+    /// Every sweep, newest first.
+    public func sweeps() throws -> [SweepSummary] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, status FROM sweeps ORDER BY id DESC").map {
+                SweepSummary(id: $0["id"], name: $0["name"], status: $0["status"])
+            }
+        }
+    }
+
+    /// The results rows of a sweep's runs, ordered by pruner, mode, target and seed.
+    public func results(sweep id: Int64) throws -> [ResultRow] {
+        try pool.read { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM sweeps WHERE id = ?", arguments: [id]) != nil else {
+                throw StoreError.unknownSweep(id)
+            }
+            return try Row.fetchAll(db, sql: """
+                SELECT \(ResultRow.columns) FROM results WHERE key IN (SELECT run_key FROM sweep_runs WHERE sweep_id = ?)
+                ORDER BY pruner, mode, target_compression, seed, key
+                """, arguments: [id]).map(ResultRow.init)
+        }
+    }
+
+    /// Runs matching `filter` in key order, after `after` (keyset pagination), at most `limit`.
+    public func runs(_ filter: RunFilter, after: String?, limit: Int) throws -> [ResultRow] {
+        try pool.read { db in
+            var conditions: [String] = [], arguments: [any DatabaseValueConvertible] = []
+            if let sweep = filter.sweep { conditions.append("key IN (SELECT run_key FROM sweep_runs WHERE sweep_id = ?)"); arguments.append(sweep) }
+            if let status = filter.status { conditions.append("status = ?"); arguments.append(status) }
+            if let pruner = filter.pruner { conditions.append("pruner = ?"); arguments.append(pruner) }
+            if let architecture = filter.architecture { conditions.append("architecture = ?"); arguments.append(architecture) }
+            if let after { conditions.append("key > ?"); arguments.append(after) }
+            let clause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments.append(limit)
+            return try Row.fetchAll(db, sql: "SELECT \(ResultRow.columns) FROM results \(clause) ORDER BY key LIMIT ?",
+                                    arguments: StatementArguments(arguments)).map(ResultRow.init)
+        }
+    }
+
+    /// A run's metrics in order.
+    public func metrics(_ key: String) throws -> [MetricSample] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT phase, step, name, value FROM metrics WHERE run_key = ? ORDER BY phase, step, name",
+                             arguments: [key]).map { MetricSample(phase: $0["phase"], step: $0["step"], name: $0["name"], value: $0["value"] ?? .nan) }
+        }
+    }
+}

@@ -57,6 +57,40 @@ struct ServeCommandTests {
         #expect(document.status == 200 && document.text == expected)
     }
 
+    /// Run pages by cursor, the results table as CSV, the sweep list, cancelling.
+    @Test(.timeLimit(.minutes(2)))
+    func listingPagingResultsAndCancelling() throws {
+        let (path, directory) = try Self.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        let id = try #require(try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8)).json?["id"] as? Int)
+        var keys: [String] = [], cursor: String?
+        repeat {
+            let page = try server.request("GET", "/api/v1/runs?sweep=\(id)&limit=4" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            #expect(page.status == 200, "\(page.text)")
+            let runs = try #require(page.json?["runs"] as? [[String: Any]])
+            #expect(runs.count <= 4)
+            keys += runs.compactMap { $0["key"] as? String }
+            cursor = page.json?["next_cursor"] as? String
+        } while cursor != nil
+        #expect(keys.count == 6 && keys == keys.sorted() && Set(keys).count == 6)
+        let filtered = try server.request("GET", "/api/v1/runs?pruner=dense")
+        #expect((filtered.json?["runs"] as? [Any])?.count == 2)
+        let csv = try server.request("GET", "/api/v1/sweeps/\(id)/results?format=csv")
+        let lines = csv.text.split(separator: "\r\n")
+        #expect(csv.status == 200 && lines.count == 7 && lines[0].hasPrefix("key,architecture,dataset,pruner,mode,target_compression"))
+        let json = try server.request("GET", "/api/v1/sweeps/\(id)/results")
+        #expect((json.json?["results"] as? [Any])?.count == 6)
+        let list = try server.request("GET", "/api/v1/sweeps")
+        #expect((list.json?["sweeps"] as? [[String: Any]])?.first?["id"] as? Int == id)
+        let metrics = try server.request("GET", "/api/v1/runs/\(keys[0])/metrics")
+        #expect(metrics.status == 200 && (metrics.json?["metrics"] as? [Any])?.isEmpty == true)
+        let cancelled = try server.request("POST", "/api/v1/sweeps/\(id)/cancel")
+        #expect(cancelled.status == 200 && cancelled.json?["cancelled"] as? Int == 6, "\(cancelled.text)")
+        #expect(try Self.query(path, "SELECT DISTINCT status FROM runs") == "cancelled")
+    }
+
     static func query(_ database: String, _ sql: String) throws -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
@@ -105,6 +139,15 @@ struct ServeCommandTests {
         BadCase(name: "unknown sweep", method: "GET", path: "/api/v1/sweeps/999", body: nil, token: .none, status: 404, field: "id"),
         BadCase(name: "unknown run", method: "GET", path: "/api/v1/runs/\(unknownKey)", body: nil, token: .none, status: 404, field: "key"),
         BadCase(name: "malformed run key", method: "GET", path: "/api/v1/runs/xyz", body: nil, token: .none, status: 400, field: "key"),
+        BadCase(name: "negative limit", method: "GET", path: "/api/v1/runs?limit=-1", body: nil, token: .none, status: 400, field: "limit"),
+        BadCase(name: "bad cursor", method: "GET", path: "/api/v1/runs?cursor=not-a-cursor", body: nil, token: .none, status: 400, field: "cursor"),
+        BadCase(name: "cancel without token", method: "POST", path: "/api/v1/sweeps/1/cancel", body: nil, token: .some(nil), status: 401,
+                field: "Authorization"),
+        BadCase(name: "cancel unknown sweep", method: "POST", path: "/api/v1/sweeps/999/cancel", body: nil, token: .none, status: 404, field: "id"),
+        BadCase(name: "results of unknown sweep", method: "GET", path: "/api/v1/sweeps/999/results", body: nil, token: .none, status: 404,
+                field: "id"),
+        BadCase(name: "metrics of unknown run", method: "GET", path: "/api/v1/runs/\(unknownKey)/metrics", body: nil, token: .none,
+                status: 404, field: "key"),
     ]
 
     /// Each bad request gets its 4xx with the field named, and the database does not change.

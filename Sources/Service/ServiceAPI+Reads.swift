@@ -1,0 +1,103 @@
+import Foundation
+import OpenAPIRuntime
+import Store
+
+/// Sweep lists, results tables, run pages and metrics.
+extension ServiceAPI {
+    static func row(_ row: ResultRow) -> Components.Schemas.ResultRow {
+        .init(key: row.key, architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode,
+              target_compression: row.targetCompression, seed: row.seed, status: row.status, attempts: row.attempts,
+              test_accuracy: row.testAccuracy, test_loss: row.testLoss,
+              direct_compression: row.directCompression.flatMap { $0.isFinite ? $0 : nil },
+              effective_compression: row.effectiveCompression.flatMap { $0.isFinite ? $0 : nil },
+              wall_seconds: row.wallSeconds, error: row.error)
+    }
+
+    func sweepBody(_ sweep: SweepSummary) throws -> Components.Schemas.Sweep {
+        let counts = try store.sweepCounts(sweep.id)
+        return .init(id: sweep.id, name: sweep.name, status: .init(rawValue: sweep.status) ?? .active, runs: counts.values.reduce(0, +),
+                     counts: .init(additionalProperties: counts))
+    }
+
+    func listSweeps(_ input: Operations.listSweeps.Input) async throws -> Operations.listSweeps.Output {
+        .ok(.init(body: .json(.init(sweeps: try store.sweeps().map(sweepBody)))))
+    }
+
+    func cancelSweep(_ input: Operations.cancelSweep.Input) async throws -> Operations.cancelSweep.Output {
+        do {
+            return .ok(.init(body: .json(.init(cancelled: try store.cancelSweep(input.path.id)))))
+        } catch StoreError.unknownSweep {
+            return .notFound(.init(body: .json(.init(error: "unknown sweep \(input.path.id)", field: "id"))))
+        }
+    }
+
+    func sweepResults(_ input: Operations.sweepResults.Input) async throws -> Operations.sweepResults.Output {
+        let rows: [ResultRow]
+        do {
+            rows = try store.results(sweep: input.path.id)
+        } catch StoreError.unknownSweep {
+            return .notFound(.init(body: .json(.init(error: "unknown sweep \(input.path.id)", field: "id"))))
+        }
+        guard input.query.format == .csv else { return .ok(.init(body: .json(.init(results: rows.map(Self.row))))) }
+        return .ok(.init(body: .csv(HTTPBody(Self.csv(rows)))))
+    }
+
+    /// RFC 4180 CSV with a header line.
+    static func csv(_ rows: [ResultRow]) -> String {
+        func field(_ value: Any?) -> String {
+            guard let value else { return "" }
+            let text = "\(value)"
+            return text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        }
+        var lines = ["key,architecture,dataset,pruner,mode,target_compression,seed,status,attempts,test_accuracy,test_loss,"
+                     + "direct_compression,effective_compression,wall_seconds,error"]
+        for r in rows {
+            let values: [Any?] = [r.key, r.architecture, r.dataset, r.pruner, r.mode, r.targetCompression, r.seed, r.status, r.attempts,
+                                  r.testAccuracy, r.testLoss, r.directCompression, r.effectiveCompression, r.wallSeconds, r.error]
+            lines.append(values.map(field).joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    func listRuns(_ input: Operations.listRuns.Input) async throws -> Operations.listRuns.Output {
+        let query = input.query
+        let limit = query.limit ?? 100
+        guard (1...1000).contains(limit) else {
+            return .badRequest(.init(body: .json(.init(error: "limit must be between 1 and 1000, got \(limit)", field: "limit"))))
+        }
+        var after: String?
+        if let cursor = query.cursor {
+            // The cursor is the last key of the previous page, base64url without padding.
+            guard let key = Self.decodeCursor(cursor) else {
+                return .badRequest(.init(body: .json(.init(error: "not a cursor this server issued", field: "cursor"))))
+            }
+            after = key
+        }
+        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status, pruner: query.pruner, architecture: query.architecture),
+                                  after: after, limit: limit + 1)
+        let page = Array(rows.prefix(limit))
+        let next = rows.count > limit ? page.last.map { Self.encodeCursor($0.key) } : nil
+        return .ok(.init(body: .json(.init(runs: page.map(Self.row), next_cursor: next))))
+    }
+
+    static func encodeCursor(_ key: String) -> String {
+        Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decodeCursor(_ cursor: String) -> String? {
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), validKey(key) else { return nil }
+        return key
+    }
+
+    func runMetrics(_ input: Operations.runMetrics.Input) async throws -> Operations.runMetrics.Output {
+        let key = input.path.key
+        guard Self.validKey(key), try store.runSummary(key) != nil else {
+            return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
+        }
+        return .ok(.init(body: .json(.init(metrics: try store.metrics(key).filter(\.value.isFinite)
+            .map { .init(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }))))
+    }
+}
