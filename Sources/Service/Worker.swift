@@ -31,9 +31,10 @@ public struct WorkerConfiguration: Sendable {
 }
 
 /// Adds `Authorization: Bearer <token>` to every request of the generated client.
-struct BearerAuthentication: ClientMiddleware {
+public struct BearerToken: ClientMiddleware {
     let token: String
-    func intercept(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+    public init(token: String) { self.token = token }
+    public func intercept(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
                    next: (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)) async throws -> (HTTPResponse, HTTPBody?) {
         var request = request
         request.headerFields[.authorization] = "Bearer \(token)"
@@ -58,7 +59,7 @@ public final class Worker: @unchecked Sendable {
         self.configuration = configuration
         id = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(configuration.device)"
         client = Client(serverURL: configuration.server, transport: URLSessionTransport(),
-                        middlewares: [BearerAuthentication(token: configuration.token)])
+                        middlewares: [BearerToken(token: configuration.token)])
     }
 
     /// Leases and executes runs until the queue is empty (`exitWhenIdle`) or forever. Returns the

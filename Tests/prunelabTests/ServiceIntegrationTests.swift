@@ -140,4 +140,30 @@ struct ServiceIntegrationTests {
         #expect(server.process.terminationStatus == 0, "graceful shutdown: \(server.log)")
         #expect(worker.allSatisfy { kill($0, 0) != 0 }, "workers stop with the server")
     }
+
+    /// The CLI clients against a running server with one local worker: submit, status, results.
+    @Test(.timeLimit(.minutes(3)))
+    func submitStatusAndResultsCommands() throws {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path, workers: "1")
+        defer { server.stop() }
+        let sweepFile = directory.appendingPathComponent("sweep.json")
+        try Self.sweep(iterations: 20).write(to: sweepFile)
+        let url = "http://127.0.0.1:\(server.port)"
+        let submitted = try PrunelabBinary.run(["submit", sweepFile.path, "--server", url, "--token", server.token], timeout: 60)
+        #expect(submitted.status == 0 && submitted.stdout.hasPrefix("sweep 1: 3 runs (3 new, 0 reused, 0 requeued)"), "\(submitted)")
+        let refused = try PrunelabBinary.run(["submit", sweepFile.path, "--server", url, "--token", "wrong"], timeout: 60)
+        #expect(refused.status != 0 && refused.stderrLines.count == 1 && refused.stderr.contains("401"), "\(refused)")
+        let watched = try PrunelabBinary.run(["status", "1", "--server", url, "--watch"], timeout: 120)
+        #expect(watched.status == 0 && watched.stdout.split(separator: "\n").last?.contains("3/3: 3 succeeded") == true, "\(watched)")
+        let all = try PrunelabBinary.run(["status", "--server", url], timeout: 60)
+        #expect(all.stdout.contains("sweep 1 e2e [##############################] 3/3"), "\(all)")
+        let table = try PrunelabBinary.run(["results", "1", "--server", url], timeout: 60)
+        #expect(table.status == 0 && table.stdout.split(separator: "\n").count == 4 && table.stdout.contains("magnitude/global"), "\(table)")
+        let csv = try PrunelabBinary.run(["results", "1", "--server", url, "--csv"], timeout: 60)
+        #expect(csv.stdout.hasPrefix("key,architecture,") && csv.stdout.components(separatedBy: "succeeded").count == 4, "\(csv)")
+        let missing = try PrunelabBinary.run(["results", "7", "--server", url], timeout: 60)
+        #expect(missing.status != 0 && missing.stderr.contains("404") && missing.stderr.contains("field id"), "\(missing)")
+    }
 }

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import OpenAPIRuntime
+import OpenAPIURLSession
+import Service
+
+/// Where the server is, for the client commands.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Server URL (default: $PRUNELAB_SERVER, else http://127.0.0.1:8080).")
+    var server: String?
+    @Option(help: "Bearer token for writes (default: $PRUNELAB_TOKEN).")
+    var token: String?
+
+    func client() throws -> Client {
+        let text = server ?? ProcessInfo.processInfo.environment["PRUNELAB_SERVER"] ?? "http://127.0.0.1:8080"
+        guard var url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw InvalidOption(option: "--server", reason: "expected an http(s) URL, got '\(text)'")
+        }
+        if !url.path.hasSuffix("/api/v1") { url = url.appendingPathComponent("api/v1") }
+        let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
+        return Client(serverURL: url, transport: URLSessionTransport(), middlewares: token.isEmpty ? [] : [BearerToken(token: token)])
+    }
+}
+
+/// An answer the server refused, as one line.
+struct ServerRefused: Error, CustomStringConvertible {
+    let description: String
+    init(_ status: String, _ error: Components.Schemas._Error?) {
+        description = "server answered \(status)" + (error.map { ": \($0.error)" + ($0.field.map { " (field \($0))" } ?? "") } ?? "")
+    }
+}
+
+/// `prunelab submit`: sends a sweep to the server.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submit", abstract: "Submit a sweep (JSON file or '-') to a running server.")
+
+    @Argument(help: "The sweep: {\"name\", \"base\": {run config}, \"grid\": {field: [values]}}.")
+    var sweep: String
+    @OptionGroup var serverOptions: ServerOptions
+    @Flag(help: "Print the server's answer as JSON.")
+    var json = false
+
+    func run() async throws {
+        let data = sweep == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: sweep)
+        guard let data else { throw InvalidOption(option: "sweep", reason: "cannot read \(sweep)") }
+        let spec: Components.Schemas.SweepSpec
+        do {
+            spec = try JSONDecoder().decode(Components.Schemas.SweepSpec.self, from: data)
+        } catch {
+            throw InvalidOption(option: "sweep", reason: "\(sweep) is not a JSON object")
+        }
+        switch try await serverOptions.client().createSweep(body: .json(spec)) {
+        case let .created(created):
+            let s = try created.body.json
+            if json {
+                try printJSON(["id": Int(s.id), "runs": s.runs, "new": s.new, "reused": s.reused, "requeued": s.requeued])
+            } else {
+                print("sweep \(s.id): \(s.runs) runs (\(s.new) new, \(s.reused) reused, \(s.requeued) requeued)")
+            }
+        case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
+        case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
+        case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
+        }
+    }
+}
+
+/// `prunelab status`: sweeps and their progress.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show every sweep, or one sweep's progress.")
+
+    @Argument(help: "A sweep id (default: every sweep).")
+    var sweep: Int64?
+    @OptionGroup var serverOptions: ServerOptions
+    @Flag(help: "Refresh every 2 seconds until the sweep has nothing queued or running.")
+    var watch = false
+
+    static func line(_ sweep: Components.Schemas.Sweep) -> String {
+        let counts = sweep.counts.additionalProperties
+        let done = (counts["succeeded"] ?? 0) + (counts["failed"] ?? 0) + (counts["cancelled"] ?? 0)
+        let width = 30, filled = sweep.runs == 0 ? width : width * done / sweep.runs
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let parts = ["succeeded", "running", "leased", "queued", "failed", "cancelled"].compactMap { name in
+            counts[name].map { "\($0) \(name)" }
+        }
+        return "sweep \(sweep.id) \(sweep.name) [\(bar)] \(done)/\(sweep.runs): " + parts.joined(separator: ", ")
+            + (sweep.status == .cancelled ? " (cancelled)" : "")
+    }
+
+    func run() async throws {
+        let client = try serverOptions.client()
+        guard let sweep else {
+            guard case let .ok(ok) = try await client.listSweeps() else { throw ServerRefused("an error", nil) }
+            let sweeps = try ok.body.json.sweeps
+            if sweeps.isEmpty { print("no sweeps") }
+            for s in sweeps { print(Self.line(s)) }
+            return
+        }
+        while true {
+            switch try await client.getSweep(path: .init(id: sweep)) {
+            case let .ok(ok):
+                let s = try ok.body.json
+                print(Self.line(s))
+                let counts = s.counts.additionalProperties
+                let active = (counts["queued"] ?? 0) + (counts["leased"] ?? 0) + (counts["running"] ?? 0)
+                guard watch, active > 0 else { return }
+                try await Task.sleep(nanoseconds: 2_000_000_000)
+            case let .notFound(answer): throw ServerRefused("404", try? answer.body.json)
+            case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
+            }
+        }
+    }
+}
+
+/// `prunelab results`: a sweep's results table.
+struct ResultsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "results", abstract: "Print a sweep's results (one row per run).")
+
+    @Argument(help: "The sweep id.")
+    var sweep: Int64
+    @OptionGroup var serverOptions: ServerOptions
+    @Flag(help: "CSV instead of a table.")
+    var csv = false
+
+    func run() async throws {
+        let answer = try await serverOptions.client().sweepResults(path: .init(id: sweep), query: .init(format: csv ? .csv : .json))
+        switch answer {
+        case let .ok(ok):
+            switch ok.body {
+            case let .csv(body):
+                print(try await String(collecting: body, upTo: 256 << 20), terminator: "")
+            case let .json(table):
+                print("pruner             mode       target   seed  status     test acc   direct      effective")
+                for r in table.results {
+                    func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "—" }
+                    print(String(format: "%-18@ %-10@ %-8@ %-5lld %-10@ %-10@ %-11@ %@", r.pruner, r.mode ?? "—", f(r.target_compression, "%g×"),
+                                 r.seed, r.status, f(r.test_accuracy.map { 100 * $0 }, "%.2f%%"), f(r.direct_compression, "%.1f×"),
+                                 f(r.effective_compression, "%.1f×")))
+                }
+            }
+        case let .notFound(answer): throw ServerRefused("404", try? answer.body.json)
+        case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
+        case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
+        }
+    }
+}
