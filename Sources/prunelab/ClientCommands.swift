@@ -129,12 +129,16 @@ struct ResultsCommand: AsyncParsableCommand {
             case let .csv(body):
                 print(try await String(collecting: body, upTo: 256 << 20), terminator: "")
             case let .json(table):
-                print("pruner             mode       target   seed  status     test acc   direct      effective")
+                func pad(_ text: String, _ width: Int) -> String {
+                    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+                }
+                func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "—" }
+                print(pad("pruner", 18) + pad("mode", 10) + pad("target", 8) + pad("seed", 6) + pad("status", 11) + pad("test acc", 10)
+                      + pad("direct", 10) + "effective")
                 for r in table.results {
-                    func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "—" }
-                    print(String(format: "%-18@ %-10@ %-8@ %-5lld %-10@ %-10@ %-11@ %@", r.pruner, r.mode ?? "—", f(r.target_compression, "%g×"),
-                                 r.seed, r.status, f(r.test_accuracy.map { 100 * $0 }, "%.2f%%"), f(r.direct_compression, "%.1f×"),
-                                 f(r.effective_compression, "%.1f×")))
+                    print(pad(r.pruner, 18) + pad(r.mode ?? "—", 10) + pad(f(r.target_compression, "%g×"), 8) + pad("\(r.seed)", 6)
+                          + pad(r.status, 11) + pad(f(r.test_accuracy.map { 100 * $0 }, "%.2f%%"), 10)
+                          + pad(f(r.direct_compression, "%.1f×"), 10) + f(r.effective_compression, "%.1f×"))
                 }
             }
         case let .notFound(answer): throw ServerRefused("404", try? answer.body.json)
