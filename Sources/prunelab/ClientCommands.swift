@@ -12,14 +12,19 @@ struct ServerOptions: ParsableArguments {
     var token: String?
 
     func client() throws -> Client {
-        let text = server ?? ProcessInfo.processInfo.environment["PRUNELAB_SERVER"] ?? "http://127.0.0.1:8080"
-        guard var url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw InvalidOption(option: "--server", reason: "expected an http(s) URL, got '\(text)'")
-        }
-        if !url.path.hasSuffix("/api/v1") { url = url.appendingPathComponent("api/v1") }
+        let url = try apiURL(server ?? ProcessInfo.processInfo.environment["PRUNELAB_SERVER"] ?? "http://127.0.0.1:8080")
         let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
         return Client(serverURL: url, transport: URLSessionTransport(), middlewares: token.isEmpty ? [] : [BearerToken(token: token)])
     }
+}
+
+/// The API root for a server URL given as http(s)://host:port (with or without /api/v1).
+func apiURL(_ text: String) throws -> URL {
+    guard var url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+        throw InvalidOption(option: "--server", reason: "expected an http(s) URL, got '\(text)'")
+    }
+    if !url.path.hasSuffix("/api/v1") { url = url.appendingPathComponent("api/v1") }
+    return url
 }
 
 /// An answer the server refused, as one line.

@@ -20,10 +20,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var exitWhenIdle = false
 
     func run() async throws {
-        guard var url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw InvalidOption(option: "--server", reason: "expected an http(s) URL, got '\(server)'")
-        }
-        if !url.path.hasSuffix("/api/v1") { url = url.appendingPathComponent("api/v1") }
+        let url = try apiURL(server)
         guard device == "cpu" || (device.hasPrefix("gpu:") && Int(device.dropFirst(4)).map { $0 >= 0 } == true) else {
             throw InvalidOption(option: "--device", reason: "expected cpu or gpu:N, got '\(device)'")
         }
