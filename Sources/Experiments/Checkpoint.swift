@@ -52,27 +52,42 @@ public struct Checkpoint: Equatable, Sendable {
     /// Values per tensor, in header order.
     public var values: [[Float]]
 
+    /// Where a stored tensor lives in a network and its optimiser.
+    private enum Source {
+        case value(Parameter), velocity(Parameter), buffer(Tensor), mask(Parameter)
+    }
+
+    /// The tensors a checkpoint of `network` holds, in file order — the one place that order is
+    /// written down, for saving and for checking before a restore.
+    private static func contents(of network: Network) -> [(entry: TensorEntry, source: Source)] {
+        var contents: [(TensorEntry, Source)] = []
+        for (i, parameter) in network.parameters.enumerated() {
+            contents.append((TensorEntry(name: "parameter.\(i).value", shape: parameter.shape), .value(parameter)))
+            contents.append((TensorEntry(name: "parameter.\(i).velocity", shape: parameter.shape), .velocity(parameter)))
+        }
+        for (j, buffer) in network.buffers.enumerated() {
+            contents.append((TensorEntry(name: "buffer.\(j)", shape: buffer.tensor.shape), .buffer(buffer.tensor)))
+        }
+        for (name, parameter) in zip(network.prunableLayerNames, network.prunableParameters) {
+            contents.append((TensorEntry(name: "mask.\(name)", shape: parameter.shape), .mask(parameter)))
+        }
+        return contents
+    }
+
     /// The state of `network` and `optimizer` after `step` steps of `phase`.
     public init(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
                 trainWindow: [Double]? = nil) {
-        var entries: [TensorEntry] = [], values: [[Float]] = []
-        for (i, parameter) in network.parameters.enumerated() {
-            entries.append(TensorEntry(name: "parameter.\(i).value", shape: parameter.shape))
-            values.append(parameter.value.array)
-            entries.append(TensorEntry(name: "parameter.\(i).velocity", shape: parameter.shape))
-            values.append(optimizer.velocity(of: parameter)?.array ?? Array(repeating: 0, count: parameter.count))
+        let contents = Self.contents(of: network)
+        values = contents.map { _, source in
+            switch source {
+            case let .value(parameter): parameter.value.array
+            case let .velocity(parameter): optimizer.velocity(of: parameter)?.array ?? Array(repeating: 0, count: parameter.count)
+            case let .buffer(tensor): tensor.array
+            case let .mask(parameter): parameter.mask?.array ?? Array(repeating: 1, count: parameter.count)
+            }
         }
-        for (j, buffer) in network.buffers.enumerated() {
-            entries.append(TensorEntry(name: "buffer.\(j)", shape: buffer.tensor.shape))
-            values.append(buffer.tensor.array)
-        }
-        for (name, parameter) in zip(network.prunableLayerNames, network.prunableParameters) {
-            entries.append(TensorEntry(name: "mask.\(name)", shape: parameter.shape))
-            values.append(parameter.mask?.array ?? Array(repeating: 1, count: parameter.count))
-        }
-        header = Header(runKey: runKey, architecture: network.name, step: step, phase: phase, tensors: entries, metrics: metrics,
-                        trainWindow: trainWindow)
-        self.values = values
+        header = Header(runKey: runKey, architecture: network.name, step: step, phase: phase, tensors: contents.map(\.entry),
+                        metrics: metrics, trainWindow: trainWindow)
     }
 
     /// Puts the stored state back into `network` and `optimizer`, after checking that the
@@ -81,24 +96,21 @@ public struct Checkpoint: Equatable, Sendable {
         guard header.runKey == runKey else {
             throw ExperimentsError.badCheckpoint(path: path, reason: "belongs to run \(header.runKey), not \(runKey)")
         }
-        let expected = Checkpoint(runKey: runKey, network: network, optimizer: optimizer, step: 0, phase: 0).header.tensors
-        guard header.tensors == expected else {
+        let contents = Self.contents(of: network)
+        guard header.tensors == contents.map(\.entry) else {
             throw ExperimentsError.badCheckpoint(path: path, reason: "its tensors do not match \(network.name)'s parameters")
         }
-        var index = 0
-        func next(into tensor: Tensor) {
-            values[index].withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: $0.count) }
-            index += 1
-        }
-        for parameter in network.parameters {
-            next(into: parameter.value)
-            next(into: optimizer.velocityBuffer(of: parameter))
-        }
-        for buffer in network.buffers { next(into: buffer.tensor) }
-        for parameter in network.prunableParameters {
-            let mask = Tensor(shape: parameter.shape)
-            next(into: mask)
-            parameter.mask = mask
+        for ((_, source), stored) in zip(contents, values) {
+            let target: Tensor
+            switch source {
+            case let .value(parameter): target = parameter.value
+            case let .velocity(parameter): target = optimizer.velocityBuffer(of: parameter)
+            case let .buffer(tensor): target = tensor
+            case let .mask(parameter):
+                target = Tensor(shape: parameter.shape)
+                parameter.mask = target
+            }
+            stored.withUnsafeBufferPointer { target.data.update(from: $0.baseAddress!, count: $0.count) }
         }
     }
 
@@ -119,10 +131,7 @@ public struct Checkpoint: Equatable, Sendable {
     // MARK: - Bytes
 
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        let headerData = try encoder.encode(header)
+        let headerData = try JSONCoding.encoder().encode(header)
         var data = Data(Self.magic)
         append(Self.version, to: &data)
         append(UInt32(headerData.count), to: &data)
@@ -147,10 +156,8 @@ public struct Checkpoint: Equatable, Sendable {
         guard digest == Array(data.suffix(32)) else { throw fail("checksum mismatch (corrupt or truncated)") }
         let headerLength = Int(word(at: 12))
         guard 16 + headerLength <= data.count - 32 else { throw fail("header length \(headerLength) exceeds the file") }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
-            header = try decoder.decode(Header.self, from: data.subdata(in: 16..<(16 + headerLength)))
+            header = try JSONCoding.decoder().decode(Header.self, from: data.subdata(in: 16..<(16 + headerLength)))
         } catch {
             throw fail("unreadable header")
         }

@@ -14,6 +14,16 @@ public struct LayerFigures: Codable, Equatable, Sendable {
     public var quota: Double?
 }
 
+extension LayerFigures {
+    /// The layers of a sparsity report, with the quota's per-layer densities when there are any.
+    public static func of(_ report: SparsityReport, quotas: [Double]?) -> [LayerFigures] {
+        report.layers.enumerated().map { index, layer in
+            LayerFigures(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective,
+                         quota: quotas?[index])
+        }
+    }
+}
+
 /// Training progress at one step.
 public struct RunProgress: Codable, Equatable, Sendable {
     /// Steps completed in this phase, and the phase's total.

@@ -126,7 +126,7 @@ public final class RunExecutor: @unchecked Sendable {
             try Checkpoint(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
                            metrics: metrics).write(to: final)
         }
-        let layers = figures(report, quotas: quotas)
+        let layers = LayerFigures.of(report, quotas: quotas)
         let result = RunResult(
             key: key, config: config, parentKey: config.parent()?.key,
             testAccuracy: outcome.test.accuracy, testLoss: outcome.test.loss, trainLoss: outcome.trainLoss,
@@ -200,13 +200,6 @@ public final class RunExecutor: @unchecked Sendable {
         }
     }
 
-    private func figures(_ report: SparsityReport, quotas: [Double]?) -> [LayerFigures] {
-        report.layers.enumerated().map { index, layer in
-            LayerFigures(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective,
-                         quota: quotas?[index])
-        }
-    }
-
     private func announceMasks(_ network: Network, report: SparsityReport, quotas: [Double]?) {
         let masks = network.prunableParameters.map { parameter -> Tensor in
             if let mask = parameter.mask { return mask }
@@ -215,7 +208,7 @@ public final class RunExecutor: @unchecked Sendable {
             return ones
         }
         if let path = files.masks { try? MaskFile.write(masks, network: network, to: path) }
-        reporter.report(.masks(layers: figures(report, quotas: quotas), masks: masks, report: report))
+        reporter.report(.masks(layers: LayerFigures.of(report, quotas: quotas), masks: masks, report: report))
     }
 
     // MARK: - Training
@@ -315,9 +308,7 @@ public final class RunExecutor: @unchecked Sendable {
 
     private func writeMetrics() {
         guard let path = files.metrics else { return }
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = JSONCoding.encoder()
         var data = Data()
         for record in metrics {
             guard let line = try? encoder.encode(record) else { continue }

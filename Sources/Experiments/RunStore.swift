@@ -43,10 +43,7 @@ public final class RunStore {
     /// The result of a finished run, if there is one.
     public func result(for key: String) -> RunResult? {
         guard let data = FileManager.default.contents(atPath: file("result.json", of: key)) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try? decoder.decode(RunResult.self, from: data)
+        return try? JSONCoding.decoder().decode(RunResult.self, from: data)
     }
 
     /// Runs `config` (and first its dense parent when it needs one and it has not run), or returns
@@ -107,11 +104,7 @@ public final class RunStore {
         let executor = try RunExecutor(config: config, reporter: reporter, files: files, parent: parent, checkpointEvery: checkpointEvery)
         executor.stopAfter = stopAfter
         let result = try executor.run(resume: checkpoint)
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try writeAtomically(try encoder.encode(result), to: file("result.json", of: key))
+        try writeAtomically(try JSONCoding.encoder(pretty: true).encode(result), to: file("result.json", of: key))
         try? FileManager.default.removeItem(atPath: checkpointPath)
         return (result, false)
     }

@@ -37,17 +37,13 @@ public final class EffectiveMasks {
     public let network: Network
     public let layerNames: [String]
     let graph: PathGraph
-    private let ones: [Tensor]
+    /// All-ones weights for layers passed without a mask, made on first use (most calls pass masks).
+    private var ones: [Int: Tensor] = [:]
 
     public init(network: Network, backend: any Backend = CPUBackend.shared) throws {
         self.network = network
         layerNames = network.prunableLayerNames
         graph = try PathGraph(network: network, backend: backend)
-        ones = graph.shapes.map { shape in
-            let tensor = Tensor(shape: shape)
-            tensor.fill(1)
-            return tensor
-        }
     }
 
     public var shapes: [[Int]] { graph.shapes }
@@ -70,7 +66,13 @@ public final class EffectiveMasks {
     private func run(_ masks: [Tensor?], effectiveMasks: [Tensor]?) throws -> SparsityReport {
         guard masks.count == graph.shapes.count else { throw PruningError.maskCount(expected: graph.shapes.count, got: masks.count) }
         let weights = try masks.enumerated().map { index, mask -> Tensor in
-            guard let mask else { return ones[index] }
+            guard let mask else {
+                if let dense = ones[index] { return dense }
+                let dense = Tensor(shape: graph.shapes[index])
+                dense.fill(1)
+                ones[index] = dense
+                return dense
+            }
             guard mask.shape == graph.shapes[index] else {
                 throw PruningError.maskShape(layer: layerNames[index], expected: graph.shapes[index], got: mask.shape)
             }

@@ -185,10 +185,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     static func resultObject(_ result: RunResult) throws -> OpenAPIObjectContainer {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try JSONDecoder().decode(OpenAPIObjectContainer.self, from: try encoder.encode(result))
+        try JSONDecoder().decode(OpenAPIObjectContainer.self, from: try JSONCoding.encoder().encode(result))
     }
 }
 

@@ -134,9 +134,6 @@ struct ResultsCommand: AsyncParsableCommand {
             case let .csv(body):
                 print(try await String(collecting: body, upTo: 256 << 20), terminator: "")
             case let .json(table):
-                func pad(_ text: String, _ width: Int) -> String {
-                    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-                }
                 func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "—" }
                 print(pad("pruner", 18) + pad("mode", 10) + pad("target", 8) + pad("seed", 6) + pad("status", 11) + pad("test acc", 10)
                       + pad("direct", 10) + "effective")

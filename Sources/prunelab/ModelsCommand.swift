@@ -75,8 +75,10 @@ struct ModelsCommand: ParsableCommand {
                   + pad("\(s.prunableLayers)", 8) + "\(s.prunableParameters)")
         }
     }
+}
 
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-    }
+/// `text` left-aligned in a column of `width` characters (at least one space after it). Swift's
+/// String(format:) does not pad `%@` on Linux, so tables pad by hand.
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }

@@ -6,17 +6,6 @@ import NeuralNet
 import Pruning
 import Tensors
 
-/// Per-layer figures in `prune`, `effective` and `curve` output.
-struct LayerFigures: Encodable {
-    var name: String
-    var shape: [Int]
-    var size: Int
-    var kept: Int
-    var effective: Int
-    /// The quota's target density for this layer (quota-based pruners only).
-    var quota: Double?
-}
-
 /// Direct and effective counts of one mask set, as printed by the CLI.
 struct SparsityFigures: Encodable {
     var architecture: String
@@ -40,17 +29,11 @@ struct SparsityFigures: Encodable {
         effectiveSparsity = report.effectiveSparsity
         directCompression = report.directCompression
         effectiveCompression = report.effectiveCompression
-        layers = report.layers.enumerated().map { index, layer in
-            LayerFigures(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective,
-                         quota: quotas?[index])
-        }
+        layers = LayerFigures.of(report, quotas: quotas)
     }
 
     /// A readable table for the terminal.
     var table: String {
-        func pad(_ text: String, _ width: Int) -> String {
-            text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-        }
         let showQuota = layers.contains { $0.quota != nil }
         var lines = [pad("layer", 8) + pad("shape", 20) + pad("size", 11) + pad("kept", 11) + pad("effective", 11)
                      + (showQuota ? "quota" : "")]

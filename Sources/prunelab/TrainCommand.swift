@@ -95,11 +95,6 @@ struct TrainReport: Encodable {
 
 /// One JSON object with snake_case keys on stdout.
 func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.outputFormatting = [.sortedKeys]
-    // An effective compression is infinite when no weight is effective.
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let data = try encoder.encode(value)
+    let data = try JSONCoding.encoder().encode(value)
     print(String(decoding: data, as: UTF8.self))
 }

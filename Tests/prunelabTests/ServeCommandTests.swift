@@ -12,14 +12,8 @@ struct ServeCommandTests {
 
     /// Row counts through Debian's sqlite3, as a user would look.
     static func counts(_ database: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [database, "SELECT (SELECT COUNT(*) FROM sweeps), (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM sweep_runs), (SELECT COUNT(*) FROM run_dependencies)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try query(database, "SELECT (SELECT COUNT(*) FROM sweeps), (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM sweep_runs), "
+                  + "(SELECT COUNT(*) FROM run_dependencies)") ?? ""
     }
 
     static let sweep = """
@@ -43,7 +37,7 @@ struct ServeCommandTests {
         #expect(sweep.status == 200 && (sweep.json?["counts"] as? [String: Any])?["queued"] as? Int == 6, "\(sweep.text)")
         let again = try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8))
         #expect(again.json?["new"] as? Int == 0 && again.json?["reused"] as? Int == 6, "\(again.text)")
-        #expect(try Self.counts(path) == "2|6|12|2\n")
+        #expect(try Self.counts(path) == "2|6|12|2")
         // A run by key, from the results view.
         let key = try #require(try Self.query(path, "SELECT key FROM results WHERE pruner = 'dense' AND seed = 1"))
         let run = try server.request("GET", "/api/v1/runs/\(key)")
