@@ -73,9 +73,9 @@ public enum RunEvent {
     case progress(RunProgress)
     /// A named scalar at a step (test_accuracy, test_loss, train_loss, …).
     case metric(step: Int, phase: Int, name: String, value: Double)
-    /// The masks the run trains with: per-layer figures, the masks themselves (canonical order) and
-    /// the pruning figures (direct and effective counts).
-    case masks(layers: [LayerFigures], masks: [Tensor], report: SparsityReport)
+    /// The masks the run trains with: per-layer figures, the masks themselves and their effective
+    /// masks (canonical order), and the pruning figures (direct and effective counts).
+    case masks(layers: [LayerFigures], masks: [Tensor], effectiveMasks: [Tensor], report: SparsityReport)
     case checkpoint(step: Int, phase: Int, path: String)
     case finished(RunResult)
 }

@@ -19,13 +19,17 @@ public struct MetricRecord: Codable, Equatable, Sendable {
 public struct RunFiles: Sendable {
     public var checkpoint: String?
     public var masks: String?
+    /// The effective masks of `masks` (same layout).
+    public var effectiveMasks: String?
     public var metrics: String?
     /// The final state (weights, masks, BN statistics), which child runs prune from.
     public var final: String?
 
-    public init(checkpoint: String? = nil, masks: String? = nil, metrics: String? = nil, final: String? = nil) {
+    public init(checkpoint: String? = nil, masks: String? = nil, effectiveMasks: String? = nil, metrics: String? = nil,
+                final: String? = nil) {
         self.checkpoint = checkpoint
         self.masks = masks
+        self.effectiveMasks = effectiveMasks
         self.metrics = metrics
         self.final = final
     }
@@ -108,7 +112,7 @@ public final class RunExecutor: @unchecked Sendable {
         var resumedFrom: Int? = resume.map { $0.header.step }
         var outcome: TrainingOutcome
         while true {
-            announceMasks(network, report: report, quotas: quotas)
+            try announceMasks(network, effective: effective, quotas: quotas)
             reporter.report(.stage(phase == 0 ? "training" : "lottery-ticket round \(phase) of \(rounds): training"))
             outcome = try train(network, optimizer: optimizer, splits: splits, phase: phase, from: startStep,
                                 window: resumedFrom != nil ? resume?.header.trainWindow : nil)
@@ -200,15 +204,19 @@ public final class RunExecutor: @unchecked Sendable {
         }
     }
 
-    private func announceMasks(_ network: Network, report: SparsityReport, quotas: [Double]?) {
+    /// Tells the reporter (and the run's files) which masks the coming training uses, with their
+    /// effective masks (cheap: one forward and one backward pass at batch 1).
+    private func announceMasks(_ network: Network, effective: EffectiveMasks, quotas: [Double]?) throws {
         let masks = network.prunableParameters.map { parameter -> Tensor in
             if let mask = parameter.mask { return mask }
             let ones = Tensor(shape: parameter.shape)
             ones.fill(1)
             return ones
         }
+        let (effectiveMasks, report) = try effective.compute(masks)
         if let path = files.masks { try? MaskFile.write(masks, network: network, to: path) }
-        reporter.report(.masks(layers: LayerFigures.of(report, quotas: quotas), masks: masks, report: report))
+        if let path = files.effectiveMasks { try? MaskFile.write(effectiveMasks, network: network, to: path) }
+        reporter.report(.masks(layers: LayerFigures.of(report, quotas: quotas), masks: masks, effectiveMasks: effectiveMasks, report: report))
     }
 
     // MARK: - Training

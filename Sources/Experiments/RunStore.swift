@@ -8,6 +8,7 @@ import Glibc
 /// ```
 /// <runs-dir>/<key>/config.json     the completed config (with data_dir)
 /// <runs-dir>/<key>/masks.npz       the masks it trains with (bool, one array per prunable layer)
+/// <runs-dir>/<key>/effective-masks.npz   their effective masks (same layout)
 /// <runs-dir>/<key>/metrics.jsonl   {"phase","step","name","value"} per evaluation
 /// <runs-dir>/<key>/checkpoint.bin  the latest training state (see `Checkpoint`)
 /// <runs-dir>/<key>/final.bin       the final state, which child runs prune from
@@ -97,9 +98,10 @@ public final class RunStore {
                 throw ExperimentsError.badCheckpoint(path: checkpointPath, reason: "belongs to run \(checkpoint?.header.runKey ?? "?")")
             }
         } else {
-            for stale in ["checkpoint.bin", "metrics.jsonl", "masks.npz", "final.bin"] { try? FileManager.default.removeItem(atPath: file(stale, of: key)) }
+            for stale in ["checkpoint.bin", "metrics.jsonl", "masks.npz", "effective-masks.npz", "final.bin"] { try? FileManager.default.removeItem(atPath: file(stale, of: key)) }
         }
-        let files = RunFiles(checkpoint: checkpointPath, masks: file("masks.npz", of: key), metrics: file("metrics.jsonl", of: key),
+        let files = RunFiles(checkpoint: checkpointPath, masks: file("masks.npz", of: key),
+                             effectiveMasks: file("effective-masks.npz", of: key), metrics: file("metrics.jsonl", of: key),
                              final: file("final.bin", of: key))
         let executor = try RunExecutor(config: config, reporter: reporter, files: files, parent: parent, checkpointEvery: checkpointEvery)
         executor.stopAfter = stopAfter

@@ -57,11 +57,7 @@ public enum NPZArchive {
     /// `np.savez_compressed`). Atomic: the archive is written to a temporary file beside `path`
     /// and renamed over it, so on any error `path` is left as it was (absent or untouched).
     public static func write(_ arrays: [(name: String, array: NPYArray)], to path: String, compressed: Bool) throws(NPZError) {
-        var names = Set<String>()
-        for (name, _) in arrays {
-            guard !name.isEmpty else { throw .invalidArray(path: path, entry: name, reason: "empty array name") }
-            guard names.insert(name).inserted else { throw .invalidArray(path: path, entry: name, reason: "name used twice") }
-        }
+        try checkNames(arrays, path: path)
         let destination = URL(fileURLWithPath: path)
         let directory = destination.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
@@ -84,6 +80,28 @@ public enum NPZArchive {
         }
     }
 
+    /// The archive's bytes, built in memory (what a server sends as a download).
+    public static func data(_ arrays: [(name: String, array: NPYArray)], compressed: Bool) throws(NPZError) -> Data {
+        try checkNames(arrays, path: "<memory>")
+        let archive: Archive
+        do {
+            archive = try Archive(data: Data(), accessMode: .create)
+        } catch {
+            throw .cannotWrite(path: "<memory>", reason: "cannot create an in-memory archive: \(error)")
+        }
+        try addEntries(arrays, to: archive, path: "<memory>", compressed: compressed)
+        guard let data = archive.data else { throw .cannotWrite(path: "<memory>", reason: "the in-memory archive has no data") }
+        return data
+    }
+
+    private static func checkNames(_ arrays: [(name: String, array: NPYArray)], path: String) throws(NPZError) {
+        var names = Set<String>()
+        for (name, _) in arrays {
+            guard !name.isEmpty else { throw .invalidArray(path: path, entry: name, reason: "empty array name") }
+            guard names.insert(name).inserted else { throw .invalidArray(path: path, entry: name, reason: "name used twice") }
+        }
+    }
+
     /// Writes the archive to `temporary` and flushes it to disk; the archive is closed on return.
     private static func writeArchive(_ arrays: [(name: String, array: NPYArray)], to temporary: URL, path: String,
                                      compressed: Bool) throws(NPZError) {
@@ -93,6 +111,18 @@ public enum NPZArchive {
         } catch {
             throw .cannotWrite(path: path, reason: "cannot create \(temporary.lastPathComponent): \(error)")
         }
+        try addEntries(arrays, to: archive, path: path, compressed: compressed)
+        do {
+            let handle = try FileHandle(forUpdating: temporary)
+            defer { try? handle.close() }
+            try handle.synchronize()
+        } catch {
+            throw .cannotWrite(path: path, reason: "cannot flush \(temporary.lastPathComponent): \(error)")
+        }
+    }
+
+    private static func addEntries(_ arrays: [(name: String, array: NPYArray)], to archive: Archive, path: String,
+                                   compressed: Bool) throws(NPZError) {
         for (name, array) in arrays {
             // Encoded one entry at a time, so only one array's bytes are held twice.
             let bytes = try array.npyData(path: path, entry: name)
@@ -104,13 +134,6 @@ public enum NPZArchive {
             } catch {
                 throw .cannotWrite(path: path, reason: "cannot add entry '\(name).npy': \(error)")
             }
-        }
-        do {
-            let handle = try FileHandle(forUpdating: temporary)
-            defer { try? handle.close() }
-            try handle.synchronize()
-        } catch {
-            throw .cannotWrite(path: path, reason: "cannot flush \(temporary.lastPathComponent): \(error)")
         }
     }
 

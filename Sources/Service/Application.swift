@@ -101,12 +101,25 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             throw error
         } catch let error as ServerError {
-            let part = error.underlyingError is DecodingError ? "body" : "request"
-            throw APIError(.badRequest, "\(part) could not be read: \(describe(error.underlyingError))", field: part)
+            let reason = describe(error.underlyingError)
+            // Only JSON bodies are decoded; anything else that fails to decode is a parameter.
+            let jsonBody = request.headers[.contentType]?.hasPrefix("application/json") == true && request.method != .get
+            guard !jsonBody || !(error.underlyingError is DecodingError) else {
+                throw APIError(.badRequest, "body could not be read: \(reason)", field: "body")
+            }
+            throw APIError(.badRequest, "a parameter could not be read: \(reason)", field: Self.culprit(in: request, reason: reason))
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             throw APIError(.internalServerError, "internal error")
         }
+    }
+
+    /// The query parameter a decoding failure is about: the one whose value the reason quotes,
+    /// else the only one there is; "query" when that cannot be told.
+    static func culprit(in request: Request, reason: String) -> String {
+        let items = (URLComponents(string: request.uri.description)?.queryItems ?? []).filter { !($0.value ?? "").isEmpty }
+        if let quoted = items.first(where: { reason.contains($0.value!) }) { return quoted.name }
+        return items.count == 1 ? items[0].name : "query"
     }
 
     private func describe(_ error: any Error) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import OpenAPIRuntime
+import Pruning
 import Store
 
 /// Sweep lists, results tables, run pages and metrics.
@@ -99,5 +100,25 @@ extension ServiceAPI {
         }
         return .ok(.init(body: .json(.init(metrics: try store.metrics(key).filter(\.value.isFinite)
             .map { .init(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }))))
+    }
+
+    func runMasks(_ input: Operations.runMasks.Input) async throws -> Operations.runMasks.Output {
+        let key = input.path.key, kind = input.query.kind ?? .direct
+        guard Self.validKey(key) else {
+            return .badRequest(.init(body: .json(.init(error: "a run key is 64 hexadecimal digits", field: "key"))))
+        }
+        guard let run = try store.runSummary(key) else {
+            return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
+        }
+        guard let masks = try store.masks(key, kind: kind.rawValue) else {
+            return .notFound(.init(body: .json(.init(error: "run \(key) has no \(kind.rawValue) masks (it is \(run.status))", field: "key"))))
+        }
+        let arrays = masks.map { layer, bits -> (name: String, array: NPYArray) in
+            var values = [Float](repeating: 0, count: layer.size)
+            let bytes = [UInt8](bits)
+            for i in 0..<layer.size where bytes[i >> 3] & (1 << UInt8(i & 7)) != 0 { values[i] = 1 }
+            return (layer.name, NPYArray(shape: layer.shape, values: values, dtype: .bool))
+        }
+        return .ok(.init(body: .binary(HTTPBody(try NPZArchive.data(arrays, compressed: true)))))
     }
 }

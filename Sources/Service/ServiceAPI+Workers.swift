@@ -73,12 +73,11 @@ extension ServiceAPI {
 
     func finishRun(_ input: Operations.finishRun.Input) async throws -> Operations.finishRun.Output {
         guard case let .json(finish) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        var masks: [(layer: Int, kind: String, bits: Data)] = []
-        for (index, encoded) in (finish.masks ?? []).enumerated() {
-            guard let bits = Data(base64Encoded: encoded) else {
-                return .badRequest(.init(body: .json(.init(error: "mask \(index) is not base64", field: "masks"))))
-            }
-            masks.append((index, "direct", bits))
+        let masks: [(layer: Int, kind: String, bits: Data)]
+        do {
+            masks = try Self.checkedMasks(finish)
+        } catch let error as APIError {
+            return .badRequest(.init(body: .json(error.body)))
         }
         let result = try JSONEncoder().encode(finish.result)
         let figures = FinalFigures(testAccuracy: finish.test_accuracy, testLoss: finish.test_loss, totalWeights: finish.total,
@@ -92,6 +91,44 @@ extension ServiceAPI {
             try store.finish(key: input.path.key, worker: finish.worker, figures: figures, layers: layers, masks: masks)
             return .noContent(.init())
         }
+    }
+
+    /// The finish message's masks, decoded and checked against its per-layer table: one packed
+    /// mask per layer, the right length, as many bits set as the table says, effective ⊆ direct.
+    static func checkedMasks(_ finish: Components.Schemas.Finish) throws -> [(layer: Int, kind: String, bits: Data)] {
+        for (index, layer) in finish.layers.enumerated() {
+            guard layer.size == layer.shape.reduce(1, *), layer.size > 0, (0...layer.size).contains(layer.kept),
+                  (0...layer.kept).contains(layer.effective) else {
+                throw APIError(.badRequest, "layer \(index) (\(layer.name)): inconsistent size, kept and effective counts", field: "layers")
+            }
+        }
+        var decoded: [(layer: Int, kind: String, bits: Data)] = []
+        for (kind, field, list) in [("direct", "masks", finish.masks), ("effective", "effective_masks", finish.effective_masks)] {
+            guard let list else { continue }
+            guard list.count == finish.layers.count else {
+                throw APIError(.badRequest, "\(list.count) masks for \(finish.layers.count) layers", field: field)
+            }
+            for (index, (encoded, layer)) in zip(list, finish.layers).enumerated() {
+                guard let bits = Data(base64Encoded: encoded) else { throw APIError(.badRequest, "mask \(index) is not base64", field: field) }
+                guard bits.count == (layer.size + 7) / 8 else {
+                    throw APIError(.badRequest, "mask \(index) has \(bits.count) bytes, \(layer.name) needs \((layer.size + 7) / 8)", field: field)
+                }
+                let ones = bits.reduce(0) { $0 + $1.nonzeroBitCount }
+                let padding = layer.size % 8 == 0 ? 0 : Int(bits[bits.count - 1] >> UInt8(layer.size % 8))
+                guard padding == 0, ones == (kind == "direct" ? layer.kept : layer.effective) else {
+                    throw APIError(.badRequest, "mask \(index) sets \(ones) bits where \(layer.name) reports "
+                                   + "\(kind == "direct" ? layer.kept : layer.effective)", field: field)
+                }
+                decoded.append((index, kind, bits))
+            }
+        }
+        let direct = decoded.filter { $0.kind == "direct" }, effective = decoded.filter { $0.kind == "effective" }
+        if direct.count == effective.count {
+            for (d, e) in zip(direct, effective) where zip(d.bits, e.bits).contains(where: { $1 & ~$0 != 0 }) {
+                throw APIError(.badRequest, "effective mask \(e.layer) keeps weights its direct mask prunes", field: "effective_masks")
+            }
+        }
+        return decoded
     }
 
     func failRun(_ input: Operations.failRun.Input) async throws -> Operations.failRun.Output {

@@ -45,9 +45,19 @@ struct ServiceAPI: APIProtocol {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
         let config = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: Data(run.config.utf8))
-        return .ok(.init(body: .json(.init(key: key, status: .init(rawValue: run.status) ?? .queued, attempts: run.attempts,
-                                           error: run.error, config: .init(additionalProperties: config),
-                                           test_accuracy: run.testAccuracy, direct_compression: run.directCompression,
-                                           effective_compression: run.effectiveCompression, wall_seconds: run.wallSeconds))))
+        let layers = try store.layers(key).map(Self.layer)
+        func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
+        return .ok(.init(body: .json(.init(
+            key: key, status: .init(rawValue: run.status) ?? .queued, attempts: run.attempts, error: run.error,
+            config: .init(additionalProperties: config), max_attempts: run.maxAttempts, worker: run.worker, step: run.step,
+            total_steps: run.totalSteps, created_at: run.createdAt, started_at: run.startedAt, finished_at: run.finishedAt,
+            parents: run.parents, test_accuracy: run.testAccuracy, test_loss: run.testLoss, total: run.totalWeights, kept: run.kept,
+            effective: run.effective, direct_compression: finite(run.directCompression),
+            effective_compression: finite(run.effectiveCompression), wall_seconds: run.wallSeconds,
+            images_per_second: run.imagesPerSecond, layers: layers.isEmpty ? nil : layers))))
+    }
+
+    static func layer(_ layer: LayerSample) -> Components.Schemas.Layer {
+        .init(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective, quota: layer.quota)
     }
 }

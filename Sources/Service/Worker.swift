@@ -155,7 +155,7 @@ public final class Worker: @unchecked Sendable {
                 wall_seconds: result.wallSeconds, images_per_second: result.imagesPerSecond,
                 layers: result.layers.map { .init(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective,
                                                   quota: $0.quota) },
-                masks: uplink.packedMasks, result: .init(additionalProperties: try Self.resultObject(result)))
+                masks: uplink.packedMasks, effective_masks: uplink.packedEffectiveMasks, result: .init(additionalProperties: try Self.resultObject(result)))
             switch try await retrying({ try await self.client.finishRun(path: .init(key: key), body: .json(finish)) }, log: log) {
             case .noContent: log("worker \(id): run \(key) finished, test accuracy \(result.testAccuracy)")
             case .conflict: throw WorkerError(description: "lost the lease of run \(key) before finishing")
@@ -208,6 +208,7 @@ final class Uplink: Reporter, @unchecked Sendable {
     private var closed = false
     private var lost = false
     private(set) var packedMasks: [String]?
+    private(set) var packedEffectiveMasks: [String]?
 
     init(client: Client, key: String, worker: String, leaseSeconds: Double) {
         self.client = client; self.key = key; self.worker = worker; self.leaseSeconds = leaseSeconds
@@ -216,7 +217,10 @@ final class Uplink: Reporter, @unchecked Sendable {
     var leaseLost: Bool { lock.withLock { lost } }
 
     func report(_ event: RunEvent) {
-        if case let .masks(_, masks, _) = event { lock.withLock { packedMasks = masks.map { Self.pack($0).base64EncodedString() } } }
+        if case let .masks(_, masks, effectiveMasks, _) = event {
+            let direct = masks.map { Self.pack($0).base64EncodedString() }, effective = effectiveMasks.map { Self.pack($0).base64EncodedString() }
+            lock.withLock { (packedMasks, packedEffectiveMasks) = (direct, effective) }
+        }
         lock.withLock { pending.append(event) }
     }
 

@@ -128,16 +128,31 @@ public struct SweepSummary: Sendable, Equatable {
 }
 
 /// A stored run's state and final figures.
+/// One run as its page shows it: config, state, progress and (once succeeded) final figures.
 public struct RunSummary: Sendable, Equatable {
     public var key: String
     public var config: String
     public var status: String
     public var attempts: Int
+    public var maxAttempts: Int
     public var error: String?
+    public var worker: String?
+    public var step: Int?
+    public var totalSteps: Int?
+    public var createdAt: String
+    public var startedAt: String?
+    public var finishedAt: String?
     public var testAccuracy: Double?
+    public var testLoss: Double?
+    public var totalWeights: Int?
+    public var kept: Int?
+    public var effective: Int?
     public var directCompression: Double?
     public var effectiveCompression: Double?
     public var wallSeconds: Double?
+    public var imagesPerSecond: Double?
+    /// Dense runs this one prunes from.
+    public var parents: [String]
 }
 
 extension Store {
@@ -151,15 +166,47 @@ extension Store {
 
     public func runSummary(_ key: String) throws -> RunSummary? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT key, config, status, attempts, error, test_accuracy, direct_compression, effective_compression, wall_seconds
-                FROM runs WHERE key = ?
-                """, arguments: [key]).map {
-                RunSummary(key: $0["key"], config: $0["config"], status: $0["status"], attempts: $0["attempts"], error: $0["error"],
-                           testAccuracy: $0["test_accuracy"], directCompression: $0["direct_compression"],
-                           effectiveCompression: $0["effective_compression"], wallSeconds: $0["wall_seconds"])
-            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE key = ?", arguments: [key]) else { return nil }
+            let parents = try String.fetchAll(db, sql: "SELECT parent_key FROM run_dependencies WHERE run_key = ? ORDER BY parent_key",
+                                              arguments: [key])
+            return RunSummary(key: row["key"], config: row["config"], status: row["status"], attempts: row["attempts"],
+                              maxAttempts: row["max_attempts"], error: row["error"], worker: row["worker_id"], step: row["step"],
+                              totalSteps: row["total_steps"], createdAt: row["created_at"], startedAt: row["started_at"],
+                              finishedAt: row["finished_at"], testAccuracy: row["test_accuracy"], testLoss: row["test_loss"],
+                              totalWeights: row["total_weights"], kept: row["kept"], effective: row["effective"],
+                              directCompression: row["direct_compression"], effectiveCompression: row["effective_compression"],
+                              wallSeconds: row["wall_seconds"], imagesPerSecond: row["images_per_second"], parents: parents)
         }
+    }
+
+    /// A run's per-layer table (canonical order; empty until it succeeded).
+    public func layers(_ key: String) throws -> [LayerSample] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, shape, size, kept, effective, quota FROM layers WHERE run_key = ? ORDER BY layer_index",
+                             arguments: [key]).map(Self.layerSample)
+        }
+    }
+
+    /// A succeeded run's masks of one kind ("direct" or "effective") with their layers, in
+    /// canonical order; nil when the run has none stored.
+    public func masks(_ key: String, kind: String) throws -> [(layer: LayerSample, bits: Data)]? {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT l.name, l.shape, l.size, l.kept, l.effective, l.quota, m.bits FROM layers l
+                JOIN masks m ON m.run_key = l.run_key AND m.layer_index = l.layer_index AND m.kind = ?
+                WHERE l.run_key = ? ORDER BY l.layer_index
+                """, arguments: [kind, key])
+            let layerCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM layers WHERE run_key = ?", arguments: [key]) ?? 0
+            guard !rows.isEmpty, rows.count == layerCount else { return nil }
+            return rows.map { (Self.layerSample($0), $0["bits"]) }
+        }
+    }
+
+    /// A `layers` row (its shape is a JSON array the table's CHECK keeps valid).
+    static func layerSample(_ row: Row) -> LayerSample {
+        let shape = (try? JSONDecoder().decode([Int].self, from: Data((row["shape"] as String).utf8))) ?? []
+        return LayerSample(name: row["name"], shape: shape, size: row["size"], kept: row["kept"], effective: row["effective"],
+                           quota: row["quota"])
     }
 }
 

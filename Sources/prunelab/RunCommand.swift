@@ -77,7 +77,7 @@ final class ProgressPrinter: Reporter {
                        + (config.compression.map { " \(config.mode ?? "direct") \($0)×" } ?? "") + ", seed \(config.seed)")
         case let .stage(name):
             printError("prunelab: \(name)")
-        case let .masks(_, _, report):
+        case let .masks(_, _, _, report):
             printError("prunelab: masks keep \(report.kept) of \(report.total) weights (direct \(formatCompression(report.directCompression))), "
                        + "\(report.effective) effective (\(formatCompression(report.effectiveCompression)))")
         case let .progress(p):

@@ -110,6 +110,17 @@ struct ServeCommandTests {
     }
 
     static let unknownKey = String(repeating: "ab", count: 32)
+    /// Stands for the key of a queued run (it has no masks yet) in a case's path.
+    static let queuedRun = "{queued}"
+
+    /// A finish message for a 2×2 layer keeping 2 weights, 1 of them effective.
+    static func finish(masks: String, effective: String = "null") -> String {
+        """
+        {"worker": "w", "test_accuracy": 0.5, "test_loss": 1, "total": 4, "kept": 2, "effective": 1, "wall_seconds": 1,
+         "images_per_second": 1, "layers": [{"name": "fc1", "shape": [2, 2], "size": 4, "kept": 2, "effective": 1}],
+         "masks": \(masks), "effective_masks": \(effective), "result": {}}
+        """
+    }
     static let badCases: [BadCase] = [
         BadCase(name: "malformed JSON", method: "POST", path: "/api/v1/sweeps", body: "{\"name\": ", token: .none, status: 400, field: "body"),
         BadCase(name: "unknown architecture", method: "POST", path: "/api/v1/sweeps",
@@ -140,6 +151,20 @@ struct ServeCommandTests {
         BadCase(name: "cancel unknown sweep", method: "POST", path: "/api/v1/sweeps/999/cancel", body: nil, token: .none, status: 404, field: "id"),
         BadCase(name: "results of unknown sweep", method: "GET", path: "/api/v1/sweeps/999/results", body: nil, token: .none, status: 404,
                 field: "id"),
+        BadCase(name: "limit not a number", method: "GET", path: "/api/v1/runs?limit=abc", body: nil, token: .none, status: 400,
+                field: "limit"),
+        BadCase(name: "unknown mask kind", method: "GET", path: "/api/v1/runs/\(unknownKey)/masks.npz?kind=sideways", body: nil,
+                token: .none, status: 400, field: "kind"),
+        BadCase(name: "masks of unknown run", method: "GET", path: "/api/v1/runs/\(unknownKey)/masks.npz", body: nil, token: .none,
+                status: 404, field: "key"),
+        BadCase(name: "masks of an unfinished run", method: "GET", path: "/api/v1/runs/\(queuedRun)/masks.npz?kind=effective", body: nil,
+                token: .none, status: 404, field: "key"),
+        BadCase(name: "finish with a mask that disagrees with its layer", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
+                body: finish(masks: "[\"AQ==\"]"), token: .none, status: 400, field: "masks"),
+        BadCase(name: "finish with an effective mask outside the direct mask", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
+                body: finish(masks: "[\"Aw==\"]", effective: "[\"BA==\"]"), token: .none, status: 400, field: "effective_masks"),
+        BadCase(name: "finish with too few masks", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
+                body: finish(masks: "[]"), token: .none, status: 400, field: "masks"),
         BadCase(name: "metrics of unknown run", method: "GET", path: "/api/v1/runs/\(unknownKey)/metrics", body: nil, token: .none,
                 status: 404, field: "key"),
     ]
@@ -153,8 +178,10 @@ struct ServeCommandTests {
         defer { server.stop() }
         #expect(try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8)).status == 201)
         let before = try Self.counts(path)
+        let queued = try #require(try Self.query(path, "SELECT key FROM runs LIMIT 1"))
         for c in Self.badCases {
-            let reply = try server.request(c.method, c.path, body: c.body.map { Data($0.utf8) }, token: c.token)
+            let reply = try server.request(c.method, c.path.replacingOccurrences(of: Self.queuedRun, with: queued),
+                                           body: c.body.map { Data($0.utf8) }, token: c.token)
             #expect(reply.status == c.status, "\(c.name): \(reply.status) \(reply.text.prefix(300))")
             #expect(reply.json?["field"] as? String == c.field, "\(c.name): \(reply.text.prefix(300))")
             #expect((reply.json?["error"] as? String)?.isEmpty == false, "\(c.name)")

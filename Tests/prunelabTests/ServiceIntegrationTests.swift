@@ -40,6 +40,49 @@ struct ServiceIntegrationTests {
         let again = try server.request("POST", "/api/v1/sweeps", body: Self.sweep(iterations: 20))
         #expect(again.json?["new"] as? Int == 0 && again.json?["reused"] as? Int == 3, "\(again.text)")
         #expect(try Self.query(path, "SELECT COUNT(*) FROM runs") == "3")
+        try checkRunPageAndMasks(server: server, database: path, directory: directory)
+    }
+
+    /// GET /runs/{key} carries the per-layer table, and masks.npz loads in NumPy with one bool
+    /// array per layer whose counts are the table's (effective ⊆ direct).
+    func checkRunPageAndMasks(server: ServerProcess, database: String, directory: URL) throws {
+        let key = try Self.query(database, "SELECT key FROM runs WHERE pruner = 'random/erk'")
+        let run = try server.request("GET", "/api/v1/runs/\(key)")
+        let layers = try #require(run.json?["layers"] as? [[String: Any]], "\(run.text)")
+        #expect(layers.map { $0["name"] as? String } == ["fc1", "fc2", "fc3"])
+        #expect(run.json?["total"] as? Int == 266_200 && run.json?["step"] as? Int == 20 && run.json?["finished_at"] != nil, "\(run.text)")
+        var files: [String: String] = [:]
+        for kind in ["direct", "effective"] {
+            let reply = try server.request("GET", "/api/v1/runs/\(key)/masks.npz?kind=\(kind)")
+            #expect(reply.status == 200)
+            let file = directory.appendingPathComponent("\(kind).npz")
+            try reply.body.write(to: file)
+            files[kind] = file.path
+        }
+        let script = """
+            import numpy as np, sys
+            d, e = np.load(sys.argv[1]), np.load(sys.argv[2])
+            assert all((e[n] <= d[n]).all() for n in d.files)
+            print(";".join(f"{n}:{d[n].dtype}:{d[n].shape}:{int(d[n].sum())}:{int(e[n].sum())}" for n in d.files))
+            """
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = ["-c", script, files["direct"]!, files["effective"]!]
+        let output = Pipe()
+        python.standardOutput = output
+        try python.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        let expected = layers.map { layer -> String in
+            let shape = (layer["shape"] as? [Int] ?? []).map(String.init).joined(separator: ", ")
+            return "\(layer["name"]!):bool:(\(shape)):\(layer["kept"]!):\(layer["effective"]!)"
+        }.joined(separator: ";")
+        #expect(python.terminationStatus == 0 && printed.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
+        // Bad kind and unknown run: 4xx naming the field.
+        let badKind = try server.request("GET", "/api/v1/runs/\(key)/masks.npz?kind=sideways")
+        #expect(badKind.status == 400, "\(badKind.text)")
+        let unknown = try server.request("GET", "/api/v1/runs/\(String(repeating: "0", count: 64))/masks.npz")
+        #expect(unknown.status == 404 && unknown.json?["field"] as? String == "key", "\(unknown.text)")
     }
 
     /// kill -9 of a worker mid-run: the lease expires, another worker resumes from the last
