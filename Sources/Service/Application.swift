@@ -17,9 +17,12 @@ public struct ServiceConfiguration: Sendable {
     public var maximumBodyBytes: Int
     /// How long a lease lasts without a heartbeat.
     public var leaseSeconds: Double
+    /// Serve the results page from this folder instead of the copy compiled into the binary.
+    public var publicDirectory: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, maximumBodyBytes: Int = 1 << 20,
-                leaseSeconds: Double = 60) {
+                leaseSeconds: Double = 60, publicDirectory: String? = nil) {
+        self.publicDirectory = publicDirectory
         self.leaseSeconds = leaseSeconds
         self.host = host
         self.port = port
@@ -42,6 +45,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
     router.add(middleware: BearerTokenMiddleware(token: configuration.token))
+    router.addResultsPage(directory: configuration.publicDirectory)
     router.get("/healthz") { _, _ in "ok\n" }
     router.get("/api/v1/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))

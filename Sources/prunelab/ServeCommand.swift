@@ -29,11 +29,19 @@ struct ServeCommand: AsyncParsableCommand {
     var workers: String = "auto"
     @Option(help: "Seconds a lease lasts without a heartbeat; an expired run is resumed by the next worker.")
     var leaseSeconds: Double = 60
+    @Option(help: "Serve the results page from this folder (default: the copy built into prunelab).")
+    var `public`: String?
 
     func run() async throws {
         guard (0...65535).contains(port) else { throw InvalidOption(option: "--port", reason: "must be in 0…65535, got \(port)") }
         guard leaseSeconds >= 1, leaseSeconds.isFinite else {
             throw InvalidOption(option: "--lease-seconds", reason: "must be at least 1, got \(leaseSeconds)")
+        }
+        if let folder = `public` {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw InvalidOption(option: "--public", reason: "\(folder) is not a folder")
+            }
         }
         guard maxBodyBytes >= 1024 else { throw InvalidOption(option: "--max-body-bytes", reason: "must be at least 1024, got \(maxBodyBytes)") }
         var token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
@@ -53,7 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let slots = supervisor.slots.map(\.device)
         let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
-                                                            maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds),
+                                                            maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds,
+                                                            publicDirectory: `public`.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
                                        logger: logger, services: [supervisor]) { boundPort in
             printError("prunelab: serving http://\(host):\(boundPort)/api/v1 (database \(db))"
                        + (slots.isEmpty ? ", no local workers" : ", local workers: \(slots.joined(separator: ", "))"))
