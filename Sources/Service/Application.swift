@@ -41,19 +41,31 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
                              services: [any Service] = [],
                              onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
     let store = try Store(path: configuration.databasePath)
+    let metrics = ServiceMetrics.shared
     let router = Router()
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
     router.add(middleware: BearerTokenMiddleware(token: configuration.token))
+    router.add(middleware: JSONByDefaultMiddleware())
     router.addResultsPage(directory: configuration.publicDirectory)
     router.get("/healthz") { _, _ in "ok\n" }
+    // Prometheus text exposition format.
+    router.get("/metrics") { _, _ in
+        let text = try metrics.scrape(store, liveWithin: configuration.leaseSeconds)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
     router.get("/api/v1/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
     }
-    try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds).registerHandlers(on: router, serverURL: try Servers.Server1.url())
+    try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds, logger: logger, metrics: metrics)
+        .registerHandlers(on: router, serverURL: try Servers.Server1.url())
+    let housekeeper = Housekeeper(store: store, interval: min(configuration.leaseSeconds / 4, 5), logger: logger)
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "prunelab"),
-                       services: services,
+                       services: [housekeeper] + services,
                        onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
                        logger: logger)
 }
@@ -71,6 +83,20 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
             guard difference == 0 else { throw APIError(.unauthorized, "missing or wrong bearer token", field: "Authorization") }
         }
         return try await next(request, context)
+    }
+}
+
+/// `curl -d @sweep.json` labels its body application/x-www-form-urlencoded (and some clients send
+/// no Content-Type at all): the API's bodies are JSON, so such bodies are read as JSON. Checkpoint
+/// uploads (application/octet-stream) and any other explicit type are left alone.
+struct JSONByDefaultMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .post, request.uri.path.hasPrefix("/api/v1/") else { return try await next(request, context) }
+        let type = request.headers[.contentType]
+        guard type == nil || type?.hasPrefix("application/x-www-form-urlencoded") == true else { return try await next(request, context) }
+        var head = request.head
+        head.headerFields[.contentType] = "application/json"
+        return try await next(Request(head: head, body: request.body), context)
     }
 }
 
@@ -110,6 +136,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let jsonBody = request.headers[.contentType]?.hasPrefix("application/json") == true && request.method != .get
             guard !jsonBody || !(error.underlyingError is DecodingError) else {
                 throw APIError(.badRequest, "body could not be read: \(reason)", field: "body")
+            }
+            if reason.contains("content type") {
+                throw APIError(.unsupportedMediaType, reason, field: "Content-Type")
             }
             throw APIError(.badRequest, "a parameter could not be read: \(reason)", field: Self.culprit(in: request, reason: reason))
         } catch {

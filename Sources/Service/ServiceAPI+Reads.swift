@@ -121,4 +121,22 @@ extension ServiceAPI {
         }
         return .ok(.init(body: .binary(HTTPBody(try NPZArchive.data(arrays, compressed: true)))))
     }
+
+    func listEvents(_ input: Operations.listEvents.Input) async throws -> Operations.listEvents.Output {
+        let query = input.query
+        let limit = query.limit ?? 100
+        guard (1...1000).contains(limit) else {
+            return .badRequest(.init(body: .json(.init(error: "limit must be between 1 and 1000, got \(limit)", field: "limit"))))
+        }
+        guard (query.after ?? 0) >= 0 else {
+            return .badRequest(.init(body: .json(.init(error: "after must be an event id (≥ 0)", field: "after"))))
+        }
+        if let run = query.run, !Self.validKey(run) {
+            return .badRequest(.init(body: .json(.init(error: "a run key is 64 hexadecimal digits", field: "run"))))
+        }
+        let events = try store.events(after: query.after ?? 0, limit: limit, sweep: query.sweep, run: query.run)
+        return .ok(.init(body: .json(.init(events: events.map {
+            .init(id: $0.id, at: $0.at, kind: $0.kind, sweep: $0.sweep, run: $0.run, worker: $0.worker, detail: $0.detail)
+        }))))
+    }
 }

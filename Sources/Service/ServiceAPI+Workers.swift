@@ -29,7 +29,9 @@ extension ServiceAPI {
         } catch let error as StoreError {
             switch error {
             case .unknownRun: return notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
-            case .leaseLost: return leaseLost(.init(body: .json(.init(error: error.description, field: "worker"))))
+            case let .leaseLost(run, worker):
+                logger.warning("write refused: the lease is lost", metadata: ["run": "\(run)", "worker": "\(worker)"])
+                return leaseLost(.init(body: .json(.init(error: error.description, field: "worker"))))
             default: throw error
             }
         }
@@ -49,6 +51,7 @@ extension ServiceAPI {
         return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
             try store.recordMetrics(key: input.path.key, worker: batch.worker,
                                     batch.metrics.map { MetricSample(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) })
+            metrics.metricsIngested.increment(by: Int64(batch.metrics.count))
             return .noContent(.init())
         }
     }

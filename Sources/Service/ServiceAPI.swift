@@ -1,5 +1,6 @@
 import Experiments
 import Foundation
+import Logging
 import OpenAPIRuntime
 import Store
 
@@ -9,6 +10,8 @@ struct ServiceAPI: APIProtocol {
     let store: Store
     /// How long a lease lasts without a heartbeat.
     let leaseSeconds: Double
+    let logger: Logger
+    let metrics: ServiceMetrics
     /// Checkpoints may be far larger than other bodies (VGG-19: about 160 MB).
     static let maximumCheckpointBytes = 2 << 30
 

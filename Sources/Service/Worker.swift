@@ -1,6 +1,7 @@
 import Experiments
 import Foundation
 import HTTPTypes
+import Logging
 import OpenAPIRuntime
 import OpenAPIURLSession
 import Pruning
@@ -65,7 +66,9 @@ public final class Worker: @unchecked Sendable {
     /// Leases and executes runs until the queue is empty (`exitWhenIdle`) or forever. Returns the
     /// number of runs executed.
     @discardableResult
-    public func run(log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Int {
+    public func run(logger: Logger = Logger(label: "prunelab-worker") { _ in SwiftLogNoOpLogHandler() }) async throws -> Int {
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(id)"
         var executed = 0
         while true {
             let hello = Components.Schemas.WorkerHello(worker: id, host: ProcessInfo.processInfo.hostName, device: configuration.device,
@@ -75,14 +78,16 @@ public final class Worker: @unchecked Sendable {
                 answer = try await client.leaseRun(body: .json(hello))
             } catch {
                 // The server may be restarting: keep trying rather than losing the worker.
-                log("worker \(id): server unreachable (\(error)); retrying")
+                logger.warning("server unreachable; retrying", metadata: ["error": "\(error)"])
                 try await Task.sleep(nanoseconds: UInt64(configuration.pollInterval * 1e9))
                 continue
             }
             switch answer {
             case let .ok(ok):
                 let lease = try ok.body.json
-                log("worker \(id): run \(lease.key) attempt \(lease.attempt)")
+                var log = logger
+                log[metadataKey: "run"] = "\(lease.key)"
+                log.info("run leased", metadata: ["attempt": "\(lease.attempt)", "resume": "\(lease.has_checkpoint)"])
                 try await execute(lease, log: log)
                 executed += 1
             case .noContent:
@@ -107,7 +112,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Executes one leased run and reports its outcome.
-    func execute(_ lease: Components.Schemas.Lease, log: @escaping @Sendable (String) -> Void) async throws {
+    func execute(_ lease: Components.Schemas.Lease, log: Logger) async throws {
         let key = lease.key
         let folder = URL(fileURLWithPath: configuration.scratchDirectory).appendingPathComponent("prunelab-worker-\(key)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -157,26 +162,29 @@ public final class Worker: @unchecked Sendable {
                                                   quota: $0.quota) },
                 masks: uplink.packedMasks, effective_masks: uplink.packedEffectiveMasks, result: .init(additionalProperties: try Self.resultObject(result)))
             switch try await retrying({ try await self.client.finishRun(path: .init(key: key), body: .json(finish)) }, log: log) {
-            case .noContent: log("worker \(id): run \(key) finished, test accuracy \(result.testAccuracy)")
+            case .noContent:
+                log.info("run finished", metadata: ["test_accuracy": "\(result.testAccuracy)",
+                                                    "effective_compression": "\(result.effectiveCompression)",
+                                                    "wall_seconds": "\(result.wallSeconds)"])
             case .conflict: throw WorkerError(description: "lost the lease of run \(key) before finishing")
             default: throw WorkerError(description: "the server refused the result of run \(key)")
             }
         } catch let error as WorkerError {
-            log("worker \(id): \(error.description)")
+            log.warning("run abandoned", metadata: ["reason": "\(error.description)"])
         } catch {
-            log("worker \(id): run \(key) failed: \(error)")
+            log.error("run failed", metadata: ["error": "\(error)"])
             _ = try? await client.failRun(path: .init(key: key), body: .json(.init(worker: id, error: "\(error)")))
         }
     }
 
     /// Retries a request while the server cannot be reached (a restart), for about a minute.
-    func retrying<T>(_ request: () async throws -> T, log: (String) -> Void) async throws -> T {
+    func retrying<T>(_ request: () async throws -> T, log: Logger) async throws -> T {
         var delay = 0.2
         for attempt in 1... {
             do {
                 return try await request()
             } catch where attempt < 12 {
-                log("worker \(id): server unreachable (\(error)); retrying in \(delay) s")
+                log.warning("server unreachable; retrying", metadata: ["error": "\(error)", "delay_seconds": "\(delay)"])
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay = min(delay * 2, 10)
             }

@@ -29,10 +29,12 @@ struct ServeCommand: AsyncParsableCommand {
     var workers: String = "auto"
     @Option(help: "Seconds a lease lasts without a heartbeat; an expired run is resumed by the next worker.")
     var leaseSeconds: Double = 60
+    @OptionGroup var logging: LoggingOptions
     @Option(help: "Serve the results page from this folder (default: the copy built into prunelab).")
     var `public`: String?
 
     func run() async throws {
+        let logger = try logging.logger(label: "prunelab.serve")
         guard (0...65535).contains(port) else { throw InvalidOption(option: "--port", reason: "must be in 0…65535, got \(port)") }
         guard leaseSeconds >= 1, leaseSeconds.isFinite else {
             throw InvalidOption(option: "--lease-seconds", reason: "must be at least 1, got \(leaseSeconds)")
@@ -49,8 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
             token = (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
             printError("prunelab: no --token or PRUNELAB_TOKEN given; writes need: Authorization: Bearer \(token)")
         }
-        var logger = Logger(label: "prunelab")
-        logger.logLevel = .warning
+        ServiceMetrics.shared.bootstrap()
         let host = self.host, db = self.db
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let supervisor: WorkerSupervisor
@@ -69,5 +70,24 @@ struct ServeCommand: AsyncParsableCommand {
             supervisor.serverIsRunning(port: boundPort)
         }
         try await app.runService()
+    }
+}
+
+/// --log-level and --log-format, shared by serve and worker.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Least severe log level written: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+    @Option(help: "Log format on stderr: text (key=value metadata) or json (one object per line).")
+    var logFormat: String = "text"
+
+    /// A logger on stderr as asked, or a one-line error naming the bad option.
+    func logger(label: String) throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw InvalidOption(option: "--log-level", reason: "expected one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
+        }
+        guard let format = LogFormat(rawValue: logFormat) else {
+            throw InvalidOption(option: "--log-format", reason: "expected text or json, got '\(logFormat)'")
+        }
+        return makeLogger(label: label, level: level, format: format)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Service
 
 /// `prunelab worker`: pulls runs from a server and executes them.
@@ -18,6 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var pollInterval: Double = 1
     @Flag(help: "Exit when the queue is empty instead of waiting for work.")
     var exitWhenIdle = false
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let url = try apiURL(server)
@@ -30,7 +32,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let worker = Worker(WorkerConfiguration(server: url, token: token, device: device, pollInterval: pollInterval,
                                                 exitWhenIdle: exitWhenIdle))
-        let executed = try await worker.run { printError("prunelab: \($0)") }
-        printError("prunelab: worker \(worker.id) executed \(executed) runs; queue empty")
+        let logger = try logging.logger(label: "prunelab.worker")
+        let executed = try await worker.run(logger: logger)
+        logger.info("queue empty; exiting", metadata: ["worker": "\(worker.id)", "runs": "\(executed)"])
     }
 }

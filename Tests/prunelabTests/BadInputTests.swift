@@ -39,6 +39,11 @@ struct BadInputTests {
         // ImageNet has no reader: the default dataset cannot be loaded, so the user must pass one.
         Case(arguments: ["train", "--arch", "resnet50"], mentions: ["--dataset"]),
         Case(arguments: ["train", "--arch", "mobilenetv2"], mentions: ["--dataset"]),
+        Case(arguments: ["serve", "--db", "/tmp/prunelab-never.sqlite", "--log-format", "xml"], mentions: ["--log-format", "xml"]),
+        Case(arguments: ["serve", "--db", "/tmp/prunelab-never.sqlite", "--log-level", "loud"], mentions: ["--log-level", "loud"]),
+        Case(arguments: ["serve", "--db", "/tmp/prunelab-never.sqlite", "--public", "/nonexistent/prunelab-page"],
+             mentions: ["/nonexistent/prunelab-page"]),
+        Case(arguments: ["worker", "--server", "http://127.0.0.1:9", "--token", "t", "--log-format", "xml"], mentions: ["--log-format"]),
     ]
 
     @Test(.timeLimit(.minutes(1)), arguments: cases)

@@ -35,7 +35,8 @@ struct ServeCommandTests {
         let id = try #require(created.json?["id"] as? Int)
         let sweep = try server.request("GET", "/api/v1/sweeps/\(id)")
         #expect(sweep.status == 200 && (sweep.json?["counts"] as? [String: Any])?["queued"] as? Int == 6, "\(sweep.text)")
-        let again = try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8))
+        // Resubmitted the way `curl -d @sweep.json` sends it (form-urlencoded label, JSON body).
+        let again = try server.request("POST", "/api/v1/sweeps", body: Data(Self.sweep.utf8), contentType: "application/x-www-form-urlencoded")
         #expect(again.json?["new"] as? Int == 0 && again.json?["reused"] as? Int == 6, "\(again.text)")
         #expect(try Self.counts(path) == "2|6|12|2")
         // A run by key, from the results view.
@@ -106,6 +107,7 @@ struct ServeCommandTests {
         let token: String??
         let status: Int
         let field: String
+        var contentType: String? = nil
         var testDescription: String { name }
     }
 
@@ -165,6 +167,11 @@ struct ServeCommandTests {
                 body: finish(masks: "[\"Aw==\"]", effective: "[\"BA==\"]"), token: .none, status: 400, field: "effective_masks"),
         BadCase(name: "finish with too few masks", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
                 body: finish(masks: "[]"), token: .none, status: 400, field: "masks"),
+        BadCase(name: "events limit 0", method: "GET", path: "/api/v1/events?limit=0", body: nil, token: .none, status: 400, field: "limit"),
+        BadCase(name: "events of a malformed run key", method: "GET", path: "/api/v1/events?run=xyz", body: nil, token: .none, status: 400,
+                field: "run"),
+        BadCase(name: "sweep as plain text", method: "POST", path: "/api/v1/sweeps", body: ServeCommandTests.sweep, token: .none,
+                status: 415, field: "Content-Type", contentType: "text/plain"),
         BadCase(name: "metrics of unknown run", method: "GET", path: "/api/v1/runs/\(unknownKey)/metrics", body: nil, token: .none,
                 status: 404, field: "key"),
     ]
@@ -181,7 +188,7 @@ struct ServeCommandTests {
         let queued = try #require(try Self.query(path, "SELECT key FROM runs LIMIT 1"))
         for c in Self.badCases {
             let reply = try server.request(c.method, c.path.replacingOccurrences(of: Self.queuedRun, with: queued),
-                                           body: c.body.map { Data($0.utf8) }, token: c.token)
+                                           body: c.body.map { Data($0.utf8) }, token: c.token, contentType: c.contentType)
             #expect(reply.status == c.status, "\(c.name): \(reply.status) \(reply.text.prefix(300))")
             #expect(reply.json?["field"] as? String == c.field, "\(c.name): \(reply.text.prefix(300))")
             #expect((reply.json?["error"] as? String)?.isEmpty == false, "\(c.name)")

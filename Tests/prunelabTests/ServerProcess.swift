@@ -77,11 +77,11 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// One HTTP request over loopback (URLSession, i.e. libcurl).
-    func request(_ method: String, _ path: String, body: Data? = nil, token: String?? = .none) throws -> Reply {
+    func request(_ method: String, _ path: String, body: Data? = nil, token: String?? = .none, contentType: String? = nil) throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.httpBody = body
-        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        if body != nil { request.setValue(contentType ?? "application/json", forHTTPHeaderField: "Content-Type") }
         let bearer: String? = token ?? self.token
         if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
         let done = DispatchSemaphore(value: 0)

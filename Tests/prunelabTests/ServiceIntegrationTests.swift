@@ -41,6 +41,30 @@ struct ServiceIntegrationTests {
         #expect(again.json?["new"] as? Int == 0 && again.json?["reused"] as? Int == 3, "\(again.text)")
         #expect(try Self.query(path, "SELECT COUNT(*) FROM runs") == "3")
         try checkRunPageAndMasks(server: server, database: path, directory: directory)
+        try checkOperations(server: server, database: path)
+    }
+
+    /// /metrics (Prometheus text) counts what the database holds and the requests served; the
+    /// events API and the server's log tell every run's lease and success with its metadata.
+    func checkOperations(server: ServerProcess, database: String) throws {
+        let scrape = try server.request("GET", "/metrics").text
+        func sample(_ name: String) -> Double? {
+            scrape.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(sample("prunelab_runs{status=\"succeeded\"}") == 3, "\(scrape)")
+        #expect(sample("prunelab_runs{status=\"queued\"}") == 0 && sample("prunelab_queue_depth") == 0)
+        #expect(sample("prunelab_events_total{kind=\"succeeded\"}") == 3 && sample("prunelab_events_total{kind=\"lease_expired\"}") == 0)
+        let stored = try #require(Double(try Self.query(database, "SELECT COUNT(*) FROM metrics")))
+        #expect(sample("prunelab_metrics_ingested_total") ?? 0 >= stored && stored > 0)
+        #expect(scrape.contains("hb_requests{http_route=\"/api/v1/workers/lease\",http_request_method=\"POST\",http_response_status_code=\"200\"} 3"))
+        #expect(scrape.contains("http_server_request_duration_bucket{http_route=\"/api/v1/runs/{key}/finish\""), "latency histogram per route")
+        let events = try server.request("GET", "/api/v1/events?limit=1000")
+        let kinds = (events.json?["events"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+        #expect(kinds.filter { $0 == "leased" }.count == 3 && kinds.filter { $0 == "succeeded" }.count == 3 && kinds.first == "sweep_submitted")
+        let keys = try Self.query(database, "SELECT key FROM runs").split(separator: "\n")
+        // The housekeeper logs each event within its interval; poll for the last one.
+        let logged = waitUntil(seconds: 10) { keys.allSatisfy { key in server.log.contains("event=succeeded run=\(key)") } }
+        #expect(logged, "\(server.log)")
     }
 
     /// GET /runs/{key} carries the per-layer table, and masks.npz loads in NumPy with one bool
@@ -116,6 +140,8 @@ struct ServiceIntegrationTests {
         #expect(finished)
         #expect(try Self.query(path, "SELECT attempts FROM runs") == "2")
         #expect(try Self.query(path, "SELECT COUNT(*) FROM events WHERE kind = 'lease_expired'") == "1")
+        #expect(try server.request("GET", "/metrics").text.contains("prunelab_events_total{kind=\"lease_expired\"} 1"))
+        #expect(server.log.contains("warning prunelab.serve: detail=attempt 1 event=lease_expired"), "\(server.log)")
         let metrics = "SELECT phase || ',' || step || ',' || name || ',' || quote(value) FROM metrics ORDER BY phase, step, name"
         let expected = try Self.query(referencePath, metrics)
         let resumedMetrics = try Self.query(path, metrics)

@@ -1,0 +1,62 @@
+import Foundation
+import Logging
+
+/// How `serve` and `worker` write their logs on stderr: `text` (swift-log's stream handler:
+/// time, level, label, key=value metadata, message) or `json` (one object per line, for log
+/// shippers: {"time", "level", "label", "message", …metadata}).
+public enum LogFormat: String, CaseIterable, Sendable {
+    case text, json
+}
+
+/// A logger writing `format` to stderr at `level`, without touching the process-wide
+/// LoggingSystem (so libraries and tests keep theirs).
+public func makeLogger(label: String, level: Logger.Level, format: LogFormat) -> Logger {
+    var logger: Logger
+    switch format {
+    case .text: logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    case .json: logger = Logger(label: label) { JSONLogHandler(label: $0) }
+    }
+    logger.logLevel = level
+    return logger
+}
+
+/// One JSON object per line on stderr.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    public var metadataProvider: Logger.MetadataProvider?
+    let label: String
+    private static let lock = NSLock()
+
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var object: [String: Any] = [:]
+        let provided = metadataProvider?.get() ?? [:]
+        for (key, value) in provided.merging(metadata, uniquingKeysWith: { $1 }).merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            object[key] = Self.json(value)
+        }
+        if let error = event.error { object["error"] = "\(error)" }
+        object["time"] = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        object["level"] = event.level.rawValue
+        object["label"] = label
+        object["message"] = event.message.description
+        guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        line.append(0x0A)
+        Self.lock.withLock { FileHandle.standardError.write(line) }
+    }
+
+    static func json(_ value: Logger.MetadataValue) -> Any {
+        switch value {
+        case let .string(string): return string
+        case let .stringConvertible(convertible): return convertible.description
+        case let .array(values): return values.map(json)
+        case let .dictionary(values): return values.mapValues(json)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import Store
+
+/// The numbers `GET /metrics` exposes in Prometheus' text format: request counts and latencies
+/// (Hummingbird's MetricsMiddleware through swift-metrics), and the queue's state read from the
+/// database at each scrape (runs by status, runnable queue depth, live workers, lease expiries
+/// and other events as monotone totals, metrics ingested).
+public final class ServiceMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let runs: [String: Prometheus.Gauge]
+    private let sweeps: [String: Prometheus.Gauge]
+    private let runnable: Prometheus.Gauge
+    private let liveWorkers: Prometheus.Gauge
+    private let events: NIOLockedEvents
+    let metricsIngested: Prometheus.Counter
+
+    /// The process-wide instance; `bootstrap()` routes swift-metrics (Hummingbird's request
+    /// metrics) into its registry.
+    public static let shared = ServiceMetrics()
+    private static let bootstrapped = NSLock()
+    nonisolated(unsafe) private static var isBootstrapped = false
+
+    init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        runs = Dictionary(uniqueKeysWithValues: Store.runStatuses.map {
+            ($0, registry.makeGauge(name: "prunelab_runs", labels: [("status", $0)], help: "Runs by status."))
+        })
+        sweeps = Dictionary(uniqueKeysWithValues: ["active", "cancelled"].map {
+            ($0, registry.makeGauge(name: "prunelab_sweeps", labels: [("status", $0)], help: "Sweeps by status."))
+        })
+        runnable = registry.makeGauge(name: "prunelab_queue_depth", help: "Queued runs whose parents have all succeeded.")
+        liveWorkers = registry.makeGauge(name: "prunelab_live_workers", help: "Workers seen within the last lease period.")
+        metricsIngested = registry.makeCounter(name: "prunelab_metrics_ingested_total", help: "Metric samples stored from workers.")
+        events = NIOLockedEvents(registry: registry)
+    }
+
+    /// Sends swift-metrics to this registry (once per process; later calls do nothing).
+    public func bootstrap() {
+        Self.bootstrapped.withLock {
+            guard !Self.isBootstrapped else { return }
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.defaultDurationHistogramBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+                .map { Duration.microseconds(Int64($0 * 1e6)) }
+            // Prometheus names: letters, digits and underscores.
+            factory.nameAndLabelSanitizer = { name, labels in
+                func clean(_ text: String) -> String { String(text.map { $0.isLetter || $0.isNumber ? $0 : "_" }) }
+                return (clean(name), labels.map { (clean($0.0), $0.1) })
+            }
+            MetricsSystem.bootstrap(factory)
+            Self.isBootstrapped = true
+        }
+    }
+
+    /// Refreshes the database-backed figures and renders everything.
+    func scrape(_ store: Store, liveWithin seconds: Double) throws -> String {
+        let counts = try store.operationalCounts(now: Date().timeIntervalSince1970, liveWithin: seconds)
+        for (status, gauge) in runs { gauge.set(Double(counts.runs[status] ?? 0)) }
+        for (status, gauge) in sweeps { gauge.set(Double(counts.sweeps[status] ?? 0)) }
+        runnable.set(Double(counts.runnable))
+        liveWorkers.set(Double(counts.liveWorkers))
+        events.update(counts.events)
+        return registry.emitToString()
+    }
+}
+
+/// `prunelab_events_total{kind=…}` from the events table (which only grows): each scrape adds
+/// what happened since the last one.
+private final class NIOLockedEvents: @unchecked Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let lock = NSLock()
+    private var counters: [String: (counter: Prometheus.Counter, seen: Int)] = [:]
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        // The kinds an operator alerts on exist from the start, at zero.
+        for kind in ["lease_expired", "failed", "retry", "succeeded", "leased", "sweep_submitted"] { update([kind: 0]) }
+    }
+
+    func update(_ totals: [String: Int]) {
+        lock.withLock {
+            for (kind, total) in totals {
+                var entry = counters[kind] ?? (registry.makeCounter(name: "prunelab_events_total", labels: [("kind", kind)],
+                                                                    help: "Queue events by kind (lease_expired, retry, failed, …)."), 0)
+                if total > entry.seen { entry.counter.increment(by: Int64(total - entry.seen)) }
+                entry.seen = max(entry.seen, total)
+                counters[kind] = entry
+            }
+        }
+    }
+}
+
+/// Background upkeep of `serve`: returns runs whose lease ran out to the queue (so status pages
+/// are right even while no worker asks for work), and writes every queue event — from any code
+/// path — to the log with its sweep, run and worker as metadata.
+struct Housekeeper: Service {
+    let store: Store
+    let interval: Double
+    let logger: Logger
+
+    func run() async throws {
+        var lastEvent = try store.lastEventID()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try store.expireLeases(now: Date().timeIntervalSince1970)
+                for event in try store.events(after: lastEvent, limit: 10_000) {
+                    lastEvent = event.id
+                    log(event)
+                }
+            } catch {
+                logger.error("housekeeping failed", metadata: ["error": "\(error)"])
+            }
+            // Sleeps until the next round, or returns at once when shutdown begins.
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
+        }
+    }
+
+    private func log(_ event: EventRecord) {
+        var metadata: Logger.Metadata = ["event": "\(event.kind)"]
+        if let sweep = event.sweep { metadata["sweep"] = "\(sweep)" }
+        if let run = event.run { metadata["run"] = "\(run)" }
+        if let worker = event.worker { metadata["worker"] = "\(worker)" }
+        if let detail = event.detail { metadata["detail"] = "\(detail)" }
+        let level: Logger.Level = ["lease_expired", "retry", "failed"].contains(event.kind) ? .warning : .info
+        logger.log(level: level, "\(event.kind.replacingOccurrences(of: "_", with: " "))", metadata: metadata)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import GRDB
+
+/// One row of the `events` table: what happened to a sweep or a run, in order.
+public struct EventRecord: Sendable, Equatable {
+    public var id: Int64
+    public var at: String
+    public var kind: String
+    public var sweep: Int64?
+    public var run: String?
+    public var worker: String?
+    public var detail: String?
+}
+
+/// What an operator watches: runs by status, what is runnable now, who is alive.
+public struct OperationalCounts: Sendable, Equatable {
+    /// Runs by status (every status present, zeros included).
+    public var runs: [String: Int]
+    /// Queued runs whose parents have all succeeded (what idle workers would lease now).
+    public var runnable: Int
+    /// Workers seen within the liveness window.
+    public var liveWorkers: Int
+    public var sweeps: [String: Int]
+    /// Events so far by kind (lease_expired, retry, failed, succeeded, …): monotone totals.
+    public var events: [String: Int]
+}
+
+extension Store {
+    public static let runStatuses = ["queued", "leased", "running", "succeeded", "failed", "cancelled"]
+
+    /// Events with id > `after`, oldest first, optionally of one sweep or one run.
+    public func events(after: Int64 = 0, limit: Int = 1000, sweep: Int64? = nil, run: String? = nil) throws -> [EventRecord] {
+        try pool.read { db in
+            var sql = "SELECT id, at, kind, sweep_id, run_key, worker_id, detail FROM events WHERE id > ?"
+            var arguments: StatementArguments = [after]
+            if let sweep {
+                sql += " AND (sweep_id = ? OR run_key IN (SELECT run_key FROM sweep_runs WHERE sweep_id = ?))"
+                arguments += [sweep, sweep]
+            }
+            if let run {
+                sql += " AND run_key = ?"
+                arguments += [run]
+            }
+            sql += " ORDER BY id LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
+                EventRecord(id: $0["id"], at: $0["at"], kind: $0["kind"], sweep: $0["sweep_id"], run: $0["run_key"], worker: $0["worker_id"],
+                            detail: $0["detail"])
+            }
+        }
+    }
+
+    /// The id of the newest event (0 when there is none).
+    public func lastEventID() throws -> Int64 {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM events") ?? 0 }
+    }
+
+    /// Counts for /metrics, in one read transaction (a consistent snapshot).
+    public func operationalCounts(now: Double, liveWithin seconds: Double) throws -> OperationalCounts {
+        try pool.read { db in
+            var runs = Dictionary(uniqueKeysWithValues: Self.runStatuses.map { ($0, 0) })
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM runs GROUP BY status") { runs[row["status"]] = row["n"] }
+            let runnable = try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM runs AS r WHERE status = 'queued'
+                  AND NOT EXISTS (SELECT 1 FROM run_dependencies d JOIN runs p ON p.key = d.parent_key
+                                  WHERE d.run_key = r.key AND p.status <> 'succeeded')
+                """) ?? 0
+            let live = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workers WHERE last_seen >= ?", arguments: [now - seconds]) ?? 0
+            var sweeps = ["active": 0, "cancelled": 0]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM sweeps GROUP BY status") { sweeps[row["status"]] = row["n"] }
+            var events: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM events GROUP BY kind") { events[row["kind"]] = row["n"] }
+            return OperationalCounts(runs: runs, runnable: runnable, liveWorkers: live, sweeps: sweeps, events: events)
+        }
+    }
+}
