@@ -54,7 +54,7 @@ let package = Package(
         // `migrations/` links here) embedded in the binary, one line per file.
         .target(
             name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
-            resources: [.embedInCode("Migrations/0001_initial.sql")]),
+            resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql")]),
         // HTTP API, spec-first: Sources/Service/openapi.yaml generates the server types.
         .target(
             name: "Service",

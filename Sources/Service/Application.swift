@@ -32,6 +32,10 @@ public struct ServiceConfiguration: Sendable {
     }
 }
 
+/// Compact JSON with sorted keys (stable output for people and diffs, no pretty-printing cost),
+/// for the server and the clients alike.
+public let apiCoding = Configuration(jsonEncodingOptions: [.sortedKeys])
+
 /// The OpenAPI document the API is generated from, served at /api/v1/openapi.yaml.
 public let openAPIDocument = String(decoding: PackageResources.openapi_yaml, as: UTF8.self)
 
@@ -61,7 +65,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
     }
     try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds, logger: logger, metrics: metrics)
-        .registerHandlers(on: router, serverURL: try Servers.Server1.url())
+        .registerHandlers(on: router, serverURL: try Servers.Server1.url(), configuration: apiCoding)
     let housekeeper = Housekeeper(store: store, interval: min(configuration.leaseSeconds / 4, 5), logger: logger)
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "prunelab"),

@@ -13,11 +13,11 @@ extension ServiceAPI {
         guard !hello.worker.isEmpty, hello.worker.count <= 200 else {
             return .badRequest(.init(body: .json(.init(error: "a worker id of 1 to 200 characters is required", field: "worker"))))
         }
-        try store.registerWorker(id: hello.worker, host: hello.host ?? "?", device: hello.device ?? "cpu", pid: hello.pid, now: Self.now())
-        guard let lease = try store.lease(worker: hello.worker, now: Self.now(), duration: leaseSeconds) else { return .noContent(.init()) }
-        let config = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: Data(lease.config.utf8))
-        return .ok(.init(body: .json(.init(key: lease.key, config: .init(additionalProperties: config), attempt: lease.attempt,
-                                           lease_seconds: leaseSeconds, has_checkpoint: lease.checkpoint != nil, parents: lease.parents))))
+        let worker = WorkerInfo(id: hello.worker, host: hello.host ?? "?", device: hello.device ?? "cpu", pid: hello.pid)
+        guard let lease = try store.lease(worker: worker, now: Self.now(), duration: leaseSeconds) else { return .noContent(.init()) }
+        let config = try configs.container(key: lease.key, json: lease.config)
+        return .ok(.init(body: .json(.init(key: lease.key, config: config, attempt: lease.attempt,
+                                           lease_seconds: leaseSeconds, has_checkpoint: lease.hasCheckpoint, parents: lease.parents))))
     }
 
     /// Maps the store's lease errors to 404 / 409 answers.

@@ -12,6 +12,8 @@ struct ServiceAPI: APIProtocol {
     let leaseSeconds: Double
     let logger: Logger
     let metrics: ServiceMetrics
+    /// Decoded run configs by key (a key is the hash of its config, so entries never go stale).
+    let configs = ConfigCache()
     /// Checkpoints may be far larger than other bodies (VGG-19: about 160 MB).
     static let maximumCheckpointBytes = 2 << 30
 
@@ -47,12 +49,12 @@ struct ServiceAPI: APIProtocol {
         guard let run = try store.runSummary(key) else {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
-        let config = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: Data(run.config.utf8))
-        let layers = try store.layers(key).map(Self.layer)
+        let config = try configs.container(key: key, json: run.config)
+        let layers = run.layers.map(Self.layer)
         func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
         return .ok(.init(body: .json(.init(
             key: key, status: .init(rawValue: run.status) ?? .queued, attempts: run.attempts, error: run.error,
-            config: .init(additionalProperties: config), max_attempts: run.maxAttempts, worker: run.worker, step: run.step,
+            config: config, max_attempts: run.maxAttempts, worker: run.worker, step: run.step,
             total_steps: run.totalSteps, created_at: run.createdAt, started_at: run.startedAt, finished_at: run.finishedAt,
             parents: run.parents, test_accuracy: run.testAccuracy, test_loss: run.testLoss, total: run.totalWeights, kept: run.kept,
             effective: run.effective, direct_compression: finite(run.directCompression),
@@ -62,5 +64,22 @@ struct ServiceAPI: APIProtocol {
 
     static func layer(_ layer: LayerSample) -> Components.Schemas.Layer {
         .init(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective, quota: layer.quota)
+    }
+}
+
+/// Run configs decoded for the API, by run key. Bounded: emptied when it reaches `capacity`.
+final class ConfigCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: Components.Schemas.RunConfig] = [:]
+    let capacity = 50_000
+
+    func container(key: String, json: String) throws -> Components.Schemas.RunConfig {
+        if let hit = lock.withLock({ entries[key] }) { return hit }
+        let decoded = try JSONDecoder().decode(Components.Schemas.RunConfig.self, from: Data(json.utf8))
+        lock.withLock {
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = decoded
+        }
+        return decoded
     }
 }

@@ -43,6 +43,12 @@ public struct BearerToken: ClientMiddleware {
     }
 }
 
+/// A leased config that does not hash to its run key: the run fails (with this error) rather than
+/// training something else under its name.
+struct ConfigMismatch: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// A worker failure that is not the run's fault (the server said no).
 public struct WorkerError: Error, CustomStringConvertible {
     public let description: String
@@ -59,7 +65,7 @@ public final class Worker: @unchecked Sendable {
     public init(_ configuration: WorkerConfiguration) {
         self.configuration = configuration
         id = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(configuration.device)"
-        client = Client(serverURL: configuration.server, transport: URLSessionTransport(),
+        client = Client(serverURL: configuration.server, configuration: apiCoding, transport: URLSessionTransport(),
                         middlewares: [BearerToken(token: configuration.token)])
     }
 
@@ -119,6 +125,10 @@ public final class Worker: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: folder) }
         do {
             let config = try RunConfig.parse(try JSONEncoder().encode(lease.config))
+            // The key is the hash of the config: a mismatch means the config was altered on the way.
+            guard config.key == key else {
+                throw ConfigMismatch(description: "the config of run \(key) hashes to \(config.key); refusing to run it")
+            }
             let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0) }
             let resume = lease.has_checkpoint ? try await fetchCheckpoint(key) : nil
             let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,

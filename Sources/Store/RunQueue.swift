@@ -8,8 +8,9 @@ public struct Lease: Sendable, Equatable {
     /// 1 for the first attempt.
     public var attempt: Int
     public var expires: Double
-    /// The latest uploaded checkpoint (prunelab's checkpoint bytes), when an earlier attempt left one.
-    public var checkpoint: Data?
+    /// Whether an earlier attempt left a checkpoint to resume from (fetched separately: it may
+    /// be hundreds of megabytes).
+    public var hasCheckpoint: Bool
     /// Parent runs' keys (finished), whose final state the worker fetches.
     public var parents: [String]
 }
@@ -60,15 +61,36 @@ public struct FinalFigures: Sendable, Equatable {
     }
 }
 
+/// A worker as it introduces itself when asking for work.
+public struct WorkerInfo: Sendable, Equatable {
+    public var id: String
+    public var host: String
+    public var device: String
+    public var pid: Int?
+    public init(id: String, host: String, device: String, pid: Int?) {
+        self.id = id; self.host = host; self.device = device; self.pid = pid
+    }
+}
+
 extension Store {
     /// Records (or refreshes) a worker.
     public func registerWorker(id: String, host: String, device: String, pid: Int?, now: Double) throws {
+        try pool.write { db in try Self.register(db, WorkerInfo(id: id, host: host, device: device, pid: pid), now: now) }
+    }
+
+    static func register(_ db: Database, _ worker: WorkerInfo, now: Double) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO workers (id, host, device, pid, last_seen) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET host = excluded.host, device = excluded.device, pid = excluded.pid,
+                                           last_seen = excluded.last_seen
+            """).execute(arguments: [worker.id, worker.host, worker.device, worker.pid, now])
+    }
+
+    /// Registers (or refreshes) `worker` and leases it the next runnable run, in one transaction.
+    public func lease(worker: WorkerInfo, now: Double, duration: Double) throws -> Lease? {
         try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO workers (id, host, device, pid, last_seen) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET host = excluded.host, device = excluded.device, pid = excluded.pid,
-                                               last_seen = excluded.last_seen
-                """, arguments: [id, host, device, pid, now])
+            try Self.register(db, worker, now: now)
+            return try Self.lease(db, worker: worker.id, now: now, duration: duration)
         }
     }
 
@@ -80,51 +102,59 @@ extension Store {
     }
 
     static func expireLeases(_ db: Database, now: Double) throws -> Int {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO events (kind, run_key, worker_id, detail)
             SELECT 'lease_expired', key, worker_id, 'attempt ' || attempts FROM runs
             WHERE status IN ('leased', 'running') AND lease_expires < ?
-            """, arguments: [now])
-        try db.execute(sql: """
+            """).execute(arguments: [now])
+        try db.cachedStatement(sql: """
             UPDATE runs SET status = 'queued', worker_id = NULL, lease_expires = NULL
             WHERE status IN ('leased', 'running') AND lease_expires < ?
-            """, arguments: [now])
+            """).execute(arguments: [now])
         return db.changesCount
     }
+
+    /// The oldest queued run whose parents have all succeeded (walks the `runs_queued` index).
+    public static let nextRunnableSQL = """
+        SELECT key, config, attempts FROM runs AS r
+        WHERE status = 'queued'
+          AND NOT EXISTS (SELECT 1 FROM run_dependencies d JOIN runs p ON p.key = d.parent_key
+                          WHERE d.run_key = r.key AND p.status <> 'succeeded')
+        ORDER BY rowid LIMIT 1
+        """
 
     /// Leases the oldest queued run whose parents have all succeeded to `worker` until
     /// `now + duration`, after returning expired leases to the queue; nil when nothing is ready.
     public func lease(worker: String, now: Double, duration: Double) throws -> Lease? {
-        try pool.write { db in
+        try pool.write { db in try Self.lease(db, worker: worker, now: now, duration: duration) }
+    }
+
+    static func lease(_ db: Database, worker: String, now: Double, duration: Double) throws -> Lease? {
+        do {
             _ = try Self.expireLeases(db, now: now)
-            try db.execute(sql: "UPDATE workers SET last_seen = ? WHERE id = ?", arguments: [now, worker])
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT key, config, attempts FROM runs AS r
-                WHERE status = 'queued'
-                  AND NOT EXISTS (SELECT 1 FROM run_dependencies d JOIN runs p ON p.key = d.parent_key
-                                  WHERE d.run_key = r.key AND p.status <> 'succeeded')
-                ORDER BY rowid LIMIT 1
-                """) else { return nil }
+            try db.cachedStatement(sql: "UPDATE workers SET last_seen = ? WHERE id = ?").execute(arguments: [now, worker])
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.nextRunnableSQL)) else { return nil }
             let key: String = row["key"]
             let attempt: Int = row["attempts"] + 1
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE runs SET status = 'leased', worker_id = ?, lease_expires = ?, attempts = ?,
                                 started_at = COALESCE(started_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
                 WHERE key = ?
-                """, arguments: [worker, now + duration, attempt, key])
-            try db.execute(sql: "INSERT INTO events (kind, run_key, worker_id, detail) VALUES ('leased', ?, ?, ?)",
-                           arguments: [key, worker, "attempt \(attempt)"])
-            let checkpoint = try Data.fetchOne(db, sql: "SELECT data FROM checkpoints WHERE run_key = ?", arguments: [key])
-            let parents = try String.fetchAll(db, sql: "SELECT parent_key FROM run_dependencies WHERE run_key = ? ORDER BY parent_key",
+                """).execute(arguments: [worker, now + duration, attempt, key])
+            try db.cachedStatement(sql: "INSERT INTO events (kind, run_key, worker_id, detail) VALUES ('leased', ?, ?, ?)")
+                .execute(arguments: [key, worker, "attempt \(attempt)"])
+            let hasCheckpoint = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE run_key = ?)"),
+                                                  arguments: [key]) ?? false
+            let parents = try String.fetchAll(db.cachedStatement(sql: "SELECT parent_key FROM run_dependencies WHERE run_key = ? ORDER BY parent_key"),
                                               arguments: [key])
-            return Lease(key: key, config: row["config"], attempt: attempt, expires: now + duration, checkpoint: checkpoint,
+            return Lease(key: key, config: row["config"], attempt: attempt, expires: now + duration, hasCheckpoint: hasCheckpoint,
                          parents: parents)
         }
     }
 
     /// Throws `leaseLost` unless `worker` holds `key`'s lease (checked inside write transactions).
     static func requireLease(_ db: Database, key: String, worker: String) throws {
-        let holder = try Row.fetchOne(db, sql: "SELECT status, worker_id FROM runs WHERE key = ?", arguments: [key])
+        let holder = try Row.fetchOne(db.cachedStatement(sql: "SELECT status, worker_id FROM runs WHERE key = ?"), arguments: [key])
         guard let holder else { throw StoreError.unknownRun(key) }
         guard ["leased", "running"].contains(holder["status"] as String), holder["worker_id"] as String? == worker else {
             throw StoreError.leaseLost(run: key, worker: worker)
@@ -135,11 +165,11 @@ extension Store {
     public func heartbeat(key: String, worker: String, now: Double, duration: Double, step: Int?, totalSteps: Int?) throws {
         try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE runs SET status = 'running', lease_expires = ?, step = COALESCE(?, step), total_steps = COALESCE(?, total_steps)
                 WHERE key = ?
-                """, arguments: [now + duration, step, totalSteps, key])
-            try db.execute(sql: "UPDATE workers SET last_seen = ? WHERE id = ?", arguments: [now, worker])
+                """).execute(arguments: [now + duration, step, totalSteps, key])
+            try db.cachedStatement(sql: "UPDATE workers SET last_seen = ? WHERE id = ?").execute(arguments: [now, worker])
         }
     }
 
@@ -168,16 +198,16 @@ extension Store {
                        masks: [(layer: Int, kind: String, bits: Data)]) throws {
         try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE runs SET status = 'succeeded', worker_id = NULL, lease_expires = NULL, error = NULL,
                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), test_accuracy = ?, test_loss = ?, total_weights = ?,
                     kept = ?, effective = ?, direct_compression = ?, effective_compression = ?, wall_seconds = ?,
                     images_per_second = ?, result = ?, step = total_steps
                 WHERE key = ?
-                """, arguments: [figures.testAccuracy, figures.testLoss, figures.totalWeights, figures.kept, figures.effective,
+                """).execute(arguments: [figures.testAccuracy, figures.testLoss, figures.totalWeights, figures.kept, figures.effective,
                                  figures.directCompression, figures.effectiveCompression, figures.wallSeconds,
                                  figures.imagesPerSecond, figures.result, key])
-            try db.execute(sql: "DELETE FROM layers WHERE run_key = ?", arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM layers WHERE run_key = ?").execute(arguments: [key])
             let layer = try db.makeStatement(sql: """
                 INSERT INTO layers (run_key, layer_index, name, shape, size, kept, effective, quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
@@ -190,7 +220,7 @@ extension Store {
             // A dense run keeps its final state (uploaded as its last checkpoint): children prune it.
             try db.execute(sql: "DELETE FROM checkpoints WHERE run_key = ? AND (SELECT pruner FROM runs WHERE key = ?) <> 'dense'",
                            arguments: [key, key])
-            try db.execute(sql: "INSERT INTO events (kind, run_key, worker_id) VALUES ('succeeded', ?, ?)", arguments: [key, worker])
+            try db.cachedStatement(sql: "INSERT INTO events (kind, run_key, worker_id) VALUES ('succeeded', ?, ?)").execute(arguments: [key, worker])
         }
     }
 
@@ -203,23 +233,23 @@ extension Store {
             let row = try Row.fetchOne(db, sql: "SELECT attempts, max_attempts FROM runs WHERE key = ?", arguments: [key])!
             let final = (row["attempts"] as Int) >= (row["max_attempts"] as Int)
             let status = final ? "failed" : "queued"
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE runs SET status = ?, worker_id = NULL, lease_expires = NULL, error = ?,
                     finished_at = CASE WHEN ? THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END
                 WHERE key = ?
-                """, arguments: [status, error, final, key])
+                """).execute(arguments: [status, error, final, key])
             try db.execute(sql: "INSERT INTO events (kind, run_key, worker_id, detail) VALUES (?, ?, ?, ?)",
                            arguments: [final ? "failed" : "retry", key, worker, error])
             if final {
                 // Children can never run: fail them (transitively) with the reason.
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     WITH RECURSIVE blocked(key) AS (
                         SELECT run_key FROM run_dependencies WHERE parent_key = ?
                         UNION SELECT d.run_key FROM run_dependencies d JOIN blocked b ON d.parent_key = b.key)
                     UPDATE runs SET status = 'failed', error = 'parent run ' || ? || ' failed',
                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                     WHERE key IN (SELECT key FROM blocked) AND status = 'queued'
-                    """, arguments: [key, key])
+                    """).execute(arguments: [key, key])
             }
             return status
         }

@@ -10,6 +10,7 @@ public final class Store: Sendable {
     /// The migrations compiled into the binary, in order: (identifier, SQL).
     public static let migrations: [(name: String, sql: String)] = [
         ("0001_initial", String(decoding: PackageResources._001_initial_sql, as: UTF8.self)),
+        ("0002_queue_index", String(decoding: PackageResources._002_queue_index_sql, as: UTF8.self)),
     ]
 
     /// Opens (creating) the database at `path` and brings its schema up to date.

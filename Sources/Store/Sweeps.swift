@@ -153,6 +153,8 @@ public struct RunSummary: Sendable, Equatable {
     public var imagesPerSecond: Double?
     /// Dense runs this one prunes from.
     public var parents: [String]
+    /// Per prunable layer, once the run succeeded.
+    public var layers: [LayerSample]
 }
 
 extension Store {
@@ -164,26 +166,34 @@ extension Store {
         }
     }
 
+    /// A run's page: config, state, figures, parents and per-layer table, in one read
+    /// transaction with cached statements (this is the API's hottest read).
     public func runSummary(_ key: String) throws -> RunSummary? {
         try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE key = ?", arguments: [key]) else { return nil }
-            let parents = try String.fetchAll(db, sql: "SELECT parent_key FROM run_dependencies WHERE run_key = ? ORDER BY parent_key",
+            let run = try db.cachedStatement(sql: """
+                SELECT key, config, status, attempts, max_attempts, error, worker_id, step, total_steps, created_at, started_at,
+                       finished_at, test_accuracy, test_loss, total_weights, kept, effective, direct_compression,
+                       effective_compression, wall_seconds, images_per_second
+                FROM runs WHERE key = ?
+                """)
+            guard let row = try Row.fetchOne(run, arguments: [key]) else { return nil }
+            let parents = try String.fetchAll(db.cachedStatement(sql: "SELECT parent_key FROM run_dependencies WHERE run_key = ? ORDER BY parent_key"),
                                               arguments: [key])
-            return RunSummary(key: row["key"], config: row["config"], status: row["status"], attempts: row["attempts"],
-                              maxAttempts: row["max_attempts"], error: row["error"], worker: row["worker_id"], step: row["step"],
-                              totalSteps: row["total_steps"], createdAt: row["created_at"], startedAt: row["started_at"],
-                              finishedAt: row["finished_at"], testAccuracy: row["test_accuracy"], testLoss: row["test_loss"],
-                              totalWeights: row["total_weights"], kept: row["kept"], effective: row["effective"],
-                              directCompression: row["direct_compression"], effectiveCompression: row["effective_compression"],
-                              wallSeconds: row["wall_seconds"], imagesPerSecond: row["images_per_second"], parents: parents)
+            let layers = try Row.fetchAll(db.cachedStatement(sql: Self.layersSQL), arguments: [key]).map(Self.layerSample)
+            return RunSummary(key: row[0], config: row[1], status: row[2], attempts: row[3], maxAttempts: row[4], error: row[5],
+                              worker: row[6], step: row[7], totalSteps: row[8], createdAt: row[9], startedAt: row[10], finishedAt: row[11],
+                              testAccuracy: row[12], testLoss: row[13], totalWeights: row[14], kept: row[15], effective: row[16],
+                              directCompression: row[17], effectiveCompression: row[18], wallSeconds: row[19], imagesPerSecond: row[20],
+                              parents: parents, layers: layers)
         }
     }
+
+    static let layersSQL = "SELECT name, shape, size, kept, effective, quota FROM layers WHERE run_key = ? ORDER BY layer_index"
 
     /// A run's per-layer table (canonical order; empty until it succeeded).
     public func layers(_ key: String) throws -> [LayerSample] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, shape, size, kept, effective, quota FROM layers WHERE run_key = ? ORDER BY layer_index",
-                             arguments: [key]).map(Self.layerSample)
+            try Row.fetchAll(db.cachedStatement(sql: Self.layersSQL), arguments: [key]).map(Self.layerSample)
         }
     }
 
@@ -203,10 +213,11 @@ extension Store {
     }
 
     /// A `layers` row (its shape is a JSON array the table's CHECK keeps valid).
+    /// A row of `layersSQL` (name, shape, size, kept, effective, quota); the shape is a JSON
+    /// array of integers the table's CHECK keeps valid.
     static func layerSample(_ row: Row) -> LayerSample {
-        let shape = (try? JSONDecoder().decode([Int].self, from: Data((row["shape"] as String).utf8))) ?? []
-        return LayerSample(name: row["name"], shape: shape, size: row["size"], kept: row["kept"], effective: row["effective"],
-                           quota: row["quota"])
+        let shape = (row[1] as String).split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        return LayerSample(name: row[0], shape: shape, size: row[2], kept: row[3], effective: row[4], quota: row[5])
     }
 }
 

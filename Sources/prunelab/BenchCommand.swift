@@ -7,12 +7,15 @@ import NeuralNet
 import Tensors
 
 /// `prunelab bench`: speed figures next to the machine's own sgemm, measured in the same run.
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure training speed against oneDNN's sgemm on 2048² in the same run.",
         discussion: """
             gemm: dnnl_sgemm GFLOP/s on 2048² (best of 5).
+            service: this binary's `serve` on a new SQLite file over loopback: start-up, a 7 000-run sweep,
+            GET /runs/{key} under wrk (apt-get install wrk) while four simulated workers write, batched
+            metric ingest, lease→finish cycles (--seconds per timed phase).
             effective: exact effective masks of uniformly random 100× masks per architecture (median of
             --windows calls, --arch for one), and effective random/uniform pruning of VGG-16 to 1000×.
             Networks train on synthetic data of the architecture's input shape at its default batch:
@@ -27,9 +30,9 @@ struct BenchCommand: ParsableCommand {
         "resnet18": ("resnet18", 64), "resnet20": ("resnet20", 128), "resnet50": ("resnet50", 32),
         "mobilenetv2": ("mobilenetv2", 32),
     ]
-    static var targets: [String] { ["gemm", "effective"] + networks.keys.sorted() }
+    static var targets: [String] { ["gemm", "effective", "service"] + networks.keys.sorted() }
 
-    @Argument(help: "What to measure: gemm or a network (lenet300, lenet5, vgg16, vgg19, resnet18, resnet20, resnet50, mobilenetv2).")
+    @Argument(help: "What to measure: gemm, effective, service or a network (lenet300, lenet5, vgg16, vgg19, resnet18, resnet20, resnet50, mobilenetv2).")
     var target: String
     @Option(help: "Length of each timed window in seconds.")
     var seconds: Double = 2
@@ -58,11 +61,22 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         guard Self.targets.contains(target) else {
             throw InvalidOption(option: "target", reason: "unknown benchmark '\(target)' (\(Self.targets.joined(separator: ", ")))")
         }
         guard seconds > 0 else { throw InvalidOption(option: "--seconds", reason: "must be positive, got \(seconds)") }
+        if target == "service" {
+            let sgemm = Self.sgemmGFLOPS(size: 2048)
+            let report = try await ServiceBench(seconds: seconds).run()
+            if json {
+                try printJSON(ServiceBenchOutput(sgemmGflops: sgemm, service: report))
+            } else {
+                print(String(format: "sgemm 2048²: %.1f GFLOP/s (machine speed now)", sgemm))
+                print(report.summary)
+            }
+            return
+        }
         guard windows >= 1 else { throw InvalidOption(option: "--windows", reason: "must be at least 1, got \(windows)") }
         if let batchSize, batchSize < 1 { throw InvalidOption(option: "--batch-size", reason: "must be at least 1, got \(batchSize)") }
         _ = try makeBackend()
@@ -260,4 +274,10 @@ extension BenchCommand {
         print(line("SGD step", step))
         print(line("total", total))
     }
+}
+
+struct ServiceBenchOutput: Encodable {
+    var bench = "service"
+    var sgemmGflops: Double
+    var service: ServiceBench.Report
 }

@@ -14,7 +14,7 @@ struct ServerOptions: ParsableArguments {
     func client() throws -> Client {
         let url = try apiURL(server ?? ProcessInfo.processInfo.environment["PRUNELAB_SERVER"] ?? "http://127.0.0.1:8080")
         let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
-        return Client(serverURL: url, transport: URLSessionTransport(), middlewares: token.isEmpty ? [] : [BearerToken(token: token)])
+        return Client(serverURL: url, configuration: apiCoding, transport: URLSessionTransport(), middlewares: token.isEmpty ? [] : [BearerToken(token: token)])
     }
 }
 

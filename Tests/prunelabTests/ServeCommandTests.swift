@@ -52,6 +52,32 @@ struct ServeCommandTests {
         #expect(document.status == 200 && document.text == expected)
     }
 
+    /// GET /runs/{key} types the config (RunConfig in openapi.yaml): every field of every pruner's
+    /// canonical config comes back as stored, none dropped by the schema.
+    @Test(.timeLimit(.minutes(2)))
+    func runConfigsComeBackWhole() throws {
+        let (path, directory) = try Self.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        let sweep = """
+            {"name": "groups", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "compression": 10, "mode": "effective",
+             "shuffle": true, "training": {"iterations": 10}},
+             "grid": {"pruner": ["snip/iterative", "synflow", "lth", "grasp", "lamp", "random/erk"], "seed": [0, 9223372036854775807]}}
+            """
+        let created = try server.request("POST", "/api/v1/sweeps", body: Data(sweep.utf8))
+        #expect(created.status == 201, "\(created.text)")
+        let rows = try #require(try Self.query(path, "SELECT key || ' ' || config FROM runs")).split(separator: "\n")
+        #expect(rows.count == 14, "6 pruners × 2 seeds + a dense parent per seed")
+        for row in rows {
+            let key = String(row.prefix(64)), stored = Data(row.dropFirst(65).utf8)
+            let reply = try server.request("GET", "/api/v1/runs/\(key)")
+            let served = try #require(reply.json?["config"] as? NSDictionary, "\(reply.text)")
+            let expected = try #require(try JSONSerialization.jsonObject(with: stored) as? NSDictionary)
+            #expect(served == expected, "\(key)")
+        }
+    }
+
     /// Run pages by cursor, the results table as CSV, the sweep list, cancelling.
     @Test(.timeLimit(.minutes(2)))
     func listingPagingResultsAndCancelling() throws {

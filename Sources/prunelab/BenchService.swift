@@ -1,0 +1,370 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `prunelab bench service`: the service's speed on loopback, against the real binary on a
+/// fresh SQLite file — start-up, storing a 7 000-run sweep, lease→finish cycles, batched metric
+/// ingest, and `GET /runs/{key}` under `wrk` while simulated workers write.
+struct ServiceBench {
+    struct Report: Encodable {
+        var readySeconds: [Double] = []
+        var sweepRuns = 0
+        var sweepSeconds = 0.0
+        var resubmitSeconds = 0.0
+        var leaseFinishCycles = 0
+        var leaseFinishPerSecond = 0.0
+        var leaseFinishClients = 0
+        var metricsStored = 0
+        var metricsPerSecond = 0.0
+        var metricsBatch = 0
+        var getRequestsPerSecond: Double?
+        var getLatencyP50Milliseconds: Double?
+        var getLatencyP99Milliseconds: Double?
+        var getConnections: Int?
+        var getErrors: Int?
+        var writesPerSecondDuringGets: Double?
+        var wrk: String?
+
+        var summary: String {
+            var lines = [
+                "serve ready (spawn → /healthz 200): " + readySeconds.map { String(format: "%.3f s", $0) }.joined(separator: ", ")
+                    + " (first on a new file, then restarts)",
+                String(format: "sweep of %d runs stored in %.3f s (expansion, validation, keys, SQLite); resubmitted (all reused) in %.3f s",
+                       sweepRuns, sweepSeconds, resubmitSeconds),
+                String(format: "lease→finish: %d cycles, %.0f per second (%d clients)", leaseFinishCycles, leaseFinishPerSecond,
+                       leaseFinishClients),
+                String(format: "metric ingest: %d metrics in batches of %d, %.0f per second", metricsStored, metricsBatch, metricsPerSecond),
+            ]
+            if let rate = getRequestsPerSecond, let p50 = getLatencyP50Milliseconds, let p99 = getLatencyP99Milliseconds {
+                lines.append(String(format: "GET /runs/{key} (wrk, %d connections): %.0f requests/s, p50 %.2f ms, p99 %.2f ms, %d errors; "
+                                    + "writers meanwhile: %.0f writes/s", getConnections ?? 0, rate, p50, p99, getErrors ?? 0,
+                                    writesPerSecondDuringGets ?? 0))
+            } else {
+                lines.append("GET /runs/{key}: skipped (" + (wrk ?? "wrk not found") + ")")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let seconds: Double
+    let token = "bench-token"
+
+    func run() async throws -> Report {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("bench.sqlite").path
+        var report = Report()
+        // Start-up: a new file (migrations run), then two restarts on it.
+        var server: ServerChild?
+        for _ in 0..<3 {
+            server?.stop()
+            let started = try ServerChild(database: database, token: token)
+            report.readySeconds.append(started.readySeconds)
+            server = started
+        }
+        guard let server else { throw Failure(description: "the server did not start") }
+        defer { server.stop() }
+        let api = API(base: "http://127.0.0.1:\(server.port)/api/v1", token: token)
+
+        // 5 pruners × 2 modes × 7 compressions × 100 seeds = 7 000 runs, none needing a parent.
+        let sweep = Data("""
+            {"name": "bench", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "training": {"iterations": 100}},
+             "grid": {"pruner": ["random/uniform", "random/erk", "random/igq", "snip", "synflow"], "mode": ["direct", "effective"],
+                      "compression": [2, 4, 10, 30, 100, 300, 1000], "seed": \(Array(0..<100))}}
+            """.utf8)
+        var start = Date()
+        let created = try await api.send("POST", "/sweeps", sweep)
+        report.sweepSeconds = Date().timeIntervalSince(start)
+        guard created.status == 201, let runs = created.json?["runs"] as? Int else {
+            throw Failure(description: "sweep refused: HTTP \(created.status) \(created.text.prefix(300))")
+        }
+        report.sweepRuns = runs
+        start = Date()
+        _ = try await api.send("POST", "/sweeps", sweep)
+        report.resubmitSeconds = Date().timeIntervalSince(start)
+        let keys = try await allKeys(api)
+
+        // GET /runs/{key} under wrk while four simulated workers heartbeat and upload metrics.
+        let writers = (0..<4).map { "bench-writer-\($0)" }
+        var leased: [String] = []
+        for worker in writers {
+            guard let key = try await lease(api, worker: worker) else { throw Failure(description: "nothing to lease") }
+            leased.append(key)
+        }
+        try await measureGets(api: api, port: server.port, keys: keys, writers: Array(zip(writers, leased)), directory: directory,
+                              into: &report)
+
+        // Batched metric ingest: one run per client, 1 000 metrics a batch.
+        report.metricsBatch = 1000
+        let ingestDeadline = Date().addingTimeInterval(seconds)
+        start = Date()
+        let stored = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (worker, key) in zip(writers, leased) {
+                group.addTask {
+                    var step = 1_000_000, count = 0
+                    while Date() < ingestDeadline {
+                        // Written by hand: the client must not be what is measured.
+                        var body = "{\"worker\":\"\(worker)\",\"metrics\":["
+                        for i in 0..<500 {
+                            if i > 0 { body += "," }
+                            body += "{\"phase\":0,\"step\":\(step + i),\"name\":\"train_loss\",\"value\":\(1.0 / Double(step + i))},"
+                            body += "{\"phase\":0,\"step\":\(step + i),\"name\":\"train_accuracy\",\"value\":0.5}"
+                        }
+                        body += "]}"
+                        step += 500
+                        let reply = try await api.send("POST", "/runs/\(key)/metrics", Data(body.utf8))
+                        guard reply.status == 204 else { throw Failure(description: "metrics refused: HTTP \(reply.status) \(reply.text)") }
+                        count += 1000
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        report.metricsStored = stored
+        report.metricsPerSecond = Double(stored) / Date().timeIntervalSince(start)
+
+        // Lease → finish cycles with LeNet-300-100's per-layer table and a real result object
+        // (packed masks are not sent: 2 × 33 KB per LeNet-300-100 run).
+        let clients = 4
+        report.leaseFinishClients = clients
+        let cycleDeadline = Date().addingTimeInterval(seconds)
+        start = Date()
+        let cycles = try await withThrowingTaskGroup(of: Int.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    var done = 0
+                    let finish = try JSONSerialization.data(withJSONObject: [
+                            "worker": "bench-cycler-\(client)", "test_accuracy": 0.9, "test_loss": 0.3, "total": 266_200, "kept": 26_620,
+                            "effective": 26_000, "wall_seconds": 1.0, "images_per_second": 1000.0, "result": Self.typicalResult,
+                            "layers": [
+                                ["name": "fc1", "shape": [300, 784], "size": 235_200, "kept": 23_520, "effective": 23_000],
+                                ["name": "fc2", "shape": [100, 300], "size": 30_000, "kept": 3_000, "effective": 2_900],
+                                ["name": "fc3", "shape": [10, 100], "size": 1_000, "kept": 100, "effective": 100],
+                            ],
+                        ])
+                    while Date() < cycleDeadline, let key = try await lease(api, worker: "bench-cycler-\(client)") {
+                        let reply = try await api.send("POST", "/runs/\(key)/finish", finish)
+                        guard reply.status == 204 else { throw Failure(description: "finish refused: HTTP \(reply.status) \(reply.text)") }
+                        done += 1
+                    }
+                    return done
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        report.leaseFinishCycles = cycles
+        report.leaseFinishPerSecond = Double(cycles) / Date().timeIntervalSince(start)
+        return report
+    }
+
+    /// A LeNet-300-100 synflow run's result object as a worker sends it (about 1 KB).
+    nonisolated(unsafe) static let typicalResult: [String: Any] = {
+        let text = """
+            {"training_seconds":30.2,"direct_sparsity":0.9,"config":{"pruner":"synflow","synflow":{"rounds":100},"format":1,
+             "architecture":"lenet300-100","mode":"direct","compression":10,"dataset":"fashion-mnist","shuffle":false,"seed":0,
+             "training":{"eval_every":9600,"momentum":0.9,"lr_drops":[25000,50000,75000],"weight_decay":0.0005,"batch_size":100,
+             "iterations":96000,"learning_rate":0.1}},"test_loss":0.3534,"train_loss":0.2630,"effective":26603,"total_steps":96000,
+             "test_accuracy":0.886,"effective_sparsity":0.9000638617580766,"key":"2b208a371f3456cc626b03865723a25ed19dfa947e7bce5bd886aae53f1420b4",
+             "kept":26620,"effective_compression":10.006390256737962,"wall_seconds":400.7,"total":266200,"images_per_second":33949.0,
+             "train_accuracy":0.904,"steps":96000,"direct_compression":10,"layers":[
+             {"kept":16588,"shape":[300,784],"size":235200,"name":"fc1","effective":16586},
+             {"shape":[100,300],"name":"fc2","size":30000,"kept":9054,"effective":9039},
+             {"kept":978,"name":"fc3","shape":[10,100],"size":1000,"effective":978}]}
+            """
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+    }()
+
+    private func lease(_ api: API, worker: String) async throws -> String? {
+        let reply = try await api.send("POST", "/workers/lease", Data("{\"worker\": \"\(worker)\"}".utf8))
+        if reply.status == 204 { return nil }
+        guard reply.status == 200, let key = reply.json?["key"] as? String else {
+            throw Failure(description: "lease refused: HTTP \(reply.status) \(reply.text)")
+        }
+        return key
+    }
+
+    private func allKeys(_ api: API) async throws -> [String] {
+        var keys: [String] = [], cursor: String?
+        repeat {
+            let page = try await api.send("GET", "/runs?limit=1000" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            keys += (page.json?["runs"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
+            cursor = page.json?["next_cursor"] as? String
+        } while cursor != nil
+        return keys
+    }
+
+    /// wrk picks a random key per request (a Lua script over the key list); meanwhile each writer
+    /// sends a heartbeat and a 50-metric batch every 20 ms.
+    private func measureGets(api: API, port: Int, keys: [String], writers: [(worker: String, key: String)], directory: URL,
+                             into report: inout Report) async throws {
+        guard let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            report.wrk = "wrk not found: apt-get install wrk"
+            return
+        }
+        let keyFile = directory.appendingPathComponent("keys.txt")
+        try keys.joined(separator: "\n").write(to: keyFile, atomically: true, encoding: .utf8)
+        let script = directory.appendingPathComponent("random-run.lua")
+        try """
+            local keys = {}
+            for line in io.lines("\(keyFile.path)") do keys[#keys + 1] = line end
+            math.randomseed(1)
+            request = function()
+              return wrk.format("GET", "/api/v1/runs/" .. keys[math.random(#keys)])
+            end
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let connections = 8
+        let stop = Date().addingTimeInterval(seconds + 1)
+        let writes = Task {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for (worker, key) in writers {
+                    group.addTask {
+                        var count = 0, step = 0
+                        while Date() < stop {
+                            let beat = try JSONSerialization.data(withJSONObject: ["worker": worker, "step": step, "total_steps": 1_000_000])
+                            _ = try await api.send("POST", "/runs/\(key)/heartbeat", beat)
+                            let metrics = (0..<50).map { ["phase": 0, "step": step + $0, "name": "train_loss", "value": 0.5] as [String: Any] }
+                            _ = try await api.send("POST", "/runs/\(key)/metrics",
+                                                   try JSONSerialization.data(withJSONObject: ["worker": worker, "metrics": metrics]))
+                            step += 50
+                            count += 2
+                            try await Task.sleep(nanoseconds: 20_000_000)
+                        }
+                        return count
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        let writeStart = Date()
+        let output = try await Task.detached {
+            try ServiceBench.capture(wrk, ["-t2", "-c\(connections)", "-d\(Int(seconds.rounded(.up)))s", "--latency", "-s", script.path,
+                                           "http://127.0.0.1:\(port)"])
+        }.value
+        let written = try await writes.value
+        report.writesPerSecondDuringGets = Double(written) / Date().timeIntervalSince(writeStart)
+        report.getConnections = connections
+        report.wrk = output
+        report.getRequestsPerSecond = Self.field(output, after: "Requests/sec:").flatMap(Double.init)
+        report.getLatencyP50Milliseconds = Self.field(output, after: "50%").flatMap(Self.milliseconds)
+        report.getLatencyP99Milliseconds = Self.field(output, after: "99%").flatMap(Self.milliseconds)
+        let socketErrors = output.split(separator: "\n").first { $0.contains("Socket errors") }
+        let non2xx = Self.field(output, after: "Non-2xx or 3xx responses:").flatMap(Int.init) ?? 0
+        report.getErrors = non2xx + (socketErrors.map { line in
+            line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
+        } ?? 0)
+    }
+
+    /// The first word after `label` on the first line that starts with it.
+    static func field(_ text: String, after label: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            guard trimmed.hasPrefix(label) else { continue }
+            return trimmed.dropFirst(label.count).split(separator: " ").first.map(String.init)
+        }
+        return nil
+    }
+
+    /// wrk's durations: 812.00us, 1.23ms, 2.00s.
+    static func milliseconds(_ text: String) -> Double? {
+        for (suffix, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where text.hasSuffix(suffix) {
+            return Double(text.dropLast(suffix.count)).map { $0 * scale }
+        }
+        return nil
+    }
+
+    static func capture(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// JSON over loopback with the bearer token (URLSession, i.e. libcurl, as the CLI clients use).
+struct API: Sendable {
+    let base: String
+    let token: String
+
+    struct Reply {
+        let status: Int
+        let body: Data
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    func send(_ method: String, _ path: String, _ body: Data? = nil) async throws -> Reply {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.httpMethod = method
+        request.httpBody = body
+        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+}
+
+/// `prunelab serve` as a child process of the benchmark: this very binary, no local workers.
+final class ServerChild: @unchecked Sendable {
+    let process = Process()
+    private(set) var port = 0
+    /// From spawning the process to the first 200 from /healthz.
+    private(set) var readySeconds = 0.0
+
+    init(database: String, token: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["serve", "--db", database, "--port", "0", "--token", token, "--workers", "0", "--log-level", "warning"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        let start = Date()
+        try process.run()
+        // The port is on the 'serving http://127.0.0.1:PORT/api/v1' line.
+        var text = ""
+        let reader = stderr.fileHandleForReading
+        while port == 0 {
+            let chunk = reader.availableData
+            guard !chunk.isEmpty else { throw ServiceBench.Failure(description: "serve exited: \(text)") }
+            text += String(decoding: chunk, as: UTF8.self)
+            if let range = text.range(of: "serving http://127.0.0.1:"), let end = text[range.upperBound...].firstIndex(of: "/") {
+                port = Int(text[range.upperBound..<end]) ?? 0
+            }
+        }
+        // Keep draining stderr so the server never blocks on a full pipe.
+        reader.readabilityHandler = { handle in _ = handle.availableData }
+        while true {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/healthz")!)
+            request.timeoutInterval = 1
+            let done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var ok = false
+            URLSession.shared.dataTask(with: request) { _, response, _ in
+                ok = (response as? HTTPURLResponse)?.statusCode == 200
+                done.signal()
+            }.resume()
+            done.wait()
+            if ok { break }
+            guard Date().timeIntervalSince(start) < 30 else { throw ServiceBench.Failure(description: "serve not ready after 30 s") }
+        }
+        readySeconds = Date().timeIntervalSince(start)
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
