@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import ServiceLifecycle
@@ -167,4 +169,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         default: return "\(error)"
         }
     }
+}
+
+/// Makes NIO's event loops Swift Concurrency's global executor, so request handlers run where the
+/// I/O happens instead of hopping threads twice per request. Call first thing in `main`, once.
+public func runConcurrencyOnEventLoops() {
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }

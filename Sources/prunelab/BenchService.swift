@@ -18,6 +18,8 @@ struct ServiceBench {
         var leaseFinishCycles = 0
         var leaseFinishPerSecond = 0.0
         var leaseFinishClients = 0
+        var leaseFinishErrors = 0
+        var ingestErrors = 0
         var metricsStored = 0
         var metricsPerSecond = 0.0
         var metricsBatch = 0
@@ -27,7 +29,7 @@ struct ServiceBench {
         var getConnections: Int?
         var getErrors: Int?
         var writesPerSecondDuringGets: Double?
-        var wrk: String?
+        var writeErrors: Int?
 
         var summary: String {
             var lines = [
@@ -35,17 +37,15 @@ struct ServiceBench {
                     + " (first on a new file, then restarts)",
                 String(format: "sweep of %d runs stored in %.3f s (expansion, validation, keys, SQLite); resubmitted (all reused) in %.3f s",
                        sweepRuns, sweepSeconds, resubmitSeconds),
-                String(format: "lease→finish: %d cycles, %.0f per second (%d clients)", leaseFinishCycles, leaseFinishPerSecond,
-                       leaseFinishClients),
-                String(format: "metric ingest: %d metrics in batches of %d, %.0f per second", metricsStored, metricsBatch, metricsPerSecond),
+                String(format: "lease→finish (wrk, %d workers): %d cycles, %.0f per second, %d errors", leaseFinishClients,
+                       leaseFinishCycles, leaseFinishPerSecond, leaseFinishErrors),
+                String(format: "metric ingest (wrk, 4 workers): %d metrics in batches of %d, %.0f per second, %d errors", metricsStored,
+                       metricsBatch, metricsPerSecond, ingestErrors),
             ]
-            if let rate = getRequestsPerSecond, let p50 = getLatencyP50Milliseconds, let p99 = getLatencyP99Milliseconds {
-                lines.append(String(format: "GET /runs/{key} (wrk, %d connections): %.0f requests/s, p50 %.2f ms, p99 %.2f ms, %d errors; "
-                                    + "writers meanwhile: %.0f writes/s", getConnections ?? 0, rate, p50, p99, getErrors ?? 0,
-                                    writesPerSecondDuringGets ?? 0))
-            } else {
-                lines.append("GET /runs/{key}: skipped (" + (wrk ?? "wrk not found") + ")")
-            }
+            lines.append(String(format: "GET /runs/{key} (wrk, %d connections): %.0f requests/s, p50 %.2f ms, p99 %.2f ms, %d errors; "
+                                + "meanwhile 4 workers wrote %.0f heartbeats and metric batches per second (%d errors)", getConnections ?? 0,
+                                getRequestsPerSecond ?? 0, getLatencyP50Milliseconds ?? 0, getLatencyP99Milliseconds ?? 0, getErrors ?? 0,
+                                writesPerSecondDuringGets ?? 0, writeErrors ?? 0))
             return lines.joined(separator: "\n")
         }
     }
@@ -58,6 +58,7 @@ struct ServiceBench {
     let token = "bench-token"
 
     func run() async throws -> Report {
+        guard Self.wrkPath != nil else { throw Failure(description: "wrk not found: apt-get install wrk (it drives the HTTP load)") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -100,70 +101,72 @@ struct ServiceBench {
             guard let key = try await lease(api, worker: worker) else { throw Failure(description: "nothing to lease") }
             leased.append(key)
         }
-        try await measureGets(api: api, port: server.port, keys: keys, writers: Array(zip(writers, leased)), directory: directory,
+        try await measureGets(port: server.port, keys: keys, writers: Array(zip(writers, leased)), directory: directory,
                               into: &report)
 
-        // Batched metric ingest: one run per client, 1 000 metrics a batch.
+        // Batched metric ingest: each wrk connection uploads 1 000-metric batches (new steps
+        // every time) for a run its worker holds.
         report.metricsBatch = 1000
-        let ingestDeadline = Date().addingTimeInterval(seconds)
-        start = Date()
-        let stored = try await withThrowingTaskGroup(of: Int.self) { group in
-            for (worker, key) in zip(writers, leased) {
-                group.addTask {
-                    var step = 1_000_000, count = 0
-                    while Date() < ingestDeadline {
-                        // Written by hand: the client must not be what is measured.
-                        var body = "{\"worker\":\"\(worker)\",\"metrics\":["
-                        for i in 0..<500 {
-                            if i > 0 { body += "," }
-                            body += "{\"phase\":0,\"step\":\(step + i),\"name\":\"train_loss\",\"value\":\(1.0 / Double(step + i))},"
-                            body += "{\"phase\":0,\"step\":\(step + i),\"name\":\"train_accuracy\",\"value\":0.5}"
-                        }
-                        body += "]}"
-                        step += 500
-                        let reply = try await api.send("POST", "/runs/\(key)/metrics", Data(body.utf8))
-                        guard reply.status == 204 else { throw Failure(description: "metrics refused: HTTP \(reply.status) \(reply.text)") }
-                        count += 1000
-                    }
-                    return count
-                }
-            }
-            return try await group.reduce(0, +)
-        }
-        report.metricsStored = stored
-        report.metricsPerSecond = Double(stored) / Date().timeIntervalSince(start)
+        let ingest = try wrkRun(script: """
+            local workers = {\(zip(writers, leased).map { "{\"\($0.0)\", \"\($0.1)\"}" }.joined(separator: ", "))}
+            local counter = 0
+            function setup(thread) thread:set("id", counter); counter = counter + 1 end
+            function init(args) me = workers[(id % #workers) + 1]; step = 0 end
+            request = function()
+              local parts = {}
+              for i = 1, 500 do
+                parts[#parts + 1] = '{"phase":0,"step":' .. (step + i) .. ',"name":"train_loss","value":' .. (1 / (step + i)) .. '}'
+                parts[#parts + 1] = '{"phase":0,"step":' .. (step + i) .. ',"name":"train_accuracy","value":0.5}'
+              end
+              step = step + 500
+              return wrk.format("POST", "/api/v1/runs/" .. me[2] .. "/metrics", HEADERS,
+                                '{"worker":"' .. me[1] .. '","metrics":[' .. table.concat(parts, ",") .. ']}')
+            end
+            """, threads: writers.count, port: server.port, directory: directory, name: "ingest")
+        report.metricsStored = ingest.requests * 1000
+        report.metricsPerSecond = ingest.requestsPerSecond * 1000
+        report.ingestErrors = ingest.errors
 
-        // Lease → finish cycles with LeNet-300-100's per-layer table and a real result object
-        // (packed masks are not sent: 2 × 33 KB per LeNet-300-100 run).
-        let clients = 4
-        report.leaseFinishClients = clients
-        let cycleDeadline = Date().addingTimeInterval(seconds)
-        start = Date()
-        let cycles = try await withThrowingTaskGroup(of: Int.self) { group in
-            for client in 0..<clients {
-                group.addTask {
-                    var done = 0
-                    let finish = try JSONSerialization.data(withJSONObject: [
-                            "worker": "bench-cycler-\(client)", "test_accuracy": 0.9, "test_loss": 0.3, "total": 266_200, "kept": 26_620,
-                            "effective": 26_000, "wall_seconds": 1.0, "images_per_second": 1000.0, "result": Self.typicalResult,
-                            "layers": [
-                                ["name": "fc1", "shape": [300, 784], "size": 235_200, "kept": 23_520, "effective": 23_000],
-                                ["name": "fc2", "shape": [100, 300], "size": 30_000, "kept": 3_000, "effective": 2_900],
-                                ["name": "fc3", "shape": [10, 100], "size": 1_000, "kept": 100, "effective": 100],
-                            ],
-                        ])
-                    while Date() < cycleDeadline, let key = try await lease(api, worker: "bench-cycler-\(client)") {
-                        let reply = try await api.send("POST", "/runs/\(key)/finish", finish)
-                        guard reply.status == 204 else { throw Failure(description: "finish refused: HTTP \(reply.status) \(reply.text)") }
-                        done += 1
-                    }
-                    return done
-                }
-            }
-            return try await group.reduce(0, +)
-        }
-        report.leaseFinishCycles = cycles
-        report.leaseFinishPerSecond = Double(cycles) / Date().timeIntervalSince(start)
+        // Lease → finish cycles, one connection per worker: lease, then finish with LeNet-300-100's
+        // per-layer table and a real result object (packed masks are not sent: 2 × 33 KB per run).
+        let finishBody = String(decoding: try JSONSerialization.data(withJSONObject: [
+            "worker": "WORKER", "test_accuracy": 0.9, "test_loss": 0.3, "total": 266_200, "kept": 26_620,
+            "effective": 26_000, "wall_seconds": 1.0, "images_per_second": 1000.0, "result": Self.typicalResult,
+            "layers": [
+                ["name": "fc1", "shape": [300, 784], "size": 235_200, "kept": 23_520, "effective": 23_000],
+                ["name": "fc2", "shape": [100, 300], "size": 30_000, "kept": 3_000, "effective": 2_900],
+                ["name": "fc3", "shape": [10, 100], "size": 1_000, "kept": 100, "effective": 100],
+            ],
+        ] as [String: Any]), as: UTF8.self)
+        let cycles = try wrkRun(script: """
+            local counter = 0
+            local template = [==[\(finishBody)]==]
+            function setup(thread) thread:set("id", counter); counter = counter + 1 end
+            function init(args)
+              me = "bench-cycler-" .. id
+              finish = template:gsub("WORKER", me)
+              key = nil
+              finished = 0
+            end
+            request = function()
+              if key then
+                return wrk.format("POST", "/api/v1/runs/" .. key .. "/finish", HEADERS, finish)
+              end
+              return wrk.format("POST", "/api/v1/workers/lease", HEADERS, '{"worker":"' .. me .. '"}')
+            end
+            response = function(status, headers, body)
+              if key then
+                if status == 204 then finished = finished + 1 end
+                key = nil
+              elseif status == 200 then
+                key = body:match('"key":"(%x+)"')
+              end
+            end
+            """, threads: 4, port: server.port, directory: directory, name: "cycles")
+        report.leaseFinishClients = 4
+        report.leaseFinishCycles = cycles.requests / 2
+        report.leaseFinishPerSecond = cycles.requestsPerSecond / 2
+        report.leaseFinishErrors = cycles.errors
         return report
     }
 
@@ -205,12 +208,9 @@ struct ServiceBench {
 
     /// wrk picks a random key per request (a Lua script over the key list); meanwhile each writer
     /// sends a heartbeat and a 50-metric batch every 20 ms.
-    private func measureGets(api: API, port: Int, keys: [String], writers: [(worker: String, key: String)], directory: URL,
+    private func measureGets(port: Int, keys: [String], writers: [(worker: String, key: String)], directory: URL,
                              into report: inout Report) async throws {
-        guard let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            report.wrk = "wrk not found: apt-get install wrk"
-            return
-        }
+        guard let wrk = Self.wrkPath else { throw Failure(description: "wrk not found: apt-get install wrk") }
         let keyFile = directory.appendingPathComponent("keys.txt")
         try keys.joined(separator: "\n").write(to: keyFile, atomically: true, encoding: .utf8)
         let script = directory.appendingPathComponent("random-run.lua")
@@ -223,45 +223,77 @@ struct ServiceBench {
             end
             """.write(to: script, atomically: true, encoding: .utf8)
         let connections = 8
-        let stop = Date().addingTimeInterval(seconds + 1)
-        let writes = Task {
-            try await withThrowingTaskGroup(of: Int.self) { group in
-                for (worker, key) in writers {
-                    group.addTask {
-                        var count = 0, step = 0
-                        while Date() < stop {
-                            let beat = try JSONSerialization.data(withJSONObject: ["worker": worker, "step": step, "total_steps": 1_000_000])
-                            _ = try await api.send("POST", "/runs/\(key)/heartbeat", beat)
-                            let metrics = (0..<50).map { ["phase": 0, "step": step + $0, "name": "train_loss", "value": 0.5] as [String: Any] }
-                            _ = try await api.send("POST", "/runs/\(key)/metrics",
-                                                   try JSONSerialization.data(withJSONObject: ["worker": worker, "metrics": metrics]))
-                            step += 50
-                            count += 2
-                            try await Task.sleep(nanoseconds: 20_000_000)
-                        }
-                        return count
-                    }
-                }
-                return try await group.reduce(0, +)
-            }
-        }
-        let writeStart = Date()
-        let output = try await Task.detached {
-            try ServiceBench.capture(wrk, ["-t2", "-c\(connections)", "-d\(Int(seconds.rounded(.up)))s", "--latency", "-s", script.path,
+        // The writers: a second wrk, one connection per simulated worker, each sending a
+        // heartbeat or a 50-metric batch every 20 ms (delay() paces them).
+        let writerScript = directory.appendingPathComponent("writers.lua")
+        try """
+            HEADERS = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer \(token)"}
+            local workers = {\(writers.map { "{\"\($0.worker)\", \"\($0.key)\"}" }.joined(separator: ", "))}
+            local counter = 0
+            function setup(thread) thread:set("id", counter); counter = counter + 1 end
+            function init(args) me = workers[(id % #workers) + 1]; step = 0; beat = true end
+            function delay() return 20 end
+            request = function()
+              beat = not beat
+              if beat then
+                return wrk.format("POST", "/api/v1/runs/" .. me[2] .. "/heartbeat", HEADERS,
+                                  '{"worker":"' .. me[1] .. '","step":' .. step .. ',"total_steps":1000000}')
+              end
+              local parts = {}
+              for i = 1, 50 do parts[#parts + 1] = '{"phase":0,"step":' .. (step + i) .. ',"name":"train_loss","value":0.5}' end
+              step = step + 50
+              return wrk.format("POST", "/api/v1/runs/" .. me[2] .. "/metrics", HEADERS,
+                                '{"worker":"' .. me[1] .. '","metrics":[' .. table.concat(parts, ",") .. ']}')
+            end
+            """.write(to: writerScript, atomically: true, encoding: .utf8)
+        let duration = "-d\(Int(seconds.rounded(.up)))s"
+        async let writerOutput = Task.detached {
+            try ServiceBench.capture(wrk, ["-t\(writers.count)", "-c\(writers.count)", duration, "-s", writerScript.path,
                                            "http://127.0.0.1:\(port)"])
         }.value
-        let written = try await writes.value
-        report.writesPerSecondDuringGets = Double(written) / Date().timeIntervalSince(writeStart)
+        let output = try await Task.detached {
+            try ServiceBench.capture(wrk, ["-t2", "-c\(connections)", duration, "--latency", "-s", script.path, "http://127.0.0.1:\(port)"])
+        }.value
+        let writes = try await writerOutput
+        report.writesPerSecondDuringGets = Self.field(writes, after: "Requests/sec:").flatMap(Double.init)
+        report.writeErrors = Self.errors(in: writes)
         report.getConnections = connections
-        report.wrk = output
         report.getRequestsPerSecond = Self.field(output, after: "Requests/sec:").flatMap(Double.init)
         report.getLatencyP50Milliseconds = Self.field(output, after: "50%").flatMap(Self.milliseconds)
         report.getLatencyP99Milliseconds = Self.field(output, after: "99%").flatMap(Self.milliseconds)
+        report.getErrors = Self.errors(in: output)
+    }
+
+    struct WrkFigures {
+        var requests: Int
+        var requestsPerSecond: Double
+        var errors: Int
+    }
+
+    /// Runs wrk for `seconds` with one connection per thread and a Lua script (HEADERS holds the
+    /// JSON content type and the token).
+    private func wrkRun(script: String, threads: Int, port: Int, directory: URL, name: String) throws -> WrkFigures {
+        guard let wrk = Self.wrkPath else { throw Failure(description: "wrk not found: apt-get install wrk") }
+        let file = directory.appendingPathComponent("\(name).lua")
+        try ("HEADERS = {[\"Content-Type\"] = \"application/json\", [\"Authorization\"] = \"Bearer \(token)\"}\n" + script)
+            .write(to: file, atomically: true, encoding: .utf8)
+        let output = try Self.capture(wrk, ["-t\(threads)", "-c\(threads)", "-d\(Int(seconds.rounded(.up)))s", "-s", file.path,
+                                            "http://127.0.0.1:\(port)"])
+        guard let rate = Self.field(output, after: "Requests/sec:").flatMap(Double.init),
+              let total = output.split(separator: "\n").first(where: { $0.contains("requests in") })?
+                .split(separator: " ").first.flatMap({ Int($0) }) else {
+            throw Failure(description: "wrk (\(name)) printed no figures: \(output)")
+        }
+        return WrkFigures(requests: total, requestsPerSecond: rate, errors: Self.errors(in: output))
+    }
+
+    static var wrkPath: String? { ["/usr/bin/wrk", "/usr/local/bin/wrk"].first { FileManager.default.isExecutableFile(atPath: $0) } }
+
+    /// Non-2xx answers and socket errors wrk reports.
+    static func errors(in output: String) -> Int {
         let socketErrors = output.split(separator: "\n").first { $0.contains("Socket errors") }
-        let non2xx = Self.field(output, after: "Non-2xx or 3xx responses:").flatMap(Int.init) ?? 0
-        report.getErrors = non2xx + (socketErrors.map { line in
-            line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
-        } ?? 0)
+        let non2xx = field(output, after: "Non-2xx or 3xx responses:").flatMap(Int.init) ?? 0
+        return non2xx + (socketErrors.map { line in line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +) } ?? 0)
     }
 
     /// The first word after `label` on the first line that starts with it.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Service
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,6 +16,11 @@ struct Prunelab: ParsableCommand {
 @main
 enum Main {
     static func main() async {
+        // The server's handlers then run on NIO's event loops instead of hopping to Swift's
+        // cooperative pool and back for every request (measured: see BENCHMARKS.md, service).
+        if CommandLine.arguments.dropFirst().first == "serve" {
+            runConcurrencyOnEventLoops()
+        }
         do {
             var command = try Prunelab.parseAsRoot()
             if var asynchronous = command as? any AsyncParsableCommand {
