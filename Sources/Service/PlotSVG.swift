@@ -86,8 +86,8 @@ public enum AccuracyPlot {
     /// The figure as a standalone SVG document.
     public static func svg(_ rows: [ResultRow], x axis: CompressionAxis, title: String) -> String {
         let (series, dense, omitted) = series(rows, x: axis)
-        let width = 760.0, height = 440.0
-        let left = 64.0, right = width - 200, top = 36.0, bottom = height - 56
+        let width = 800.0, height = 440.0
+        let left = 64.0, right = width - 240, top = 36.0, bottom = height - 56
         // Colours by pruner, markers by architecture/dataset (only when a sweep has several).
         let pruners = Array(Set(series.map(\.pruner))).sorted()
         func colour(_ pruner: String) -> String { palette[(pruners.firstIndex(of: pruner) ?? 0) % palette.count] }

@@ -175,8 +175,8 @@ function marker(shape, x, y, colour, hollow, tip, attributes) {
 // series: [{label, colour, dashed, hollow, shape, data, points: [{x, y, low, high, tip}]}],
 // references: [{y, label}], note, attributes}. Legend entries toggle their series.
 function lineChart(spec) {
-  const width = spec.width || 760, height = spec.height || 440;
-  const left = 64, right = width - (spec.legendWidth ?? 200), top = 36, bottom = height - 56;
+  const width = spec.width || 800, height = spec.height || 440;
+  const left = 64, right = width - (spec.legendWidth ?? 240), top = 36, bottom = height - 56;
   const xTicks = spec.xTicks, yTicks = spec.yTicks;
   const tx = spec.xLog ? Math.log : (v) => v;
   const x0 = tx(xTicks[0]), x1 = tx(xTicks[xTicks.length - 1]), y0 = yTicks[0], y1 = yTicks[yTicks.length - 1];
@@ -558,7 +558,7 @@ async function showSweep(generation, id, params) {
       accuracyPlot(results, axis, `test accuracy vs ${axis} compression`),
       el("figcaption", {}, `Test accuracy against ${axis} compression. `, file ? link(file, "SVG file") : null));
   };
-  main().replaceChildren(
+  main().replaceChildren(...[
     el("p", { class: "crumbs" }, REPORT && REPORT.single ? null : link("#/", "all sweeps")),
     el("h2", {}, `Sweep #${id}: ${sweep.name} `, statusBadge(sweep.status)),
     el("p", { class: "summary-line" }, progressBar(done, sweep.runs), " ", countsText(sweep.counts), models.length ? ` — ${models.join(", ")}` : ""),
@@ -566,7 +566,8 @@ async function showSweep(generation, id, params) {
     active,
     el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(results)),
     el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, link(csv, "download CSV")) : null),
-      el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, results, params)));
+      el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, results, params)),
+  ].filter(Boolean));
   setState("sweep", "ready");
   if (sweep.status === "active" && ACTIVE.some((s) => sweep.counts[s])) schedulePoll(generation, () => showSweep(generation, id, params));
 }
@@ -593,7 +594,7 @@ async function showRun(generation, key) {
       el("td", { class: "numeric" }, formatCount(l.kept)), el("td", { class: "numeric" }, formatPercent(l.kept / l.size)),
       el("td", { class: "numeric" }, formatCount(l.effective)), el("td", { class: "numeric" }, formatPercent(l.effective / l.size)),
       el("td", { class: "numeric" }, l.quota === undefined ? "–" : formatPercent(l.quota))))));
-  main().replaceChildren(
+  main().replaceChildren(...[
     el("p", { class: "crumbs" }, REPORT && REPORT.single ? link("#/", "sweep") : link("#/", "all sweeps")),
     el("h2", {}, `Run ${shortKey(key)} `, statusBadge(run.status)),
     el("p", { class: "key" }, el("code", {}, key)),
@@ -624,7 +625,8 @@ async function showRun(generation, key) {
     el("h3", {}, "Layers"),
     layers.length ? el("div", { class: "scroll" }, layersChart(layers)) : el("p", { class: "empty" }, "The per-layer table arrives when the run succeeds."),
     layers.length ? layerTable : null,
-    el("details", {}, el("summary", {}, "config"), el("pre", {}, JSON.stringify(config, null, 2))));
+    el("details", {}, el("summary", {}, "config"), el("pre", {}, JSON.stringify(config, null, 2))),
+  ].filter(Boolean));
   setState("run", "ready");
   if (ACTIVE.includes(run.status)) schedulePoll(generation, () => showRun(generation, key));
 }
