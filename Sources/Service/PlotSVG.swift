@@ -86,8 +86,8 @@ public enum AccuracyPlot {
     /// The figure as a standalone SVG document.
     public static func svg(_ rows: [ResultRow], x axis: CompressionAxis, title: String) -> String {
         let (series, dense, omitted) = series(rows, x: axis)
-        let width = 800.0, height = 440.0
-        let left = 64.0, right = width - 240, top = 36.0, bottom = height - 56
+        let width = 820.0, height = 440.0
+        let left = 64.0, right = width - 260, top = 36.0, bottom = height - 56
         // Colours by pruner, markers by architecture/dataset (only when a sweep has several).
         let pruners = Array(Set(series.map(\.pruner))).sorted()
         func colour(_ pruner: String) -> String { palette[(pruners.firstIndex(of: pruner) ?? 0) % palette.count] }
@@ -160,7 +160,7 @@ public enum AccuracyPlot {
             }
         }
         // The legend: one entry per series, then the dense reference.
-        svg += "<g class=\"legend\">"
+        svg += "<g class=\"legend\" font-size=\"11\">"
         var y = top + 6
         for line in series {
             let dash = line.mode == "effective" ? " stroke-dasharray=\"6 4\"" : ""

@@ -78,6 +78,8 @@ struct DumpedPage {
     var recordedErrors: String? { attribute("data-errors", in: html) }
     /// `<body data-state="ready">` once the view rendered.
     var state: String? { html.range(of: "<body").flatMap { attribute("data-state", in: String(html[$0.lowerBound...].prefix(400))) } }
+    /// `<body data-refreshes="n">`: how often the view polled the API (nil: never).
+    var refreshes: Int? { html.range(of: "<body").flatMap { attribute("data-refreshes", in: String(html[$0.lowerBound...].prefix(400))) }.flatMap { Int($0) } }
     var view: String? { html.range(of: "<body").flatMap { attribute("data-view", in: String(html[$0.lowerBound...].prefix(400))) } }
 
     /// JavaScript values that leaked into the page as text ("null", "undefined", "NaN").

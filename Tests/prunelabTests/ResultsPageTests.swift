@@ -56,6 +56,7 @@ struct ResultsPageTests {
         #expect(HeadlessChromium.consoleErrors(run).isEmpty, "\(context): \(HeadlessChromium.consoleErrors(run))")
         #expect(page.state == "ready" && page.view == "sweep", "\(context): \(run)")
         #expect(page.strayValues.isEmpty, "\(context): \(page.strayValues)")
+        #expect(page.refreshes == nil, "\(context): a finished sweep is not polled")
         #expect(Set(page.resultKeys) == keys && page.resultKeys.count == keys.count, "\(context): \(page.resultKeys.count) rows")
         for axis in ["direct", "effective"] {
             let svg = page.plot(axis) ?? ""
@@ -107,6 +108,51 @@ struct ResultsPageTests {
         // Unknown things are said on the page, not thrown.
         let missing = DumpedPage(html: try HeadlessChromium.dom(base + "#/sweeps/999").stdout)
         #expect(missing.recordedErrors == "[]" && missing.state == "failed" && missing.html.contains("unknown sweep 999"), "\(missing.html.prefix(2000))")
+    }
+
+    /// While runs train, the sweep view lists them with their progress and latest metrics and
+    /// keeps polling; the run view shows the curves so far.
+    @Test(.timeLimit(.minutes(4)))
+    func pageFollowsRunsInProgress() throws {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        let spec = """
+            {"name": "live", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "pruner": "random/erk", "compression": 10,
+             "training": {"iterations": 20000, "batch_size": 50, "eval_every": 10}}, "grid": {"seed": [0, 1]}}
+            """
+        #expect(try server.request("POST", "/api/v1/sweeps", body: Data(spec.utf8)).status == 201)
+        let worker = try WorkerProcess(server: server)
+        defer { worker.stop() }
+        var key = ""
+        let training = try waitUntil(seconds: 90) {
+            guard let run = (try server.request("GET", "/api/v1/runs?sweep=1&status=running").json?["runs"] as? [[String: Any]])?.first,
+                  let runKey = run["key"] as? String else { return false }
+            key = runKey
+            let step = try server.request("GET", "/api/v1/runs/\(runKey)").json?["step"] as? Int ?? 0
+            let metrics = try server.request("GET", "/api/v1/runs/\(runKey)/metrics").json?["metrics"] as? [Any] ?? []
+            return step >= 20 && metrics.count >= 4
+        }
+        try #require(training, "a run should be training")
+        let base = "http://127.0.0.1:\(server.port)/"
+
+        let sweep = try HeadlessChromium.dom(base + "#/sweeps/1", budgetMilliseconds: 9000)
+        let page = DumpedPage(html: sweep.stdout)
+        #expect(page.recordedErrors == "[]" && page.state == "ready" && page.strayValues.isEmpty, "\(sweep)")
+        #expect((page.refreshes ?? 0) >= 1, "the view polls while runs are active: \(String(describing: page.refreshes))")
+        let active = try #require(page.element("<section class=\"active-runs\"", end: "</section>"), "\(sweep)")
+        #expect(active.contains("data-key=\"\(key)\"") && active.contains("1 queued"), "\(active)")
+        let done = matches(of: #"<progress max="20000" value="(\d+)""#, in: active).compactMap { Int($0) }
+        #expect(done.count == 1 && done.allSatisfy { $0 > 0 && $0 < 20000 }, "\(active)")
+        #expect(matches(of: #"<td class="numeric">([0-9.]+%)</td>"#, in: active).count == 1, "latest test accuracy: \(active)")
+        #expect(page.resultKeys.count == 2)
+
+        let run = try HeadlessChromium.dom(base + "#/runs/\(key)", budgetMilliseconds: 5000)
+        let runPage = DumpedPage(html: run.stdout)
+        #expect(runPage.recordedErrors == "[]" && runPage.state == "ready" && (runPage.refreshes ?? 0) >= 1, "\(run)")
+        #expect(run.stdout.contains("/20,000 steps") && run.stdout.contains("The per-layer table arrives when the run succeeds."), "\(run)")
+        #expect(Set(matches(of: #"<path class="series" data-metric="([a-z_]+)""#, in: run.stdout)).count == 4, "\(run)")
     }
 
     @Test(.timeLimit(.minutes(3)))

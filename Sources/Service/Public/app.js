@@ -175,8 +175,8 @@ function marker(shape, x, y, colour, hollow, tip, attributes) {
 // series: [{label, colour, dashed, hollow, shape, data, points: [{x, y, low, high, tip}]}],
 // references: [{y, label}], note, attributes}. Legend entries toggle their series.
 function lineChart(spec) {
-  const width = spec.width || 800, height = spec.height || 440;
-  const left = 64, right = width - (spec.legendWidth ?? 240), top = 36, bottom = height - 56;
+  const width = spec.width || 820, height = spec.height || 440;
+  const left = 64, right = width - (spec.legendWidth ?? 260), top = 36, bottom = height - 56;
   const xTicks = spec.xTicks, yTicks = spec.yTicks;
   const tx = spec.xLog ? Math.log : (v) => v;
   const x0 = tx(xTicks[0]), x1 = tx(xTicks[xTicks.length - 1]), y0 = yTicks[0], y1 = yTicks[yTicks.length - 1];
@@ -223,7 +223,7 @@ function lineChart(spec) {
     groups.push(group);
     svg.append(group);
   }
-  const legend = svgEl("g", { class: "legend" });
+  const legend = svgEl("g", { class: "legend", "font-size": 11 });
   let y = top + 6;
   spec.series.forEach((series, index) => {
     const entry = svgEl("g", { class: "legend-entry", ...series.data, cursor: "pointer" },
@@ -393,7 +393,10 @@ function setState(view, state) {
 function schedulePoll(generation, render) {
   if (REPORT || generation !== navigation) return;
   pollTimer = setTimeout(() => {
-    if (generation === navigation) render().catch((error) => recordError(error && error.stack ? error.stack : error));
+    if (generation !== navigation) return;
+    // Counted in <body data-refreshes>, so a test can tell a live view from a static one.
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
+    render().catch((error) => recordError(error && error.stack ? error.stack : error));
   }, POLL_MS);
 }
 function showFailure(view, error) {
@@ -641,6 +644,7 @@ async function route() {
   const parts = path.split("/").filter(Boolean);
   const params = new URLSearchParams(query || "");
   document.body.dataset.state = "loading";
+  delete document.body.dataset.refreshes;
   if (REPORT && REPORT.single && parts.length === 0) return showSweep(generation, REPORT.single, params);
   if (parts.length === 0 || (parts[0] === "sweeps" && parts.length === 1)) return showSweeps(generation);
   if (parts[0] === "sweeps" && /^\d+$/.test(parts[1] || "")) return showSweep(generation, Number(parts[1]), params);
