@@ -33,6 +33,9 @@ public struct AccuracySeries: Sendable, Equatable {
     public var dataset: String
     public var pruner: String
     public var mode: String?
+    /// The other config fields this line's runs share and other runs of the sweep do not
+    /// (`Store.runVariants`), e.g. "shuffle=true"; "" when the sweep varies nothing else.
+    public var variant: String
     public var points: [AccuracyPoint]
 }
 
@@ -47,14 +50,14 @@ public enum AccuracyPlot {
     static let markers = ["circle", "square", "triangle", "diamond"]
 
     /// Aggregates a sweep's succeeded runs: the series (sorted by architecture, dataset, pruner,
-    /// mode), the dense references, and how many finished runs have no finite compression on
-    /// this axis (left out).
-    public static func series(_ rows: [ResultRow], x axis: CompressionAxis)
+    /// mode, variant), the dense references, and how many finished runs have no finite
+    /// compression on this axis (left out). `variants` maps run keys to `Store.runVariants`.
+    public static func series(_ rows: [ResultRow], x axis: CompressionAxis, variants: [String: String] = [:])
         -> (series: [AccuracySeries], dense: [AccuracySeries], omitted: Int) {
         struct SeriesKey: Hashable, Comparable {
-            var architecture, dataset, pruner, mode: String
+            var architecture, dataset, pruner, mode, variant: String
             static func < (a: Self, b: Self) -> Bool {
-                (a.architecture, a.dataset, a.pruner, a.mode) < (b.architecture, b.dataset, b.pruner, b.mode)
+                (a.architecture, a.dataset, a.pruner, a.mode, a.variant) < (b.architecture, b.dataset, b.pruner, b.mode, b.variant)
             }
         }
         var groups: [SeriesKey: [Double: [(x: Double, accuracy: Double)]]] = [:]
@@ -62,7 +65,8 @@ public enum AccuracyPlot {
         for row in rows where row.status == "succeeded" {
             guard let accuracy = row.testAccuracy, accuracy.isFinite else { continue }
             guard let x = axis.value(row) else { omitted += 1; continue }
-            let key = SeriesKey(architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode ?? "")
+            let key = SeriesKey(architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode ?? "",
+                                variant: variants[row.key] ?? "")
             // Seeds of one target form one point; a run without a target stands alone at its x.
             groups[key, default: [:]][row.targetCompression ?? (row.pruner == "dense" ? 1 : x), default: []].append((x, accuracy))
         }
@@ -77,22 +81,23 @@ public enum AccuracyPlot {
                                      spread: variance.squareRoot(), seeds: runs.count)
             }.sorted { $0.compression < $1.compression }
             let line = AccuracySeries(architecture: key.architecture, dataset: key.dataset, pruner: key.pruner,
-                                      mode: key.mode.isEmpty ? nil : key.mode, points: points)
+                                      mode: key.mode.isEmpty ? nil : key.mode, variant: key.variant, points: points)
             if key.pruner == "dense" { dense.append(line) } else { series.append(line) }
         }
         return (series, dense, omitted)
     }
 
     /// The figure as a standalone SVG document.
-    public static func svg(_ rows: [ResultRow], x axis: CompressionAxis, title: String) -> String {
-        let (series, dense, omitted) = series(rows, x: axis)
+    public static func svg(_ rows: [ResultRow], x axis: CompressionAxis, variants: [String: String] = [:], title: String) -> String {
+        let (series, dense, omitted) = series(rows, x: axis, variants: variants)
         let width = 820.0, height = 440.0
         let left = 64.0, right = width - 260, top = 36.0, bottom = height - 56
-        // Colours by pruner, markers by architecture/dataset (only when a sweep has several).
+        // Colours by pruner, markers by architecture/dataset and variant (when a sweep has several).
         let pruners = Array(Set(series.map(\.pruner))).sorted()
         func colour(_ pruner: String) -> String { palette[(pruners.firstIndex(of: pruner) ?? 0) % palette.count] }
         let models = Array(Set((series + dense).map { "\($0.architecture)/\($0.dataset)" })).sorted()
-        func model(_ s: AccuracySeries) -> Int { models.firstIndex(of: "\(s.architecture)/\(s.dataset)") ?? 0 }
+        let shapes = Array(Set(series.map { "\($0.architecture)/\($0.dataset)|\($0.variant)" })).sorted()
+        func model(_ s: AccuracySeries) -> Int { shapes.firstIndex(of: "\(s.architecture)/\(s.dataset)|\(s.variant)") ?? 0 }
 
         let xs = series.flatMap { $0.points.map(\.compression) }
         let ys = (series + dense).flatMap { $0.points.flatMap { [$0.accuracy - $0.spread, $0.accuracy + $0.spread] } }
@@ -149,7 +154,7 @@ public enum AccuracyPlot {
         for line in series {
             let d = line.points.map { "\(f(px($0.compression))),\(f(py($0.accuracy)))" }.joined(separator: "L")
             svg += "<path class=\"series\" data-pruner=\"\(escape(line.pruner))\" data-mode=\"\(line.mode ?? "")\" "
-                + "data-architecture=\"\(escape(line.architecture))\" d=\"M\(d)\" fill=\"none\" stroke=\"\(colour(line.pruner))\" "
+                + "data-architecture=\"\(escape(line.architecture))\" data-variant=\"\(escape(line.variant))\" d=\"M\(d)\" fill=\"none\" stroke=\"\(colour(line.pruner))\" "
                 + "stroke-width=\"2\"\(line.mode == "effective" ? " stroke-dasharray=\"6 4\"" : "")/>\n"
             for point in line.points {
                 let tip = "\(label(line, models: models.count)): target \(point.target.map(tickLabel) ?? "–"), "
@@ -185,7 +190,8 @@ public enum AccuracyPlot {
     }
 
     static func label(_ line: AccuracySeries, models: Int) -> String {
-        let name = line.pruner == "dense" ? "dense" : "\(line.pruner) · \(line.mode ?? "direct")"
+        var name = line.pruner == "dense" ? "dense" : "\(line.pruner) · \(line.mode ?? "direct")"
+        if !line.variant.isEmpty { name += " [\(line.variant)]" }
         return models > 1 ? "\(line.architecture)/\(line.dataset) \(name)" : name
     }
 

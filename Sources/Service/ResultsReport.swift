@@ -84,8 +84,9 @@ public enum ResultsReport {
             """
         try put("data.js", data)
         try put("results.csv", ServiceAPI.csv(rows))
+        let variants = try store.runVariants(sweep: id)
         for axis in CompressionAxis.allCases {
-            try put("plot-\(axis.rawValue).svg", AccuracyPlot.svg(rows, x: axis, title: ServiceAPI.plotTitle(sweep, axis: axis)))
+            try put("plot-\(axis.rawValue).svg", AccuracyPlot.svg(rows, x: axis, variants: variants, title: ServiceAPI.plotTitle(sweep, axis: axis)))
         }
         let page = String(decoding: PackageResources.index_html, as: UTF8.self)
         try put("index.html", page.replacingOccurrences(of: "<!-- report data -->", with: "<script src=\"data.js\"></script>"))

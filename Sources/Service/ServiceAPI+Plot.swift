@@ -10,7 +10,8 @@ extension ServiceAPI {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(id)", field: "id"))))
         }
         let axis = CompressionAxis(rawValue: (input.query.x ?? .direct).rawValue) ?? .direct
-        let svg = AccuracyPlot.svg(try store.results(sweep: id), x: axis, title: Self.plotTitle(sweep, axis: axis))
+        let svg = AccuracyPlot.svg(try store.results(sweep: id), x: axis, variants: try store.runVariants(sweep: id),
+                                   title: Self.plotTitle(sweep, axis: axis))
         return .ok(.init(body: .image_svg_plus_xml(HTTPBody(svg))))
     }
 

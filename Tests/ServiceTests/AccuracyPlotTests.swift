@@ -98,3 +98,17 @@ func attribute(_ element: XMLElement, _ name: String) -> String? {
         #expect(text.contains("lenet300-100/mnist snip · direct") && text.contains("vgg16/mnist snip · direct") && text.contains("<rect class=\"point\""))
     }
 }
+
+extension AccuracyPlotTests {
+    /// Runs that differ in a field the plot does not show (here shuffle) are separate lines.
+    @Test func variantsAreSeparateLines() throws {
+        let rows = [try Self.row("snip", mode: "direct", target: 10, seed: 0, accuracy: 0.9, direct: 10, effective: 10),
+                    try Self.row("snip", mode: "direct", target: 10, seed: 0, accuracy: 0.7, direct: 10, effective: 10)]
+        let variants = [rows[0].key: "shuffle=false", rows[1].key: "shuffle=true"]
+        let (series, _, _) = AccuracyPlot.series(rows, x: .direct, variants: variants)
+        #expect(series.map(\.variant) == ["shuffle=false", "shuffle=true"] && series.map { $0.points[0].accuracy } == [0.9, 0.7])
+        #expect(AccuracyPlot.series(rows, x: .direct).series.count == 1, "without variants they average")
+        let text = AccuracyPlot.svg(rows, x: .direct, variants: variants, title: "t")
+        #expect(text.contains("snip · direct [shuffle=true]") && text.contains("data-variant=\"shuffle=false\""))
+    }
+}

@@ -5,7 +5,8 @@ import FoundationXML
 import Testing
 
 /// A small sweep run to the end once (server + worker + SQLite), shared by the page tests:
-/// two pruners × both modes × two targets × two seeds, plus the dense parents of magnitude.
+/// two pruners × both modes × two targets × two seeds, plus the dense parents of magnitude; and
+/// sweep 2, random/erk at the same targets with and without layerwise shuffling (a variant).
 final class FinishedSweep: Sendable {
     static let pruners = ["magnitude/global", "random/erk"]
     static let shared = Result { try FinishedSweep() }
@@ -29,6 +30,12 @@ final class FinishedSweep: Sendable {
         let created = try server.request("POST", "/api/v1/sweeps", body: Data(spec.utf8))
         guard created.status == 201, let runs = created.json?["runs"] as? Int else { throw Failure("submit: \(created.text)") }
         self.runs = runs
+        let shuffled = """
+            {"name": "shuffle", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "pruner": "random/erk", "seed": 0,
+             "training": {"iterations": 20, "batch_size": 50, "eval_every": 5}}, "grid": {"compression": [4, 16], "shuffle": [false, true]}}
+            """
+        let second = try server.request("POST", "/api/v1/sweeps", body: Data(shuffled.utf8))
+        guard second.status == 201, second.json?["id"] as? Int == 2 else { throw Failure("submit: \(second.text)") }
         let worker = try WorkerProcess(server: server, exitWhenIdle: true)
         worker.process.waitUntilExit()
         let states = try ServeCommandTests.query(path, "SELECT DISTINCT status FROM runs") ?? ""
@@ -104,6 +111,17 @@ struct ResultsPageTests {
                 == ["test_accuracy", "test_loss", "train_accuracy", "train_loss"], "\(run)")
         #expect(matches(of: #"class="bar (bar-[a-z]+)""#, in: run.stdout).count == 9, "\(run)")
         #expect(run.stdout.contains("data-layer=\"fc1\"") && run.stdout.contains("masks.npz?kind=effective"), "\(run)")
+
+        // A sweep over shuffle draws one line per variant, named in the legend and the table.
+        let variants = try HeadlessChromium.dom(base + "#/sweeps/2")
+        let variantPage = DumpedPage(html: variants.stdout)
+        #expect(variantPage.recordedErrors == "[]" && variantPage.state == "ready" && variantPage.resultKeys.count == 4, "\(variants)")
+        for axis in ["direct", "effective"] {
+            let svg = variantPage.plot(axis) ?? ""
+            #expect(matches(of: #"<path class="series"[^>]* data-variant="([^"]*)""#, in: svg) == ["shuffle=false", "shuffle=true"], "\(svg)")
+            #expect(svg.contains("random/erk · direct [shuffle=true]"), "\(svg)")
+        }
+        #expect(variantPage.html.contains("<th data-column=\"variant\""), "variant column")
 
         // Unknown things are said on the page, not thrown.
         let missing = DumpedPage(html: try HeadlessChromium.dom(base + "#/sweeps/999").stdout)
@@ -201,6 +219,14 @@ struct ResultsPageTests {
             #expect(svg.texts.contains("magnitude/global · effective") && svg.texts.contains("dense"), "legend: \(svg.texts)")
             #expect(svg.texts.contains { $0.hasPrefix("sweep 1 page") })
         }
+        // Sweep 2 varies shuffle: one line per variant, and the results say which.
+        let shuffled = try Self.parseSVG(try server.request("GET", "/api/v1/sweeps/2/plot.svg?x=effective").text)
+        #expect(shuffled.series.map(\.pruner) == ["random/erk", "random/erk"] && shuffled.texts.contains("random/erk · direct [shuffle=true]"),
+                "\(shuffled.texts)")
+        let rows = try server.request("GET", "/api/v1/sweeps/2/results").json?["results"] as? [[String: Any]] ?? []
+        #expect(Set(rows.compactMap { $0["variant"] as? String }) == ["shuffle=false", "shuffle=true"] && rows.count == 4)
+        let plainRows = try server.request("GET", "/api/v1/sweeps/1/results").json?["results"] as? [[String: Any]] ?? []
+        #expect(plainRows.allSatisfy { $0["variant"] == nil }, "sweep 1 varies nothing beyond the plotted fields")
         let plain = try server.request("GET", "/api/v1/sweeps/1/plot.svg")
         #expect(plain.status == 200 && plain.text.contains("data-plot=\"direct\""), "x defaults to direct")
         let badAxis = try server.request("GET", "/api/v1/sweeps/1/plot.svg?x=sideways")

@@ -250,7 +250,8 @@ function lineChart(spec) {
 }
 
 // The sweep's succeeded runs aggregated like AccuracyPlot.series in PlotSVG.swift: one series per
-// architecture/dataset × pruner × mode, one point per target compression, mean ± s.d. over seeds.
+// architecture/dataset × pruner × mode × variant (other config fields the sweep varies, e.g.
+// shuffle), one point per target compression, mean ± s.d. over seeds.
 function accuracySeries(rows, axis) {
   const field = axis === "direct" ? "direct_compression" : "effective_compression";
   const groups = new Map();
@@ -259,7 +260,7 @@ function accuracySeries(rows, axis) {
     if (row.status !== "succeeded" || typeof row.test_accuracy !== "number") continue;
     const x = row[field];
     if (typeof x !== "number" || !(x > 0) || !isFinite(x)) { omitted++; continue; }
-    const key = JSON.stringify([row.architecture, row.dataset, row.pruner, row.mode || ""]);
+    const key = JSON.stringify([row.architecture, row.dataset, row.pruner, row.mode || "", row.variant || ""]);
     if (!groups.has(key)) groups.set(key, new Map());
     const target = row.target_compression ?? (row.pruner === "dense" ? 1 : x);
     const points = groups.get(key);
@@ -270,17 +271,17 @@ function accuracySeries(rows, axis) {
   const compare = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
   for (const key of [...groups.keys()].sort((a, b) => {
     const [p, q] = [JSON.parse(a), JSON.parse(b)];
-    for (let i = 0; i < 4; i++) if (p[i] !== q[i]) return compare(p[i], q[i]);
+    for (let i = 0; i < 5; i++) if (p[i] !== q[i]) return compare(p[i], q[i]);
     return 0;
   })) {
-    const [architecture, dataset, pruner, mode] = JSON.parse(key);
+    const [architecture, dataset, pruner, mode, variant] = JSON.parse(key);
     const points = [...groups.get(key)].map(([target, runs]) => {
       const n = runs.length, mean = runs.reduce((s, r) => s + r.accuracy, 0) / n;
       const variance = n > 1 ? runs.reduce((s, r) => s + (r.accuracy - mean) ** 2, 0) / (n - 1) : 0;
       const centre = Math.exp(runs.reduce((s, r) => s + Math.log(r.x), 0) / n);
       return { target: pruner === "dense" ? null : target, compression: centre, accuracy: mean, spread: Math.sqrt(variance), seeds: n };
     }).sort((a, b) => a.compression - b.compression);
-    (pruner === "dense" ? dense : series).push({ architecture, dataset, pruner, mode: mode || null, points });
+    (pruner === "dense" ? dense : series).push({ architecture, dataset, pruner, mode: mode || null, variant, points });
   }
   return { series, dense, omitted };
 }
@@ -290,9 +291,11 @@ function accuracyPlot(rows, axis, title) {
   const pruners = [...new Set(series.map((s) => s.pruner))].sort();
   const colour = (pruner) => PALETTE[Math.max(0, pruners.indexOf(pruner)) % PALETTE.length];
   const models = [...new Set(series.concat(dense).map((s) => `${s.architecture}/${s.dataset}`))].sort();
-  const model = (s) => Math.max(0, models.indexOf(`${s.architecture}/${s.dataset}`));
+  const shapes = [...new Set(series.map((s) => `${s.architecture}/${s.dataset}|${s.variant}`))].sort();
+  const model = (s) => Math.max(0, shapes.indexOf(`${s.architecture}/${s.dataset}|${s.variant}`));
   const label = (s) => {
-    const name = s.pruner === "dense" ? "dense" : `${s.pruner} · ${s.mode || "direct"}`;
+    let name = s.pruner === "dense" ? "dense" : `${s.pruner} · ${s.mode || "direct"}`;
+    if (s.variant) name += ` [${s.variant}]`;
     return models.length > 1 ? `${s.architecture}/${s.dataset} ${name}` : name;
   };
   const xs = series.flatMap((s) => s.points.map((p) => p.compression));
@@ -310,7 +313,7 @@ function accuracyPlot(rows, axis, title) {
     attributes: { "data-plot": axis },
     series: series.map((s) => ({
       label: label(s), colour: colour(s.pruner), dashed: s.mode === "effective", hollow: s.mode === "effective", shape: model(s),
-      data: { "data-pruner": s.pruner, "data-mode": s.mode || "", "data-architecture": s.architecture },
+      data: { "data-pruner": s.pruner, "data-mode": s.mode || "", "data-architecture": s.architecture, "data-variant": s.variant },
       points: s.points.map((p) => ({
         x: p.compression, y: p.accuracy, low: p.accuracy - p.spread, high: p.accuracy + p.spread,
         tip: `${label(s)}: target ${p.target === null ? "–" : logTickLabel(p.target)}, ${axis} compression ${significant(p.compression)}, `
@@ -433,6 +436,7 @@ const RESULT_COLUMNS = [
   { key: "dataset", label: "dataset", optional: true },
   { key: "pruner", label: "pruner" },
   { key: "mode", label: "mode" },
+  { key: "variant", label: "variant", optional: true },
   { key: "target_compression", label: "target", numeric: true, render: (r) => significant(r.target_compression) },
   { key: "seed", label: "seed", numeric: true },
   { key: "status", label: "status", render: (r) => statusBadge(r.status) },
@@ -483,7 +487,7 @@ function summaryTable(rows) {
   const groups = new Map();
   for (const row of rows) {
     if (row.status !== "succeeded") continue;
-    const key = JSON.stringify([row.architecture, row.dataset, row.pruner, row.mode || "", row.target_compression ?? 0]);
+    const key = JSON.stringify([row.architecture, row.dataset, row.pruner, row.mode || "", row.variant || "", row.target_compression ?? 0]);
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(row);
   }
@@ -496,19 +500,19 @@ function summaryTable(rows) {
   };
   const body = el("tbody");
   for (const key of [...groups.keys()].sort()) {
-    const [architecture, dataset, pruner, mode, target] = JSON.parse(key);
+    const [architecture, dataset, pruner, mode, variant, target] = JSON.parse(key);
     const group = groups.get(key);
     const accuracy = stats(group.map((r) => r.test_accuracy)), direct = stats(group.map((r) => r.direct_compression));
     const effective = stats(group.map((r) => r.effective_compression));
     body.append(el("tr", {},
-      el("td", {}, `${architecture}/${dataset}`), el("td", {}, pruner), el("td", {}, mode || "–"),
+      el("td", {}, `${architecture}/${dataset}`), el("td", {}, pruner), el("td", {}, mode || "–"), el("td", {}, variant || "–"),
       el("td", { class: "numeric" }, target ? significant(target) : "–"), el("td", { class: "numeric" }, group.length),
       el("td", { class: "numeric" }, accuracy ? `${formatPercent(accuracy.mean)} ± ${(accuracy.sd * 100).toFixed(2)}` : "–"),
       el("td", { class: "numeric" }, direct ? significant(direct.mean) : "–"),
       el("td", { class: "numeric" }, effective ? significant(effective.mean) + (effective.n < group.length ? ` (${group.length - effective.n} ∞)` : "") : "∞")));
   }
   return el("table", { class: "summary" },
-    el("thead", {}, el("tr", {}, ["model", "pruner", "mode", "target", "seeds", "test acc. (mean ± s.d.)", "direct compr.", "effective compr."].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["model", "pruner", "mode", "variant", "target", "seeds", "test acc. (mean ± s.d.)", "direct compr.", "effective compr."].map((h) => el("th", {}, h)))),
     body);
 }
 
