@@ -2,6 +2,9 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// A small sweep run to the end once (server + worker + SQLite), shared by the page tests:
@@ -40,6 +43,10 @@ final class FinishedSweep: Sendable {
         worker.process.waitUntilExit()
         let states = try ServeCommandTests.query(path, "SELECT DISTINCT status FROM runs") ?? ""
         guard states == "succeeded" else { throw Failure("sweep did not finish: \(states)") }
+        // The shared database goes when the test process ends.
+        atexit {
+            if case let .success(sweep) = FinishedSweep.shared { try? FileManager.default.removeItem(at: sweep.directory) }
+        }
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -171,6 +178,13 @@ struct ResultsPageTests {
         #expect(runPage.recordedErrors == "[]" && runPage.state == "ready" && (runPage.refreshes ?? 0) >= 1, "\(run)")
         #expect(run.stdout.contains("/20,000 steps") && run.stdout.contains("The per-layer table arrives when the run succeeds."), "\(run)")
         #expect(Set(matches(of: #"<path class="series" data-metric="([a-z_]+)""#, in: run.stdout)).count == 4, "\(run)")
+
+        // The queued run: no progress, no metrics, no layers yet, and no errors either.
+        let queued = try #require(page.resultKeys.first { $0 != key })
+        let waiting = try HeadlessChromium.dom(base + "#/runs/\(queued)", budgetMilliseconds: 3000)
+        let waitingPage = DumpedPage(html: waiting.stdout)
+        #expect(waitingPage.recordedErrors == "[]" && waitingPage.state == "ready" && waitingPage.strayValues.isEmpty, "\(waiting)")
+        #expect(waiting.stdout.contains("status-queued") && waiting.stdout.contains("no metrics yet"), "\(waiting)")
     }
 
     @Test(.timeLimit(.minutes(3)))
@@ -181,6 +195,11 @@ struct ResultsPageTests {
         let file = sweep.directory.appendingPathComponent("sweep-\(UUID().uuidString).png")
         let run = try HeadlessChromium.screenshot("http://127.0.0.1:\(server.port)/#/sweeps/1", to: file, width: 1400, height: 2000)
         let png = try Data(contentsOf: file)
+        // Kept for people (and CI artifacts) when PRUNELAB_SCREENSHOTS names a folder.
+        if let keep = ProcessInfo.processInfo.environment["PRUNELAB_SCREENSHOTS"], !keep.isEmpty {
+            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            try? png.write(to: URL(fileURLWithPath: keep).appendingPathComponent("sweep-view.png"))
+        }
         #expect(run.status == 0, "\(run)")
         #expect(png.count > 20_000, "a blank page compresses to a few kB; got \(png.count) bytes")
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
@@ -319,5 +338,9 @@ struct ResultsPageTests {
             #expect(again.status == 304 && again.body.isEmpty, "\(target): \(again.status)")
         }
         #expect(try rawHTTP(port: server.port, target: "/nothing.js").status == 404)
+        // An empty database: the page says there is nothing yet.
+        let empty = try HeadlessChromium.dom("http://127.0.0.1:\(server.port)/", budgetMilliseconds: 3000)
+        let emptyPage = DumpedPage(html: empty.stdout)
+        #expect(emptyPage.recordedErrors == "[]" && emptyPage.state == "ready" && empty.stdout.contains("No sweeps yet"), "\(empty)")
     }
 }
