@@ -94,7 +94,17 @@ struct ResultsPageTests {
         #expect(keys.count == sweep.runs)
         let base = "http://127.0.0.1:\(server.port)/"
 
-        checkSweepView(try HeadlessChromium.dom(base + "#/sweeps/1"), keys: keys, context: "sweep view")
+        let sweepView = try HeadlessChromium.dom(base + "#/sweeps/1")
+        checkSweepView(sweepView, keys: keys, context: "sweep view")
+        // The page draws the very figure the server renders: same lines, same coordinates.
+        for axis in ["direct", "effective"] {
+            let drawn = Self.seriesCoordinates(DumpedPage(html: sweepView.stdout).plot(axis) ?? "")
+            let rendered = Self.seriesCoordinates(try server.request("GET", "/api/v1/sweeps/1/plot.svg?x=\(axis)").text)
+            #expect(drawn.count == 4 && drawn.count == rendered.count, "\(axis): \(drawn.count) vs \(rendered.count)")
+            for (a, b) in zip(drawn, rendered) {
+                #expect(a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 0.11 }, "\(axis): page \(a) vs plot.svg \(b)")
+            }
+        }
 
         // The sweep list.
         let list = try HeadlessChromium.dom(base)
@@ -206,6 +216,13 @@ struct ResultsPageTests {
         // IHDR: width and height, big-endian, at bytes 16…23.
         let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
         #expect(width == 1400 && height == 2000, "\(width)×\(height)")
+    }
+
+    /// The numbers of each series path's `d`, in document order.
+    static func seriesCoordinates(_ svg: String) -> [[Double]] {
+        matches(of: #"<path class="series"[^>]* d="([^"]+)""#, in: svg).map {
+            $0.split(whereSeparator: { !"0123456789.-".contains($0) }).compactMap { Double($0) }
+        }
     }
 
     /// Parses an SVG document and returns its series paths' pruners and modes and its texts.
