@@ -173,7 +173,9 @@ function marker(shape, x, y, colour, hollow, tip, attributes) {
 
 // A line chart: spec = {width, height, xLog, xLabel, yLabel, yTicks, xTicks, xFormat, yFormat,
 // series: [{label, colour, dashed, hollow, shape, data, points: [{x, y, low, high, tip}]}],
-// references: [{y, label}], note, attributes}. Legend entries toggle their series.
+// references: [{y, label}], note, attributes, id}. Legend entries toggle their series; what is
+// hidden stays hidden when a live view redraws (remembered by chart id and label).
+const hiddenSeries = new Set();
 function lineChart(spec) {
   const width = spec.width || 820, height = spec.height || 440;
   const left = 64, right = width - (spec.legendWidth ?? 260), top = 36, bottom = height - 56;
@@ -220,6 +222,7 @@ function lineChart(spec) {
     if (series.markers !== false) {
       for (const p of series.points) group.append(marker(series.shape || 0, r1(px(p.x)), r1(py(p.y)), series.colour, series.hollow, p.tip));
     }
+    if (hiddenSeries.has(`${spec.id}|${series.label}`)) group.classList.add("muted");
     groups.push(group);
     svg.append(group);
   }
@@ -231,9 +234,12 @@ function lineChart(spec) {
       svgEl("line", { x1: right + 16, x2: right + 44, y1: y, y2: y, stroke: series.colour, "stroke-width": 2, "stroke-dasharray": series.dashed ? "6 4" : null }),
       series.markers !== false ? marker(series.shape || 0, right + 30, y, series.colour, series.hollow) : null,
       svgEl("text", { x: right + 50, y: y + 4 }, series.label));
+    const remembered = `${spec.id}|${series.label}`;
+    if (hiddenSeries.has(remembered)) entry.classList.add("off");
     entry.addEventListener("click", () => {
       const hidden = groups[index].classList.toggle("muted");
       entry.classList.toggle("off", hidden);
+      if (hidden) hiddenSeries.add(remembered); else hiddenSeries.delete(remembered);
     });
     legend.append(entry);
     y += 18;
@@ -310,7 +316,7 @@ function accuracyPlot(rows, axis, title) {
     title, xLog: true, xLabel: `${axis} compression (log scale)`, yLabel: "test accuracy (%)",
     xTicks: logTicks((xs.length ? Math.min(...xs) : 1.15) / 1.15, (xs.length ? Math.max(...xs) : 87) * 1.15), yTicks,
     xFormat: logTickLabel, yFormat: (t) => (t * 100).toFixed(yDigits), empty: "no finished runs yet",
-    attributes: { "data-plot": axis },
+    attributes: { "data-plot": axis }, id: `plot-${axis}`,
     series: series.map((s) => ({
       label: label(s), colour: colour(s.pruner), dashed: s.mode === "effective", hollow: s.mode === "effective", shape: model(s),
       data: { "data-pruner": s.pruner, "data-mode": s.mode || "", "data-architecture": s.architecture, "data-variant": s.variant },
@@ -344,7 +350,7 @@ function curvesChart(metrics, names, title, yLabel, percent) {
   const xTicks = niceTicks(0, xs.length ? Math.max(...xs) : 1, 1);
   return lineChart({ title, xLog: false, xLabel: "training step", yLabel, xTicks, yTicks: ys.length ? yTicks : niceTicks(0, 1),
     xFormat: (t) => formatCount(t), yFormat: percent ? (t) => (t * 100).toFixed(0) : (t) => formatNumber(t, 3), series,
-    empty: "no metrics yet", width: 620, height: 340, legendWidth: 150, attributes: { "data-curves": names.join(",") } });
+    empty: "no metrics yet", width: 620, height: 340, legendWidth: 150, attributes: { "data-curves": names.join(",") }, id: names.join(",") });
 }
 
 // Per-layer weights on a log axis: size, kept (direct) and effective, three bars per layer.
@@ -583,6 +589,14 @@ function definitionList(pairs) {
   return el("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
 
+// The config, folded; left open across a live view's redraws once opened.
+let configOpen = false;
+function configDetails(config) {
+  const details = el("details", { open: configOpen }, el("summary", {}, "config"), el("pre", {}, JSON.stringify(config, null, 2)));
+  details.addEventListener("toggle", () => { configOpen = details.open; });
+  return details;
+}
+
 async function showRun(generation, key) {
   let run, metrics;
   try {
@@ -632,7 +646,7 @@ async function showRun(generation, key) {
     el("h3", {}, "Layers"),
     layers.length ? el("div", { class: "scroll" }, layersChart(layers)) : el("p", { class: "empty" }, "The per-layer table arrives when the run succeeds."),
     layers.length ? layerTable : null,
-    el("details", {}, el("summary", {}, "config"), el("pre", {}, JSON.stringify(config, null, 2))),
+    configDetails(config),
   ].filter(Boolean));
   setState("run", "ready");
   if (ACTIVE.includes(run.status)) schedulePoll(generation, () => showRun(generation, key));
