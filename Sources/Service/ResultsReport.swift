@@ -91,6 +91,7 @@ public enum ResultsReport {
         let page = String(decoding: PackageResources.index_html, as: UTF8.self)
         try put("index.html", page.replacingOccurrences(of: "<!-- report data -->", with: "<script src=\"data.js\"></script>"))
         try put("app.js", String(decoding: PackageResources.app_js, as: UTF8.self))
+        try put("charts.js", String(decoding: PackageResources.charts_js, as: UTF8.self))
         try put("style.css", String(decoding: PackageResources.style_css, as: UTF8.self))
         return Summary(sweep: id, name: sweep.name, runs: resultsBody.results.count, files: written)
     }

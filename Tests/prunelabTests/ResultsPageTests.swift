@@ -284,7 +284,7 @@ struct ResultsPageTests {
         let out = sweep.directory.appendingPathComponent("report-\(UUID().uuidString)")
         let written = try PrunelabBinary.run(["report", "1", "--db", sweep.database, "--out", out.path], timeout: 120)
         #expect(written.status == 0 && written.stdout.contains("sweep 1 page: \(sweep.runs) runs"), "\(written)")
-        for file in ["index.html", "app.js", "style.css", "data.js", "results.csv", "plot-direct.svg", "plot-effective.svg"] {
+        for file in ["index.html", "app.js", "charts.js", "style.css", "data.js", "results.csv", "plot-direct.svg", "plot-effective.svg"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "\(file) missing")
         }
         #expect(try String(contentsOf: out.appendingPathComponent("results.csv"), encoding: .utf8) == csv, "the CSV the API serves")
@@ -345,7 +345,7 @@ struct ResultsPageTests {
         // Content types and revalidation for the embedded page.
         let server = try ServerProcess(database: path)
         defer { server.stop() }
-        let types = ["/": "text/html", "/index.html": "text/html", "/app.js": "javascript", "/style.css": "text/css"]
+        let types = ["/": "text/html", "/index.html": "text/html", "/app.js": "javascript", "/charts.js": "javascript", "/style.css": "text/css"]
         for (target, type) in types {
             let reply = try rawHTTP(port: server.port, target: target)
             #expect(reply.status == 200 && reply.headers["content-type"]?.contains(type) == true, "\(target): \(reply.headers)")
