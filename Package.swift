@@ -73,7 +73,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             resources: [.embedInCode("openapi.yaml"), .embedInCode("Public/index.html"), .embedInCode("Public/app.js"),
-                        .embedInCode("Public/style.css")],
+                        .embedInCode("Public/charts.js"), .embedInCode("Public/style.css")],
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .executableTarget(
             name: "prunelab",

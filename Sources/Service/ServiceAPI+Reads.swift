@@ -39,7 +39,14 @@ extension ServiceAPI {
         } catch StoreError.unknownSweep {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(input.path.id)", field: "id"))))
         }
-        guard input.query.format == .csv else { return .ok(.init(body: .json(.init(results: rows.map(Self.row))))) }
+        guard input.query.format == .csv else {
+            let variants = try store.runVariants(sweep: input.path.id)
+            return .ok(.init(body: .json(.init(results: rows.map { row in
+                var body = Self.row(row)
+                body.variant = variants[row.key].flatMap { $0.isEmpty ? nil : $0 }
+                return body
+            }))))
+        }
         return .ok(.init(body: .csv(HTTPBody(Self.csv(rows)))))
     }
 

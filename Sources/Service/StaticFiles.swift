@@ -23,6 +23,7 @@ struct EmbeddedFiles: FileProvider {
     static let page = EmbeddedFiles(files: [
         "/index.html": PackageResources.index_html,
         "/app.js": PackageResources.app_js,
+        "/charts.js": PackageResources.charts_js,
         "/style.css": PackageResources.style_css,
     ])
 

@@ -1,22 +1,394 @@
 "use strict";
-// The sweep list with progress, from GET /api/v1/sweeps.
-async function showSweeps() {
-  const main = document.getElementById("main");
-  const reply = await fetch("api/v1/sweeps");
-  const { sweeps } = await reply.json();
-  const table = document.createElement("table");
-  table.innerHTML = "<thead><tr><th>sweep</th><th>name</th><th>progress</th><th>runs</th></tr></thead>";
-  const body = table.createTBody();
-  for (const sweep of sweeps) {
-    const done = ["succeeded", "failed", "cancelled"].reduce((n, s) => n + (sweep.counts[s] || 0), 0);
-    const row = body.insertRow();
-    row.insertCell().textContent = sweep.id;
-    row.insertCell().textContent = sweep.name;
-    const bar = document.createElement("progress");
-    bar.max = sweep.runs; bar.value = done;
-    row.insertCell().appendChild(bar);
-    row.insertCell().textContent = `${done}/${sweep.runs}`;
+// prunelab's results page: sweeps, runs and the paper's plots (drawn by charts.js), from the
+// documented API (/api/v1). A report written by `prunelab report` loads data.js first, which sets
+// window.PRUNELAB_REPORT: the same API answers, embedded, so the page works from file://.
+
+// ---------------------------------------------------------------------------------------------
+// Errors: uncaught ones are listed in <html data-errors="[…]"> (tests read it) and shown.
+const pageErrors = [];
+document.documentElement.dataset.errors = "[]";
+function recordError(message) {
+  pageErrors.push(String(message));
+  document.documentElement.dataset.errors = JSON.stringify(pageErrors);
+  const banner = document.getElementById("errors");
+  if (banner) {
+    banner.hidden = false;
+    banner.textContent = "Page error: " + pageErrors.join("; ");
   }
-  main.replaceChildren(table);
 }
-showSweeps();
+window.addEventListener("error", (event) => recordError(`${event.message} (${event.filename}:${event.lineno})`));
+window.addEventListener("unhandledrejection", (event) => {
+  const reason = event.reason;
+  recordError("unhandled rejection: " + (reason && reason.stack ? reason.stack : reason));
+});
+const consoleError = console.error.bind(console);
+console.error = (...args) => { recordError(args.map(String).join(" ")); consoleError(...args); };
+
+// ---------------------------------------------------------------------------------------------
+// Data: the API over HTTP, or the report's embedded copy of the same answers.
+const REPORT = window.PRUNELAB_REPORT || null;
+
+class ApiError extends Error {
+  constructor(status, message, field) {
+    super(message);
+    this.status = status;
+    this.field = field;
+  }
+}
+
+// Loads a report's per-run data file (a script: fetch does not work from file://).
+function loadReportScript(file) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = file;
+    script.onload = resolve;
+    script.onerror = () => reject(new ApiError(404, `missing report file ${file}`));
+    document.head.appendChild(script);
+  });
+}
+
+async function api(path) {
+  if (REPORT) {
+    const runFile = REPORT.runFiles && REPORT.runFiles[path.split("/").slice(0, 2).join("/")];
+    if (!(path in REPORT.data) && runFile) await loadReportScript(runFile);
+    if (!(path in REPORT.data)) throw new ApiError(404, `not part of this report: ${path}`);
+    return REPORT.data[path];
+  }
+  const reply = await fetch("api/v1/" + path, { cache: "no-store" });
+  if (!reply.ok) {
+    let body = {};
+    try { body = await reply.json(); } catch (_) { /* not JSON */ }
+    throw new ApiError(reply.status, body.error || reply.statusText, body.field);
+  }
+  return reply.json();
+}
+
+if (REPORT) {
+  const footer = document.querySelector("footer");
+  if (footer) footer.textContent = `Static report written by prunelab report at ${REPORT.generated}.`;
+}
+
+// Where a downloadable file of the API lives (null when a report does not include it).
+function fileLink(path) {
+  if (REPORT) return (REPORT.files && REPORT.files[path]) || null;
+  return "api/v1/" + path;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers.
+function el(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  setAttributes(node, attributes);
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : String(c))));
+  return node;
+}
+function link(href, text) { return el("a", { href }, text); }
+
+const ACTIVE = ["queued", "leased", "running"];
+const FINISHED = ["succeeded", "failed", "cancelled"];
+const STATUSES = ["running", "leased", "queued", "succeeded", "failed", "cancelled"];
+
+function shortKey(key) { return key.slice(0, 10); }
+function statusBadge(status) { return el("span", { class: `status status-${status}` }, status); }
+
+function progressBar(done, total, label) {
+  return el("span", { class: "progress" },
+    el("progress", { max: Math.max(total, 1), value: Math.min(done, total) }),
+    el("span", { class: "progress-label" }, label !== undefined ? label : `${done}/${total}`));
+}
+
+function countsText(counts) {
+  return STATUSES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(" · ") || "no runs";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views. Each render belongs to one navigation; polling stops when the user navigates away.
+let navigation = 0, pollTimer = null;
+const POLL_MS = 2000;
+
+function main() { return document.getElementById("main"); }
+function setState(view, state) {
+  document.body.dataset.view = view;
+  document.body.dataset.state = state;
+}
+function schedulePoll(generation, render) {
+  if (REPORT || generation !== navigation) return;
+  pollTimer = setTimeout(() => {
+    if (generation !== navigation) return;
+    // Counted in <body data-refreshes>, so a test can tell a live view from a static one.
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
+    render().catch((error) => recordError(error && error.stack ? error.stack : error));
+  }, POLL_MS);
+}
+function showFailure(view, error) {
+  if (!(error instanceof ApiError)) throw error;
+  main().replaceChildren(el("p", { class: "failure" }, `${error.message}${error.field ? ` (field ${error.field})` : ""} — HTTP ${error.status}`),
+    el("p", {}, link("#/", "all sweeps")));
+  setState(view, "failed");
+}
+
+async function showSweeps(generation) {
+  let sweeps;
+  try { ({ sweeps } = await api("sweeps")); } catch (error) { return showFailure("sweeps", error); }
+  if (generation !== navigation) return;
+  document.title = "prunelab: sweeps";
+  const table = el("table", { class: "sweeps" },
+    el("thead", {}, el("tr", {}, ["sweep", "name", "status", "progress", "runs"].map((h) => el("th", {}, h)))));
+  const body = el("tbody");
+  for (const sweep of sweeps) {
+    const done = FINISHED.reduce((n, s) => n + (sweep.counts[s] || 0), 0);
+    body.append(el("tr", { "data-sweep": sweep.id },
+      el("td", {}, link(`#/sweeps/${sweep.id}`, `#${sweep.id}`)), el("td", {}, link(`#/sweeps/${sweep.id}`, sweep.name)),
+      el("td", {}, statusBadge(sweep.status)), el("td", {}, progressBar(done, sweep.runs)), el("td", {}, countsText(sweep.counts))));
+  }
+  table.append(body);
+  main().replaceChildren(el("h2", {}, "Sweeps"),
+    sweeps.length ? table : el("p", { class: "empty" }, "No sweeps yet: submit one with `prunelab submit SPEC.json` or POST /api/v1/sweeps."));
+  setState("sweeps", "ready");
+  if (sweeps.some((s) => s.status === "active" && ACTIVE.some((a) => s.counts[a]))) schedulePoll(generation, () => showSweeps(generation));
+}
+
+const RESULT_COLUMNS = [
+  { key: "key", label: "run", render: (r) => link(`#/runs/${r.key}`, shortKey(r.key)) },
+  { key: "architecture", label: "architecture", optional: true },
+  { key: "dataset", label: "dataset", optional: true },
+  { key: "pruner", label: "pruner" },
+  { key: "mode", label: "mode" },
+  { key: "variant", label: "variant", optional: true },
+  { key: "target_compression", label: "target", numeric: true, render: (r) => significant(r.target_compression) },
+  { key: "seed", label: "seed", numeric: true },
+  { key: "status", label: "status", render: (r) => statusBadge(r.status) },
+  { key: "attempts", label: "attempts", numeric: true },
+  { key: "test_accuracy", label: "test acc.", numeric: true, render: (r) => formatPercent(r.test_accuracy) },
+  { key: "test_loss", label: "test loss", numeric: true, render: (r) => formatNumber(r.test_loss) },
+  { key: "direct_compression", label: "direct compr.", numeric: true, render: (r) => significant(r.direct_compression) },
+  { key: "effective_compression", label: "effective compr.", numeric: true,
+    render: (r) => (r.status === "succeeded" && r.effective_compression === undefined ? "∞" : significant(r.effective_compression)) },
+  { key: "wall_seconds", label: "wall s", numeric: true, render: (r) => formatNumber(r.wall_seconds, 3) },
+  { key: "error", label: "error", render: (r) => (r.error ? el("span", { class: "error-text", title: r.error }, r.error.slice(0, 60)) : "") },
+];
+
+function sortRows(rows, column, descending) {
+  const spec = RESULT_COLUMNS.find((c) => c.key === column);
+  if (!spec) return rows;
+  const sign = descending ? -1 : 1;
+  return rows.slice().sort((a, b) => {
+    const [u, v] = [a[column], b[column]];
+    const missingU = u === null || u === undefined, missingV = v === null || v === undefined;
+    if (missingU || missingV) return missingU === missingV ? 0 : missingU ? 1 : -1; // missing values last either way
+    if (spec.numeric) return sign * (u - v);
+    return sign * String(u).localeCompare(String(v));
+  });
+}
+
+function resultsTable(sweepID, rows, params) {
+  const sort = params.get("sort"), descending = params.get("dir") === "desc";
+  const columns = RESULT_COLUMNS.filter((c) => !c.optional || new Set(rows.map((r) => r[c.key])).size > 1);
+  const head = el("tr", {}, columns.map((c) => {
+    const next = new URLSearchParams(params);
+    next.set("sort", c.key);
+    next.set("dir", sort === c.key && !descending ? "desc" : "asc");
+    const arrow = sort === c.key ? (descending ? " ▼" : " ▲") : "";
+    return el("th", { "data-column": c.key, class: c.numeric ? "numeric" : null, "aria-sort": sort === c.key ? (descending ? "descending" : "ascending") : null },
+      link(`#/sweeps/${sweepID}?${next}`, c.label + arrow));
+  }));
+  const body = el("tbody");
+  for (const row of sortRows(rows, sort, descending)) {
+    body.append(el("tr", { "data-key": row.key, "data-status": row.status },
+      columns.map((c) => el("td", { class: c.numeric ? "numeric" : null }, c.render ? c.render(row) : (row[c.key] ?? "–")))));
+  }
+  return el("table", { class: "results", id: "results" }, el("thead", {}, head), body);
+}
+
+// Mean ± s.d. over seeds per architecture × pruner × mode × target: the numbers behind the plots.
+function summaryTable(rows) {
+  const groups = new Map();
+  for (const row of rows) {
+    if (row.status !== "succeeded") continue;
+    const key = JSON.stringify([row.architecture, row.dataset, row.pruner, row.mode || "", row.variant || "", row.target_compression ?? 0]);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(row);
+  }
+  const stats = (values) => {
+    const v = values.filter((x) => typeof x === "number");
+    if (!v.length) return null;
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+    return { mean, sd, n: v.length };
+  };
+  const body = el("tbody");
+  for (const key of [...groups.keys()].sort()) {
+    const [architecture, dataset, pruner, mode, variant, target] = JSON.parse(key);
+    const group = groups.get(key);
+    const accuracy = stats(group.map((r) => r.test_accuracy)), direct = stats(group.map((r) => r.direct_compression));
+    const effective = stats(group.map((r) => r.effective_compression));
+    body.append(el("tr", {},
+      el("td", {}, `${architecture}/${dataset}`), el("td", {}, pruner), el("td", {}, mode || "–"), el("td", {}, variant || "–"),
+      el("td", { class: "numeric" }, target ? significant(target) : "–"), el("td", { class: "numeric" }, group.length),
+      el("td", { class: "numeric" }, accuracy ? `${formatPercent(accuracy.mean)} ± ${(accuracy.sd * 100).toFixed(2)}` : "–"),
+      el("td", { class: "numeric" }, direct ? significant(direct.mean) : "–"),
+      el("td", { class: "numeric" }, effective ? significant(effective.mean) + (effective.n < group.length ? ` (${group.length - effective.n} ∞)` : "") : "∞")));
+  }
+  return el("table", { class: "summary" },
+    el("thead", {}, el("tr", {}, ["model", "pruner", "mode", "variant", "target", "seeds", "test acc. (mean ± s.d.)", "direct compr.", "effective compr."].map((h) => el("th", {}, h)))),
+    body);
+}
+
+async function activeRunsSection(rows, generation) {
+  const active = rows.filter((r) => r.status === "running" || r.status === "leased").slice(0, 16);
+  const queued = rows.filter((r) => r.status === "queued").length;
+  if (!active.length && !queued) return null;
+  // A run that finished or vanished between the two requests shows its row without details.
+  const details = await Promise.all(active.map(async (row) => {
+    try {
+      const [run, metrics] = await Promise.all([api(`runs/${row.key}`), api(`runs/${row.key}/metrics`)]);
+      return { row, run, metrics: metrics.metrics };
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      return { row, run: { status: row.status }, metrics: [] };
+    }
+  }));
+  if (generation !== navigation) return null;
+  const latest = (metrics, name) => {
+    const values = metrics.filter((m) => m.name === name);
+    return values.length ? values[values.length - 1].value : null;
+  };
+  const table = el("table", { class: "active" },
+    el("thead", {}, el("tr", {}, ["run", "pruner", "mode", "target", "seed", "worker", "progress", "train loss", "test acc."].map((h) => el("th", {}, h)))),
+    el("tbody", {}, details.map(({ row, run, metrics }) => el("tr", { "data-key": row.key },
+      el("td", {}, link(`#/runs/${row.key}`, shortKey(row.key))), el("td", {}, row.pruner), el("td", {}, row.mode || "–"),
+      el("td", {}, significant(row.target_compression)), el("td", {}, row.seed), el("td", {}, run.worker || "–"),
+      el("td", {}, run.total_steps ? progressBar(run.step || 0, run.total_steps, `${formatCount(run.step || 0)}/${formatCount(run.total_steps)}`) : statusBadge(run.status)),
+      el("td", { class: "numeric" }, formatNumber(latest(metrics, "train_loss"))),
+      el("td", { class: "numeric" }, formatPercent(latest(metrics, "test_accuracy")))))));
+  return el("section", { class: "active-runs" }, el("h3", {}, "In progress"), active.length ? table : null,
+    queued ? el("p", {}, `${queued} queued`) : null);
+}
+
+async function showSweep(generation, id, params) {
+  let sweep, results;
+  try {
+    [sweep, { results }] = await Promise.all([api(`sweeps/${id}`), api(`sweeps/${id}/results`)]);
+  } catch (error) { return showFailure("sweep", error); }
+  if (generation !== navigation) return;
+  const active = await activeRunsSection(results, generation);
+  if (generation !== navigation) return;
+  document.title = `prunelab: sweep ${id} ${sweep.name}`;
+  const done = FINISHED.reduce((n, s) => n + (sweep.counts[s] || 0), 0);
+  const models = [...new Set(results.map((r) => `${r.architecture} on ${r.dataset}`))];
+  const csv = fileLink(`sweeps/${id}/results?format=csv`);
+  const plot = (axis) => {
+    const file = fileLink(`sweeps/${id}/plot.svg?x=${axis}`);
+    return el("figure", { class: "plot", "data-axis": axis },
+      accuracyPlot(results, axis, `test accuracy vs ${axis} compression`),
+      el("figcaption", {}, `Test accuracy against ${axis} compression. `, file ? link(file, "SVG file") : null));
+  };
+  main().replaceChildren(...[
+    el("p", { class: "crumbs" }, REPORT && REPORT.single ? null : link("#/", "all sweeps")),
+    el("h2", {}, `Sweep #${id}: ${sweep.name} `, statusBadge(sweep.status)),
+    el("p", { class: "summary-line" }, progressBar(done, sweep.runs), " ", countsText(sweep.counts), models.length ? ` — ${models.join(", ")}` : ""),
+    el("section", { class: "plots" }, plot("direct"), plot("effective")),
+    active,
+    el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(results)),
+    el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, link(csv, "download CSV")) : null),
+      el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, results, params)),
+  ].filter(Boolean));
+  setState("sweep", "ready");
+  if (sweep.status === "active" && ACTIVE.some((s) => sweep.counts[s])) schedulePoll(generation, () => showSweep(generation, id, params));
+}
+
+function definitionList(pairs) {
+  return el("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+// The config, folded; left open across a live view's redraws once opened.
+let configOpen = false;
+function configDetails(config) {
+  const details = el("details", { open: configOpen }, el("summary", {}, "config"), el("pre", {}, JSON.stringify(config, null, 2)));
+  details.addEventListener("toggle", () => { configOpen = details.open; });
+  return details;
+}
+
+async function showRun(generation, key) {
+  let run, metrics;
+  try {
+    [run, { metrics }] = await Promise.all([api(`runs/${key}`), api(`runs/${key}/metrics`)]);
+  } catch (error) { return showFailure("run", error); }
+  if (generation !== navigation) return;
+  const config = run.config || {};
+  document.title = `prunelab: run ${shortKey(key)}`;
+  const progress = run.total_steps ? progressBar(run.step || 0, run.total_steps, `${formatCount(run.step || 0)}/${formatCount(run.total_steps)} steps`) : null;
+  const layers = run.layers || [];
+  const masks = (kind) => (run.status === "succeeded" ? fileLink(`runs/${key}/masks.npz?kind=${kind}`) : null);
+  const layerTable = el("table", { class: "layers" },
+    el("thead", {}, el("tr", {}, ["layer", "shape", "size", "kept", "density", "effective", "eff. density", "quota"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, layers.map((l) => el("tr", { "data-layer": l.name },
+      el("td", {}, l.name), el("td", {}, (l.shape || []).join("×")), el("td", { class: "numeric" }, formatCount(l.size)),
+      el("td", { class: "numeric" }, formatCount(l.kept)), el("td", { class: "numeric" }, formatPercent(l.kept / l.size)),
+      el("td", { class: "numeric" }, formatCount(l.effective)), el("td", { class: "numeric" }, formatPercent(l.effective / l.size)),
+      el("td", { class: "numeric" }, l.quota === undefined ? "–" : formatPercent(l.quota))))));
+  main().replaceChildren(...[
+    el("p", { class: "crumbs" }, REPORT && REPORT.single ? link("#/", "sweep") : link("#/", "all sweeps")),
+    el("h2", {}, `Run ${shortKey(key)} `, statusBadge(run.status)),
+    el("p", { class: "key" }, el("code", {}, key)),
+    definitionList([
+      ["model", `${config.architecture} on ${config.dataset}`], ["pruner", config.pruner], ["mode", config.mode],
+      ["target compression", config.compression === undefined ? null : significant(config.compression)], ["seed", config.seed],
+      ["shuffle", config.shuffle ? "yes" : null], ["progress", progress], ["attempts", `${run.attempts} of ${run.max_attempts ?? "?"}`],
+      ["worker", run.worker], ["created", run.created_at], ["started", run.started_at], ["finished", run.finished_at],
+      ["parents", run.parents && run.parents.length ? run.parents.map((p) => link(`#/runs/${p}`, shortKey(p))) : null],
+      ["error", run.error ? el("pre", { class: "error-text" }, run.error) : null],
+    ]),
+    el("h3", {}, "Final figures"),
+    definitionList([
+      ["test accuracy", run.test_accuracy === undefined ? null : formatPercent(run.test_accuracy)],
+      ["test loss", run.test_loss === undefined ? null : formatNumber(run.test_loss)],
+      ["prunable weights", run.total === undefined ? null : formatCount(run.total)],
+      ["kept (direct)", run.kept === undefined ? null : formatCount(run.kept)],
+      ["effective", run.effective === undefined ? null : formatCount(run.effective)],
+      ["direct compression", run.direct_compression === undefined ? (run.status === "succeeded" ? "∞" : null) : significant(run.direct_compression)],
+      ["effective compression", run.effective_compression === undefined ? (run.status === "succeeded" ? "∞" : null) : significant(run.effective_compression)],
+      ["wall time", run.wall_seconds === undefined ? null : `${formatNumber(run.wall_seconds, 3)} s`],
+      ["throughput", run.images_per_second === undefined ? null : `${formatCount(Math.round(run.images_per_second))} images/s`],
+      ["masks", masks("direct") ? [link(masks("direct"), "direct.npz"), " ", link(masks("effective"), "effective.npz")] : null],
+    ]),
+    el("section", { class: "plots" },
+      el("figure", {}, curvesChart(metrics, ["train_loss", "test_loss"], "loss", "cross-entropy", false)),
+      el("figure", {}, curvesChart(metrics, ["train_accuracy", "test_accuracy"], "accuracy", "accuracy (%)", true))),
+    el("h3", {}, "Layers"),
+    layers.length ? el("div", { class: "scroll" }, layersChart(layers)) : el("p", { class: "empty" }, "The per-layer table arrives when the run succeeds."),
+    layers.length ? layerTable : null,
+    configDetails(config),
+  ].filter(Boolean));
+  setState("run", "ready");
+  if (ACTIVE.includes(run.status)) schedulePoll(generation, () => showRun(generation, key));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing by URL hash: #/ (sweeps), #/sweeps/ID[?sort=COLUMN&dir=asc|desc], #/runs/KEY.
+async function route() {
+  navigation += 1;
+  clearTimeout(pollTimer);
+  const generation = navigation;
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").filter(Boolean);
+  const params = new URLSearchParams(query || "");
+  document.body.dataset.state = "loading";
+  delete document.body.dataset.refreshes;
+  if (REPORT && REPORT.single && parts.length === 0) return showSweep(generation, REPORT.single, params);
+  if (parts.length === 0 || (parts[0] === "sweeps" && parts.length === 1)) return showSweeps(generation);
+  if (parts[0] === "sweeps" && /^\d+$/.test(parts[1] || "")) return showSweep(generation, Number(parts[1]), params);
+  if (parts[0] === "runs" && parts[1]) return showRun(generation, parts[1]);
+  main().replaceChildren(el("p", { class: "failure" }, `No such page: ${location.hash}`), el("p", {}, link("#/", "all sweeps")));
+  setState("unknown", "failed");
+}
+
+// Failures inside a view are recorded (and shown) at once rather than left to unhandledrejection.
+function navigate() {
+  route().catch((error) => {
+    recordError(error && error.stack ? error.stack : error);
+    document.body.dataset.state = "failed";
+  });
+}
+window.addEventListener("hashchange", navigate);
+navigate();
