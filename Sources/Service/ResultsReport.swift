@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OpenAPIRuntime
 import Store
 
@@ -31,7 +32,8 @@ public enum ResultsReport {
     /// report there are replaced).
     public static func write(store: Store, sweep id: Int64, to directory: URL) async throws -> Summary {
         guard let sweep = try store.sweep(id) else { throw ReportError.unknownSweep(id) }
-        let api = ServiceAPI(store: store, leaseSeconds: 60)
+        let api = ServiceAPI(store: store, leaseSeconds: 60, logger: Logger(label: "prunelab.report") { _ in SwiftLogNoOpLogHandler() },
+                             metrics: ServiceMetrics.shared)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
