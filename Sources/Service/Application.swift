@@ -50,7 +50,6 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     let metrics = ServiceMetrics.shared
     let router = Router()
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
     router.add(middleware: BearerTokenMiddleware(token: configuration.token))
@@ -111,6 +110,7 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maximumBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method != .get, request.method != .head else { return try await next(request, context) }
         // Checkpoint uploads stream through with their own (larger) limit.
         let limit = request.method == .put && request.uri.path.hasSuffix("/checkpoint") ? ServiceAPI.maximumCheckpointBytes : maximumBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {

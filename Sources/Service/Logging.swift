@@ -13,11 +13,39 @@ public enum LogFormat: String, CaseIterable, Sendable {
 public func makeLogger(label: String, level: Logger.Level, format: LogFormat) -> Logger {
     var logger: Logger
     switch format {
-    case .text: logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    case .text: logger = Logger(label: label) { TextLogHandler(label: $0) }
     case .json: logger = Logger(label: label) { JSONLogHandler(label: $0) }
     }
     logger.logLevel = level
     return logger
+}
+
+/// `2026-11-25T18:50:45.123Z info prunelab.serve: sweep=1 run=… message` on stderr. Unlike
+/// swift-log's StreamLogHandler it formats metadata only when a line is written (the HTTP server
+/// sets request metadata on every request, almost all of which log nothing).
+public struct TextLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    public var metadataProvider: Logger.MetadataProvider?
+    let label: String
+
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let all = (metadataProvider?.get() ?? [:]).merging(metadata, uniquingKeysWith: { $1 })
+            .merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        var line = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        line += " \(event.level) \(label):"
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        if let error = event.error { line += " error=\(error)" }
+        line += " \(event.message)\n"
+        JSONLogHandler.lock.withLock { FileHandle.standardError.write(Data(line.utf8)) }
+    }
 }
 
 /// One JSON object per line on stderr.
@@ -26,7 +54,7 @@ public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
     let label: String
-    private static let lock = NSLock()
+    static let lock = NSLock()
 
     public init(label: String) { self.label = label }
 

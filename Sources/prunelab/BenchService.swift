@@ -29,6 +29,8 @@ struct ServiceBench {
         var getConnections: Int?
         var getErrors: Int?
         var writesPerSecondDuringGets: Double?
+        /// GET /healthz alone, same connections: the HTTP stack's floor.
+        var healthzRequestsPerSecond: Double?
         var writeErrors: Int?
 
         var summary: String {
@@ -46,6 +48,10 @@ struct ServiceBench {
                                 + "meanwhile 4 workers wrote %.0f heartbeats and metric batches per second (%d errors)", getConnections ?? 0,
                                 getRequestsPerSecond ?? 0, getLatencyP50Milliseconds ?? 0, getLatencyP99Milliseconds ?? 0, getErrors ?? 0,
                                 writesPerSecondDuringGets ?? 0, writeErrors ?? 0))
+            if let floor = healthzRequestsPerSecond, let rate = getRequestsPerSecond {
+                lines.append(String(format: "  GET /healthz alone: %.0f requests/s; GET /runs/{key} under writes reaches %.0f%% of it", floor,
+                                    100 * rate / floor))
+            }
             return lines.joined(separator: "\n")
         }
     }
@@ -223,6 +229,11 @@ struct ServiceBench {
             end
             """.write(to: script, atomically: true, encoding: .utf8)
         let connections = 8
+        // The bare HTTP stack's rate on the same connections: the ratio to it survives a noisy machine.
+        let floor = try await Task.detached {
+            try ServiceBench.capture(wrk, ["-t2", "-c\(connections)", "-d\(Int(seconds.rounded(.up)))s", "http://127.0.0.1:\(port)/healthz"])
+        }.value
+        report.healthzRequestsPerSecond = Self.field(floor, after: "Requests/sec:").flatMap(Double.init)
         // The writers: a second wrk, one connection per simulated worker, each sending a
         // heartbeat or a 50-metric batch every 20 ms (delay() paces them).
         let writerScript = directory.appendingPathComponent("writers.lua")
