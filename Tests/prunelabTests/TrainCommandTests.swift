@@ -115,4 +115,23 @@ struct BenchCommandTests {
         #expect((number(rows[0]["effective_compression"]) ?? 0) >= 100)
         #expect(report["effective_pruning"] == nil, "the VGG-16 pruning row only runs for all architectures or --arch vgg16")
     }
+
+    /// The service benchmark end to end (debug build: its figures mean nothing here, its plumbing
+    /// does): every phase ran, nothing failed, the 7 000-run sweep was stored.
+    @Test(.timeLimit(.minutes(3)))
+    func serviceBenchRunsEveryPhase() throws {
+        let run = try PrunelabBinary.run(["bench", "service", "--seconds", "1", "--json"], timeout: 170)
+        #expect(!run.timedOut && run.status == 0, "\(run)")
+        let report = try PrunelabBinary.json(run)
+        let service = try #require(report["service"] as? [String: Any], "\(run)")
+        #expect(service["sweep_runs"] as? Int == 7000)
+        #expect((service["ready_seconds"] as? [Any])?.count == 3)
+        for figure in ["lease_finish_per_second", "metrics_per_second", "get_requests_per_second", "healthz_requests_per_second",
+                       "get_latency_p99_milliseconds", "writes_per_second_during_gets"] {
+            #expect((number(service[figure]) ?? 0) > 0, "\(figure): \(run)")
+        }
+        for errors in ["lease_finish_errors", "ingest_errors", "get_errors", "write_errors"] {
+            #expect(service[errors] as? Int == 0, "\(errors): \(run)")
+        }
+    }
 }
