@@ -12,6 +12,8 @@ public struct SweepSpec: Sendable {
     public var axes: [(field: String, values: [any Sendable])]
     /// The submitted document, stored with the sweep.
     public var document: String
+    /// Attempts each run gets before it fails for good (`"max_attempts"`, default 3).
+    public var maxAttempts = 3
 
     /// At most this many cells per sweep (a typo in a grid should not enqueue millions of runs).
     public static let maximumCells = 100_000
@@ -36,8 +38,17 @@ public enum SweepExpansion {
             throw SweepError(field: "body", reason: "malformed JSON")
         }
         guard let top = object as? [String: Any] else { throw SweepError(field: "body", reason: "a sweep is a JSON object") }
-        if let unknown = top.keys.sorted().first(where: { !["name", "base", "grid"].contains($0) }) {
-            throw SweepError(field: unknown, reason: "unknown key (a sweep has name, base and grid)")
+        if let unknown = top.keys.sorted().first(where: { !["name", "base", "grid", "max_attempts"].contains($0) }) {
+            throw SweepError(field: unknown, reason: "unknown key (a sweep has name, base, grid and max_attempts)")
+        }
+        var maxAttempts = 3
+        if let given = top["max_attempts"] {
+            // JSONSerialization gives booleans as NSNumbers of objCType "c".
+            guard let number = given as? NSNumber, String(cString: number.objCType) != "c", number.doubleValue == Double(number.intValue),
+                  (1...20).contains(number.intValue) else {
+                throw SweepError(field: "max_attempts", reason: "must be an integer from 1 to 20, got \(given)")
+            }
+            maxAttempts = number.intValue
         }
         guard let name = top["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
             throw SweepError(field: "name", reason: "a non-empty string of at most 200 characters is required")
@@ -61,7 +72,7 @@ public enum SweepExpansion {
             axes.append((field, values.map(sendable)))
         }
         return SweepSpec(name: name, base: sendable(base) as! [String: any Sendable], axes: axes,
-                         document: String(decoding: data, as: UTF8.self))
+                         document: String(decoding: data, as: UTF8.self), maxAttempts: maxAttempts)
     }
 
     /// The runs of a sweep, parents first, each once. Throws on the first invalid cell, naming it.
@@ -88,17 +99,21 @@ public enum SweepExpansion {
             } catch {
                 throw SweepError(field: "grid", reason: "cell \(cell): \(error)")
             }
-            if let parent = parsed.parent(), seen.insert(parent.key).inserted { runs.append(newRun(parent, parents: [])) }
-            if seen.insert(parsed.key).inserted { runs.append(newRun(parsed, parents: parsed.parent().map { [$0.key] } ?? [])) }
+            if let parent = parsed.parent(), seen.insert(parent.key).inserted {
+                runs.append(newRun(parent, parents: [], maxAttempts: spec.maxAttempts))
+            }
+            if seen.insert(parsed.key).inserted {
+                runs.append(newRun(parsed, parents: parsed.parent().map { [$0.key] } ?? [], maxAttempts: spec.maxAttempts))
+            }
         }
         return runs
     }
 
     /// The store's view of a run config.
-    public static func newRun(_ config: RunConfig, parents: [String]) -> NewRun {
+    public static func newRun(_ config: RunConfig, parents: [String], maxAttempts: Int = 3) -> NewRun {
         NewRun(key: config.key, config: String(decoding: config.canonicalJSON, as: UTF8.self), architecture: config.architecture,
                dataset: config.dataset, pruner: config.pruner, mode: config.mode, compression: config.compression,
-               seed: Int64(bitPattern: config.seed), shuffle: config.shuffle, parents: parents)
+               seed: Int64(bitPattern: config.seed), shuffle: config.shuffle, parents: parents, maxAttempts: maxAttempts)
     }
 
     /// The dotted field an `ExperimentsError` names.

@@ -41,7 +41,8 @@ public struct SweepSubmission: Codable, Equatable, Sendable {
 
 extension Store {
     /// Stores a sweep and its runs in one transaction (all or nothing). Existing runs with the
-    /// same key are reused; failed or cancelled ones are queued again with fresh attempts.
+    /// same key are reused; failed or cancelled ones are queued again with fresh attempts (as
+    /// many as this sweep allows).
     public func submitSweep(name: String, spec: String, runs: [NewRun]) throws -> SweepSubmission {
         try pool.write { db in
             try db.execute(sql: "INSERT INTO sweeps (name, spec) VALUES (?, ?)", arguments: [name, spec])
@@ -53,7 +54,7 @@ extension Store {
                 """)
             let status = try db.makeStatement(sql: "SELECT status FROM runs WHERE key = ?")
             let requeue = try db.makeStatement(sql: """
-                UPDATE runs SET status = 'queued', attempts = 0, error = NULL, finished_at = NULL WHERE key = ?
+                UPDATE runs SET status = 'queued', attempts = 0, error = NULL, finished_at = NULL, max_attempts = ? WHERE key = ?
                 """)
             let link = try db.makeStatement(sql: "INSERT OR IGNORE INTO sweep_runs (sweep_id, run_key) VALUES (?, ?)")
             let depend = try db.makeStatement(sql: "INSERT OR IGNORE INTO run_dependencies (run_key, parent_key) VALUES (?, ?)")
@@ -66,7 +67,7 @@ extension Store {
                 } else {
                     let current = try String.fetchOne(status, arguments: [run.key])
                     if current == "failed" || current == "cancelled" {
-                        try requeue.execute(arguments: [run.key])
+                        try requeue.execute(arguments: [run.maxAttempts, run.key])
                         submission.requeued += 1
                     } else {
                         submission.reused += 1

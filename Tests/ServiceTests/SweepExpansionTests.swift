@@ -50,6 +50,10 @@ import Testing
         ("{\"name\": \"x\", \"grid\": {\"seed\": []}}", "grid.seed"),
         ("{\"name\": \"x\", \"grid\": {\"seed\": 3}}", "grid.seed"),
         ("{\"name\": \"x\", \"colour\": 1, \"grid\": {\"seed\": [0]}}", "colour"),
+        ("{\"name\": \"x\", \"max_attempts\": 0, \"grid\": {\"seed\": [0]}}", "max_attempts"),
+        ("{\"name\": \"x\", \"max_attempts\": 2.5, \"grid\": {\"seed\": [0]}}", "max_attempts"),
+        ("{\"name\": \"x\", \"max_attempts\": true, \"grid\": {\"seed\": [0]}}", "max_attempts"),
+        ("{\"name\": \"x\", \"max_attempts\": \"3\", \"grid\": {\"seed\": [0]}}", "max_attempts"),
         ("{\"name\": \"x\", \"base\": {\"architecture\": \"lenet300-100\", \"compression\": 10}, \"grid\": {\"pruner\": [\"random/erk\", \"random/nope\"]}}", "pruner"),
         ("{\"name\": \"x\", \"base\": {\"architecture\": \"resnet-9000\", \"pruner\": \"dense\"}, \"grid\": {\"seed\": [0]}}", "architecture"),
         ("{\"name\": \"x\", \"base\": {\"architecture\": \"lenet300-100\", \"pruner\": \"random/erk\"}, \"grid\": {\"compression\": [10, 1]}}", "compression"),
@@ -62,6 +66,15 @@ import Testing
         } catch {
             #expect(error.field == field, "\(error)")
         }
+    }
+
+    /// `max_attempts` reaches every run of the sweep, dense parents included; 3 by default.
+    @Test func maxAttemptsReachesEveryRun() throws {
+        let base = "\"base\": {\"architecture\": \"lenet300-100\", \"compression\": 10}, \"grid\": {\"pruner\": [\"magnitude/global\", \"snip\"]}"
+        let five = try expand("{\"name\": \"x\", \"max_attempts\": 5, \(base)}")
+        #expect(five.count == 3 && five.allSatisfy { $0.maxAttempts == 5 })
+        let standard = try expand("{\"name\": \"x\", \(base)}")
+        #expect(standard.allSatisfy { $0.maxAttempts == 3 })
     }
 
     @Test func tooManyCellsIsRejectedBeforeExpanding() {

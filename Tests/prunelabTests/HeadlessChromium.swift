@@ -24,32 +24,12 @@ enum HeadlessChromium {
     /// Runs chromium with a throwaway profile; killed after `timeout` seconds.
     static func run(_ arguments: [String], timeout: Double = 90) throws -> Run {
         guard let executable else { throw Missing() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-chromium-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                             "--disable-extensions", "--disable-background-networking", "--disable-sync", "--hide-scrollbars",
-                             "--enable-logging=stderr", "--v=0", "--user-data-dir=\(directory.appendingPathComponent("profile").path)"]
-            + arguments
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let start = Date()
-        while process.isRunning {
-            if Date().timeIntervalSince(start) > timeout { process.terminate(); break }
-            usleep(20_000)
+        let child = try ChildProcess.run(URL(fileURLWithPath: executable), timeout: timeout) { scratch in
+            ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--disable-extensions", "--disable-background-networking", "--disable-sync", "--hide-scrollbars",
+             "--enable-logging=stderr", "--v=0", "--user-data-dir=\(scratch.appendingPathComponent("profile").path)"] + arguments
         }
-        process.waitUntilExit()
-        try out.close(); try err.close()
-        return Run(status: process.terminationStatus, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                   stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+        return Run(status: child.status, stdout: child.stdout, stderr: child.stderr)
     }
 
     /// The DOM of `url` once its scripts have run.

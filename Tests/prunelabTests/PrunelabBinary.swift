@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// The built `prunelab` executable, run as a user would: a child process with captured output.
@@ -58,38 +61,9 @@ enum PrunelabBinary {
     /// Runs `prunelab arguments…`, killing it after `timeout` seconds. Output goes through files,
     /// so a chatty child can never block on a full pipe.
     static func run(_ arguments: [String], timeout: Double) throws -> Run {
-        let executable = try location.get()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        let start = Date()
-        try process.run()
-        var timedOut = false
-        while process.isRunning {
-            if Date().timeIntervalSince(start) > timeout {
-                timedOut = true
-                process.terminate()
-                break
-            }
-            usleep(20_000)
-        }
-        process.waitUntilExit()
-        try out.close(); try err.close()
-        return Run(arguments: arguments, status: process.terminationStatus,
-                   stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                   stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self),
-                   timedOut: timedOut, seconds: Date().timeIntervalSince(start))
+        let child = try ChildProcess.run(try location.get(), timeout: timeout) { _ in arguments }
+        return Run(arguments: arguments, status: child.status, stdout: child.stdout, stderr: child.stderr, timedOut: child.timedOut,
+                   seconds: child.seconds)
     }
 
     /// The single JSON object a `--json` run printed on stdout.
@@ -107,4 +81,49 @@ func number(_ value: Any?) -> Double? {
     if let value = value as? Int { return Double(value) }
     if let value = value as? NSNumber { return value.doubleValue }
     return nil
+}
+
+/// A child process with its output captured through files (so a chatty child never blocks on a
+/// full pipe), terminated after `timeout` seconds.
+enum ChildProcess {
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        let timedOut: Bool
+        let seconds: Double
+    }
+
+    /// `arguments` receives a scratch directory that lives as long as the child.
+    static func run(_ executable: URL, timeout: Double, arguments: (URL) -> [String]) throws -> Outcome {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-child-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments(directory)
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        let start = Date()
+        try process.run()
+        var timedOut = false
+        while process.isRunning {
+            if Date().timeIntervalSince(start) > timeout {
+                timedOut = true
+                process.terminate()
+                break
+            }
+            usleep(20_000)
+        }
+        process.waitUntilExit()
+        try out.close(); try err.close()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                       stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self), timedOut: timedOut,
+                       seconds: Date().timeIntervalSince(start))
+    }
 }
