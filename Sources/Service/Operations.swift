@@ -29,14 +29,14 @@ public final class ServiceMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         runs = Dictionary(uniqueKeysWithValues: Store.runStatuses.map {
-            ($0, registry.makeGauge(name: "prunelab_runs", labels: [("status", $0)], help: "Runs by status."))
+            ($0, registry.makeGauge(descriptor: metric("prunelab_runs", "Runs by status."), labels: [("status", $0)]))
         })
         sweeps = Dictionary(uniqueKeysWithValues: ["active", "cancelled"].map {
-            ($0, registry.makeGauge(name: "prunelab_sweeps", labels: [("status", $0)], help: "Sweeps by status."))
+            ($0, registry.makeGauge(descriptor: metric("prunelab_sweeps", "Sweeps by status."), labels: [("status", $0)]))
         })
-        runnable = registry.makeGauge(name: "prunelab_queue_depth", help: "Queued runs whose parents have all succeeded.")
-        liveWorkers = registry.makeGauge(name: "prunelab_live_workers", help: "Workers seen within the last lease period.")
-        metricsIngested = registry.makeCounter(name: "prunelab_metrics_ingested_total", help: "Metric samples stored from workers.")
+        runnable = registry.makeGauge(descriptor: metric("prunelab_queue_depth", "Queued runs whose parents have all succeeded."))
+        liveWorkers = registry.makeGauge(descriptor: metric("prunelab_live_workers", "Workers seen within the last lease period."))
+        metricsIngested = registry.makeCounter(descriptor: metric("prunelab_metrics_ingested_total", "Metric samples stored from workers."))
         events = NIOLockedEvents(registry: registry)
     }
 
@@ -85,8 +85,8 @@ private final class NIOLockedEvents: @unchecked Sendable {
     func update(_ totals: [String: Int]) {
         lock.withLock {
             for (kind, total) in totals {
-                var entry = counters[kind] ?? (registry.makeCounter(name: "prunelab_events_total", labels: [("kind", kind)],
-                                                                    help: "Queue events by kind (lease_expired, retry, failed, …)."), 0)
+                var entry = counters[kind] ?? (registry.makeCounter(descriptor: metric("prunelab_events_total", "Queue events by kind (lease_expired, retry, failed, …)."),
+                                                                    labels: [("kind", kind)]), 0)
                 if total > entry.seen { entry.counter.increment(by: Int64(total - entry.seen)) }
                 entry.seen = max(entry.seen, total)
                 counters[kind] = entry
@@ -129,4 +129,9 @@ struct Housekeeper: Service {
         let level: Logger.Level = ["lease_expired", "retry", "failed"].contains(event.kind) ? .warning : .info
         logger.log(level: level, "\(event.kind.replacingOccurrences(of: "_", with: " "))", metadata: metadata)
     }
+}
+
+/// A Prometheus name with its help text.
+private func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
 }
