@@ -37,9 +37,9 @@ struct SlurmSubmitCommand: ParsableCommand {
     var cpusPerTask: Int?
     @Option(help: "A file on the compute nodes holding the token (else PRUNELAB_TOKEN is exported from this shell).")
     var tokenFile: String?
-    @Option(parsing: .singleValue, help: "Another sbatch option, passed as is (repeatable), e.g. --sbatch-option=--account=lab.")
+    @Option(parsing: .unconditionalSingleValue, help: "Another sbatch option, passed as is (repeatable), e.g. --sbatch-option --account=lab.")
     var sbatchOption: [String] = []
-    @Option(help: "Further `prunelab worker` options for every task, e.g. \"--exit-when-idle\".")
+    @Option(parsing: .unconditional, help: "Further `prunelab worker` options for every task, e.g. \"--exit-when-idle\".")
     var workerArgs: String?
     @Option(help: "The batch script.")
     var script: String = "deploy/slurm/prunelab-workers.sbatch"
