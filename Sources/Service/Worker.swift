@@ -159,6 +159,7 @@ public final class Worker: @unchecked Sendable {
             await uplink.send(&history)
             let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent)
             executor.shouldStop = { [self] in uplink.leaseLost || isStopping }
+            executor.shouldCheckpointAndStop = { [self] in isStopping && !uplink.leaseLost }
             // The engine blocks its thread for the whole run; the uplink streams beside it.
             let uplinkTask = Task { await uplink.pump() }
             let result: RunResult
@@ -169,7 +170,8 @@ public final class Worker: @unchecked Sendable {
             } catch let error as RunInterrupted where isStopping {
                 uplink.close()
                 await uplinkTask.value
-                log.notice("run stopped on request; its lease will expire and another worker resumes it",
+                // close() flushed the checkpoint of the steps done so far to the server.
+                log.notice("run stopped on request at its checkpoint; its lease will expire and another worker resumes it",
                            metadata: ["step": "\(error.step)", "phase": "\(error.phase)"])
                 return
             } catch {
