@@ -10,8 +10,9 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Lease runs from a prunelab server and execute them (heartbeats, metrics, checkpoints, results over HTTP).",
         discussion: """
             SIGTERM or SIGINT (systemd stop, Slurm preemption or scancel, Kubernetes pod deletion) stops the worker
-            before the current run's next step; it exits 0 without failing the run, whose lease then expires and
-            another worker resumes it from its last uploaded checkpoint. A second signal exits at once.
+            before the current run's next step, uploads a checkpoint of the steps done and exits 0 without failing
+            the run, whose lease then expires and another worker resumes it from that checkpoint. A second signal
+            exits at once.
             """)
 
     @Option(help: "Server URL, e.g. http://127.0.0.1:8080 (the API lives under /api/v1).")
