@@ -16,10 +16,10 @@ struct SlurmSubmitCommand: ParsableCommand {
         abstract: "Submit N workers, pointed at a running server, as a Slurm job array.",
         discussion: """
             Runs: sbatch --parsable --array=0-(N-1) [--partition P] [--gres G] [--time T] [--cpus-per-task C] \
-            [--sbatch-option …] --export=ALL,PRUNELAB_SERVER=URL,PRUNELAB_BIN=<this executable> SCRIPT.
-            The token travels in the job's environment (PRUNELAB_TOKEN, exported from this shell) or as a file
-            (--token-file, read on the compute node), never on a command line. Prints the job id on stdout.
-            Each task's worker stops on Slurm's SIGTERM (scancel, preemption, time limit); its run resumes on
+            [--sbatch-option …] --export=ALL,PRUNELAB_SERVER=URL,PRUNELAB_BIN=<this executable> SCRIPT. \
+            The token travels in the job's environment (PRUNELAB_TOKEN, exported from this shell) or as a file \
+            (--token-file, read on the compute node), never on a command line. Prints the job id on stdout. \
+            Each task's worker stops on Slurm's SIGTERM (scancel, preemption, time limit); its run resumes on \
             another worker from the last checkpoint once the lease expires.
             """)
 

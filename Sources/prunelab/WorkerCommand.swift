@@ -9,9 +9,9 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Lease runs from a prunelab server and execute them (heartbeats, metrics, checkpoints, results over HTTP).",
         discussion: """
-            SIGTERM or SIGINT (systemd stop, Slurm preemption or scancel, Kubernetes pod deletion) stops the worker
-            before the current run's next step, uploads a checkpoint of the steps done and exits 0 without failing
-            the run, whose lease then expires and another worker resumes it from that checkpoint. A second signal
+            SIGTERM or SIGINT (systemd stop, Slurm preemption or scancel, Kubernetes pod deletion) stops the worker \
+            before the current run's next step, uploads a checkpoint of the steps done and exits 0 without failing \
+            the run, whose lease then expires and another worker resumes it from that checkpoint. A second signal \
             exits at once.
             """)
 
