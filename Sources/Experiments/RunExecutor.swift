@@ -64,6 +64,10 @@ public final class RunExecutor: @unchecked Sendable {
     /// Checked before every step: when it says so the run stops, throwing `RunInterrupted` (a
     /// worker that lost its lease stops training for nothing).
     public var shouldStop: (@Sendable () -> Bool)?
+    /// Checked before every step, before `shouldStop`: when it says so the run checkpoints the
+    /// steps done since the last checkpoint (reported like the periodic ones) and stops, throwing
+    /// `RunInterrupted` — a worker told to stop (SIGTERM, preemption) leaves no work behind.
+    public var shouldCheckpointAndStop: (@Sendable () -> Bool)?
     private var metrics: [MetricRecord] = []
     private let backend: any Backend = CPUBackend.shared
 
@@ -251,6 +255,15 @@ public final class RunExecutor: @unchecked Sendable {
         var test = (loss: Double.nan, accuracy: Double.nan)
         if start >= setup.iterations { test = try evaluate(network, splits: splits, batchSize: setup.batchSize) }
         for step in start..<max(start, setup.iterations) {
+            if let shouldCheckpointAndStop, shouldCheckpointAndStop() {
+                // At a multiple of checkpointEvery (or at the resume point) the checkpoint exists already.
+                if step > start, step % checkpointEvery != 0, let path = files.checkpoint {
+                    try Checkpoint(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase, metrics: metrics,
+                                   trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)]).write(to: path)
+                    reporter.report(.checkpoint(step: step, phase: phase, path: path))
+                }
+                throw RunInterrupted(step: step, phase: phase)
+            }
             if let shouldStop, shouldStop() { throw RunInterrupted(step: step, phase: phase) }
             let epoch = step / loader.batchesPerEpoch + 1
             if loader.epoch != epoch { loader.startEpoch(epoch) }

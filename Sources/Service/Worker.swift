@@ -61,6 +61,24 @@ public final class Worker: @unchecked Sendable {
     public let configuration: WorkerConfiguration
     public let id: String
     let client: Client
+    private let stopLock = NSLock()
+    private var stopRequested = false
+
+    /// Asks the worker to stop soon (SIGTERM from systemd, Slurm or Kubernetes): no new lease, the
+    /// current run stops before its next step without reporting a failure, and `run` returns. The
+    /// run's lease then expires and another worker resumes it from its last uploaded checkpoint.
+    public func stop() { stopLock.withLock { stopRequested = true } }
+
+    /// Whether `stop()` was called.
+    public var isStopping: Bool { stopLock.withLock { stopRequested } }
+
+    /// Sleeps up to `seconds`, waking early (within 50 ms) when asked to stop.
+    private func pause(_ seconds: Double) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !isStopping, Date() < deadline {
+            try await Task.sleep(nanoseconds: UInt64(min(0.05, max(0, deadline.timeIntervalSinceNow)) * 1e9))
+        }
+    }
 
     public init(_ configuration: WorkerConfiguration) {
         self.configuration = configuration
@@ -69,14 +87,14 @@ public final class Worker: @unchecked Sendable {
                         middlewares: [BearerToken(token: configuration.token)])
     }
 
-    /// Leases and executes runs until the queue is empty (`exitWhenIdle`) or forever. Returns the
-    /// number of runs executed.
+    /// Leases and executes runs until the queue is empty (`exitWhenIdle`), `stop()` or forever.
+    /// Returns the number of runs executed.
     @discardableResult
     public func run(logger: Logger = Logger(label: "prunelab-worker") { _ in SwiftLogNoOpLogHandler() }) async throws -> Int {
         var logger = logger
         logger[metadataKey: "worker"] = "\(id)"
         var executed = 0
-        while true {
+        while !isStopping {
             let hello = Components.Schemas.WorkerHello(worker: id, host: ProcessInfo.processInfo.hostName, device: configuration.device,
                                                        pid: Int(ProcessInfo.processInfo.processIdentifier))
             let answer: Operations.leaseRun.Output
@@ -85,7 +103,7 @@ public final class Worker: @unchecked Sendable {
             } catch {
                 // The server may be restarting: keep trying rather than losing the worker.
                 logger.warning("server unreachable; retrying", metadata: ["error": "\(error)"])
-                try await Task.sleep(nanoseconds: UInt64(configuration.pollInterval * 1e9))
+                try await pause(configuration.pollInterval)
                 continue
             }
             switch answer {
@@ -95,10 +113,10 @@ public final class Worker: @unchecked Sendable {
                 log[metadataKey: "run"] = "\(lease.key)"
                 log.info("run leased", metadata: ["attempt": "\(lease.attempt)", "resume": "\(lease.has_checkpoint)"])
                 try await execute(lease, log: log)
-                executed += 1
+                if !isStopping { executed += 1 }
             case .noContent:
                 if configuration.exitWhenIdle { return executed }
-                try await Task.sleep(nanoseconds: UInt64(configuration.pollInterval * 1e9))
+                try await pause(configuration.pollInterval)
             case let .unauthorized(answer):
                 throw WorkerError(description: "server refused the token: \((try? answer.body.json.error) ?? "")")
             case let .badRequest(answer):
@@ -107,6 +125,7 @@ public final class Worker: @unchecked Sendable {
                 throw WorkerError(description: "lease: unexpected HTTP \(status)")
             }
         }
+        return executed
     }
 
     private func fetchCheckpoint(_ key: String) async throws -> Checkpoint {
@@ -139,7 +158,8 @@ public final class Worker: @unchecked Sendable {
                 .map { Components.Schemas.Metric(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
             await uplink.send(&history)
             let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent)
-            executor.shouldStop = { uplink.leaseLost }
+            executor.shouldStop = { [self] in uplink.leaseLost || isStopping }
+            executor.shouldCheckpointAndStop = { [self] in isStopping && !uplink.leaseLost }
             // The engine blocks its thread for the whole run; the uplink streams beside it.
             let uplinkTask = Task { await uplink.pump() }
             let result: RunResult
@@ -147,6 +167,13 @@ public final class Worker: @unchecked Sendable {
                 result = try await withCheckedThrowingContinuation { continuation in
                     Thread.detachNewThread { continuation.resume(with: Result { try executor.run(resume: resume) }) }
                 }
+            } catch let error as RunInterrupted where isStopping {
+                uplink.close()
+                await uplinkTask.value
+                // close() flushed the checkpoint of the steps done so far to the server.
+                log.notice("run stopped on request at its checkpoint; its lease will expire and another worker resumes it",
+                           metadata: ["step": "\(error.step)", "phase": "\(error.phase)"])
+                return
             } catch {
                 uplink.close()
                 await uplinkTask.value

@@ -11,7 +11,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the HTTP API (/api/v1) on an SQLite database.",
         discussion: """
             Writes need `Authorization: Bearer <token>` (--token or PRUNELAB_TOKEN; a random token is made and
-            printed when neither is set). Binds 127.0.0.1 unless --host says otherwise. Prints one line
+            printed when neither is set). Binds 127.0.0.1 unless --host says otherwise; an address beyond
+            loopback needs an explicit token. Plain HTTP: terminate TLS in a reverse proxy. Prints one line
             'prunelab: serving http://HOST:PORT/api/v1' on stderr once it accepts connections.
             """)
 
@@ -47,6 +48,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxBodyBytes >= 1024 else { throw InvalidOption(option: "--max-body-bytes", reason: "must be at least 1024, got \(maxBodyBytes)") }
         var token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
+        // A random token printed to a log is fine on loopback, not for a port other machines reach.
+        if token.isEmpty, !isLoopback(host) {
+            throw InvalidOption(option: "--host", reason: "\(host) is reachable beyond loopback: give a token (--token or PRUNELAB_TOKEN)")
+        }
         if token.isEmpty {
             token = (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
             printError("prunelab: no --token or PRUNELAB_TOKEN given; writes need: Authorization: Bearer \(token)")
@@ -71,6 +76,20 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try await app.runService()
     }
+}
+
+/// Whether `host` names only this machine: localhost, 127.0.0.0/8 or ::1 (brackets allowed).
+func isLoopback(_ host: String) -> Bool {
+    var name = host.lowercased()
+    if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
+    if name == "localhost" { return true }
+    var v4 = in_addr()
+    if inet_pton(AF_INET, name, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+    var v6 = in6_addr()
+    if inet_pton(AF_INET6, name, &v6) == 1 {
+        return withUnsafeBytes(of: &v6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
+    }
+    return false
 }
 
 /// --log-level and --log-format, shared by serve and worker.

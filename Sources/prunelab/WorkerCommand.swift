@@ -7,7 +7,13 @@ import Service
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Lease runs from a prunelab server and execute them (heartbeats, metrics, checkpoints, results over HTTP).")
+        abstract: "Lease runs from a prunelab server and execute them (heartbeats, metrics, checkpoints, results over HTTP).",
+        discussion: """
+            SIGTERM or SIGINT (systemd stop, Slurm preemption or scancel, Kubernetes pod deletion) stops the worker \
+            before the current run's next step, uploads a checkpoint of the steps done and exits 0 without failing \
+            the run, whose lease then expires and another worker resumes it from that checkpoint. A second signal \
+            exits at once.
+            """)
 
     @Option(help: "Server URL, e.g. http://127.0.0.1:8080 (the API lives under /api/v1).")
     var server: String
@@ -33,7 +39,26 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker = Worker(WorkerConfiguration(server: url, token: token, device: device, pollInterval: pollInterval,
                                                 exitWhenIdle: exitWhenIdle))
         let logger = try logging.logger(label: "prunelab.worker")
+        let signals = Self.stopOnSignals(worker, logger: logger)
         let executed = try await worker.run(logger: logger)
-        logger.info("queue empty; exiting", metadata: ["worker": "\(worker.id)", "runs": "\(executed)"])
+        signals.forEach { $0.cancel() }
+        logger.info(worker.isStopping ? "stopped on signal; exiting" : "queue empty; exiting",
+                    metadata: ["worker": "\(worker.id)", "runs": "\(executed)"])
+    }
+
+    /// SIGTERM/SIGINT ask the worker to stop; a second one ends the process immediately (the
+    /// lease expires either way, so nothing depends on a graceful end).
+    static func stopOnSignals(_ worker: Worker, logger: Logger) -> [any DispatchSourceSignal] {
+        [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if worker.isStopping { _exit(128 + number) }
+                logger.notice("signal received; stopping", metadata: ["worker": "\(worker.id)", "signal": "\(number)"])
+                worker.stop()
+            }
+            source.resume()
+            return source
+        }
     }
 }

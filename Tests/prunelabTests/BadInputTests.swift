@@ -44,6 +44,15 @@ struct BadInputTests {
         Case(arguments: ["serve", "--db", "/tmp/prunelab-never.sqlite", "--public", "/nonexistent/prunelab-page"],
              mentions: ["/nonexistent/prunelab-page"]),
         Case(arguments: ["worker", "--server", "http://127.0.0.1:9", "--token", "t", "--log-format", "xml"], mentions: ["--log-format"]),
+        // Beyond loopback only with an explicit token (PRUNELAB_TOKEN is not set for the tests).
+        Case(arguments: ["serve", "--db", "/tmp/prunelab-never.sqlite", "--host", "0.0.0.0", "--port", "0"], mentions: ["--host", "0.0.0.0"]),
+        Case(arguments: ["serve", "--db", "/tmp/prunelab-never.sqlite", "--host", "::", "--port", "0"], mentions: ["--host"]),
+        Case(arguments: ["serve", "--db", "/tmp/prunelab-never.sqlite", "--host", "10.231.0.1", "--port", "0", "--token", ""],
+             mentions: ["--host", "10.231.0.1"]),
+        Case(arguments: ["slurm", "submit", "--server", "http://head:8080", "--workers", "0", "--dry-run"], mentions: ["--workers"]),
+        Case(arguments: ["slurm", "submit", "--server", "ftp://head", "--workers", "2", "--dry-run"], mentions: ["--server", "ftp://head"]),
+        Case(arguments: ["slurm", "submit", "--server", "http://head:8080", "--workers", "2", "--script", "/nonexistent/x.sbatch"],
+             mentions: ["--script", "/nonexistent/x.sbatch"]),
     ]
 
     @Test(.timeLimit(.minutes(1)), arguments: cases)
