@@ -19,6 +19,24 @@ struct ServiceIntegrationTests {
         try ServeCommandTests.query(database, sql) ?? ""
     }
 
+    /// Every metric of a database, one line each, in order.
+    static let allMetrics = "SELECT phase || ',' || step || ',' || name || ',' || quote(value) FROM metrics ORDER BY phase, step, name"
+    /// The runs' final test accuracy and loss, exactly.
+    static let finalFigures = "SELECT quote(test_accuracy) || quote(test_loss) FROM runs"
+
+    /// `sweep` run without interruption by one worker on its own server and file: its metrics and
+    /// final figures (`allMetrics`, `finalFigures`), what an interrupted run must end with.
+    static func uninterrupted(_ sweep: Data) throws -> (metrics: String, figures: String) {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        _ = try server.request("POST", "/api/v1/sweeps", body: sweep)
+        let worker = try WorkerProcess(server: server, exitWhenIdle: true)
+        worker.process.waitUntilExit()
+        return (try query(path, allMetrics), try query(path, finalFigures))
+    }
+
     /// submit → a worker finishes every run (the dense parent first) → the results view holds
     /// them; resubmitting the same sweep creates no new run.
     @Test(.timeLimit(.minutes(3)))
@@ -114,14 +132,7 @@ struct ServiceIntegrationTests {
     @Test(.timeLimit(.minutes(4)))
     func killedWorkersRunIsResumedWithIdenticalResults() throws {
         let sweep = Self.sweep(iterations: 300, pruners: ["random/erk"], evalEvery: 15)
-        // The uninterrupted reference.
-        let (referencePath, referenceDirectory) = try ServeCommandTests.database()
-        defer { try? FileManager.default.removeItem(at: referenceDirectory) }
-        let reference = try ServerProcess(database: referencePath)
-        _ = try reference.request("POST", "/api/v1/sweeps", body: sweep)
-        let single = try WorkerProcess(server: reference, exitWhenIdle: true)
-        single.process.waitUntilExit()
-        reference.stop()
+        let reference = try Self.uninterrupted(sweep)
 
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -142,14 +153,11 @@ struct ServiceIntegrationTests {
         #expect(try Self.query(path, "SELECT COUNT(*) FROM events WHERE kind = 'lease_expired'") == "1")
         #expect(try server.request("GET", "/metrics").text.contains("prunelab_events_total{kind=\"lease_expired\"} 1"))
         #expect(server.log.contains("warning prunelab.serve: detail=attempt 1 event=lease_expired"), "\(server.log)")
-        let metrics = "SELECT phase || ',' || step || ',' || name || ',' || quote(value) FROM metrics ORDER BY phase, step, name"
-        let expected = try Self.query(referencePath, metrics)
-        let resumedMetrics = try Self.query(path, metrics)
-        let differing = zip(resumedMetrics.split(separator: "\n"), expected.split(separator: "\n")).filter { $0 != $1 }
-        #expect(!expected.isEmpty && resumedMetrics == expected, "\(differing.prefix(4))")
-        let figures = "SELECT quote(test_accuracy) || quote(test_loss) FROM runs"
-        let resumedFigures = try Self.query(path, figures), referenceFigures = try Self.query(referencePath, figures)
-        #expect(resumedFigures == referenceFigures)
+        let resumedMetrics = try Self.query(path, Self.allMetrics)
+        let differing = zip(resumedMetrics.split(separator: "\n"), reference.metrics.split(separator: "\n")).filter { $0 != $1 }
+        #expect(!reference.metrics.isEmpty && resumedMetrics == reference.metrics, "\(differing.prefix(4))")
+        let resumedFigures = try Self.query(path, Self.finalFigures)
+        #expect(resumedFigures == reference.figures)
     }
 
     /// kill -9 of the server mid-sweep and a restart on the same file: no run lost or duplicated,

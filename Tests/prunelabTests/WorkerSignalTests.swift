@@ -14,15 +14,7 @@ struct WorkerSignalTests {
     @Test(.timeLimit(.minutes(4)))
     func sigtermMidRunCheckpointsAndLeavesTheRunToTheNextWorker() throws {
         let sweep = ServiceIntegrationTests.sweep(iterations: 300, pruners: ["random/erk"], evalEvery: 15)
-        let metrics = "SELECT phase || ',' || step || ',' || name || ',' || quote(value) FROM metrics ORDER BY phase, step, name"
-        let (referencePath, referenceDirectory) = try ServeCommandTests.database()
-        defer { try? FileManager.default.removeItem(at: referenceDirectory) }
-        let reference = try ServerProcess(database: referencePath)
-        _ = try reference.request("POST", "/api/v1/sweeps", body: sweep)
-        let single = try WorkerProcess(server: reference, exitWhenIdle: true)
-        single.process.waitUntilExit()
-        reference.stop()
-        let expected = try ServiceIntegrationTests.query(referencePath, metrics)
+        let expected = try ServiceIntegrationTests.uninterrupted(sweep).metrics
 
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -69,7 +61,7 @@ struct WorkerSignalTests {
         #expect(resumed == "2")
         let expired = try ServiceIntegrationTests.query(path, "SELECT COUNT(*) FROM events WHERE kind = 'lease_expired'")
         #expect(expired == "1")
-        let resumedMetrics = try ServiceIntegrationTests.query(path, metrics)
+        let resumedMetrics = try ServiceIntegrationTests.query(path, ServiceIntegrationTests.allMetrics)
         #expect(!expected.isEmpty && resumedMetrics == expected)
     }
 
