@@ -39,12 +39,12 @@ public struct TextLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let all = (metadataProvider?.get() ?? [:]).merging(metadata, uniquingKeysWith: { $1 })
             .merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
-        var line = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        var line = logTimestamp()
         line += " \(event.level) \(label):"
         for (key, value) in all.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
         if let error = event.error { line += " error=\(error)" }
         line += " \(event.message)\n"
-        JSONLogHandler.lock.withLock { FileHandle.standardError.write(Data(line.utf8)) }
+        writeLogLine(Data(line.utf8))
     }
 }
 
@@ -54,7 +54,6 @@ public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
     let label: String
-    static let lock = NSLock()
 
     public init(label: String) { self.label = label }
 
@@ -70,13 +69,13 @@ public struct JSONLogHandler: LogHandler {
             object[key] = Self.json(value)
         }
         if let error = event.error { object["error"] = "\(error)" }
-        object["time"] = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        object["time"] = logTimestamp()
         object["level"] = event.level.rawValue
         object["label"] = label
         object["message"] = event.message.description
         guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         line.append(0x0A)
-        Self.lock.withLock { FileHandle.standardError.write(line) }
+        writeLogLine(line)
     }
 
     static func json(_ value: Logger.MetadataValue) -> Any {
@@ -87,4 +86,16 @@ public struct JSONLogHandler: LogHandler {
         case let .dictionary(values): return values.mapValues(json)
         }
     }
+}
+
+/// ISO-8601 UTC with milliseconds, as both formats print it.
+private func logTimestamp() -> String {
+    Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+}
+
+private let stderrLock = NSLock()
+
+/// One whole line on stderr: lines from concurrent loggers never interleave.
+private func writeLogLine(_ line: Data) {
+    stderrLock.withLock { FileHandle.standardError.write(line) }
 }

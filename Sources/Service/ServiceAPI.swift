@@ -49,7 +49,7 @@ struct ServiceAPI: APIProtocol {
         guard let run = try store.runSummary(key) else {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
-        let config = try configs.container(key: key, json: run.config)
+        let config = try configs.config(key: key, json: run.config)
         let layers = run.layers.map(Self.layer)
         func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
         return .ok(.init(body: .json(.init(
@@ -73,7 +73,7 @@ final class ConfigCache: @unchecked Sendable {
     private var entries: [String: Components.Schemas.RunConfig] = [:]
     let capacity = 50_000
 
-    func container(key: String, json: String) throws -> Components.Schemas.RunConfig {
+    func config(key: String, json: String) throws -> Components.Schemas.RunConfig {
         if let hit = lock.withLock({ entries[key] }) { return hit }
         let decoded = try JSONDecoder().decode(Components.Schemas.RunConfig.self, from: Data(json.utf8))
         lock.withLock {

@@ -191,13 +191,6 @@ extension Store {
 
     static let layersSQL = "SELECT name, shape, size, kept, effective, quota FROM layers WHERE run_key = ? ORDER BY layer_index"
 
-    /// A run's per-layer table (canonical order; empty until it succeeded).
-    public func layers(_ key: String) throws -> [LayerSample] {
-        try pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: Self.layersSQL), arguments: [key]).map(Self.layerSample)
-        }
-    }
-
     /// A succeeded run's masks of one kind ("direct" or "effective") with their layers, in
     /// canonical order; nil when the run has none stored.
     public func masks(_ key: String, kind: String) throws -> [(layer: LayerSample, bits: Data)]? {
