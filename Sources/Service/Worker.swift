@@ -102,7 +102,7 @@ public final class Worker: @unchecked Sendable {
                 answer = try await client.leaseRun(body: .json(hello))
             } catch {
                 // The server may be restarting: keep trying rather than losing the worker.
-                logger.warning("server unreachable; retrying", metadata: ["error": "\(error)"])
+                logger.warning("server unreachable; retrying", metadata: ["error": "\(Self.brief(error))"])
                 try await pause(configuration.pollInterval)
                 continue
             }
@@ -221,12 +221,17 @@ public final class Worker: @unchecked Sendable {
             do {
                 return try await request()
             } catch where attempt < 12 {
-                log.warning("server unreachable; retrying", metadata: ["error": "\(error)", "delay_seconds": "\(delay)"])
+                log.warning("server unreachable; retrying", metadata: ["error": "\(Self.brief(error))", "delay_seconds": "\(delay)"])
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 delay = min(delay * 2, 10)
             }
         }
         preconditionFailure("unreachable")
+    }
+
+    /// The transport's own error, without the request dump the generated client wraps it in.
+    static func brief(_ error: any Error) -> String {
+        "\((error as? ClientError)?.underlyingError ?? error)"
     }
 
     static func resultObject(_ result: RunResult) throws -> OpenAPIObjectContainer {
