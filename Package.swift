@@ -41,6 +41,10 @@ let package = Package(
         .target(
             name: "Tensors", dependencies: ["CDNNL", "CSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // NVIDIA's libraries are loaded with dlopen at run time: nothing CUDA is linked.
+        .target(
+            name: "CUDABackend", dependencies: ["Tensors"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(
             name: "NeuralNet", dependencies: ["Tensors"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
@@ -78,10 +82,11 @@ let package = Package(
         .executableTarget(
             name: "prunelab",
             dependencies: [
-                "NeuralNet", "Datasets", "Tensors", "Pruning", "Experiments", "Store", "Service",
+                "NeuralNet", "Datasets", "Tensors", "CUDABackend", "Pruning", "Experiments", "Store", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),

@@ -57,11 +57,8 @@ public final class BatchNorm: Layer {
                                             mean: batchMean, variance: batchVariance)
             let n = Float(input.count / channels)
             let correction = n > 1 ? n / (n - 1) : 1
-            let m = momentum
-            for c in 0..<channels {
-                runningMean[c] = (1 - m) * runningMean[c] + m * batchMean[c]
-                runningVariance[c] = (1 - m) * runningVariance[c] + m * batchVariance[c] * correction
-            }
+            backend.updateRunningStatistics(runningMean: runningMean, runningVariance: runningVariance, batchMean: batchMean,
+                                            batchVariance: batchVariance, momentum: momentum, varianceCorrection: correction)
             self.input = input
         } else {
             try plan.kernel.forwardInference(input: input, scale: scale.value, shift: shift.value,

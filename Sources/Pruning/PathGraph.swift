@@ -25,6 +25,7 @@ final class PathGraph {
     private(set) var logScale: [Double]
     let shapes: [[Int]]
     private let root: PathSequence
+    private let backend: any Backend
     private let inputShape: [Int]
     private let input: Tensor
     private let outputGradient: Tensor
@@ -33,6 +34,7 @@ final class PathGraph {
         let prunable = network.prunableLayers.map { ObjectIdentifier($0.layer) }
         let indices = Dictionary(uniqueKeysWithValues: prunable.enumerated().map { ($1, $0) })
         inputShape = [1] + network.inputShape
+        self.backend = backend
         var builder = PathBuilder(indices: indices, backend: backend)
         root = try builder.sequence(network.body, inputShape: inputShape, isMainChain: true).node as! PathSequence
         shapes = network.prunableParameters.map(\.shape)
@@ -49,7 +51,7 @@ final class PathGraph {
     /// through `weights` (per prunable layer, plain layout); fills `products` (and `logScale`).
     func run(weights: [Tensor], semiring: Semiring) throws {
         precondition(weights.count == products.count, "one weight tensor per prunable layer")
-        let context = PathContext(semiring: semiring, weights: weights, products: products, layers: products.count)
+        let context = PathContext(semiring: semiring, weights: weights, products: products, layers: products.count, backend: backend)
         input.fill(1)
         outputGradient.fill(1)
         _ = try root.forward(input, context)
@@ -67,8 +69,10 @@ final class PathContext {
     var forwardScale = 0.0, backwardScale = 0.0
     /// Per prunable layer: the scale of its input and of its output gradient when it ran.
     var forwardLog: [Double], backwardLog: [Double]
+    let backend: any Backend
 
-    init(semiring: PathGraph.Semiring, weights: [Tensor], products: [Tensor], layers: Int) {
+    init(semiring: PathGraph.Semiring, weights: [Tensor], products: [Tensor], layers: Int, backend: any Backend) {
+        self.backend = backend
         self.semiring = semiring
         self.weights = weights
         self.products = products
@@ -79,15 +83,10 @@ final class PathContext {
     /// Reach: clamp to {0, 1} (values are non-negative counts). Synflow: nothing.
     func settle(_ tensor: Tensor) {
         guard semiring == .reach else { return }
-        binarize(tensor)
+        backend.binarize(tensor)
     }
 }
 
-/// t = (t > 0) ? 1 : 0 over the whole storage.
-func binarize(_ tensor: Tensor) {
-    let p = tensor.data
-    for i in 0..<tensor.storageCount { p[i] = p[i] > 0 ? 1 : 0 }
-}
 
 /// Divides `tensor` by its maximum and returns log(maximum) (0 when it is all zero).
 func normalizeByMaximum(_ tensor: Tensor) -> Double {

@@ -48,9 +48,21 @@ public protocol Backend: AnyObject {
     /// d(loss)/d(logits) when `logitsGradient` is given. Returns the summed loss and correct count.
     func softmaxCrossEntropy(logits: Tensor, labels: UnsafePointer<Int32>, rows: Int,
                              logitsGradient: Tensor?) -> (lossSum: Double, correct: Int)
+    /// BatchNorm's running statistics (PyTorch): running = (1 − momentum)·running + momentum·batch,
+    /// the batch variance multiplied by `varianceCorrection` (n / (n − 1), unbiased) first.
+    func updateRunningStatistics(runningMean: Tensor, runningVariance: Tensor, batchMean: Tensor, batchVariance: Tensor,
+                                 momentum: Float, varianceCorrection: Float)
+    /// t = (t > 0) ? 1 : 0 over the whole storage (the reachability semiring of effective masks).
+    func binarize(_ tensor: Tensor)
+    /// Waits for queued device work and reports the first error a non-throwing operation met since
+    /// the last call (device backends run asynchronously and keep errors sticky, as CUDA does). A
+    /// no-op on the CPU.
+    func synchronize() throws
 }
 
 extension Backend {
+    public func synchronize() throws {}
+
     public func relu(input: Tensor, output: Tensor) { relu(input: input, output: output, ceiling: .infinity) }
     public func reluBackward(output: Tensor, outputGradient: Tensor, inputGradient: Tensor) {
         reluBackward(output: output, outputGradient: outputGradient, inputGradient: inputGradient, ceiling: .infinity)

@@ -177,6 +177,21 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
         return (lossSum, correct)
     }
+
+    public func updateRunningStatistics(runningMean: Tensor, runningVariance: Tensor, batchMean: Tensor, batchVariance: Tensor,
+                                        momentum m: Float, varianceCorrection: Float) {
+        let mean = runningMean.data, variance = runningVariance.data
+        let batchMean = batchMean.data, batchVariance = batchVariance.data
+        for c in 0..<runningMean.count {
+            mean[c] = (1 - m) * mean[c] + m * batchMean[c]
+            variance[c] = (1 - m) * variance[c] + m * batchVariance[c] * varianceCorrection
+        }
+    }
+
+    public func binarize(_ tensor: Tensor) {
+        let p = tensor.data
+        for i in 0..<tensor.storageCount { p[i] = p[i] > 0 ? 1 : 0 }
+    }
 }
 
 #if canImport(Glibc)

@@ -32,12 +32,67 @@ public enum TensorLayout: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Storage on an accelerator that mirrors a tensor's host storage, attached by a device backend
+/// (`TensorStorage.mirror`). The backend moves values across; the host side only asks for them back.
+public protocol DeviceMirror: AnyObject {
+    /// Copies the device's values into `host` (`count` floats); traps with the driver's message when the device fails.
+    func download(into host: UnsafeMutablePointer<Float>, count: Int)
+}
+
+/// Where a tensor's current values live when a device backend mirrors it.
+public enum Residency: Sendable {
+    /// Only the host copy is current (the default, and the only state on the CPU backend).
+    case host
+    /// Only the device copy is current: host reads download it first.
+    case device
+    /// Both copies hold the same values.
+    case both
+}
+
+/// The 64-byte aligned host buffer behind one or more tensors (a tensor and its views), and the
+/// device mirror a GPU backend may attach to it.
+///
+/// Host access through `Tensor.data` is write access: it brings the host copy up to date and
+/// marks the device copy stale. `Tensor.readableData` brings it up to date and keeps the device
+/// copy valid. A device backend uploads only when the host copy is newer, so on the per-step path
+/// values cross the bus only at batch boundaries (images, labels, the loss).
+public final class TensorStorage: @unchecked Sendable {
+    /// Host storage (`capacity` floats).
+    public let host: UnsafeMutablePointer<Float>
+    public let capacity: Int
+    /// The device copy, when a device backend has used this storage.
+    public var mirror: (any DeviceMirror)?
+    public var residency: Residency = .host
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride, alignment: 64)
+        host = raw.bindMemory(to: Float.self, capacity: capacity)
+        host.initialize(repeating: 0, count: capacity)
+    }
+
+    deinit { UnsafeMutableRawPointer(host).deallocate() }
+
+    /// Downloads the device copy when it is the only current one.
+    @inline(__always)
+    func synchronizeHost() {
+        if residency == .device { downloadFromDevice() }
+    }
+
+    private func downloadFromDevice() {
+        guard let mirror else { preconditionFailure("tensor storage marked device-resident without a device mirror") }
+        mirror.download(into: host, count: capacity)
+        residency = .both
+    }
+}
+
 /// A float32 tensor: a logical shape (NCHW at the API) on 64-byte aligned storage in a layout.
 ///
 /// Tensors are reference types so that layers can hand out their preallocated buffers without
 /// copying; hot loops take `data` once and work on the raw pointer. Element-wise loops run over
 /// `storageCount`; reading values in NCHW order for a non-plain tensor goes through a backend
-/// (`Backend.plainValues(of:)`).
+/// (`Backend.plainValues(of:)`). On a device backend the storage may carry a device mirror; host
+/// access synchronises with it (see `TensorStorage`).
 public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
     public let layout: TensorLayout
@@ -45,9 +100,29 @@ public final class Tensor: @unchecked Sendable {
     public let count: Int
     /// Number of stored elements (≥ count: blocked layouts pad channels).
     public let storageCount: Int
-    public let data: UnsafeMutablePointer<Float>
-    /// The tensor whose storage a view shares (kept alive by the view); nil when this one owns it.
-    private let base: Tensor?
+    /// The buffer this tensor uses (shared with the tensor a view was made from).
+    public let storage: TensorStorage
+
+    /// Host values for writing (and reading): current values are downloaded first when a device
+    /// holds them, and the device copy becomes stale.
+    public var data: UnsafeMutablePointer<Float> {
+        @inline(__always) get {
+            let storage = storage
+            if storage.residency != .host {
+                storage.synchronizeHost()
+                storage.residency = .host
+            }
+            return storage.host
+        }
+    }
+
+    /// Host values for reading only: downloaded first when a device holds them; the device copy stays valid.
+    public var readableData: UnsafePointer<Float> {
+        @inline(__always) get {
+            storage.synchronizeHost()
+            return UnsafePointer(storage.host)
+        }
+    }
 
     /// A zero-filled tensor of the given shape and layout.
     public init(shape: [Int], layout: TensorLayout = .plain) {
@@ -56,11 +131,7 @@ public final class Tensor: @unchecked Sendable {
         self.layout = layout
         self.count = shape.reduce(1, *)
         self.storageCount = layout.storageCount(for: shape)
-        let capacity = max(storageCount, 1)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride, alignment: 64)
-        self.data = raw.bindMemory(to: Float.self, capacity: capacity)
-        data.initialize(repeating: 0, count: capacity)
-        self.base = nil
+        self.storage = TensorStorage(capacity: max(storageCount, 1))
     }
 
     /// A view of a plain tensor's storage with another shape of the same element count (no copy).
@@ -71,8 +142,7 @@ public final class Tensor: @unchecked Sendable {
         self.layout = .plain
         self.count = base.count
         self.storageCount = base.count
-        self.data = base.data
-        self.base = base
+        self.storage = base.storage
     }
 
     /// A plain tensor holding a copy of `values`.
@@ -82,8 +152,6 @@ public final class Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { if base == nil { UnsafeMutableRawPointer(data).deallocate() } }
-
     public var rank: Int { shape.count }
     /// The leading (batch) dimension.
     public var rows: Int { shape.first ?? 1 }
@@ -92,10 +160,10 @@ public final class Tensor: @unchecked Sendable {
     /// The stored elements (in storage order).
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: storageCount) }
     /// A copy of the stored values, for tests and serialisation of plain tensors (not for hot paths).
-    public var array: [Float] { Array(buffer) }
+    public var array: [Float] { Array(UnsafeBufferPointer(start: readableData, count: storageCount)) }
 
     public subscript(index: Int) -> Float {
-        get { data[index] }
+        get { readableData[index] }
         set { data[index] = newValue }
     }
 
@@ -107,7 +175,7 @@ public final class Tensor: @unchecked Sendable {
     /// Copies the storage of a tensor of the same shape and layout.
     public func copy(from other: Tensor) {
         precondition(other.storageCount == storageCount && other.layout == layout, "copy of \(other.shape) \(other.layout) into \(shape) \(layout)")
-        data.update(from: other.data, count: storageCount)
+        data.update(from: other.readableData, count: storageCount)
     }
 
     public func clone() -> Tensor {
