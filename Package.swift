@@ -52,6 +52,7 @@ let package = Package(
         .target(
             name: "Pruning", dependencies: ["NeuralNet", "Tensors", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "DeviceChecks", dependencies: ["Pruning", "NeuralNet", "Tensors"]),
         .target(
             name: "Experiments",
             dependencies: ["Pruning", "Datasets", "NeuralNet", "Tensors", .product(name: "Crypto", package: "swift-crypto")]),
@@ -82,11 +83,11 @@ let package = Package(
         .executableTarget(
             name: "prunelab",
             dependencies: [
-                "NeuralNet", "Datasets", "Tensors", "CUDABackend", "Pruning", "Experiments", "Store", "Service",
+                "NeuralNet", "Datasets", "Tensors", "CUDABackend", "DeviceChecks", "Pruning", "Experiments", "Store", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
+        .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "DeviceChecks", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),

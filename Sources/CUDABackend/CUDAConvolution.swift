@@ -1,0 +1,131 @@
+import Tensors
+
+/// Convolution as im2col + cuBLAS GEMM + col2im, over chunks of the batch so the column matrix
+/// stays within `CUDAConvolution.workspaceLimit` floats. One GEMM per chunk covers all groups
+/// (strided batched over groups); the GEMM output is channel-major ([C][samples·P]) and is moved
+/// to NCHW (adding the bias) by a transpose kernel.
+final class CUDAConvolution: ConvolutionKernel {
+    let geometry: ConvolutionGeometry
+    unowned let backend: CUDABackend
+    /// Floats of scratch (columns plus channel-major output) a chunk may use: 128 Mi floats = 512 MiB.
+    static let workspaceLimit = 1 << 27
+
+    var implementation: String { "im2col + cuBLAS sgemm (chunks of \(samplesPerChunk))" }
+    var usesReferenceImplementation: Bool { false }
+
+    private let groupInputRows: Int, groupOutputs: Int, plane: Int
+    let samplesPerChunk: Int
+
+    init(_ geometry: ConvolutionGeometry, backend: CUDABackend) {
+        self.geometry = geometry
+        self.backend = backend
+        let g = geometry
+        plane = g.outHeight * g.outWidth
+        groupInputRows = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth
+        groupOutputs = g.outChannels / g.groups
+        let perSample = (g.inChannels * g.kernelHeight * g.kernelWidth + g.outChannels) * max(plane, 1)
+        samplesPerChunk = max(1, min(g.batch, Self.workspaceLimit / max(perSample, 1)))
+    }
+
+    private var chunks: StrideTo<Int> { stride(from: 0, to: geometry.batch, by: samplesPerChunk) }
+
+    /// The arguments im2col and col2im share.
+    private func convolutionArguments(first: Int, samples: Int) -> [KernelArgument] {
+        let g = geometry
+        return [g.inChannels, g.inHeight, g.inWidth, g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth,
+                g.padTop, g.padLeft, g.outHeight, g.outWidth, first, samples].map { .int64(Int64($0)) }
+    }
+
+    private func im2col(_ input: DevicePointer, into columns: DevicePointer, first: Int, samples: Int) throws {
+        let g = geometry
+        try backend.launch("im2col", count: g.inChannels * g.kernelHeight * g.kernelWidth * samples * plane,
+                           [.pointer(input), .pointer(columns)] + convolutionArguments(first: first, samples: samples))
+    }
+
+    private func toChannelMajor(_ tensor: DevicePointer, into destination: DevicePointer, first: Int, samples: Int) throws {
+        let g = geometry
+        try backend.launch("nchw_to_channel_major", count: samples * g.outChannels * plane, [
+            .pointer(tensor), .pointer(destination), .int64(Int64(g.outChannels)), .int64(Int64(plane)),
+            .int64(Int64(first)), .int64(Int64(samples)),
+        ])
+    }
+
+    private func workspaces(samples: Int) throws -> (columns: DevicePointer, channelMajor: DevicePointer) {
+        let g = geometry
+        let columns = try backend.workspace(.columns, floats: g.inChannels * g.kernelHeight * g.kernelWidth * samplesPerChunk * plane)
+        let channelMajor = try backend.workspace(.channelMajor, floats: g.outChannels * samplesPerChunk * plane)
+        return (columns, channelMajor)
+    }
+
+    func forward(input: Tensor, weight: Tensor, bias: Tensor?, output: Tensor) throws {
+        let g = geometry
+        backend.perform {
+            let x = try backend.address(input, .read), w = try backend.address(weight, .read)
+            let b = try bias.map { try backend.address($0, .read) } ?? 0
+            let y = try backend.address(output, .write)
+            let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
+            for first in chunks {
+                let samples = min(samplesPerChunk, g.batch - first), length = samples * plane
+                try im2col(x, into: columns, first: first, samples: samples)
+                // Per group: out_g (Cout_g × length) = W_g (Cout_g × K_g) · columns_g (K_g × length).
+                try backend.rowMajorGemm(transposeA: false, transposeB: false, m: groupOutputs, n: length, k: groupInputRows, alpha: 1,
+                                         a: w, lda: groupInputRows, strideA: groupOutputs * groupInputRows,
+                                         b: columns, ldb: length, strideB: groupInputRows * length,
+                                         beta: 0, c: channelMajor, ldc: length, strideC: groupOutputs * length, batch: g.groups)
+                try backend.launch("channel_major_to_nchw", count: samples * g.outChannels * plane, [
+                    .pointer(channelMajor), .pointer(y), .pointer(b), .int64(Int64(g.outChannels)), .int64(Int64(plane)),
+                    .int64(Int64(first)), .int64(Int64(samples)),
+                ])
+            }
+        }
+        try backend.synchronizeIfFailed()
+    }
+
+    func backwardData(outputGradient: Tensor, weight: Tensor, inputGradient: Tensor) throws {
+        let g = geometry
+        backend.perform {
+            let dy = try backend.address(outputGradient, .read), w = try backend.address(weight, .read)
+            let dx = try backend.address(inputGradient, .write)
+            let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
+            for first in chunks {
+                let samples = min(samplesPerChunk, g.batch - first), length = samples * plane
+                try toChannelMajor(dy, into: channelMajor, first: first, samples: samples)
+                // Per group: columns_g (K_g × length) = W_gᵀ (K_g × Cout_g) · dy_g (Cout_g × length).
+                try backend.rowMajorGemm(transposeA: true, transposeB: false, m: groupInputRows, n: length, k: groupOutputs, alpha: 1,
+                                         a: w, lda: groupInputRows, strideA: groupOutputs * groupInputRows,
+                                         b: channelMajor, ldb: length, strideB: groupOutputs * length,
+                                         beta: 0, c: columns, ldc: length, strideC: groupInputRows * length, batch: g.groups)
+                try backend.launch("col2im", count: samples * g.inChannels * g.inHeight * g.inWidth,
+                                   [.pointer(columns), .pointer(dx)] + convolutionArguments(first: first, samples: samples))
+            }
+        }
+        try backend.synchronizeIfFailed()
+    }
+
+    func backwardWeights(input: Tensor, outputGradient: Tensor, weightGradient: Tensor, biasGradient: Tensor?) throws {
+        let g = geometry
+        backend.perform {
+            let x = try backend.address(input, .read), dy = try backend.address(outputGradient, .read)
+            let dw = try backend.address(weightGradient, .write)
+            let db = try biasGradient.map { try backend.address($0, .write) }
+            let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
+            for (index, first) in chunks.enumerated() {
+                let samples = min(samplesPerChunk, g.batch - first), length = samples * plane
+                try im2col(x, into: columns, first: first, samples: samples)
+                try toChannelMajor(dy, into: channelMajor, first: first, samples: samples)
+                // Per group: dW_g (Cout_g × K_g) (+)= dy_g (Cout_g × length) · columns_gᵀ (length × K_g); chunks add up in order.
+                try backend.rowMajorGemm(transposeA: false, transposeB: true, m: groupOutputs, n: groupInputRows, k: length, alpha: 1,
+                                         a: channelMajor, lda: length, strideA: groupOutputs * length,
+                                         b: columns, ldb: length, strideB: groupInputRows * length,
+                                         beta: index == 0 ? 0 : 1, c: dw, ldc: groupInputRows, strideC: groupOutputs * groupInputRows,
+                                         batch: g.groups)
+                if let db {
+                    try backend.launchReduction("sum_channel_rows", blocks: g.outChannels, [
+                        .pointer(channelMajor), .pointer(db), .int64(Int64(length)), .int32(index == 0 ? 0 : 1),
+                    ])
+                }
+            }
+        }
+        try backend.synchronizeIfFailed()
+    }
+}

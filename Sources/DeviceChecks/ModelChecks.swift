@@ -1,0 +1,92 @@
+import NeuralNet
+import Pruning
+import Tensors
+
+/// Whole models: training steps of LeNet-300-100 (masked) and VGG-16, the same steps twice on the
+/// device (bit-identical: same config + seed on the same device kind ⇒ same numbers), and the
+/// effective masks of a sparse VGG-16.
+enum ModelChecks {
+    static var all: [DeviceCheck] {
+        [
+            DeviceCheck("LeNet-300-100 two training steps (masked, batch 64)", limit: 1e-4) { device, cpu in
+                try trainingSteps("lenet300-100", inputShape: [1, 28, 28], batch: 64, steps: 2, density: 0.2, device: device, cpu: cpu)
+            },
+            // Looser: after the first layers, max pooling's winners flip on near ties (see `DeviceCheck`).
+            DeviceCheck("VGG-16 training step (batch 8, 32×32)", limit: 5e-2) { device, cpu in
+                try trainingSteps("vgg16", inputShape: [3, 32, 32], batch: 8, steps: 1, density: nil, device: device, cpu: cpu)
+            },
+            DeviceCheck("VGG-16 training steps are bit-identical when repeated on the device", limit: 0) { device, _ in
+                try trainingSteps("vgg16", inputShape: [3, 32, 32], batch: 8, steps: 2, density: 0.5, device: device, cpu: device)
+            },
+            DeviceCheck("VGG-16 effective masks at 1/300 density", limit: 0) { device, cpu in
+                try effectiveMasks("vgg16", inputShape: [3, 32, 32], density: 1.0 / 300, device: device, cpu: cpu)
+            },
+        ]
+    }
+
+    static func trainingSteps(_ architecture: String, inputShape: [Int], batch: Int, steps: Int, density: Double?,
+                              device: any Backend, cpu: any Backend) throws -> Comparison {
+        let results = try [device, cpu].map { backend -> [String: [Float]] in
+            let network = try ModelZoo.make(architecture, inputShape: inputShape, classes: 10, backend: backend)
+            network.initialize(seed: 71)
+            if let density {
+                for (index, parameter) in network.prunableParameters.enumerated() {
+                    parameter.setMask(randomMask(parameter.shape, seed: 72 + UInt64(index), density: density), backend: backend)
+                }
+            }
+            let optimizer = SGD(learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4, backend: backend)
+            var result: [String: [Float]] = [:]
+            var rng = RandomGenerator(seed: 73, stream: "labels")
+            for step in 0..<steps {
+                let images = randomTensor([batch] + inputShape, seed: 74 + UInt64(step))
+                let labels = (0..<batch).map { _ in Int32(rng.nextInt(below: 10)) }
+                let (loss, correct) = try labels.withUnsafeBufferPointer {
+                    try network.trainStep(images: images, labels: $0.baseAddress!, optimizer: optimizer)
+                }
+                try backend.synchronize()
+                // Hits are not compared: an arg-max may flip on a near tie between two logits.
+                _ = correct
+                result["step \(step) loss"] = [Float(loss)]
+                if step == 0 {
+                    for (index, parameter) in network.parameters.enumerated() {
+                        result[String(format: "gradient %03d %@", index, parameter.name)] = try values(parameter.gradient, backend)
+                    }
+                }
+            }
+            for (index, parameter) in network.parameters.enumerated() {
+                result[String(format: "parameter %03d %@", index, parameter.name)] = try values(parameter.value, backend)
+            }
+            for (index, buffer) in network.buffers.enumerated() {
+                result[String(format: "buffer %03d %@", index, buffer.name)] = try values(buffer.tensor, backend)
+            }
+            let evaluationImages = randomTensor([batch] + inputShape, seed: 80)
+            result["evaluation logits"] = try values(try network.forward(evaluationImages, training: false), backend)
+            return result
+        }
+        var comparison = Comparison(norm: .relativeL2)
+        for key in results[1].keys.sorted() { comparison.add(key, device: results[0][key] ?? [], cpu: results[1][key] ?? []) }
+        return comparison
+    }
+
+    static func effectiveMasks(_ architecture: String, inputShape: [Int], density: Double,
+                               device: any Backend, cpu: any Backend) throws -> Comparison {
+        let results = try [device, cpu].map { backend -> [[Float]] in
+            let network = try ModelZoo.make(architecture, inputShape: inputShape, classes: 10, backend: backend)
+            let masks = network.prunableParameters.enumerated().map { index, parameter in
+                randomMask(parameter.shape, seed: 90 + UInt64(index), density: density) as Tensor?
+            }
+            let (effective, _) = try EffectiveMasks(network: network, backend: backend).compute(masks)
+            return try effective.map { try values($0, backend) }
+        }
+        var comparison = Comparison()
+        for (index, (d, c)) in zip(results[0], results[1]).enumerated() {
+            comparison.add("layer \(index + 1) effective mask", device: d, cpu: c)
+        }
+        return comparison
+    }
+}
+
+/// The whole suite, in order: kernels, layers, models.
+public enum DeviceChecks {
+    public static var all: [DeviceCheck] { KernelChecks.all + LayerChecks.all + ModelChecks.all }
+}
