@@ -147,13 +147,14 @@ public struct CUDALibrarySearch: Sendable {
 /// A library that could not be opened, or lacks a function the backend calls.
 public enum CUDALibraryError: Error, CustomStringConvertible {
     /// No candidate loaded; `loadErrors` holds every `dlerror` text, in the order tried.
-    case notFound(library: String, fileNames: [String], directories: [String], loadErrors: [String])
+    case notFound(library: String, fileNames: [String], directories: [String], searchedLoaderCache: Bool,
+                  loadErrors: [String])
     /// The library loaded from `path` but does not export `symbol` (too old a version?).
     case missingSymbol(library: String, path: String, symbol: String)
 
     public var description: String {
         switch self {
-        case let .notFound(library, fileNames, directories, loadErrors):
+        case let .notFound(library, fileNames, directories, searchedLoaderCache, loadErrors):
             let shown = directories.prefix(6).joined(separator: ", ")
             let more = directories.count > 6 ? " and \(directories.count - 6) more" : ""
             let searched = directories.isEmpty ? "no directories" : "\(shown)\(more)"
@@ -161,9 +162,9 @@ public enum CUDALibraryError: Error, CustomStringConvertible {
             // than the loader cache's "No such file"; show the first one of those.
             let failure = loadErrors.first { $0.contains("/") && !$0.contains("No such file") }
                 .map { "; \(oneLine($0))" } ?? ""
-            return "\(library) not found: tried \(fileNames.joined(separator: ", ")) in \(searched) and the "
-                + "loader's cache\(failure); set PRUNELAB_CUDA_LIBS to the directory that holds it "
-                + "(colon-separated list)"
+            return "\(library) not found: tried \(fileNames.joined(separator: ", ")) in \(searched)"
+                + (searchedLoaderCache ? " and the loader's cache" : "")
+                + "\(failure); set PRUNELAB_CUDA_LIBS to the directory that holds it (colon-separated list)"
         case let .missingSymbol(library, path, symbol):
             return "\(library) at \(path) lacks the function \(symbol); install a newer CUDA (12.x) or "
                 + "point PRUNELAB_CUDA_LIBS at one"
@@ -206,7 +207,8 @@ final class LoadedLibrary: @unchecked Sendable {
             loadErrors.append(lastLoaderError(default: "\(candidate): cannot be opened"))
         }
         throw CUDALibraryError.notFound(library: library.rawValue, fileNames: library.fileNames,
-                                        directories: search.directories(), loadErrors: loadErrors)
+                                        directories: search.directories(), searchedLoaderCache: search.usesLoaderCache,
+                                        loadErrors: loadErrors)
     }
 
     private static func openCompanion(_ companion: CUDALibrary, in directory: String, errors: inout [String]) {

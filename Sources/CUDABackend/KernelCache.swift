@@ -10,18 +10,26 @@ enum KernelCache {
     /// 64-bit FNV-1a of everything that changes the image, as 16 hex digits. Not cryptographic: a
     /// cache key among our own few sources, and no package dependency for it.
     static func key(source: String, target: String, compilerVersion: String, options: [String]) -> String {
+        // Each part ends in 0xff, a byte no UTF-8 text contains, so ("ab", "c") and ("a", "bc") differ.
+        var bytes: [UInt8] = []
+        for part in [source, target, compilerVersion] + options { bytes += Array(part.utf8) + [0xff] }
+        let hex = String(fnv1a64(bytes), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The 64-bit FNV-1a hash (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
+    static func fnv1a64<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for part in [source, target, compilerVersion] + options {
-            for byte in part.utf8 {
-                hash ^= UInt64(byte)
-                hash &*= 0x0000_0100_0000_01b3
-            }
-            // A separator no UTF-8 text contains, so ("ab", "c") and ("a", "bc") differ.
-            hash ^= 0xff
+        for byte in bytes {
+            hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return hash
+    }
+
+    /// Forgets the in-memory image for `key` (tests use it to see the disk cache at work).
+    static func forget(_ key: String) {
+        lock.withLock { _ = images.removeValue(forKey: key) }
     }
 
     static func memory(_ key: String) -> [UInt8]? {
@@ -30,11 +38,6 @@ enum KernelCache {
 
     static func remember(_ key: String, _ image: [UInt8]) {
         lock.withLock { images[key] = image }
-    }
-
-    /// Forgets the in-memory images (tests use it to see the disk cache at work).
-    static func forgetMemory() {
-        lock.withLock { images.removeAll() }
     }
 
     static func path(key: String, format: CompiledKernels.Format, directory: String) -> String {

@@ -114,7 +114,7 @@ public final class NVRTCCompiler: @unchecked Sendable {
     public func compile(source: String, for architecture: CUDAArchitecture) throws -> CompiledKernels {
         let (format, target) = target(for: architecture)
         let options = ["--gpu-architecture=\(target)"] + Self.options
-        let key = KernelCache.key(source: source, target: target, compilerVersion: version, options: options)
+        let key = cacheKey(source: source, for: architecture)
         if let image = KernelCache.memory(key) {
             return CompiledKernels(format: format, target: target, image: image, origin: .memoryCache)
         }
@@ -126,6 +126,13 @@ public final class NVRTCCompiler: @unchecked Sendable {
         KernelCache.remember(key, image)
         if let directory = cacheDirectory { KernelCache.write(image, key: key, format: format, directory: directory) }
         return CompiledKernels(format: format, target: target, image: image, origin: .compiled)
+    }
+
+    /// The cache's name for what `compile(source:for:)` produces (the disk file is `<key>.<format>`).
+    func cacheKey(source: String, for architecture: CUDAArchitecture) -> String {
+        let target = target(for: architecture).target
+        return KernelCache.key(source: source, target: target, compilerVersion: version,
+                               options: ["--gpu-architecture=\(target)"] + Self.options)
     }
 
     private func run(source: String, format: CompiledKernels.Format, target: String,
