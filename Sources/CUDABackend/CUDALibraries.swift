@@ -125,7 +125,7 @@ public struct CUDALibrarySearch: Sendable {
     private func expand(_ pattern: String) -> [String] {
         var matches = glob_t()
         defer { globfree(&matches) }
-        guard glob(pattern, GLOB_ONLYDIR, nil, &matches) == 0 else { return [] }
+        guard glob(pattern, 0, nil, &matches) == 0 else { return [] }
         var paths: [String] = []
         for index in 0..<Int(matches.gl_pathc) {
             if let path = matches.gl_pathv[index] { paths.append(String(cString: path)) }

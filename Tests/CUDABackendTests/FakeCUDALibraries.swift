@@ -20,15 +20,21 @@ enum FakeCUDA {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var built: [String: String] = [:]
 
+    /// One directory per test process for everything the tests write, removed when the process exits.
+    static let root: String = {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-cudatests-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: FakeCUDA.root) }
+        return root
+    }()
+
     /// A directory holding the fake libraries asked for, built once per `name` in this process. Tests
     /// that read the fakes' counters use a name of their own: each directory's libraries are separate
     /// copies with separate globals.
     static func directory(_ name: String, driver: Driver? = Driver(), cublas: Bool = false, nvrtc: Bool = false) throws -> String {
         try lock.withLock {
             if let directory = built[name] { return directory }
-            let directory = FileManager.default.temporaryDirectory
-                .appendingPathComponent("prunelab-fakecuda-\(getpid())-\(name)").path
-            try? FileManager.default.removeItem(atPath: directory)
+            let directory = root + "/fake-" + name
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             if let driver { try compile(driverSource, to: "\(directory)/libcuda.so.1", defines: driver.defines) }
             if cublas {
@@ -59,8 +65,7 @@ enum FakeCUDA {
 
     /// A fresh, empty temporary directory.
     static func temporaryDirectory(_ label: String) -> String {
-        let path = FileManager.default.temporaryDirectory
-            .appendingPathComponent("prunelab-\(label)-\(UUID().uuidString)").path
+        let path = root + "/\(label)-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
