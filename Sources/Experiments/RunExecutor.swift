@@ -69,10 +69,12 @@ public final class RunExecutor: @unchecked Sendable {
     /// `RunInterrupted` — a worker told to stop (SIGTERM, preemption) leaves no work behind.
     public var shouldCheckpointAndStop: (@Sendable () -> Bool)?
     private var metrics: [MetricRecord] = []
-    private let backend: any Backend = CPUBackend.shared
+    private let backend: any Backend
 
+    /// `backend`: where the network computes (the CPU, or a GPU backend the caller opened).
     public init(config: RunConfig, reporter: any Reporter = SilentReporter(), files: RunFiles = RunFiles(), parent: Checkpoint? = nil,
-                checkpointEvery: Int? = nil) throws {
+                checkpointEvery: Int? = nil, backend: any Backend = CPUBackend.shared) throws {
+        self.backend = backend
         self.config = config
         key = config.key
         self.reporter = reporter
@@ -89,7 +91,8 @@ public final class RunExecutor: @unchecked Sendable {
         let wallStart = monotonicSeconds()
         let splits = try RunData.load(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
         reporter.report(.started(key: key, config: config))
-        let network = try ModelZoo.make(config.architecture, inputShape: splits.train.sampleShape, classes: splits.train.classes)
+        let network = try ModelZoo.make(config.architecture, inputShape: splits.train.sampleShape, classes: splits.train.classes,
+                                        backend: backend)
         network.initialize(seed: config.seed)
         let effective = try EffectiveMasks(network: network)
         let rounds = config.pruner == "lth" ? (config.settings.lthRounds ?? 1) : 0

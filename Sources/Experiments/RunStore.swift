@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,13 +52,14 @@ public final class RunStore {
     /// the stored result of an identical finished run. With `resume`, an unfinished run continues
     /// from its checkpoint; without, it starts over.
     public func execute(_ config: RunConfig, resume: Bool = false, reporter: any Reporter = SilentReporter(),
-                        stopAfter: (phase: Int, step: Int)? = nil, checkpointEvery: Int? = nil) throws -> (result: RunResult, reused: Bool) {
+                        stopAfter: (phase: Int, step: Int)? = nil, checkpointEvery: Int? = nil,
+                        backend: any Backend = CPUBackend.shared) throws -> (result: RunResult, reused: Bool) {
         let key = config.key
         if let done = result(for: key) { return (done, true) }
         var parent: Checkpoint?
         if let parentConfig = config.parent() {
             reporter.report(.stage("dense parent \(parentConfig.key)"))
-            _ = try execute(parentConfig, resume: resume, reporter: reporter, checkpointEvery: checkpointEvery)
+            _ = try execute(parentConfig, resume: resume, reporter: reporter, checkpointEvery: checkpointEvery, backend: backend)
             parent = try Checkpoint.read(path: file("final.bin", of: parentConfig.key))
         }
         let folder = folder(for: key)
@@ -76,7 +78,7 @@ public final class RunStore {
         }
         do {
             return try run(config, key: key, parent: parent, resume: resume, reporter: reporter, stopAfter: stopAfter,
-                           checkpointEvery: checkpointEvery)
+                           checkpointEvery: checkpointEvery, backend: backend)
         } catch let error as RunInterrupted {
             throw error
         } catch {
@@ -86,7 +88,7 @@ public final class RunStore {
     }
 
     private func run(_ config: RunConfig, key: String, parent: Checkpoint?, resume: Bool, reporter: any Reporter,
-                     stopAfter: (phase: Int, step: Int)?, checkpointEvery: Int?) throws -> (result: RunResult, reused: Bool) {
+                     stopAfter: (phase: Int, step: Int)?, checkpointEvery: Int?, backend: any Backend) throws -> (result: RunResult, reused: Bool) {
         // Another process may have finished it while we waited for the lock.
         if let done = result(for: key) { return (done, true) }
         try writeAtomically(try config.encodedForDisk(), to: file("config.json", of: key))
@@ -103,7 +105,8 @@ public final class RunStore {
         let files = RunFiles(checkpoint: checkpointPath, masks: file("masks.npz", of: key),
                              effectiveMasks: file("effective-masks.npz", of: key), metrics: file("metrics.jsonl", of: key),
                              final: file("final.bin", of: key))
-        let executor = try RunExecutor(config: config, reporter: reporter, files: files, parent: parent, checkpointEvery: checkpointEvery)
+        let executor = try RunExecutor(config: config, reporter: reporter, files: files, parent: parent, checkpointEvery: checkpointEvery,
+                                       backend: backend)
         executor.stopAfter = stopAfter
         let result = try executor.run(resume: checkpoint)
         try writeAtomically(try JSONCoding.encoder(pretty: true).encode(result), to: file("result.json", of: key))

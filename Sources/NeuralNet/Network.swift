@@ -8,7 +8,8 @@ public final class Network {
     public let inputShape: [Int]
     public let classes: Int
     public let body: Sequential
-    private let backend: any Backend
+    /// The backend every layer of this network computes on.
+    public let backend: any Backend
     private var lossGradients = ShapeCache<Tensor>()
     /// Every trainable parameter in canonical order (the graph is fixed once built).
     public let parameters: [Parameter]
@@ -110,6 +111,7 @@ public final class Network {
         let gradient = lossGradients.value(for: logits.shape) { Tensor(shape: logits.shape) }
         let result = backend.softmaxCrossEntropy(logits: logits, labels: labels, rows: images.rows, logitsGradient: gradient)
         _ = try body.backward(gradient, needsInputGradient: false)
+        try backend.synchronize()
         return result
     }
 
@@ -123,6 +125,8 @@ public final class Network {
     /// Loss and correct count on a batch in evaluation mode (running BatchNorm statistics).
     public func evaluate(images: Tensor, labels: UnsafePointer<Int32>, count: Int) throws -> (lossSum: Double, correct: Int) {
         let logits = try forward(images, training: false)
-        return backend.softmaxCrossEntropy(logits: logits, labels: labels, rows: count, logitsGradient: nil)
+        let result = backend.softmaxCrossEntropy(logits: logits, labels: labels, rows: count, logitsGradient: nil)
+        try backend.synchronize()
+        return result
     }
 }

@@ -40,10 +40,11 @@ public final class EffectiveMasks {
     /// All-ones weights for layers passed without a mask, made on first use (most calls pass masks).
     private var ones: [Int: Tensor] = [:]
 
-    public init(network: Network, backend: any Backend = CPUBackend.shared) throws {
+    /// Effective masks of `network`, computed on `backend` (nil: the network's own).
+    public init(network: Network, backend: (any Backend)? = nil) throws {
         self.network = network
         layerNames = network.prunableLayerNames
-        graph = try PathGraph(network: network, backend: backend)
+        graph = try PathGraph(network: network, backend: backend ?? network.backend)
     }
 
     public var shapes: [[Int]] { graph.shapes }

@@ -23,12 +23,22 @@ public struct WorkerConfiguration: Sendable {
     public var exitWhenIdle: Bool
     /// Where runs keep their local files while executing.
     public var scratchDirectory: String
+    /// The backend runs compute on (opened once by the caller, for `device`).
+    public var backend: BackendHandle
 
     public init(server: URL, token: String, device: String = "cpu", pollInterval: Double = 1, exitWhenIdle: Bool = false,
-                scratchDirectory: String = NSTemporaryDirectory()) {
+                scratchDirectory: String = NSTemporaryDirectory(), backend: any Backend = CPUBackend.shared) {
         self.server = server; self.token = token; self.device = device; self.pollInterval = pollInterval
         self.exitWhenIdle = exitWhenIdle; self.scratchDirectory = scratchDirectory
+        self.backend = BackendHandle(backend)
     }
+}
+
+/// A backend passed between tasks: a worker runs one run at a time, on one thread at a time, so
+/// the backend is never used concurrently.
+public struct BackendHandle: @unchecked Sendable {
+    public let backend: any Backend
+    public init(_ backend: any Backend) { self.backend = backend }
 }
 
 /// Adds `Authorization: Bearer <token>` to every request of the generated client.
@@ -157,7 +167,8 @@ public final class Worker: @unchecked Sendable {
             var history = (resume?.header.metrics ?? []).filter(\.value.isFinite)
                 .map { Components.Schemas.Metric(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
             await uplink.send(&history)
-            let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent)
+            let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent,
+                                           backend: configuration.backend.backend)
             executor.shouldStop = { [self] in uplink.leaseLost || isStopping }
             executor.shouldCheckpointAndStop = { [self] in isStopping && !uplink.leaseLost }
             // The engine blocks its thread for the whole run; the uplink streams beside it.

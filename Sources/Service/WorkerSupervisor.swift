@@ -23,12 +23,16 @@ public final class WorkerSupervisor: Service, @unchecked Sendable {
     private let lock = NSLock()
     private var children: [Process] = []
 
-    /// `workers`: "auto" (one per GPU from `nvidia-smi -L`, else one CPU worker) or a count of CPU workers.
-    public init(workers: String, executable: String, token: String, logger: Logger) throws {
+    /// `workers`: "auto" (one per GPU that `countGPUs` finds, else one CPU worker) or a count of CPU
+    /// workers. GPU worker i sees only its GPU (`CUDA_VISIBLE_DEVICES`), which CUDA then numbers 0.
+    public init(workers: String, executable: String, token: String, logger: Logger,
+                countGPUs: () -> (count: Int, explanation: String) = { (0, "no GPU counter given") },
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         if workers == "auto" {
-            let gpus = Self.gpuCount()
-            slots = gpus > 0
-                ? (0..<gpus).map { Slot(device: "gpu:\($0)", environment: ["CUDA_VISIBLE_DEVICES": "\($0)"]) }
+            let gpus = countGPUs()
+            logger.info("GPUs for workers: \(gpus.count)", metadata: ["how": "\(gpus.explanation)"])
+            slots = gpus.count > 0
+                ? Self.gpuSlots(count: gpus.count, inherited: environment["CUDA_VISIBLE_DEVICES"])
                 : [Slot(device: "cpu", environment: [:])]
         } else if let count = Int(workers), (0...64).contains(count) {
             slots = Array(repeating: Slot(device: "cpu", environment: [:]), count: count)
@@ -41,23 +45,18 @@ public final class WorkerSupervisor: Service, @unchecked Sendable {
         (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     }
 
+    /// One slot per GPU. When this process was itself given a subset (`CUDA_VISIBLE_DEVICES=2,3` from
+    /// Slurm), worker i gets the i-th of those, not GPU i of the machine.
+    static func gpuSlots(count: Int, inherited: String?) -> [Slot] {
+        let visible = inherited.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+        return (0..<count).map { index in
+            Slot(device: "gpu:0", environment: ["CUDA_VISIBLE_DEVICES": index < visible.count ? visible[index] : "\(index)"])
+        }
+    }
+
     /// Tells the supervisor where the server listens (from the application's onServerRunning).
     public func serverIsRunning(port: Int) { portContinuation.yield(port) }
 
-    /// GPUs `nvidia-smi -L` lists (0 when it is absent or fails).
-    static func gpuCount() -> Int {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["nvidia-smi", "-L"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return 0 }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return 0 }
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return text.split(separator: "\n").filter { $0.hasPrefix("GPU ") }.count
-    }
 
     public func run() async throws {
         // No local workers: wait for the shutdown like every other service of the group.

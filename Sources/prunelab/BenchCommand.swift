@@ -48,9 +48,18 @@ struct BenchCommand: AsyncParsableCommand {
     var arch: String?
     @Option(help: "Activation layout of the convolution-family layers: native (the processor's blocked layout), plain, nhwc, blocked8, blocked16.")
     var layout: String = "native"
+    @OptionGroup var device: DeviceOptions
 
-    /// The backend for `--layout`.
-    func makeBackend() throws -> CPUBackend {
+    /// The backend for `--device` and `--layout` (opened once: a GPU compiles its kernels on opening).
+    func makeBackend() throws -> any Backend {
+        let chosen = try device.parsed()
+        if chosen != .cpu {
+            guard layout == "native" else { throw InvalidOption(option: "--layout", reason: "applies to the CPU only; the GPU keeps plain NCHW") }
+            if let opened = Self.openedDevice, opened.device == chosen { return opened.backend }
+            let backend = try chosen.openBackend()
+            Self.openedDevice = (chosen, backend)
+            return backend
+        }
         switch layout {
         case "native": return CPUBackend.shared
         case "plain": return CPUBackend(activationLayout: .plain)
@@ -79,9 +88,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard windows >= 1 else { throw InvalidOption(option: "--windows", reason: "must be at least 1, got \(windows)") }
         if let batchSize, batchSize < 1 { throw InvalidOption(option: "--batch-size", reason: "must be at least 1, got \(batchSize)") }
-        _ = try makeBackend()
+        let backend = try makeBackend()
         let sgemm = Self.sgemmGFLOPS(size: 2048)
-        var report = BenchReport(bench: target, device: CPUBackend.shared.name, sgemmGflops: sgemm)
+        var report = BenchReport(bench: target, device: backend.name, sgemmGflops: sgemm)
         if target == "effective" {
             report.effective = try measureEffectiveMasks(architectures: arch.map { [$0] } ?? Self.effectiveArchitectures,
                                                          repetitions: windows)
@@ -100,6 +109,8 @@ struct BenchCommand: AsyncParsableCommand {
             print(report.summary)
         }
     }
+
+    nonisolated(unsafe) private static var openedDevice: (device: ComputeDevice, backend: any Backend)?
 
     /// dnnl_sgemm on n×n×n, best of 5 after one warm-up, as in shared/anchors/sgemm_peak.c.
     static func sgemmGFLOPS(size n: Int) -> Double {

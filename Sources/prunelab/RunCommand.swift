@@ -28,10 +28,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many steps of the final phase, leaving a checkpoint (for testing resume).",
                                visibility: .hidden))
     var stopAfterSteps: Int?
+    @OptionGroup var device: DeviceOptions
     @Flag(help: "Print the final result as one JSON object on stdout.")
     var json = false
 
     func run() throws {
+        let backend = try device.openBackend()
         let data: Data
         if config == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
@@ -49,7 +51,7 @@ struct RunCommand: ParsableCommand {
         let reporter = ProgressPrinter()
         let stopAfter = stopAfterSteps.map { (phase: runConfig.pruner == "lth" ? (runConfig.settings.lthRounds ?? 1) : 0, step: $0) }
         let (result, reused) = try store.execute(runConfig, resume: resume, reporter: reporter, stopAfter: stopAfter,
-                                                 checkpointEvery: checkpointEvery)
+                                                 checkpointEvery: checkpointEvery, backend: backend)
         if reused { printError("prunelab: run \(result.key) already finished; reusing its result") }
         if json {
             try printJSON(RunOutput(result: result, reused: reused, runDirectory: store.folder(for: result.key).path))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CUDABackend
 import Foundation
 import Hummingbird
 import Logging
@@ -26,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     var token: String?
     @Option(help: "Largest request body in bytes (checkpoint uploads excepted).")
     var maxBodyBytes: Int = 1 << 20
-    @Option(help: "Local workers to spawn and supervise: auto (one per GPU from nvidia-smi -L, else one CPU worker) or a number (0: none).")
+    @Option(help: "Local workers to spawn and supervise: auto (one per GPU the CUDA driver or nvidia-smi -L finds, each seeing only its GPU; else one CPU worker) or a number (0: none).")
     var workers: String = "auto"
     @Option(help: "Seconds a lease lasts without a heartbeat; an expired run is resumed by the next worker.")
     var leaseSeconds: Double = 60
@@ -61,11 +62,12 @@ struct ServeCommand: AsyncParsableCommand {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let supervisor: WorkerSupervisor
         do {
-            supervisor = try WorkerSupervisor(workers: workers, executable: executable, token: token, logger: logger)
+            supervisor = try WorkerSupervisor(workers: workers, executable: executable, token: token, logger: logger,
+                                              countGPUs: { let found = CUDADevices.count(); return (found.count, found.explanation) })
         } catch let error as APIError {
             throw InvalidOption(option: "--workers", reason: error.error)
         }
-        let slots = supervisor.slots.map(\.device)
+        let slots = supervisor.slots.map { slot in slot.environment["CUDA_VISIBLE_DEVICES"].map { "GPU \($0)" } ?? slot.device }
         let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
                                                             maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds,
                                                             publicDirectory: `public`.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),

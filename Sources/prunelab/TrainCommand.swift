@@ -14,6 +14,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Architecture (\(ModelZoo.names.joined(separator: ", "))).")
     var arch: String = "lenet300-100"
     @OptionGroup var data: DataOptions
+    @OptionGroup var device: DeviceOptions
     @Option(help: "Epochs to train (≥ 1).")
     var epochs: Int = 1
     @Option(help: "Mini-batch size.")
@@ -48,6 +49,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try validateOptions()
+        let backend = try device.openBackend()
         let entry = try ModelZoo.entry(arch)
         let dataset = try data.resolvedDataset(entry)
         let splits = try data.loadSplits(dataset, entry: entry)
@@ -55,13 +57,13 @@ struct TrainCommand: ParsableCommand {
             throw InvalidOption(option: "--batch-size", reason: "\(batchSize) exceeds the \(splits.train.count) training samples")
         }
         let augmentation: Augmentation = noAugment || splits.train.sampleShape.first == 1 ? .none : .cifar
-        let network = try ModelZoo.make(arch, inputShape: splits.train.sampleShape, classes: splits.train.classes)
+        let network = try ModelZoo.make(arch, inputShape: splits.train.sampleShape, classes: splits.train.classes, backend: backend)
         network.initialize(seed: seed)
         let config = TrainingConfig(architecture: arch, dataset: dataset, epochs: epochs, batchSize: batchSize, learningRate: lr,
                                     momentum: momentum, weightDecay: weightDecay, learningRateDrops: lrDrops, seed: seed,
                                     augmentation: augmentation == .none ? "none" : "shift \(augmentation.maxShift) + flip")
         printError("prunelab: training \(arch) (\(network.prunableParameterCount) prunable weights) on \(dataset) "
-                   + "(\(splits.train.count) train / \(splits.test.count) test), \(CPUBackend.shared.name)")
+                   + "(\(splits.train.count) train / \(splits.test.count) test), \(backend.name)")
         let trainer = Trainer(network: network, splits: splits, config: config, augmentation: augmentation)
         let start = monotonicSeconds()
         let history = try trainer.run { e in
@@ -72,7 +74,7 @@ struct TrainCommand: ParsableCommand {
         let trainingSeconds = history.reduce(0) { $0 + $1.seconds }
         let trainedImages = Double(history.count * (splits.train.count / batchSize) * batchSize)
         let report = TrainReport(
-            config: config, device: CPUBackend.shared.name, prunableParameters: network.prunableParameterCount,
+            config: config, device: backend.name, prunableParameters: network.prunableParameterCount,
             test: Evaluation(loss: history.last!.testLoss, accuracy: history.last!.testAccuracy),
             train: Evaluation(loss: history.last!.trainLoss, accuracy: history.last!.trainAccuracy),
             imagesPerSecond: trainedImages / trainingSeconds, trainingSeconds: trainingSeconds,

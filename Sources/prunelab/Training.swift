@@ -54,7 +54,8 @@ final class Trainer {
         self.network = network
         self.splits = splits
         self.config = config
-        optimizer = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
+        optimizer = SGD(learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay,
+                        backend: network.backend)
         schedule = StepSchedule(base: config.learningRate, milestones: config.learningRateDrops, factor: 0.1)
         trainLoader = BatchLoader(dataset: splits.train, batchSize: config.batchSize, shuffle: true,
                                   augmentation: augmentation, seed: config.seed, dropLast: true)

@@ -19,8 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var server: String
     @Option(help: "Bearer token (default: $PRUNELAB_TOKEN).")
     var token: String?
-    @Option(help: "Device: cpu or gpu:N.")
-    var device: String = "cpu"
+    @OptionGroup var device: DeviceOptions
     @Option(help: "Seconds between polls while the queue is empty.")
     var pollInterval: Double = 1
     @Flag(help: "Exit when the queue is empty instead of waiting for work.")
@@ -29,15 +28,15 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let url = try apiURL(server)
-        guard device == "cpu" || (device.hasPrefix("gpu:") && Int(device.dropFirst(4)).map { $0 >= 0 } == true) else {
-            throw InvalidOption(option: "--device", reason: "expected cpu or gpu:N, got '\(device)'")
-        }
+        let chosen = try device.parsed()
         guard pollInterval > 0 else { throw InvalidOption(option: "--poll-interval", reason: "must be positive, got \(pollInterval)") }
         guard let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"], !token.isEmpty else {
             throw InvalidOption(option: "--token", reason: "give the server's token (or set PRUNELAB_TOKEN)")
         }
-        let worker = Worker(WorkerConfiguration(server: url, token: token, device: device, pollInterval: pollInterval,
-                                                exitWhenIdle: exitWhenIdle))
+        // Open the device before leasing anything: a GPU worker without CUDA fails here, in one line.
+        let backend = try chosen.openBackend()
+        let worker = Worker(WorkerConfiguration(server: url, token: token, device: chosen.description, pollInterval: pollInterval,
+                                                exitWhenIdle: exitWhenIdle, backend: backend))
         let logger = try logging.logger(label: "prunelab.worker")
         let signals = Self.stopOnSignals(worker, logger: logger)
         let executed = try await worker.run(logger: logger)

@@ -205,3 +205,21 @@ func theCacheDirectoryFollowsTheEnvironment(environment: [String: String], expec
     ]
     #expect(Set(variants + [base]).count == 6)
 }
+
+/// The backend's own kernels, compiled by the real NVRTC for the architectures our users run
+/// (V100, A100, H100), with every kernel the backend launches present in the image.
+@Suite(.enabled(if: RealNVRTC.shouldRun, "needs libnvrtc: scripts/install-nvrtc or PRUNELAB_NVRTC_DIR"))
+struct BackendKernelsCompileTests {
+    @Test(arguments: [CUDAArchitecture(major: 7, minor: 0), CUDAArchitecture(major: 8, minor: 0), CUDAArchitecture(major: 9, minor: 0)])
+    func theBackendKernelSourceCompiles(for architecture: CUDAArchitecture) throws {
+        let compiler = try RealNVRTC.compiler(cacheDirectory: nil)
+        let compiled = try compiler.compile(source: CUDAKernelSource.source, for: architecture)
+        #expect(compiled.image.starts(with: elfMagic))
+        // extern "C" keeps the names unmangled: each appears in the CUBIN's symbol table.
+        let text = String(decoding: compiled.image.map { $0 == 0 ? 10 : $0 }, as: UTF8.self)
+        let symbols = Set(text.split(separator: "\n").map(String.init))
+        for name in CUDAKernelSource.names {
+            #expect(symbols.contains(name), "kernel \(name) missing from the \(architecture) image")
+        }
+    }
+}

@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("prunelab rejects bad input with one line on stderr")
 struct BadInputTests {
@@ -30,6 +33,12 @@ struct BadInputTests {
         Case(arguments: ["train", "--dataset", "synthetic", "--batch-size", "5000"], mentions: ["--batch-size"]),
         Case(arguments: ["train", "--no-such-flag"], mentions: ["--no-such-flag"]),
         Case(arguments: ["frobnicate"], mentions: ["frobnicate"]),
+        Case(arguments: ["train", "--dataset", "synthetic", "--device", "tpu"], mentions: ["--device", "tpu"]),
+        Case(arguments: ["train", "--dataset", "synthetic", "--device", "gpu:-1"], mentions: ["--device", "gpu:-1"]),
+        Case(arguments: ["bench", "lenet300", "--device", "gpu:x"], mentions: ["--device", "gpu:x"]),
+        Case(arguments: ["bench", "lenet300", "--device", "gpu", "--layout", "nhwc"], mentions: ["--layout"]),
+        Case(arguments: ["device-check", "--device", "cpu"], mentions: ["--device"]),
+        Case(arguments: ["worker", "--server", "http://127.0.0.1:9", "--token", "t", "--device", "gpu0"], mentions: ["--device", "gpu0"]),
         Case(arguments: ["bench", "resnet"], mentions: ["resnet"]),
         Case(arguments: ["bench", "gemm", "--seconds", "0"], mentions: ["--seconds"]),
         Case(arguments: ["bench", "lenet5", "--layout", "diagonal"], mentions: ["--layout", "diagonal"]),
@@ -103,6 +112,25 @@ struct BadInputTests {
         }
         let run = try PrunelabBinary.run(["train", "--arch", "vgg16", "--dataset", "fashion-mnist"], timeout: 45)
         try expectOneLine(run, naming: ["vgg16", "[1, 28, 28]"])
+    }
+
+    /// Where no CUDA driver is installed (this CI), asking for a GPU is one line naming the
+    /// library looked for, before any work starts; where one is, this says so and checks nothing.
+    @Test(.timeLimit(.minutes(1)), arguments: [
+        ["device-check", "--device", "gpu:0"],
+        ["train", "--dataset", "synthetic", "--epochs", "1", "--device", "gpu"],
+        ["run", "--config", "/nonexistent/never-read.json", "--device", "gpu:1"],
+        ["bench", "lenet300", "--device", "gpu:0"],
+        ["worker", "--server", "http://127.0.0.1:9", "--token", "t", "--device", "gpu:0"],
+    ])
+    func gpuWithoutCUDAIsOneLineNamingTheDriver(_ arguments: [String]) throws {
+        if let driver = dlopen("libcuda.so.1", RTLD_LAZY) {
+            dlclose(driver)
+            print("NOT CHECKED: a CUDA driver is installed here, so \(arguments.joined(separator: " ")) may really run")
+            return
+        }
+        let run = try PrunelabBinary.run(arguments, timeout: 45)
+        try expectOneLine(run, naming: ["libcuda", "PRUNELAB_CUDA_LIBS"])
     }
 
     func expectOneLine(_ run: PrunelabBinary.Run, naming words: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
