@@ -21,7 +21,40 @@ enum ModelChecks {
             DeviceCheck("VGG-16 effective masks at 1/300 density", limit: 0) { device, cpu in
                 try effectiveMasks("vgg16", inputShape: [3, 32, 32], density: 1.0 / 300, device: device, cpu: cpu)
             },
-        ]
+        ] + pruners
+    }
+
+    /// Every pruner family on LeNet-5 at 10× (SynFlow and SNIP also in effective mode). Rankings of
+    /// weights only are exact; scores from forward/backward passes may swap near-tied weights, so
+    /// those masks are compared by relative L2 (0.05 ≈ 0.25 % of the kept weights swapped).
+    static var pruners: [DeviceCheck] {
+        let exact = ["magnitude/global", "lamp", "random/erk", "magnitude/uniform+"]
+        let scored: [(String, PruningMode)] = [("snip", .direct), ("snip", .effective), ("snip/iterative", .direct), ("grasp", .direct),
+                                               ("synflow", .direct), ("synflow", .effective), ("random/snip", .direct)]
+        return exact.map { name in
+            DeviceCheck("pruner \(name) masks on LeNet-5", limit: 0) { try prunerMasks(name, mode: .direct, device: $0, cpu: $1) }
+        } + scored.map { name, mode in
+            DeviceCheck("pruner \(name) (\(mode.rawValue)) masks on LeNet-5", limit: 5e-2) { try prunerMasks(name, mode: mode, device: $0, cpu: $1) }
+        }
+    }
+
+    static func prunerMasks(_ name: String, mode: PruningMode, device: any Backend, cpu: any Backend) throws -> Comparison {
+        let pruner = try Pruner(name)
+        let results = try [device, cpu].map { backend -> [[Float]] in
+            let network = try ModelZoo.make("lenet5", inputShape: [1, 28, 28], classes: 10, backend: backend)
+            network.initialize(seed: 81)
+            var rng = RandomGenerator(seed: 82, stream: "labels")
+            let batches = (0..<2).map { index in
+                ScoringBatch(images: randomTensor([32, 1, 28, 28], seed: 83 + UInt64(index)),
+                             labels: (0..<32).map { _ in Int32(rng.nextInt(below: 10)) })
+            }
+            let outcome = try pruner.prune(network, options: PruningOptions(compression: 10, mode: mode, seed: 84, rounds: 5),
+                                           batches: batches)
+            return try outcome.masks.map { try values($0, backend) }
+        }
+        var comparison = Comparison(norm: .relativeL2)
+        for (index, (d, c)) in zip(results[0], results[1]).enumerated() { comparison.add("layer \(index + 1) mask", device: d, cpu: c) }
+        return comparison
     }
 
     static func trainingSteps(_ architecture: String, inputShape: [Int], batch: Int, steps: Int, density: Double?,

@@ -153,3 +153,27 @@ final class FailingRuntime: DeviceRuntime, @unchecked Sendable {
     }
     func synchronize() throws {}
 }
+
+/// The same suite on a real GPU (gpu:0) when this machine has one; otherwise every case is
+/// disabled and a SKIPPED line says why — a skip is not a pass.
+enum RealGPU {
+    static let backend: CUDABackend? = {
+        do {
+            let runtime = try CUDARuntime(ordinal: 0)
+            return try CUDABackend(runtime: runtime, ordinal: 0)
+        } catch {
+            print("SKIPPED (no GPU): the GPU-vs-CPU checks did not run on a device: \(error)")
+            return nil
+        }
+    }()
+}
+
+@Suite(.enabled(if: RealGPU.backend != nil, "needs a CUDA GPU (gpu:0)"), .serialized)
+struct RealGPUTests {
+    @Test(arguments: DeviceChecks.all.map(\.name))
+    func deviceCheckPassesOnGPU0(_ name: String) throws {
+        let check = try #require(DeviceChecks.all.first { $0.name == name })
+        let result = check.run(device: try #require(RealGPU.backend))
+        #expect(result.passed, "\(result)")
+    }
+}
