@@ -124,6 +124,12 @@ public final class Worker: @unchecked Sendable {
                 log.info("run leased", metadata: ["attempt": "\(lease.attempt)", "resume": "\(lease.has_checkpoint)"])
                 try await execute(lease, log: log)
                 if !isStopping { executed += 1 }
+                // A device error is sticky (CUDA's context is unusable until the process ends): stop
+                // leasing rather than failing every run that follows; systemd, Slurm or serve's
+                // supervisor starts a fresh process.
+                do { try configuration.backend.backend.synchronize() } catch {
+                    throw WorkerError(description: "the device failed (\(error)); exiting so that a fresh process gets a fresh device")
+                }
             case .noContent:
                 if configuration.exitWhenIdle { return executed }
                 try await pause(configuration.pollInterval)
