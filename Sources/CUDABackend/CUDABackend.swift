@@ -26,6 +26,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     enum Workspace: Hashable { case columns, channelMajor, gradientChannelMajor }
 
+    /// Floats of scratch (im2col columns plus channel-major output) one convolution chunk may use;
+    /// larger batches are processed in chunks. 128 Mi floats = 512 MiB. Read when a layer makes its plan.
+    public var convolutionWorkspaceLimit = 1 << 27
+
     /// Rows of the per-batch loss buffers; batches are at most this large.
     static let maximumRows = 1 << 16
 

@@ -1,14 +1,12 @@
 import Tensors
 
 /// Convolution as im2col + cuBLAS GEMM + col2im, over chunks of the batch so the column matrix
-/// stays within `CUDAConvolution.workspaceLimit` floats. One GEMM per chunk covers all groups
+/// stays within the backend's `convolutionWorkspaceLimit` floats. One GEMM per chunk covers all groups
 /// (strided batched over groups); the GEMM output is channel-major ([C][samples·P]) and is moved
 /// to NCHW (adding the bias) by a transpose kernel.
 final class CUDAConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     unowned let backend: CUDABackend
-    /// Floats of scratch (columns plus channel-major output) a chunk may use: 128 Mi floats = 512 MiB.
-    static let workspaceLimit = 1 << 27
 
     var implementation: String { "im2col + cuBLAS sgemm (chunks of \(samplesPerChunk))" }
     var usesReferenceImplementation: Bool { false }
@@ -24,10 +22,16 @@ final class CUDAConvolution: ConvolutionKernel {
         groupInputRows = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth
         groupOutputs = g.outChannels / g.groups
         let perSample = (g.inChannels * g.kernelHeight * g.kernelWidth + g.outChannels) * max(plane, 1)
-        samplesPerChunk = max(1, min(g.batch, Self.workspaceLimit / max(perSample, 1)))
+        samplesPerChunk = max(1, min(g.batch, backend.convolutionWorkspaceLimit / max(perSample, 1)))
     }
 
-    private var chunks: StrideTo<Int> { stride(from: 0, to: geometry.batch, by: samplesPerChunk) }
+    /// Runs `body(index, first sample, samples, columns = samples · P)` for each chunk of the batch, in order.
+    private func forEachChunk(_ body: (Int, Int, Int, Int) throws -> Void) throws {
+        for (index, first) in stride(from: 0, to: geometry.batch, by: samplesPerChunk).enumerated() {
+            let samples = min(samplesPerChunk, geometry.batch - first)
+            try body(index, first, samples, samples * plane)
+        }
+    }
 
     /// The arguments im2col and col2im share.
     private func convolutionArguments(first: Int, samples: Int) -> [KernelArgument] {
@@ -64,8 +68,7 @@ final class CUDAConvolution: ConvolutionKernel {
             let b = try bias.map { try backend.address($0, .read) } ?? 0
             let y = try backend.address(output, .write)
             let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
-            for first in chunks {
-                let samples = min(samplesPerChunk, g.batch - first), length = samples * plane
+            try forEachChunk { _, first, samples, length in
                 try im2col(x, into: columns, first: first, samples: samples)
                 // Per group: out_g (Cout_g × length) = W_g (Cout_g × K_g) · columns_g (K_g × length).
                 try backend.rowMajorGemm(transposeA: false, transposeB: false, m: groupOutputs, n: length, k: groupInputRows, alpha: 1,
@@ -87,8 +90,7 @@ final class CUDAConvolution: ConvolutionKernel {
             let dy = try backend.address(outputGradient, .read), w = try backend.address(weight, .read)
             let dx = try backend.address(inputGradient, .write)
             let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
-            for first in chunks {
-                let samples = min(samplesPerChunk, g.batch - first), length = samples * plane
+            try forEachChunk { _, first, samples, length in
                 try toChannelMajor(dy, into: channelMajor, first: first, samples: samples)
                 // Per group: columns_g (K_g × length) = W_gᵀ (K_g × Cout_g) · dy_g (Cout_g × length).
                 try backend.rowMajorGemm(transposeA: true, transposeB: false, m: groupInputRows, n: length, k: groupOutputs, alpha: 1,
@@ -109,8 +111,7 @@ final class CUDAConvolution: ConvolutionKernel {
             let dw = try backend.address(weightGradient, .write)
             let db = try biasGradient.map { try backend.address($0, .write) }
             let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
-            for (index, first) in chunks.enumerated() {
-                let samples = min(samplesPerChunk, g.batch - first), length = samples * plane
+            try forEachChunk { index, first, samples, length in
                 try im2col(x, into: columns, first: first, samples: samples)
                 try toChannelMajor(dy, into: channelMajor, first: first, samples: samples)
                 // Per group: dW_g (Cout_g × K_g) (+)= dy_g (Cout_g × length) · columns_gᵀ (length × K_g); chunks add up in order.

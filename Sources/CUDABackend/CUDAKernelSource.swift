@@ -181,12 +181,18 @@ KERNEL bn_running_update(float* runningMean, float* runningVariance, const float
 // Pooling over planes (N·C of them) of H × W; windows clipped to the input (padding never counts).
 #define POOL_ARGS i64 planes, i64 h, i64 w, i64 oh, i64 ow, i64 kh, i64 kw, i64 sh, i64 sw, i64 pt, i64 pl
 
+// The input rows [y0, y1) and columns [x0, x1) of output (oy, ox)'s window, clipped to the input.
+__device__ void window(i64 oy, i64 ox, i64 h, i64 w, i64 kh, i64 kw, i64 sh, i64 sw, i64 pt, i64 pl,
+                       i64* y0, i64* y1, i64* x0, i64* x1) {
+    i64 top = oy * sh - pt, left = ox * sw - pl;
+    *y0 = top > 0 ? top : 0; *y1 = top + kh < h ? top + kh : h;
+    *x0 = left > 0 ? left : 0; *x1 = left + kw < w ? left + kw : w;
+}
+
 KERNEL pool_max_forward(const float* x, float* y, int* argmax, POOL_ARGS) {
     FOR_EACH(o, planes * oh * ow) {
-        i64 plane = o / (oh * ow), oy = (o / ow) % oh, ox = o % ow;
-        i64 top = oy * sh - pt, left = ox * sw - pl;
-        i64 y0 = top > 0 ? top : 0, y1 = top + kh < h ? top + kh : h;
-        i64 x0 = left > 0 ? left : 0, x1 = left + kw < w ? left + kw : w;
+        i64 plane = o / (oh * ow), y0, y1, x0, x1;
+        window((o / ow) % oh, o % ow, h, w, kh, kw, sh, sw, pt, pl, &y0, &y1, &x0, &x1);
         const float* p = x + plane * h * w;
         float best = -INFINITY; i64 index = y0 * w + x0;
         for (i64 yy = y0; yy < y1; ++yy)
@@ -222,18 +228,15 @@ KERNEL pool_max_backward(const float* dy, const int* argmax, float* dx, POOL_ARG
 }
 
 __device__ float window_count(i64 oy, i64 ox, i64 h, i64 w, i64 kh, i64 kw, i64 sh, i64 sw, i64 pt, i64 pl) {
-    i64 top = oy * sh - pt, left = ox * sw - pl;
-    i64 y0 = top > 0 ? top : 0, y1 = top + kh < h ? top + kh : h;
-    i64 x0 = left > 0 ? left : 0, x1 = left + kw < w ? left + kw : w;
+    i64 y0, y1, x0, x1;
+    window(oy, ox, h, w, kh, kw, sh, sw, pt, pl, &y0, &y1, &x0, &x1);
     return (float)((y1 - y0) * (x1 - x0));
 }
 
 KERNEL pool_avg_forward(const float* x, float* y, POOL_ARGS) {
     FOR_EACH(o, planes * oh * ow) {
-        i64 plane = o / (oh * ow), oy = (o / ow) % oh, ox = o % ow;
-        i64 top = oy * sh - pt, left = ox * sw - pl;
-        i64 y0 = top > 0 ? top : 0, y1 = top + kh < h ? top + kh : h;
-        i64 x0 = left > 0 ? left : 0, x1 = left + kw < w ? left + kw : w;
+        i64 plane = o / (oh * ow), y0, y1, x0, x1;
+        window((o / ow) % oh, o % ow, h, w, kh, kw, sh, sw, pt, pl, &y0, &y1, &x0, &x1);
         const float* p = x + plane * h * w;
         float s = 0.0f;
         for (i64 yy = y0; yy < y1; ++yy)

@@ -11,9 +11,11 @@ public enum CUDALibrary: String, Sendable, CaseIterable {
     public var fileNames: [String] {
         switch self {
         case .driver: ["libcuda.so.1", "libcuda.so"]
-        case .cublas: ["libcublas.so.12", "libcublas.so.11", "libcublas.so"]
-        case .cublasLt: ["libcublasLt.so.12", "libcublasLt.so.11", "libcublasLt.so"]
-        case .nvrtc: ["libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so.11.1", "libnvrtc.so"]
+        // 12 before 13: a CUDA 13 driver runs what CUDA 12 libraries build, not the other way round,
+        // and PyTorch's cu13 wheels (nvidia/cu13/lib) bring only the .13 names.
+        case .cublas: ["libcublas.so.12", "libcublas.so.13", "libcublas.so.11", "libcublas.so"]
+        case .cublasLt: ["libcublasLt.so.12", "libcublasLt.so.13", "libcublasLt.so.11", "libcublasLt.so"]
+        case .nvrtc: ["libnvrtc.so.12", "libnvrtc.so.13", "libnvrtc.so.11.2", "libnvrtc.so.11.1", "libnvrtc.so"]
         }
     }
 
@@ -102,6 +104,11 @@ public struct CUDALibrarySearch: Sendable {
             if let prefix = environment[variable], !prefix.isEmpty {
                 patterns.append(prefix + "/lib/python3*/site-packages")
             }
+        }
+        // A virtual environment whose bin/ is on PATH without being activated (containers often do
+        // this, e.g. /opt/torch/.venv/bin): its python3 sits beside its site-packages.
+        for directory in pathList("PATH") where directory.hasSuffix("/bin") && isFile(directory + "/python3") {
+            patterns.append(String(directory.dropLast(4)) + "/lib/python3*/site-packages")
         }
         // `pip install --target DIR` puts `nvidia/` straight into DIR, which is then on PYTHONPATH.
         patterns += pathList("PYTHONPATH")

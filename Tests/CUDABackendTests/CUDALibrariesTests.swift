@@ -58,6 +58,25 @@ private func touch(_ directory: String, _ name: String) {
     ])
 }
 
+/// PyTorch's CUDA 13 wheels in a virtual environment that is on PATH but not activated (as in GPU
+/// containers: /opt/torch/.venv/bin): found through the python3 beside them, with the .13 names.
+@Test func aVirtualEnvironmentOnPathWithCUDA13WheelsIsFound() {
+    let root = FakeCUDA.temporaryDirectory("cu13")
+    let venv = root + "/opt/torch/.venv"
+    touch(venv + "/bin", "python3")
+    let lib = venv + "/lib/python3.12/site-packages/nvidia/cu13/lib"
+    for name in ["libcublas.so.13", "libcublasLt.so.13", "libnvrtc.so.13"] { touch(lib, name) }
+    let search = CUDALibrarySearch(environment: ["PATH": "/nonexistent/bin:\(venv)/bin:/usr/bin"], systemDirectories: [],
+                                   sitePackagesPatterns: [], usesLoaderCache: false)
+    #expect(search.directories() == [lib])
+    #expect(search.candidates(for: .cublas) == [lib + "/libcublas.so.13"])
+    #expect(search.candidates(for: .cublasLt) == [lib + "/libcublasLt.so.13"])
+    #expect(search.candidates(for: .nvrtc) == [lib + "/libnvrtc.so.13"])
+    // Where both majors sit side by side, 12 comes first: a CUDA 13 driver also runs it.
+    touch(lib, "libnvrtc.so.12")
+    #expect(search.candidates(for: .nvrtc) == [lib + "/libnvrtc.so.12", lib + "/libnvrtc.so.13"])
+}
+
 @Test func defaultSearchLooksInTheUsualPlacesAfterTheEnvironment() {
     let search = CUDALibrarySearch(environment: ["PRUNELAB_CUDA_LIBS": "/nonexistent/first"])
     #expect(search.directories().first == "/nonexistent/first")

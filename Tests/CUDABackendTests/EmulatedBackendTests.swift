@@ -1,5 +1,5 @@
 import CUDABackend
-import DeviceChecks
+@testable import DeviceChecks
 import NeuralNet
 import Tensors
 import Testing
@@ -67,6 +67,20 @@ import Testing
         let result = check.run(device: backend)
         #expect(result.passed, "\(result)")
         _ = runtime
+    }
+
+    /// Large batches are convolved in chunks (weight gradients added chunk by chunk): force 3-sample
+    /// chunks of an 8-sample batch, groups included, and compare with the CPU.
+    @Test(arguments: [1, 2])
+    func chunkedConvolutionMatchesTheCPU(groups: Int) throws {
+        let (backend, _) = try Self.makeBackend()
+        let perSample = (4 * 9 + 6) * 6 * 6
+        backend.convolutionWorkspaceLimit = 3 * perSample
+        let layer: LayerChecks.Make = { b in Conv2d(4, 6, kernelSize: 3, padding: .symmetric(1), groups: groups, backend: b) }
+        let plan = try backend.makeConvolution(try (layer(backend) as! Conv2d).geometry(for: [8, 4, 6, 6]))
+        #expect(plan.implementation.contains("chunks of 3"), "\(plan.implementation)")
+        let comparison = try LayerChecks.compareLayer(layer, inputShape: [8, 4, 6, 6], device: backend, cpu: CPUBackend.shared)
+        #expect(comparison.worst <= 1e-5, "\(comparison.worstTensor): \(comparison.worst)")
     }
 
     @Test func aTrainingStepMovesOnlyItsBatchAcrossTheBus() throws {
