@@ -16,7 +16,7 @@ enum CUDAKernelSource {
         "fill_value", "relu_forward", "relu_backward", "add_tensors", "accumulate", "mask_multiply", "binarize",
         "add_bias_rows", "sum_rows", "sgd_step", "softmax_cross_entropy",
         "bn_statistics", "bn_forward", "bn_backward_reduce", "bn_backward_data", "bn_running_update",
-        "pool_max_forward", "pool_max_backward", "pool_avg_forward", "pool_avg_backward",
+        "pool_max_forward", "pool_avg_forward", "pool_backward",
         "im2col", "col2im", "channel_major_to_nchw", "nchw_to_channel_major", "sum_channel_rows",
     ]
 
@@ -211,22 +211,6 @@ __device__ void covering(i64 y, i64 pad, i64 k, i64 s, i64 out, i64* first, i64*
     *last = b < out - 1 ? b : out - 1;
 }
 
-KERNEL pool_max_backward(const float* dy, const int* argmax, float* dx, POOL_ARGS) {
-    FOR_EACH(i, planes * h * w) {
-        i64 plane = i / (h * w), yy = (i / w) % h, xx = i % w;
-        i64 oy0, oy1, ox0, ox1;
-        covering(yy, pt, kh, sh, oh, &oy0, &oy1);
-        covering(xx, pl, kw, sw, ow, &ox0, &ox1);
-        float s = 0.0f;
-        for (i64 oy = oy0; oy <= oy1; ++oy)
-            for (i64 ox = ox0; ox <= ox1; ++ox) {
-                i64 o = (plane * oh + oy) * ow + ox;
-                if (argmax[o] == yy * w + xx) s += dy[o];
-            }
-        dx[i] = s;
-    }
-}
-
 __device__ float window_count(i64 oy, i64 ox, i64 h, i64 w, i64 kh, i64 kw, i64 sh, i64 sw, i64 pt, i64 pl) {
     i64 y0, y1, x0, x1;
     window(oy, ox, h, w, kh, kw, sh, sw, pt, pl, &y0, &y1, &x0, &x1);
@@ -245,7 +229,9 @@ KERNEL pool_avg_forward(const float* x, float* y, POOL_ARGS) {
     }
 }
 
-KERNEL pool_avg_backward(const float* dy, float* dx, POOL_ARGS) {
+// Gradients of both poolings, gathered by each input element from the windows that cover it:
+// max pooling (argmax given) takes dy where it won, average pooling (argmax null) dy / window size.
+KERNEL pool_backward(const float* dy, const int* argmax, float* dx, POOL_ARGS) {
     FOR_EACH(i, planes * h * w) {
         i64 plane = i / (h * w), yy = (i / w) % h, xx = i % w;
         i64 oy0, oy1, ox0, ox1;
@@ -253,8 +239,14 @@ KERNEL pool_avg_backward(const float* dy, float* dx, POOL_ARGS) {
         covering(xx, pl, kw, sw, ow, &ox0, &ox1);
         float s = 0.0f;
         for (i64 oy = oy0; oy <= oy1; ++oy)
-            for (i64 ox = ox0; ox <= ox1; ++ox)
-                s += dy[(plane * oh + oy) * ow + ox] / window_count(oy, ox, h, w, kh, kw, sh, sw, pt, pl);
+            for (i64 ox = ox0; ox <= ox1; ++ox) {
+                i64 o = (plane * oh + oy) * ow + ox;
+                if (argmax) {
+                    if (argmax[o] == yy * w + xx) s += dy[o];
+                } else {
+                    s += dy[o] / window_count(oy, ox, h, w, kh, kw, sh, sw, pt, pl);
+                }
+            }
         dx[i] = s;
     }
 }

@@ -38,12 +38,12 @@ final class CUDAPooling: PoolingKernel {
     func backward(outputGradient: Tensor, inputGradient: Tensor) throws {
         backend.perform {
             let dy = try backend.address(outputGradient, .read), dx = try backend.address(inputGradient, .write)
+            var winners: DevicePointer = 0  // null: average pooling
             if geometry.kind == .max {
                 guard let argmax else { throw CUDABackendError.backwardBeforeForward("max pooling") }
-                try backend.launch("pool_max_backward", count: inputCount, [.pointer(dy), .pointer(argmax.pointer), .pointer(dx)] + poolArguments)
-            } else {
-                try backend.launch("pool_avg_backward", count: inputCount, [.pointer(dy), .pointer(dx)] + poolArguments)
+                winners = argmax.pointer
             }
+            try backend.launch("pool_backward", count: inputCount, [.pointer(dy), .pointer(winners), .pointer(dx)] + poolArguments)
         }
         try backend.synchronizeIfFailed()
     }
