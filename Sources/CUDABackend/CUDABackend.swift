@@ -24,7 +24,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     private var labelBuffer: DeviceBuffer?
     private var hostRowFigures: [Float] = []
 
-    enum Workspace: Hashable { case columns, channelMajor, gradientChannelMajor }
+    enum Workspace: Hashable { case columns, channelMajor }
 
     /// Floats of scratch (im2col columns plus channel-major output) one convolution chunk may use;
     /// larger batches are processed in chunks. 128 Mi floats = 512 MiB. Read when a layer makes its plan.
@@ -60,6 +60,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         do { try body() } catch { stickyError = error }
     }
 
+    /// `perform` for operations that can throw (the layer kernels): the sticky error, an earlier
+    /// one or this one, is thrown rather than left for `synchronize`.
+    func performThrowing(_ body: () throws -> Void) throws {
+        perform(body)
+        if let stickyError { throw stickyError }
+    }
+
     // MARK: Device storage
 
     enum Access { case read, write, readWrite }
@@ -75,7 +82,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             if storage.mirror != nil { _ = tensor.readableData }  // another device's copy: bring it home first
             buffer = try DeviceBuffer(runtime: runtime, bytes: storage.capacity * MemoryLayout<Float>.stride)
             storage.mirror = buffer
-            if storage.residency != .host { storage.residency = .host }
+            storage.residency = .host
         }
         if access != .write, storage.residency == .host {
             try runtime.copyToDevice(buffer.pointer, from: storage.host, bytes: buffer.bytes)
@@ -319,18 +326,10 @@ final class CUDACopy: ReorderKernel {
     func reorder(_ source: Tensor, into destination: Tensor) throws {
         precondition(source.storageCount == destination.storageCount, "copy of \(source.shape) into \(destination.shape)")
         let bytes = source.storageCount * MemoryLayout<Float>.stride
-        backend.perform {
+        try backend.performThrowing {
             let from = try backend.address(source, .read), to = try backend.address(destination, .write)
             try backend.runtime.copyOnDevice(to, from: from, bytes: bytes)
         }
-        try backend.synchronizeIfFailed()
-    }
-}
-
-extension CUDABackend {
-    /// Throws the sticky error, if any, without waiting for the device (throwing operations use it).
-    func synchronizeIfFailed() throws {
-        if let stickyError { throw stickyError }
     }
 }
 

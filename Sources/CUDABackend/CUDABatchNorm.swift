@@ -26,7 +26,7 @@ final class CUDABatchNorm: BatchNormKernel {
 
     func forwardTraining(input: Tensor, scale: Tensor, shift: Tensor, output: Tensor, mean: Tensor, variance: Tensor) throws {
         let g = geometry
-        backend.perform {
+        try backend.performThrowing {
             let x = try backend.address(input, .read)
             let m = try backend.address(mean, .write), v = try backend.address(variance, .write)
             try backend.launchReduction("bn_statistics", blocks: g.channels, [
@@ -35,22 +35,20 @@ final class CUDABatchNorm: BatchNormKernel {
             try normalize(x, try backend.address(output, .write), mean: m, variance: v,
                           scale: try backend.address(scale, .read), shift: try backend.address(shift, .read))
         }
-        try backend.synchronizeIfFailed()
     }
 
     func forwardInference(input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, output: Tensor) throws {
-        backend.perform {
+        try backend.performThrowing {
             try normalize(try backend.address(input, .read), try backend.address(output, .write),
                           mean: try backend.address(mean, .read), variance: try backend.address(variance, .read),
                           scale: try backend.address(scale, .read), shift: try backend.address(shift, .read))
         }
-        try backend.synchronizeIfFailed()
     }
 
     func backward(input: Tensor, outputGradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
                   inputGradient: Tensor, scaleGradient: Tensor, shiftGradient: Tensor) throws {
         let g = geometry
-        backend.perform {
+        try backend.performThrowing {
             let x = try backend.address(input, .read), dy = try backend.address(outputGradient, .read)
             let m = try backend.address(mean, .read), v = try backend.address(variance, .read)
             let ds = try backend.address(scaleGradient, .write), db = try backend.address(shiftGradient, .write)
@@ -65,6 +63,5 @@ final class CUDABatchNorm: BatchNormKernel {
                 .float(1 / Float(g.batch * plane)),
             ])
         }
-        try backend.synchronizeIfFailed()
     }
 }

@@ -63,7 +63,7 @@ final class CUDAConvolution: ConvolutionKernel {
 
     func forward(input: Tensor, weight: Tensor, bias: Tensor?, output: Tensor) throws {
         let g = geometry
-        backend.perform {
+        try backend.performThrowing {
             let x = try backend.address(input, .read), w = try backend.address(weight, .read)
             let b = try bias.map { try backend.address($0, .read) } ?? 0
             let y = try backend.address(output, .write)
@@ -81,12 +81,11 @@ final class CUDAConvolution: ConvolutionKernel {
                 ])
             }
         }
-        try backend.synchronizeIfFailed()
     }
 
     func backwardData(outputGradient: Tensor, weight: Tensor, inputGradient: Tensor) throws {
         let g = geometry
-        backend.perform {
+        try backend.performThrowing {
             let dy = try backend.address(outputGradient, .read), w = try backend.address(weight, .read)
             let dx = try backend.address(inputGradient, .write)
             let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
@@ -101,12 +100,11 @@ final class CUDAConvolution: ConvolutionKernel {
                                    [.pointer(columns), .pointer(dx)] + convolutionArguments(first: first, samples: samples))
             }
         }
-        try backend.synchronizeIfFailed()
     }
 
     func backwardWeights(input: Tensor, outputGradient: Tensor, weightGradient: Tensor, biasGradient: Tensor?) throws {
         let g = geometry
-        backend.perform {
+        try backend.performThrowing {
             let x = try backend.address(input, .read), dy = try backend.address(outputGradient, .read)
             let dw = try backend.address(weightGradient, .write)
             let db = try biasGradient.map { try backend.address($0, .write) }
@@ -127,6 +125,5 @@ final class CUDAConvolution: ConvolutionKernel {
                 }
             }
         }
-        try backend.synchronizeIfFailed()
     }
 }

@@ -22,7 +22,7 @@ enum CUDAKernelSource {
 
     static let source = #"""
 #define KERNEL extern "C" __global__ void
-#define RTHREADS 256
+#define RTHREADS \#(reductionThreads)
 typedef long long i64;
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)

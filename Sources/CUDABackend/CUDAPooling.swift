@@ -23,7 +23,7 @@ final class CUDAPooling: PoolingKernel {
     private var inputCount: Int { geometry.batch * geometry.channels * geometry.inHeight * geometry.inWidth }
 
     func forward(input: Tensor, output: Tensor, training: Bool) throws {
-        backend.perform {
+        try backend.performThrowing {
             let x = try backend.address(input, .read), y = try backend.address(output, .write)
             if geometry.kind == .max {
                 if argmax == nil { argmax = try DeviceBuffer(runtime: backend.runtime, bytes: max(outputCount, 1) * MemoryLayout<Int32>.stride) }
@@ -32,11 +32,10 @@ final class CUDAPooling: PoolingKernel {
                 try backend.launch("pool_avg_forward", count: outputCount, [.pointer(x), .pointer(y)] + poolArguments)
             }
         }
-        try backend.synchronizeIfFailed()
     }
 
     func backward(outputGradient: Tensor, inputGradient: Tensor) throws {
-        backend.perform {
+        try backend.performThrowing {
             let dy = try backend.address(outputGradient, .read), dx = try backend.address(inputGradient, .write)
             var winners: DevicePointer = 0  // null: average pooling
             if geometry.kind == .max {
@@ -45,6 +44,5 @@ final class CUDAPooling: PoolingKernel {
             }
             try backend.launch("pool_backward", count: inputCount, [.pointer(dy), .pointer(winners), .pointer(dx)] + poolArguments)
         }
-        try backend.synchronizeIfFailed()
     }
 }

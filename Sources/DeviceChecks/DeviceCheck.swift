@@ -64,10 +64,12 @@ public struct CheckResult: Sendable, CustomStringConvertible {
 struct Comparison {
     enum Norm { case maximum, relativeL2 }
     var norm = Norm.maximum
-    var worst = 0.0
-    var worstTensor = "nothing compared"
+    /// Every tensor compared, in order, with its error (NaN counted as infinite).
     private(set) var errors: [(label: String, error: Double)] = []
-    private var compared = 0
+
+    private var worstEntry: (label: String, error: Double)? { errors.max { $0.error < $1.error } }
+    var worst: Double { worstEntry?.error ?? 0 }
+    var worstTensor: String { worstEntry?.label ?? "nothing compared" }
 
     init(norm: Norm = .maximum) { self.norm = norm }
 
@@ -94,11 +96,6 @@ struct Comparison {
             error = difference == 0 ? 0 : difference / max(scale, 0.01)
         }
         errors.append((label, error.isNaN ? .infinity : error))
-        if compared == 0 || error > worst || (error.isNaN) {
-            worst = error.isNaN ? .infinity : error
-            worstTensor = label
-        }
-        compared += 1
     }
 
     /// Adds two scalars (losses, counts).

@@ -40,11 +40,11 @@ public final class EffectiveMasks {
     /// All-ones weights for layers passed without a mask, made on first use (most calls pass masks).
     private var ones: [Int: Tensor] = [:]
 
-    /// Effective masks of `network`, computed on `backend` (nil: the network's own).
-    public init(network: Network, backend: (any Backend)? = nil) throws {
+    /// Effective masks of `network`, computed on the network's backend.
+    public init(network: Network) throws {
         self.network = network
         layerNames = network.prunableLayerNames
-        graph = try PathGraph(network: network, backend: backend ?? network.backend)
+        graph = try PathGraph(network: network)
     }
 
     public var shapes: [[Int]] { graph.shapes }

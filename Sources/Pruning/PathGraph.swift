@@ -30,7 +30,9 @@ final class PathGraph {
     private let input: Tensor
     private let outputGradient: Tensor
 
-    init(network: Network, backend: any Backend = CPUBackend.shared) throws {
+    /// The path graph of `network`, run on the network's backend.
+    init(network: Network) throws {
+        let backend = network.backend
         let prunable = network.prunableLayers.map { ObjectIdentifier($0.layer) }
         let indices = Dictionary(uniqueKeysWithValues: prunable.enumerated().map { ($1, $0) })
         inputShape = [1] + network.inputShape

@@ -71,9 +71,8 @@ enum Scores {
 
     /// Mean loss gradient of the prunable weights over `batches` (BatchNorm in training mode, as
     /// during training), with the logits divided by `temperature` (GraSP uses 200).
-    static func weightGradients(_ network: Network, batches: [ScoringBatch], temperature: Float = 1,
-                                backend: (any Backend)? = nil) throws -> [[Float]] {
-        let backend = backend ?? network.backend
+    static func weightGradients(_ network: Network, batches: [ScoringBatch], temperature: Float = 1) throws -> [[Float]] {
+        let backend = network.backend
         let prunable = network.prunableParameters
         var sums = prunable.map { [Float](repeating: 0, count: $0.count) }
         let totalRows = batches.reduce(0) { $0 + $1.labels.count }

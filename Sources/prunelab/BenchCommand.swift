@@ -50,15 +50,12 @@ struct BenchCommand: AsyncParsableCommand {
     var layout: String = "native"
     @OptionGroup var device: DeviceOptions
 
-    /// The backend for `--device` and `--layout` (opened once: a GPU compiles its kernels on opening).
+    /// The backend for `--device` and `--layout` (a GPU compiles or loads its kernels on opening).
     func makeBackend() throws -> any Backend {
         let chosen = try device.parsed()
         if chosen != .cpu {
             guard layout == "native" else { throw InvalidOption(option: "--layout", reason: "applies to the CPU only; the GPU keeps plain NCHW") }
-            if let opened = Self.openedDevice, opened.device == chosen { return opened.backend }
-            let backend = try chosen.openBackend()
-            Self.openedDevice = (chosen, backend)
-            return backend
+            return try chosen.openBackend()
         }
         switch layout {
         case "native": return CPUBackend.shared
@@ -97,7 +94,7 @@ struct BenchCommand: AsyncParsableCommand {
             if arch == nil || arch == "vgg16" { report.effectivePruning = try measureEffectivePruning() }
         } else if let network = Self.networks[target] {
             let entry = try ModelZoo.entry(network.architecture)
-            try measureTraining(arch: network.architecture, sampleShape: entry.inputShape, classes: entry.classes,
+            try measureTraining(arch: network.architecture, sampleShape: entry.inputShape, classes: entry.classes, backend: backend,
                                 batch: batchSize ?? network.batch, into: &report)
         } else {
             report.gflops = sgemm
@@ -109,8 +106,6 @@ struct BenchCommand: AsyncParsableCommand {
             print(report.summary)
         }
     }
-
-    nonisolated(unsafe) private static var openedDevice: (device: ComputeDevice, backend: any Backend)?
 
     /// dnnl_sgemm on n×n×n, best of 5 after one warm-up, as in shared/anchors/sgemm_peak.c.
     static func sgemmGFLOPS(size n: Int) -> Double {
@@ -128,11 +123,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Steady-state training throughput: data loading (batch fill from memory), forward, loss,
     /// backward and the SGD step, on synthetic data of the network's input shape.
-    func measureTraining(arch: String, sampleShape: [Int], classes: Int, batch: Int, into report: inout BenchReport) throws {
+    func measureTraining(arch: String, sampleShape: [Int], classes: Int, backend: any Backend, batch: Int,
+                         into report: inout BenchReport) throws {
         // Enough samples for several batches, at most ~30 M floats in memory.
         let samples = max(2 * batch, min(4096, 30_000_000 / sampleShape.reduce(1, *)))
         let dataset = SyntheticDataset.make(count: samples, sampleShape: sampleShape, classes: classes, seed: 1)
-        let backend = try makeBackend()
         let network = try ModelZoo.make(arch, inputShape: sampleShape, classes: classes, backend: backend)
         network.initialize(seed: 0)
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, backend: backend)

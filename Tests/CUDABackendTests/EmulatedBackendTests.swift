@@ -63,10 +63,9 @@ import Testing
     @Test(arguments: DeviceChecks.all.map(\.name))
     func deviceCheckPassesOnTheEmulatedDevice(_ name: String) throws {
         let check = try #require(DeviceChecks.all.first { $0.name == name })
-        let (backend, runtime) = try Self.makeBackend()
+        let (backend, _) = try Self.makeBackend()
         let result = check.run(device: backend)
         #expect(result.passed, "\(result)")
-        _ = runtime
     }
 
     /// Large batches are convolved in chunks (weight gradients added chunk by chunk): force 3-sample
@@ -139,7 +138,6 @@ import Testing
         backend.relu(input: y, output: x)
         #expect(runtime.launchAttempts == 1, "after the first error nothing more is issued")
         #expect(throws: FailingRuntime.Failure.self) { try backend.synchronize() }
-        #expect(y.storage.residency != .device || y.storage.mirror != nil)
     }
 }
 
