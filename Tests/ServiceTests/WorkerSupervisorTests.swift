@@ -20,9 +20,27 @@ import Testing
     }
 
     @Test func withoutGPUsAutoIsOneCPUWorkerAndCountsAreCPUWorkers() throws {
-        let none = try WorkerSupervisor(workers: "auto", executable: "/bin/false", token: "t", logger: logger, countGPUs: { (0, "none") })
-        #expect(none.slots == [WorkerSupervisor.Slot(device: "cpu", environment: [:])])
+        let none = try WorkerSupervisor(workers: "auto", executable: "/bin/false", token: "t", logger: logger, countGPUs: { (0, "none") },
+                                        environment: [:], cores: 8)
+        #expect(none.slots == [WorkerSupervisor.Slot(device: "cpu", environment: ["OMP_NUM_THREADS": "8"])])
         let three = try WorkerSupervisor(workers: "3", executable: "/bin/false", token: "t", logger: logger, countGPUs: { (8, "ignored") })
         #expect(three.slots.map(\.device) == ["cpu", "cpu", "cpu"])
+    }
+
+    @Test func workersShareTheCoresUnlessTheOperatorSetTheThreads() throws {
+        // Teams that each take every core spin against one another: 3 workers on 8 cores get 2 threads each.
+        let three = try WorkerSupervisor(workers: "3", executable: "/bin/false", token: "t", logger: logger, environment: [:], cores: 8)
+        #expect(three.slots.map { $0.environment["OMP_NUM_THREADS"] } == ["2", "2", "2"])
+        let gpus = try WorkerSupervisor(workers: "auto", executable: "/bin/false", token: "t", logger: logger,
+                                        countGPUs: { (4, "test") }, environment: [:], cores: 32)
+        #expect(gpus.slots.map { $0.environment["OMP_NUM_THREADS"] } == ["8", "8", "8", "8"])
+        #expect(gpus.slots.map { $0.environment["CUDA_VISIBLE_DEVICES"] } == ["0", "1", "2", "3"])
+        // More workers than cores: one thread each, never zero.
+        let many = try WorkerSupervisor(workers: "5", executable: "/bin/false", token: "t", logger: logger, environment: [:], cores: 2)
+        #expect(many.slots.map { $0.environment["OMP_NUM_THREADS"] } == Array(repeating: "1", count: 5))
+        // The operator's OMP_NUM_THREADS reaches the workers as it is (they inherit the environment).
+        let chosen = try WorkerSupervisor(workers: "2", executable: "/bin/false", token: "t", logger: logger,
+                                          environment: ["OMP_NUM_THREADS": "6"], cores: 2)
+        #expect(chosen.slots.allSatisfy { $0.environment["OMP_NUM_THREADS"] == nil })
     }
 }

@@ -58,6 +58,13 @@ enum PrunelabBinary {
         return .failure(NotFound(searched: searched))
     }()
 
+    /// The environment of a long-lived child that trains (a server's workers, a worker) while other
+    /// tests run in parallel: one OpenMP thread, as OpenMP teams that each take every core spin
+    /// against one another and starve the children's heartbeats.
+    static var childEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.merging(["OMP_NUM_THREADS": "1"]) { _, new in new }
+    }
+
     /// Runs `prunelab arguments…`, killing it after `timeout` seconds. Output goes through files,
     /// so a chatty child can never block on a full pipe.
     static func run(_ arguments: [String], timeout: Double) throws -> Run {

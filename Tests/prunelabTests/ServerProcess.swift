@@ -22,6 +22,7 @@ final class ServerProcess: @unchecked Sendable {
         guard case let .success(binary) = PrunelabBinary.location else { throw PrunelabBinary.NotFound(searched: []) }
         process.executableURL = binary
         process.arguments = ["serve", "--db", database, "--port", "\(port)", "--token", token, "--workers", workers] + extraArguments
+        process.environment = PrunelabBinary.childEnvironment
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
@@ -106,6 +107,7 @@ final class WorkerProcess {
         process.executableURL = binary
         process.arguments = ["worker", "--server", "http://127.0.0.1:\(server.port)", "--token", server.token, "--poll-interval", "0.2"]
             + (exitWhenIdle ? ["--exit-when-idle"] : [])
+        process.environment = PrunelabBinary.childEnvironment
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         try process.run()

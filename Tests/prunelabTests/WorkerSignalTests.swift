@@ -27,6 +27,7 @@ struct WorkerSignalTests {
         let first = Process()
         first.executableURL = binary
         first.arguments = ["worker", "--server", "http://127.0.0.1:\(server.port)", "--token", server.token, "--poll-interval", "0.2"]
+        first.environment = PrunelabBinary.childEnvironment
         first.standardError = try FileHandle(forWritingTo: log)
         first.standardOutput = FileHandle.nullDevice
         try first.run()
