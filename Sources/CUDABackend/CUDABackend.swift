@@ -19,9 +19,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Scratch space shared by all layers (all work is ordered on one stream): im2col columns and
     /// channel-major GEMM outputs. Grows during the first step, then stays.
     private var workspaces: [Workspace: DeviceBuffer] = [:]
-    /// Per-row loss and correctness of the softmax cross-entropy, and the labels it reads.
-    private var rowFigures: DeviceBuffer?
-    private var labelBuffer: DeviceBuffer?
+    /// The labels the softmax cross-entropy reads, and its per-row loss and correctness.
+    private var lossBuffers: (labels: DeviceBuffer, rowFigures: DeviceBuffer)?
     private var hostRowFigures: [Float] = []
 
     enum Workspace: Hashable { case columns, channelMajor }
@@ -254,11 +253,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         }
         var result: (lossSum: Double, correct: Int) = (.nan, 0)
         perform {
-            if labelBuffer == nil {
-                labelBuffer = try DeviceBuffer(runtime: runtime, bytes: Self.maximumRows * MemoryLayout<Int32>.stride)
-                rowFigures = try DeviceBuffer(runtime: runtime, bytes: 2 * Self.maximumRows * MemoryLayout<Float>.stride)
-            }
-            let labelAddress = labelBuffer!.pointer, figures = rowFigures!.pointer
+            let buffers = try lossBuffers ?? (labels: DeviceBuffer(runtime: runtime, bytes: Self.maximumRows * MemoryLayout<Int32>.stride),
+                                               rowFigures: DeviceBuffer(runtime: runtime, bytes: 2 * Self.maximumRows * MemoryLayout<Float>.stride))
+            lossBuffers = buffers
+            let labelAddress = buffers.labels.pointer, figures = buffers.rowFigures.pointer
             try runtime.copyToDevice(labelAddress, from: labels, bytes: rows * MemoryLayout<Int32>.stride)
             let gradient = try logitsGradient.map { try address($0, .write) } ?? 0
             try launch("softmax_cross_entropy", count: rows, [

@@ -54,7 +54,8 @@ final class CUDAConvolution: ConvolutionKernel {
         ])
     }
 
-    private func workspaces(samples: Int) throws -> (columns: DevicePointer, channelMajor: DevicePointer) {
+    /// The column and channel-major workspaces for one chunk of `samplesPerChunk` samples.
+    private func workspaces() throws -> (columns: DevicePointer, channelMajor: DevicePointer) {
         let g = geometry
         let columns = try backend.workspace(.columns, floats: g.inChannels * g.kernelHeight * g.kernelWidth * samplesPerChunk * plane)
         let channelMajor = try backend.workspace(.channelMajor, floats: g.outChannels * samplesPerChunk * plane)
@@ -67,7 +68,7 @@ final class CUDAConvolution: ConvolutionKernel {
             let x = try backend.address(input, .read), w = try backend.address(weight, .read)
             let b = try bias.map { try backend.address($0, .read) } ?? 0
             let y = try backend.address(output, .write)
-            let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
+            let (columns, channelMajor) = try workspaces()
             try forEachChunk { _, first, samples, length in
                 try im2col(x, into: columns, first: first, samples: samples)
                 // Per group: out_g (Cout_g × length) = W_g (Cout_g × K_g) · columns_g (K_g × length).
@@ -88,7 +89,7 @@ final class CUDAConvolution: ConvolutionKernel {
         try backend.performThrowing {
             let dy = try backend.address(outputGradient, .read), w = try backend.address(weight, .read)
             let dx = try backend.address(inputGradient, .write)
-            let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
+            let (columns, channelMajor) = try workspaces()
             try forEachChunk { _, first, samples, length in
                 try toChannelMajor(dy, into: channelMajor, first: first, samples: samples)
                 // Per group: columns_g (K_g × length) = W_gᵀ (K_g × Cout_g) · dy_g (Cout_g × length).
@@ -108,7 +109,7 @@ final class CUDAConvolution: ConvolutionKernel {
             let x = try backend.address(input, .read), dy = try backend.address(outputGradient, .read)
             let dw = try backend.address(weightGradient, .write)
             let db = try biasGradient.map { try backend.address($0, .write) }
-            let (columns, channelMajor) = try workspaces(samples: samplesPerChunk)
+            let (columns, channelMajor) = try workspaces()
             try forEachChunk { index, first, samples, length in
                 try im2col(x, into: columns, first: first, samples: samples)
                 try toChannelMajor(dy, into: channelMajor, first: first, samples: samples)

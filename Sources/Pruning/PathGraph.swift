@@ -89,7 +89,6 @@ final class PathContext {
     }
 }
 
-
 /// Divides `tensor` by its maximum and returns log(maximum) (0 when it is all zero).
 func normalizeByMaximum(_ tensor: Tensor) -> Double {
     let p = tensor.data

@@ -10,11 +10,17 @@ import Glibc
 /// them when the server shuts down (their runs' leases then expire and resume elsewhere). The
 /// workers share this machine's cores: each gets `OMP_NUM_THREADS` = cores / workers (unless the
 /// server's environment sets it), since OpenMP teams that each take every core spin against one
-/// another (two CPU workers on two cores ran 5× slower than with one thread each).
+/// another (BENCHMARKS.md, "Workers sharing a machine").
 public final class WorkerSupervisor: Service, @unchecked Sendable {
     public struct Slot: Sendable, Equatable {
         public var device: String
         public var environment: [String: String]
+
+        /// "GPU 3 (8 CPU threads)", "cpu (1 CPU thread)": what the startup line lists.
+        public var summary: String {
+            (environment["CUDA_VISIBLE_DEVICES"].map { "GPU \($0)" } ?? device)
+                + (environment["OMP_NUM_THREADS"].map { " (\($0) CPU thread\($0 == "1" ? "" : "s"))" } ?? "")
+        }
     }
 
     public let slots: [Slot]

@@ -21,11 +21,11 @@ struct DeviceCheckCommand: ParsableCommand {
     func run() throws {
         let chosen = try device.parsed()
         guard chosen != .cpu else { throw InvalidOption(option: "--device", reason: "compare a GPU with the CPU: give gpu or gpu:N") }
+        let checks = DeviceChecks.all.filter { filter.map($0.name.contains) ?? true }
+        guard !checks.isEmpty else { throw InvalidOption(option: "--filter", reason: "no check matches '\(filter ?? "")'") }
         let backend = try chosen.openBackend()
         print("device: \(backend.name)")
         print("reference: \(CPUBackend.shared.name)")
-        let checks = DeviceChecks.all.filter { filter.map($0.name.contains) ?? true }
-        guard !checks.isEmpty else { throw InvalidOption(option: "--filter", reason: "no check matches '\(filter ?? "")'") }
         var failed = 0
         for check in checks {
             let start = Date()

@@ -67,10 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as APIError {
             throw InvalidOption(option: "--workers", reason: error.error)
         }
-        let slots = supervisor.slots.map { slot in
-            (slot.environment["CUDA_VISIBLE_DEVICES"].map { "GPU \($0)" } ?? slot.device)
-                + (slot.environment["OMP_NUM_THREADS"].map { " (\($0) CPU thread\($0 == "1" ? "" : "s"))" } ?? "")
-        }
+        let slots = supervisor.slots.map(\.summary)
         let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
                                                             maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds,
                                                             publicDirectory: `public`.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),

@@ -35,9 +35,11 @@ import Testing
                                         countGPUs: { (4, "test") }, environment: [:], cores: 32)
         #expect(gpus.slots.map { $0.environment["OMP_NUM_THREADS"] } == ["8", "8", "8", "8"])
         #expect(gpus.slots.map { $0.environment["CUDA_VISIBLE_DEVICES"] } == ["0", "1", "2", "3"])
+        #expect(gpus.slots.first?.summary == "GPU 0 (8 CPU threads)")
         // More workers than cores: one thread each, never zero.
         let many = try WorkerSupervisor(workers: "5", executable: "/bin/false", token: "t", logger: logger, environment: [:], cores: 2)
         #expect(many.slots.map { $0.environment["OMP_NUM_THREADS"] } == Array(repeating: "1", count: 5))
+        #expect(many.slots.first?.summary == "cpu (1 CPU thread)")
         // The operator's OMP_NUM_THREADS reaches the workers as it is (they inherit the environment).
         let chosen = try WorkerSupervisor(workers: "2", executable: "/bin/false", token: "t", logger: logger,
                                           environment: ["OMP_NUM_THREADS": "6"], cores: 2)

@@ -38,6 +38,7 @@ struct BadInputTests {
         Case(arguments: ["bench", "lenet300", "--device", "gpu:x"], mentions: ["--device", "gpu:x"]),
         Case(arguments: ["bench", "lenet300", "--device", "gpu", "--layout", "nhwc"], mentions: ["--layout"]),
         Case(arguments: ["device-check", "--device", "cpu"], mentions: ["--device"]),
+        Case(arguments: ["device-check", "--device", "gpu:0", "--filter", "no-such-check"], mentions: ["--filter", "no-such-check"]),
         Case(arguments: ["worker", "--server", "http://127.0.0.1:9", "--token", "t", "--device", "gpu0"], mentions: ["--device", "gpu0"]),
         Case(arguments: ["bench", "resnet"], mentions: ["resnet"]),
         Case(arguments: ["bench", "gemm", "--seconds", "0"], mentions: ["--seconds"]),
