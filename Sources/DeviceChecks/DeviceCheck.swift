@@ -8,10 +8,19 @@ import Tensors
 /// difference of the layers below picks a different winner on each implementation (on any two
 /// implementations), which moves one gradient element and is invisible in the L2 error.
 ///
-/// The error of a tensor is max |device − cpu| / max(max |cpu|, 0.01): normalised by the tensor's
-/// scale, so one limit fits values of any magnitude, with a floor so that tensors whose true value
-/// is zero (a convolution's bias gradient before BatchNorm) are judged by absolute error. A check
-/// passes when its worst tensor is within `limit`.
+/// The error of a tensor is max |device − cpu| / max(max |cpu|, floor): normalised by the tensor's
+/// scale, so one limit fits values of any magnitude. The floor is the scale of the values the
+/// check's reductions add up (`Comparison.floor`): a tensor whose true value is zero by
+/// cancellation (a convolution's bias gradient before BatchNorm, which BatchNorm makes exactly 0)
+/// holds only rounding noise of the size of its terms, so it is judged against them, not against
+/// its own (zero) scale. A check passes when its worst tensor is within `limit`.
+///
+/// Limits are derived, not fitted (`Tolerance`): both implementations round every addition of a
+/// reduction of n float32 terms, in different orders (oneDNN's AVX2 and AVX-512 kernels block and
+/// split reductions differently, and so does the device), so each result carries an error of
+/// about √n·u relative to its terms (u = 2⁻²⁴; the probabilistic bound of Higham & Mary 2019,
+/// which the worst-case n·u overstates by orders of magnitude), compounded over the d reductions
+/// chained between input and compared tensor.
 public struct DeviceCheck: Sendable {
     public let name: String
     /// The largest normalised error accepted (0: identical).
@@ -29,7 +38,7 @@ public struct DeviceCheck: Sendable {
         do {
             let comparison = try body(device, cpu)
             try device.synchronize()
-            return CheckResult(name: name, limit: limit, worst: comparison.worst, worstTensor: comparison.worstTensor, error: nil,
+            return CheckResult(name: name, limit: comparison.limit ?? limit, worst: comparison.worst, worstTensor: comparison.worstTensor, error: nil,
                                others: comparison.errors.sorted { $0.error > $1.error }.prefix(4).map { "\($0.label) \(String(format: "%.2e", $0.error))" })
         } catch {
             return CheckResult(name: name, limit: limit, worst: .infinity, worstTensor: "", error: "\(error)", others: [])
@@ -64,6 +73,11 @@ public struct CheckResult: Sendable, CustomStringConvertible {
 struct Comparison {
     enum Norm { case maximum, relativeL2 }
     var norm = Norm.maximum
+    /// The smallest scale a tensor is normalised by: the magnitude of the terms its reductions
+    /// add (0.01 where nothing better is known).
+    var floor = 0.01
+    /// A limit measured by the check itself, replacing the check's `limit` (see `ModelChecks.tieYardstick`).
+    var limit: Double?
     /// Every tensor compared, in order, with its error (NaN counted as infinite).
     private(set) var errors: [(label: String, error: Double)] = []
 
@@ -71,7 +85,10 @@ struct Comparison {
     var worst: Double { worstEntry?.error ?? 0 }
     var worstTensor: String { worstEntry?.label ?? "nothing compared" }
 
-    init(norm: Norm = .maximum) { self.norm = norm }
+    init(norm: Norm = .maximum, floor: Double = 0.01) {
+        self.norm = norm
+        self.floor = floor
+    }
 
     /// Adds tensor `label`: device values against CPU values (same order and count).
     mutating func add(_ label: String, device: [Float], cpu: [Float]) {
@@ -93,7 +110,7 @@ struct Comparison {
                 if difference == .infinity { break }
             }
             if norm == .relativeL2 { (difference, scale) = (difference.squareRoot(), scale.squareRoot()) }
-            error = difference == 0 ? 0 : difference / max(scale, 0.01)
+            error = difference == 0 ? 0 : difference / max(scale, floor)
         }
         errors.append((label, error.isNaN ? .infinity : error))
     }
@@ -101,6 +118,23 @@ struct Comparison {
     /// Adds two scalars (losses, counts).
     mutating func add(_ label: String, device: Double, cpu: Double) {
         add(label, device: [Float(device)], cpu: [Float(cpu)])
+    }
+}
+
+/// Limits derived from float32 rounding (see `DeviceCheck`).
+enum Tolerance {
+    /// float32's unit roundoff, 2⁻²⁴.
+    static let unitRoundoff = 0x1p-24
+    /// Safety factor over the probabilistic bound √n·u: it holds with probability ≥ 1 − 2·exp(−λ²/2)
+    /// per result for λ = 8 (Higham & Mary 2019, Theorem 2.4), so over the ~10⁶ results of a check
+    /// and both implementations' errors, a deviation past it is not rounding.
+    static let lambda = 8.0
+
+    /// The largest normalised difference two correct implementations can show for results of
+    /// `depth` chained reductions of at most `terms` float32 terms each: 2 (two implementations) ·
+    /// depth · λ·√terms·u.
+    static func rounding(terms: Int, depth: Int) -> Double {
+        2 * Double(depth) * lambda * Double(terms).squareRoot() * unitRoundoff
     }
 }
 

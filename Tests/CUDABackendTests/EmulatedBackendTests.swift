@@ -189,3 +189,31 @@ struct RealGPUTests {
         #expect(result.passed, "\(result)")
     }
 }
+
+/// The device checks' limits are derived from float32 rounding and from near-ties measured in the
+/// same run; these prove they still catch what a broken kernel does: a reduction that loses a term.
+@Suite struct DeviceCheckLimitTests {
+    static let layerCases = LayerChecks.cases.filter { $0.limit > 0 }.map(\.name)
+
+    @Test(arguments: layerCases)
+    func aLayerCheckFailsWhenABackwardPassDropsOneTerm(_ name: String) throws {
+        let layer = try #require(LayerChecks.cases.first { $0.name == name })
+        // The same layer, inputs and gradients on the CPU twice: identical, then with one term dropped.
+        let clean = try LayerChecks.compareLayer(layer.make, inputShape: layer.shape, device: CPUBackend.shared, cpu: CPUBackend.shared)
+        #expect(clean.worst == 0, "\(clean.worstTensor) \(clean.worst)")
+        let broken = try LayerChecks.compareLayer(layer.make, inputShape: layer.shape, device: CPUBackend.shared, cpu: CPUBackend.shared,
+                                                  dropTerm: true)
+        #expect(broken.worst > layer.limit, "\(name): dropping one term moved \(broken.worstTensor) by \(broken.worst), limit \(layer.limit)")
+    }
+
+    @Test func theVGGCheckFailsWhenEveryConvolutionDropsItsLastTap() throws {
+        let cpu = CPUBackend.shared
+        let broken = try ModelChecks.trainingSteps("vgg16", inputShape: [3, 32, 32], batch: 8, steps: 1, density: nil, device: cpu, cpu: cpu,
+                                                   dropLastTap: true)
+        let yardstick = try ModelChecks.trainingSteps("vgg16", inputShape: [3, 32, 32], batch: 8, steps: 1, density: nil, device: cpu, cpu: cpu,
+                                                      reverseFirstBatch: true)
+        let limit = max(Tolerance.rounding(terms: 512 * 9, depth: 16), ModelChecks.tieYardstick * yardstick.worst)
+        #expect(yardstick.worst > 0, "reversing the batch should change the rounding of batch reductions")
+        #expect(broken.worst > limit, "a dropped tap moved \(broken.worstTensor) by \(broken.worst), limit \(limit)")
+    }
+}

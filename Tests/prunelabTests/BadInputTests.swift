@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("prunelab rejects bad input with one line on stderr")
+@Suite("prunelab rejects bad input with one line on stderr", .serialized)
 struct BadInputTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let arguments: [String]
@@ -65,7 +65,7 @@ struct BadInputTests {
              mentions: ["--script", "/nonexistent/x.sbatch"]),
     ]
 
-    @Test(.timeLimit(.minutes(1)), arguments: cases)
+    @Test(.timeLimit(.minutes(10)), arguments: cases)
     func failsWithOneLine(_ c: Case) throws {
         let run = try PrunelabBinary.run(c.arguments, timeout: 45)
         #expect(!run.timedOut, "\(run)")
@@ -85,7 +85,7 @@ struct BadInputTests {
     /// Fashion-MNIST's 1×28×28 samples are too small for VGG's five 2×2 pools (28 → 14 → 7 → 3 → 1 → none):
     /// one line naming the architecture and the sample shape. Run on a four-file IDX fixture so that
     /// it does not depend on the Debian dataset being installed.
-    @Test(.timeLimit(.minutes(1)), arguments: ["vgg16", "vgg19"])
+    @Test(.timeLimit(.minutes(10)), arguments: ["vgg16", "vgg19"])
     func datasetTooSmallForTheArchitecture(arch: String) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-idx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -105,7 +105,7 @@ struct BadInputTests {
     }
 
     /// The command as a user types it, on the installed Fashion-MNIST (skipped when it is absent).
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func vgg16OnInstalledFashionMNIST() throws {
         guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
             print("skipping: /usr/share/datasets/fashion-mnist is absent (Debian package dataset-fashion-mnist)")
@@ -117,7 +117,7 @@ struct BadInputTests {
 
     /// Where no CUDA driver is installed (this CI), asking for a GPU is one line naming the
     /// library looked for, before any work starts; where one is, this says so and checks nothing.
-    @Test(.timeLimit(.minutes(1)), arguments: [
+    @Test(.timeLimit(.minutes(10)), arguments: [
         ["device-check", "--device", "gpu:0"],
         ["train", "--dataset", "synthetic", "--epochs", "1", "--device", "gpu"],
         ["run", "--config", "/nonexistent/never-read.json", "--device", "gpu:1"],
@@ -144,7 +144,7 @@ struct BadInputTests {
     }
 
     /// `--help` is not an error: usage on stdout, exit 0.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func helpSucceeds() throws {
         let run = try PrunelabBinary.run(["train", "--help"], timeout: 45)
         #expect(run.status == 0, "\(run)")

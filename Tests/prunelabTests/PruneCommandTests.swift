@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `prunelab prune`, `effective` and `curve` as a user runs them.
-@Suite("prune, effective and curve commands")
+@Suite("prune, effective and curve commands", .serialized)
 struct PruneCommandTests {
     static func temporaryDirectory() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-prune-\(UUID().uuidString)")
@@ -16,7 +16,7 @@ struct PruneCommandTests {
         return try PrunelabBinary.json(run)
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func pruneSaveAndRecomputeEffectiveSparsity() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -43,7 +43,7 @@ struct PruneCommandTests {
         #expect(number(fixed["kept"]) == effective && number(fixed["effective"]) == effective)
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func effectiveModeReachesTheTargetEffectiveCompression() throws {
         let result = try succeed(["prune", "--arch", "lenet5", "--pruner", "random/erk", "--compression", "200", "--mode", "effective",
                                   "--json"])
@@ -56,7 +56,7 @@ struct PruneCommandTests {
         #expect(result["mode"] as? String == "effective" && (number(result["probes"]) ?? 0) > 1)
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func curveReportsMeanAndSpreadOverSeeds() throws {
         let result = try succeed(["curve", "--arch", "lenet300-100", "--pruner", "random/uniform", "--compressions", "10,100",
                                   "--seeds", "3", "--json"])
@@ -70,7 +70,7 @@ struct PruneCommandTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func dataDependentPrunerScoresOnTheDataset() throws {
         let result = try succeed(["prune", "--arch", "lenet5", "--pruner", "snip", "--dataset", "synthetic", "--compression", "20",
                                   "--score-samples", "64", "--json"])
@@ -79,7 +79,7 @@ struct PruneCommandTests {
     }
 
     /// Bad mask files and arguments: one line on stderr, exit ≠ 0, and no output file.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func badInputIsRejectedAndWritesNothing() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -118,7 +118,7 @@ struct PruneCommandTests {
     }
 
     /// Masks with a value other than 0/1, written by NumPy (Debian's python3-numpy).
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func nonBinaryMaskFromNumPyIsRejected() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

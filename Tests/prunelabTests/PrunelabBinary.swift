@@ -101,8 +101,14 @@ enum ChildProcess {
         let seconds: Double
     }
 
+    /// Timeouts catch hangs, not slowness: on a machine busy with other work (CI beside another
+    /// job, the other core compiling) a child may take several times as long as on an idle one, so
+    /// each test's timeout, sized for an idle machine, is stretched by this factor.
+    static let busyMachineSlack = 5.0
+
     /// `arguments` receives a scratch directory that lives as long as the child.
     static func run(_ executable: URL, timeout: Double, arguments: (URL) -> [String]) throws -> Outcome {
+        let timeout = timeout * busyMachineSlack
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-child-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -84,7 +84,7 @@ struct ResultsPageTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(10)))
     func pageShowsTheFinishedSweepInChromium() throws {
         let sweep = try sweep()
         let server = try ServerProcess(database: sweep.database)
@@ -147,7 +147,7 @@ struct ResultsPageTests {
 
     /// While runs train, the sweep view lists them with their progress and latest metrics and
     /// keeps polling; the run view shows the curves so far.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(10)))
     func pageFollowsRunsInProgress() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -197,7 +197,7 @@ struct ResultsPageTests {
         #expect(waiting.stdout.contains("status-queued") && waiting.stdout.contains("no metrics yet"), "\(waiting)")
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func screenshotOfTheSweepView() throws {
         let sweep = try sweep()
         let server = try ServerProcess(database: sweep.database)
@@ -237,7 +237,7 @@ struct ResultsPageTests {
         return (series, texts, root.name ?? "")
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func plotSVGIsValidWithAxesAndOneLinePerPrunerAndMode() throws {
         let sweep = try sweep()
         let server = try ServerProcess(database: sweep.database)
@@ -271,7 +271,7 @@ struct ResultsPageTests {
         #expect(unknown.status == 404 && unknown.json?["field"] as? String == "id", "\(unknown.text)")
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(10)))
     func reportOpensFromDiskWithoutAServer() throws {
         let sweep = try sweep()
         let server = try ServerProcess(database: sweep.database)
@@ -323,7 +323,7 @@ struct ResultsPageTests {
     ]
 
     /// Neither the embedded page nor `--public DIR` hands out a file outside the page's folder.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func staticFilesRefusePathTraversal() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `prunelab run` as a user runs it.
-@Suite("run command")
+@Suite("run command", .serialized)
 struct RunCommandTests {
     static func directory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-run-\(UUID().uuidString)")
@@ -18,7 +18,7 @@ struct RunCommandTests {
 
     /// The example on the installed Fashion-MNIST: finishes, reports its effective
     /// compression (≈ 100) and accuracy; the same config again is reused, not retrained.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func exampleConfigOnFashionMNIST() throws {
         guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
             print("skipping: /usr/share/datasets/fashion-mnist is absent (Debian package dataset-fashion-mnist)")
@@ -53,7 +53,7 @@ struct RunCommandTests {
 
     /// Killed after 7 steps (the hidden --stop-after-steps), resumed with --resume: the final state
     /// file is byte for byte the one an uninterrupted run writes.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func stopAndResumeMatchesAnUninterruptedRun() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -77,7 +77,7 @@ struct RunCommandTests {
 
     /// The reproduction grid, shrunk: one seed, one target, synthetic data; every cell is a run,
     /// and a second invocation reuses them all.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func reproduceRunsTheGridAndReusesIt() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -98,7 +98,7 @@ struct RunCommandTests {
     }
 
     /// Bad configs and an unusable runs directory: one line, exit ≠ 0, no run directory.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func badInputLeavesNoRunDirectory() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -21,7 +21,7 @@ struct ServeCommandTests {
          "training": {"iterations": 10}}, "grid": {"pruner": ["random/erk", "magnitude/global"], "seed": [0, 1]}}
         """
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func submitReadAndResubmit() throws {
         let (path, directory) = try Self.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -54,7 +54,7 @@ struct ServeCommandTests {
 
     /// GET /runs/{key} types the config (RunConfig in openapi.yaml): every field of every pruner's
     /// canonical config comes back as stored, none dropped by the schema.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func runConfigsComeBackWhole() throws {
         let (path, directory) = try Self.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -79,7 +79,7 @@ struct ServeCommandTests {
     }
 
     /// Run pages by cursor, the results table as CSV, the sweep list, cancelling.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func listingPagingResultsAndCancelling() throws {
         let (path, directory) = try Self.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -203,7 +203,7 @@ struct ServeCommandTests {
     ]
 
     /// Each bad request gets its 4xx with the field named, and the database does not change.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func badInputGetsA4xxNamingTheFieldAndChangesNothing() throws {
         let (path, directory) = try Self.database()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -34,7 +34,7 @@ final class ServerProcess: @unchecked Sendable {
         }
         try process.run()
         // Poll for readiness: the line naming the bound port.
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(30 * ChildProcess.busyMachineSlack)
         while Date() < deadline {
             lock.lock()
             let text = output

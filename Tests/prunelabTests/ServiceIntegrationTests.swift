@@ -39,7 +39,7 @@ struct ServiceIntegrationTests {
 
     /// submit → a worker finishes every run (the dense parent first) → the results view holds
     /// them; resubmitting the same sweep creates no new run.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func workersFinishEveryRunAndResubmissionReuses() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -129,7 +129,7 @@ struct ServiceIntegrationTests {
 
     /// kill -9 of a worker mid-run: the lease expires, another worker resumes from the last
     /// uploaded checkpoint, and the final metrics equal those of an uninterrupted run.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(10)))
     func killedWorkersRunIsResumedWithIdenticalResults() throws {
         let sweep = Self.sweep(iterations: 300, pruners: ["random/erk"], evalEvery: 15)
         let reference = try Self.uninterrupted(sweep)
@@ -162,7 +162,7 @@ struct ServiceIntegrationTests {
 
     /// kill -9 of the server mid-sweep and a restart on the same file: no run lost or duplicated,
     /// and the worker carries on.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(10)))
     func killedServerRestartsWithoutLosingOrDuplicatingRuns() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -186,7 +186,7 @@ struct ServiceIntegrationTests {
 
     /// `serve --workers 1` runs the sweep by itself; a worker killed with -9 is restarted by the
     /// dispatcher; SIGTERM stops the server and its workers gracefully.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(10)))
     func dispatcherRunsRestartsAndStopsItsWorkers() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -219,7 +219,7 @@ struct ServiceIntegrationTests {
     }
 
     /// The CLI clients against a running server with one local worker: submit, status, results.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func submitStatusAndResultsCommands() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("prunelab train end to end")
+@Suite("prunelab train end to end", .serialized)
 struct TrainCommandTests {
     static let arguments = ["train", "--dataset", "synthetic", "--epochs", "2", "--seed", "3", "--json"]
 
@@ -11,7 +11,7 @@ struct TrainCommandTests {
         Result { try PrunelabBinary.run(arguments, timeout: 300) }.mapError { PrunelabBinary.NotFound(searched: ["\($0)"]) }
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(10)))
     func syntheticRunReportsJSON() throws {
         let run = try Self.syntheticRun.get()
         #expect(!run.timedOut && run.status == 0, "\(run)")
@@ -46,7 +46,7 @@ struct TrainCommandTests {
         #expect(run.stderrLines.count <= 3, "unexpected stderr lines: \(run.stderr)")
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(10)))
     func sameCommandTwiceGivesTheSameResult() throws {
         let first = try Self.syntheticRun.get()
         let second = try PrunelabBinary.run(Self.arguments, timeout: 300)
@@ -59,7 +59,7 @@ struct TrainCommandTests {
         #expect(number(trainA["loss"]) == number(trainB["loss"]))
     }
 
-    @Test(.timeLimit(.minutes(6)))
+    @Test(.timeLimit(.minutes(10)))
     func learningRateDropAtEpochTwo() throws {
         let run = try PrunelabBinary.run(["train", "--dataset", "synthetic", "--epochs", "2", "--lr", "0.05",
                                           "--lr-drops", "2", "--json"], timeout: 300)
@@ -90,9 +90,9 @@ struct TrainCommandTests {
     }
 }
 
-@Suite("prunelab bench")
+@Suite("prunelab bench", .serialized)
 struct BenchCommandTests {
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func gemmReportsPositiveGFLOPS() throws {
         let run = try PrunelabBinary.run(["bench", "gemm", "--json"], timeout: 150)
         #expect(!run.timedOut && run.status == 0, "\(run)")
@@ -102,7 +102,7 @@ struct BenchCommandTests {
         #expect(report["bench"] as? String == "gemm")
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func effectiveMasksBenchReportsTimes() throws {
         let run = try PrunelabBinary.run(["bench", "effective", "--arch", "lenet5", "--windows", "2", "--json"], timeout: 150)
         #expect(!run.timedOut && run.status == 0, "\(run)")
@@ -118,7 +118,7 @@ struct BenchCommandTests {
 
     /// The service benchmark end to end (debug build: its figures mean nothing here, its plumbing
     /// does): every phase ran, nothing failed, the 7 000-run sweep was stored.
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(10)))
     func serviceBenchRunsEveryPhase() throws {
         let run = try PrunelabBinary.run(["bench", "service", "--seconds", "1", "--json"], timeout: 170)
         #expect(!run.timedOut && run.status == 0, "\(run)")

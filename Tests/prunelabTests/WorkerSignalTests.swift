@@ -11,7 +11,7 @@ struct WorkerSignalTests {
     /// the steps it has done and exits 0 within seconds, without failing the run; its lease expires
     /// and the next worker resumes from exactly that step (attempt 2), ending with the metrics of an
     /// uninterrupted run.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(10)))
     func sigtermMidRunCheckpointsAndLeavesTheRunToTheNextWorker() throws {
         let sweep = ServiceIntegrationTests.sweep(iterations: 300, pruners: ["random/erk"], evalEvery: 15)
         let expected = try ServiceIntegrationTests.uninterrupted(sweep).metrics
@@ -67,7 +67,7 @@ struct WorkerSignalTests {
     }
 
     /// SIGTERM while idle (polling an empty queue) ends the worker at once, status 0.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func sigtermWhileIdleExitsAtOnce() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }
