@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Workers stream checkpoints both ways (URLSession's transport buffers whole bodies on Linux).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
     ],
     targets: [
         // oneDNN 2.6 (Debian libdnnl-dev): GEMM, convolution, pooling, batch norm.
@@ -59,8 +62,9 @@ let package = Package(
         // The service's SQLite schema and queries. Migrations are plain SQL files (the top-level
         // `migrations/` links here) embedded in the binary, one line per file.
         .target(
-            name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
-            resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql")]),
+            name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql"),
+                        .embedInCode("Migrations/0003_artifacts.sql")]),
         // HTTP API, spec-first: Sources/Service/openapi.yaml generates the server types.
         .target(
             name: "Service",
@@ -70,6 +74,9 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "OpenAPIURLSession", package: "swift-openapi-urlsession"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -91,7 +98,9 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets"]),
+        .testTarget(
+            name: "ExperimentsTests",
+            dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments"]),
         .testTarget(name: "prunelabTests", dependencies: ["prunelab"]),

@@ -74,6 +74,9 @@ public struct Checkpoint: Equatable, Sendable {
         return contents
     }
 
+    /// The tensors a checkpoint of `network` holds, in file order.
+    public static func tensorEntries(of network: Network) -> [TensorEntry] { contents(of: network).map(\.entry) }
+
     /// The state of `network` and `optimizer` after `step` steps of `phase`.
     public init(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
                 trainWindow: [Double]? = nil) {
@@ -180,6 +183,65 @@ public struct Checkpoint: Equatable, Sendable {
         }
     }
 
+    /// Writes the state of `network` and `optimizer` after `step` steps of `phase` to `path`
+    /// (atomically) straight from their tensors, without a copy of the state in memory. Returns
+    /// the file's size and SHA-256 (its content address in the service's artifact store).
+    @discardableResult
+    public static func write(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
+                             trainWindow: [Double]? = nil, to path: String) throws -> (bytes: Int, sha256: String) {
+        let contents = contents(of: network)
+        let header = Header(runKey: runKey, architecture: network.name, step: step, phase: phase, tensors: contents.map(\.entry),
+                            metrics: metrics, trainWindow: trainWindow)
+        do {
+            let file = try AtomicFile(path: path)
+            try file.write(try prelude(header))
+            // Absent velocities (no step yet) are zeros, absent masks ones: written from one small buffer.
+            var filler = [Float](repeating: 0, count: 1 << 14)
+            func fill(_ value: Float, count: Int) throws {
+                for i in filler.indices { filler[i] = value }
+                var left = count
+                while left > 0 {
+                    let n = min(left, filler.count)
+                    try filler.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[0..<(4 * n)])) }
+                    left -= n
+                }
+            }
+            func write(_ tensor: Tensor, count: Int) throws {
+                try file.write(UnsafeRawBufferPointer(start: tensor.readableData, count: 4 * count))
+            }
+            for (_, source) in contents {
+                switch source {
+                case let .value(parameter): try write(parameter.value, count: parameter.count)
+                case let .velocity(parameter):
+                    if let velocity = optimizer.velocity(of: parameter) { try write(velocity, count: parameter.count) } else {
+                        try fill(0, count: parameter.count)
+                    }
+                case let .buffer(tensor): try write(tensor, count: tensor.count)
+                case let .mask(parameter):
+                    if let mask = parameter.mask { try write(mask, count: parameter.count) } else { try fill(1, count: parameter.count) }
+                }
+            }
+            try Array(file.digest).withUnsafeBytes { try file.write($0) }
+            let digest = file.digest
+            try file.commit()
+            return (file.bytesWritten, digest.hexString)
+        } catch let error as ExperimentsError {
+            throw error
+        } catch {
+            throw ExperimentsError.runDirectory(path: path, reason: "cannot write checkpoint: \(error)")
+        }
+    }
+
+    /// Magic, version, header length and header: the bytes before the tensors' values.
+    static func prelude(_ header: Header) throws -> Data {
+        let headerData = try JSONCoding.encoder().encode(header)
+        var data = Data(magic)
+        withUnsafeBytes(of: version.littleEndian) { data.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(headerData.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(headerData)
+        return data
+    }
+
     /// Writes atomically: a temporary file in the same directory, then a rename.
     public func write(to path: String) throws {
         do {
@@ -190,7 +252,8 @@ public struct Checkpoint: Equatable, Sendable {
     }
 
     public static func read(path: String) throws -> Checkpoint {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // Mapped, not read: the values are copied once, into the tensors' arrays.
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
             throw ExperimentsError.badCheckpoint(path: path, reason: "cannot be read")
         }
         return try Checkpoint(decoding: data, path: path)

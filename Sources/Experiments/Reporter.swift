@@ -76,7 +76,8 @@ public enum RunEvent {
     /// The masks the run trains with: per-layer figures, the masks themselves and their effective
     /// masks (canonical order), and the pruning figures (direct and effective counts).
     case masks(layers: [LayerFigures], masks: [Tensor], effectiveMasks: [Tensor], report: SparsityReport)
-    case checkpoint(step: Int, phase: Int, path: String)
+    /// A checkpoint written to `path`, with the SHA-256 of the file (its content address).
+    case checkpoint(step: Int, phase: Int, path: String, sha256: String)
     case finished(RunResult)
 }
 

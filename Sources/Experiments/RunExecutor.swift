@@ -59,6 +59,10 @@ public final class RunExecutor: @unchecked Sendable {
     private let parent: Checkpoint?
     /// Steps between checkpoints (besides the one at each evaluation).
     public var checkpointEvery: Int
+    /// Seconds that must pass since the last checkpoint (or the start) before the next one is
+    /// written at a `checkpointEvery` boundary: a VGG-16 checkpoint is 180 MB, and a short run
+    /// need not write one per evaluation. Stopping on request always writes one. 0: every boundary.
+    public var checkpointInterval: Double = 0
     /// Stop (throwing `RunInterrupted`) after this many steps of the given phase, with a checkpoint.
     public var stopAfter: (phase: Int, step: Int)?
     /// Checked before every step: when it says so the run stops, throwing `RunInterrupted` (a
@@ -134,8 +138,8 @@ public final class RunExecutor: @unchecked Sendable {
             optimizer = makeOptimizer()
         }
         if let final = files.final {
-            try Checkpoint(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
-                           metrics: metrics).write(to: final)
+            try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
+                                 metrics: metrics, to: final)
         }
         let layers = LayerFigures.of(report, quotas: quotas)
         let result = RunResult(
@@ -257,13 +261,15 @@ public final class RunExecutor: @unchecked Sendable {
         var seconds = 0.0, trained = 0
         var test = (loss: Double.nan, accuracy: Double.nan)
         if start >= setup.iterations { test = try evaluate(network, splits: splits, batchSize: setup.batchSize) }
+        var lastCheckpoint = start, lastCheckpointTime = monotonicSeconds()
         for step in start..<max(start, setup.iterations) {
             if let shouldCheckpointAndStop, shouldCheckpointAndStop() {
-                // At a multiple of checkpointEvery (or at the resume point) the checkpoint exists already.
-                if step > start, step % checkpointEvery != 0, let path = files.checkpoint {
-                    try Checkpoint(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase, metrics: metrics,
-                                   trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)]).write(to: path)
-                    reporter.report(.checkpoint(step: step, phase: phase, path: path))
+                // At the last checkpoint (or the resume point) the checkpoint exists already.
+                if step > start, step != lastCheckpoint, let path = files.checkpoint {
+                    let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
+                                                       metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
+                                                       to: path)
+                    reporter.report(.checkpoint(step: step, phase: phase, path: path, sha256: written.sha256))
                 }
                 throw RunInterrupted(step: step, phase: phase)
             }
@@ -300,10 +306,14 @@ public final class RunExecutor: @unchecked Sendable {
                 windowLoss = 0; windowCorrect = 0; windowImages = 0; windowStart = monotonicSeconds()
             }
             let stopHere = stopAfter.map { $0.phase == phase && $0.step == done } ?? false
-            if !isLast, done % checkpointEvery == 0 || stopHere, let path = files.checkpoint {
-                try Checkpoint(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase, metrics: metrics,
-                               trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)]).write(to: path)
-                reporter.report(.checkpoint(step: done, phase: phase, path: path))
+            let due = done % checkpointEvery == 0 && monotonicSeconds() - lastCheckpointTime >= checkpointInterval
+            if !isLast, due || stopHere, let path = files.checkpoint {
+                lastCheckpoint = done
+                lastCheckpointTime = monotonicSeconds()
+                let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
+                                                   metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
+                                                   to: path)
+                reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
             }
             if stopHere { throw RunInterrupted(step: done, phase: phase) }
         }
@@ -340,19 +350,6 @@ public final class RunExecutor: @unchecked Sendable {
             data.append(0x0A)
         }
         try? writeAtomically(data, to: path)
-    }
-}
-
-/// Writes `data` to a temporary file beside `path`, then renames it over `path`.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    do {
-        try data.write(to: temporary)
-        if rename(temporary.path, url.path) != 0 { throw ExperimentsError.runDirectory(path: path, reason: "rename failed (errno \(errno))") }
-    } catch {
-        try? FileManager.default.removeItem(at: temporary)
-        throw error
     }
 }
 

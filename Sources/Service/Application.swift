@@ -15,7 +15,8 @@ public struct ServiceConfiguration: Sendable {
     public var databasePath: String
     /// Bearer token every write must carry.
     public var token: String
-    /// Largest request body accepted (bytes); checkpoint uploads may be larger.
+    /// Largest JSON request body accepted (bytes). Checkpoint and mask uploads are bounded by what
+    /// their run's architecture implies instead, so the default fits every architecture.
     public var maximumBodyBytes: Int
     /// How long a lease lasts without a heartbeat.
     public var leaseSeconds: Double
@@ -105,14 +106,19 @@ struct JSONByDefaultMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Refuses bodies over the limit before reading them (by Content-Length) and while reading them.
+/// Refuses bodies over the limit before reading them (by Content-Length) and while reading them;
+/// the limit is the JSON routes' (`--max-body-bytes`), uploads have their own.
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maximumBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method != .get, request.method != .head else { return try await next(request, context) }
-        // Checkpoint uploads stream through with their own (larger) limit.
-        let limit = request.method == .put && request.uri.path.hasSuffix("/checkpoint") ? ServiceAPI.maximumCheckpointBytes : maximumBytes
+        // Checkpoint and mask uploads stream through: their handlers bound them by what the run's
+        // architecture implies (`RunLayout`), reading no more than that.
+        if request.method == .put, request.uri.path.hasSuffix("/checkpoint") || request.uri.path.hasSuffix("/masks") {
+            return try await next(request, context)
+        }
+        let limit = maximumBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "request body of \(length) bytes exceeds \(limit)", field: "body")
         }

@@ -18,6 +18,8 @@ public final class ServiceMetrics: Sendable {
     private let liveWorkers: Prometheus.Gauge
     private let events: NIOLockedEvents
     let metricsIngested: Prometheus.Counter
+    let checkpointBytes: Prometheus.Counter
+    let uploadsRefused: Prometheus.Counter
 
     /// The process-wide instance; `bootstrap()` routes swift-metrics (Hummingbird's request
     /// metrics) into its registry.
@@ -37,6 +39,9 @@ public final class ServiceMetrics: Sendable {
         runnable = registry.makeGauge(descriptor: metric("prunelab_queue_depth", "Queued runs whose parents have all succeeded."))
         liveWorkers = registry.makeGauge(descriptor: metric("prunelab_live_workers", "Workers seen within the last lease period."))
         metricsIngested = registry.makeCounter(descriptor: metric("prunelab_metrics_ingested_total", "Metric samples stored from workers."))
+        checkpointBytes = registry.makeCounter(descriptor: metric("prunelab_checkpoint_bytes_total", "Checkpoint bytes stored in the artifact store."))
+        uploadsRefused = registry.makeCounter(descriptor: metric("prunelab_uploads_refused_total",
+                                                                 "Checkpoint uploads refused (corrupt, truncated, oversized or a wrong hash)."))
         events = NIOLockedEvents(registry: registry)
     }
 

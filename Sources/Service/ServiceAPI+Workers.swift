@@ -1,3 +1,4 @@
+import Experiments
 import Foundation
 import OpenAPIRuntime
 import Store
@@ -20,26 +21,47 @@ extension ServiceAPI {
                                            lease_seconds: leaseSeconds, has_checkpoint: lease.hasCheckpoint, parents: lease.parents))))
     }
 
-    /// Maps the store's lease errors to 404 / 409 answers.
+    /// Maps the store's lease errors to 404 / 409 answers (and, with `invalid`, its refusals of
+    /// inconsistent uploads to 400).
     private func guarded<T>(_ key: String, notFound: (Components.Responses.NotFound) -> T, leaseLost: (Components.Responses.LeaseLost) -> T,
-                            _ body: () throws -> T) throws -> T {
+                            invalid: ((Components.Responses.BadRequest) -> T)? = nil, _ body: () async throws -> T) async throws -> T {
         guard Self.validKey(key) else { return notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key")))) }
         do {
-            return try body()
+            return try await body()
         } catch let error as StoreError {
             switch error {
             case .unknownRun: return notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
             case let .leaseLost(run, worker):
                 logger.warning("write refused: the lease is lost", metadata: ["run": "\(run)", "worker": "\(worker)"])
                 return leaseLost(.init(body: .json(.init(error: error.description, field: "worker"))))
+            case let .invalid(field, reason):
+                guard let invalid else { throw error }
+                return invalid(.init(body: .json(.init(error: reason, field: field))))
             default: throw error
             }
         }
     }
 
+    /// The layout of a stored run (its config decides the sizes of its masks and checkpoints).
+    func layout(of key: String) throws -> RunLayout {
+        if let hit = layouts.withLock({ $0[key] }) { return hit }
+        guard let json = try store.runConfig(key) else { throw StoreError.unknownRun(key) }
+        let layout = try RunLayout.of(try RunConfig.parse(Data(json.utf8)))
+        layouts.withLock { entries in
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[key] = layout
+        }
+        return layout
+    }
+
+    /// Refuses a write before its body is read when the worker does not hold the lease.
+    private func requireLease(_ key: String, worker: String) throws {
+        guard try store.holdsLease(key: key, worker: worker) else { throw StoreError.leaseLost(run: key, worker: worker) }
+    }
+
     func heartbeat(_ input: Operations.heartbeat.Input) async throws -> Operations.heartbeat.Output {
         guard case let .json(beat) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
             try store.heartbeat(key: input.path.key, worker: beat.worker, now: Self.now(), duration: leaseSeconds, step: beat.step,
                                 totalSteps: beat.total_steps)
             return .ok(.init(body: .json(.init(lease_seconds: leaseSeconds))))
@@ -48,7 +70,7 @@ extension ServiceAPI {
 
     func uploadMetrics(_ input: Operations.uploadMetrics.Input) async throws -> Operations.uploadMetrics.Output {
         guard case let .json(batch) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
             try store.recordMetrics(key: input.path.key, worker: batch.worker,
                                     batch.metrics.map { MetricSample(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) })
             metrics.metricsIngested.increment(by: Int64(batch.metrics.count))
@@ -58,87 +80,152 @@ extension ServiceAPI {
 
     func downloadCheckpoint(_ input: Operations.downloadCheckpoint.Input) async throws -> Operations.downloadCheckpoint.Output {
         let key = input.path.key
-        guard Self.validKey(key), let data = try store.checkpoint(key) else {
+        guard Self.validKey(key), let stored = try store.checkpoint(key), let reader = try? store.artifacts.reader(for: stored.sha256) else {
             return .notFound(.init(body: .json(.init(error: "no checkpoint for run \(key)", field: "key"))))
         }
-        return .ok(.init(body: .binary(HTTPBody(data))))
+        // Streamed from the file a megabyte at a time: the server never holds a whole checkpoint.
+        return .ok(.init(body: .binary(HTTPBody(ArtifactChunks(reader: reader), length: .known(Int64(reader.size)),
+                                                 iterationBehavior: .single))))
     }
 
     func uploadCheckpoint(_ input: Operations.uploadCheckpoint.Input) async throws -> Operations.uploadCheckpoint.Output {
         guard case let .binary(body) = input.body else { throw APIError(.badRequest, "expected bytes", field: "body") }
-        let data = try await Data(collecting: body, upTo: ServiceAPI.maximumCheckpointBytes)
-        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
-            try store.saveCheckpoint(key: input.path.key, worker: input.query.worker, phase: input.query.phase, step: input.query.step,
-                                     data: data)
+        let query = input.query, key = input.path.key
+        return try await guarded(key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            guard FileArtifactStore.isHash(query.sha256) else {
+                throw StoreError.invalid(field: "sha256", reason: "sha256 must be 64 lowercase hexadecimal digits")
+            }
+            guard (0...Int(Int32.max)).contains(query.phase), (0...Int(Int32.max)).contains(query.step) else {
+                throw StoreError.invalid(field: query.phase < 0 ? "phase" : "step", reason: "phase and step are counts (≥ 0)")
+            }
+            try requireLease(key, worker: query.worker)
+            let layout = try layout(of: key)
+            let limit = layout.maximumCheckpointBytes
+            if case let .known(length) = body.length, length > limit {
+                return .contentTooLarge(.init(body: .json(.init(error: "a checkpoint of \(layout.architecture) takes at most \(limit) bytes, "
+                                                                + "this one has \(length)", field: "body"))))
+            }
+            var check = Checkpoint.StreamCheck(runKey: key, phase: query.phase, step: query.step, layout: layout)
+            let upload = try store.artifacts.beginUpload()
+            defer { upload.abort() }
+            do {
+                for try await chunk in body {
+                    try chunk.withUnsafeBytes { bytes in
+                        try check.consume(bytes)
+                        try upload.write(bytes)
+                    }
+                }
+                try check.finish()
+            } catch let refusal as Checkpoint.StreamCheck.Refusal {
+                metrics.uploadsRefused.increment()
+                if refusal.tooLarge { return .contentTooLarge(.init(body: .json(.init(error: refusal.description, field: "body")))) }
+                throw StoreError.invalid(field: "body", reason: refusal.description)
+            }
+            guard upload.sha256 == query.sha256 else {
+                metrics.uploadsRefused.increment()
+                throw StoreError.invalid(field: "sha256", reason: "the body's SHA-256 is \(upload.sha256), not \(query.sha256)")
+            }
+            let hash = try upload.commit()
+            do {
+                try store.saveCheckpoint(key: key, worker: query.worker, phase: query.phase, step: query.step, sha256: hash,
+                                         size: upload.bytesWritten)
+            } catch {
+                try? store.release([hash])
+                throw error
+            }
+            metrics.checkpointBytes.increment(by: Int64(upload.bytesWritten))
+            return .noContent(.init())
+        }
+    }
+
+    func uploadMasks(_ input: Operations.uploadMasks.Input) async throws -> Operations.uploadMasks.Output {
+        guard case let .binary(body) = input.body else { throw APIError(.badRequest, "expected bytes", field: "body") }
+        let query = input.query, key = input.path.key
+        return try await guarded(key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            try requireLease(key, worker: query.worker)
+            let layout = try layout(of: key)
+            let expected = layout.packedMaskBytes
+            func tooLarge(_ length: Int64?) -> Operations.uploadMasks.Output {
+                .contentTooLarge(.init(body: .json(.init(error: "the \(query.kind.rawValue) masks of \(layout.architecture) take exactly "
+                                                         + "\(expected) bytes\(length.map { ", this body has \($0)" } ?? "")", field: "body"))))
+            }
+            if case let .known(length) = body.length, length > expected { return tooLarge(length) }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(expected)
+            for try await chunk in body {
+                guard bytes.count + chunk.count <= expected else { return tooLarge(nil) }
+                bytes += chunk
+            }
+            guard bytes.count == expected else {
+                throw StoreError.invalid(field: "body", reason: "the \(query.kind.rawValue) masks of \(layout.architecture) take exactly "
+                                         + "\(expected) bytes, this body has \(bytes.count)")
+            }
+            var layers: [Data] = [], offset = 0
+            for (index, layer) in layout.layers.enumerated() {
+                let packed = bytes[offset..<(offset + layer.packedBytes)]
+                offset += layer.packedBytes
+                if layer.size % 8 != 0, packed.last! >> UInt8(layer.size % 8) != 0 {
+                    throw StoreError.invalid(field: "body", reason: "mask \(index) (\(layer.name)) sets padding bits past its \(layer.size) weights")
+                }
+                layers.append(Data(packed))
+            }
+            try store.saveMasks(key: key, worker: query.worker, kind: query.kind.rawValue, layers: layers)
             return .noContent(.init())
         }
     }
 
     func finishRun(_ input: Operations.finishRun.Input) async throws -> Operations.finishRun.Output {
         guard case let .json(finish) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        let masks: [(layer: Int, kind: String, bits: Data)]
-        do {
-            masks = try Self.checkedMasks(finish)
-        } catch let error as APIError {
-            return .badRequest(.init(body: .json(error.body)))
-        }
-        let result = try JSONEncoder().encode(finish.result)
-        let figures = FinalFigures(testAccuracy: finish.test_accuracy, testLoss: finish.test_loss, totalWeights: finish.total,
-                                   kept: finish.kept, effective: finish.effective, directCompression: finish.direct_compression,
-                                   effectiveCompression: finish.effective_compression, wallSeconds: finish.wall_seconds,
-                                   imagesPerSecond: finish.images_per_second, result: String(decoding: result, as: UTF8.self))
-        let layers = finish.layers.map {
-            LayerSample(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective, quota: $0.quota)
-        }
-        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
-            try store.finish(key: input.path.key, worker: finish.worker, figures: figures, layers: layers, masks: masks)
+        let key = input.path.key
+        return try await guarded(key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            try requireLease(key, worker: finish.worker)
+            let layout = try layout(of: key)
+            guard finish.layers.count == layout.layers.count else {
+                throw StoreError.invalid(field: "layers", reason: "\(finish.layers.count) layers, \(layout.architecture) has \(layout.layers.count)")
+            }
+            for (index, (layer, expected)) in zip(finish.layers, layout.layers).enumerated() {
+                guard layer.name == expected.name, layer.shape == expected.shape, layer.size == expected.size else {
+                    throw StoreError.invalid(field: "layers", reason: "layer \(index) is \(expected.name) \(expected.shape) in \(layout.architecture)")
+                }
+                guard (0...layer.size).contains(layer.kept), (0...layer.kept).contains(layer.effective) else {
+                    throw StoreError.invalid(field: "layers", reason: "layer \(index) (\(layer.name)): inconsistent size, kept and effective counts")
+                }
+            }
+            let result = try JSONEncoder().encode(finish.result)
+            let figures = FinalFigures(testAccuracy: finish.test_accuracy, testLoss: finish.test_loss, totalWeights: finish.total,
+                                       kept: finish.kept, effective: finish.effective, directCompression: finish.direct_compression,
+                                       effectiveCompression: finish.effective_compression, wallSeconds: finish.wall_seconds,
+                                       imagesPerSecond: finish.images_per_second, result: String(decoding: result, as: UTF8.self))
+            let layers = finish.layers.map {
+                LayerSample(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective, quota: $0.quota)
+            }
+            try store.finish(key: key, worker: finish.worker, figures: figures, layers: layers)
             return .noContent(.init())
         }
     }
 
-    /// The finish message's masks, decoded and checked against its per-layer table: one packed
-    /// mask per layer, the right length, as many bits set as the table says, effective ⊆ direct.
-    static func checkedMasks(_ finish: Components.Schemas.Finish) throws -> [(layer: Int, kind: String, bits: Data)] {
-        for (index, layer) in finish.layers.enumerated() {
-            guard layer.size == layer.shape.reduce(1, *), layer.size > 0, (0...layer.size).contains(layer.kept),
-                  (0...layer.kept).contains(layer.effective) else {
-                throw APIError(.badRequest, "layer \(index) (\(layer.name)): inconsistent size, kept and effective counts", field: "layers")
-            }
-        }
-        var decoded: [(layer: Int, kind: String, bits: Data)] = []
-        for (kind, field, list) in [("direct", "masks", finish.masks), ("effective", "effective_masks", finish.effective_masks)] {
-            guard let list else { continue }
-            guard list.count == finish.layers.count else {
-                throw APIError(.badRequest, "\(list.count) masks for \(finish.layers.count) layers", field: field)
-            }
-            for (index, (encoded, layer)) in zip(list, finish.layers).enumerated() {
-                guard let bits = Data(base64Encoded: encoded) else { throw APIError(.badRequest, "mask \(index) is not base64", field: field) }
-                guard bits.count == (layer.size + 7) / 8 else {
-                    throw APIError(.badRequest, "mask \(index) has \(bits.count) bytes, \(layer.name) needs \((layer.size + 7) / 8)", field: field)
-                }
-                let ones = bits.reduce(0) { $0 + $1.nonzeroBitCount }
-                let padding = layer.size % 8 == 0 ? 0 : Int(bits[bits.count - 1] >> UInt8(layer.size % 8))
-                guard padding == 0, ones == (kind == "direct" ? layer.kept : layer.effective) else {
-                    throw APIError(.badRequest, "mask \(index) sets \(ones) bits where \(layer.name) reports "
-                                   + "\(kind == "direct" ? layer.kept : layer.effective)", field: field)
-                }
-                decoded.append((index, kind, bits))
-            }
-        }
-        let direct = decoded.filter { $0.kind == "direct" }, effective = decoded.filter { $0.kind == "effective" }
-        if direct.count == effective.count {
-            for (d, e) in zip(direct, effective) where zip(d.bits, e.bits).contains(where: { $1 & ~$0 != 0 }) {
-                throw APIError(.badRequest, "effective mask \(e.layer) keeps weights its direct mask prunes", field: "effective_masks")
-            }
-        }
-        return decoded
-    }
-
     func failRun(_ input: Operations.failRun.Input) async throws -> Operations.failRun.Output {
         guard case let .json(failure) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        return try guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
             let status = try store.fail(key: input.path.key, worker: failure.worker, error: String(failure.error.prefix(4000)))
             return .ok(.init(body: .json(.init(status: status))))
         }
     }
+}
+
+/// A stored artifact as the chunks of a response body, read a megabyte at a time as the client
+/// takes them (the sequence is pulled, so a slow client slows the reads instead of filling memory).
+struct ArtifactChunks: AsyncSequence, Sendable {
+    typealias Element = ArraySlice<UInt8>
+    let reader: any ArtifactReader
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let reader: any ArtifactReader
+        mutating func next() async throws -> ArraySlice<UInt8>? {
+            let chunk = try reader.read(upTo: 1 << 20)
+            return chunk.isEmpty ? nil : chunk[...]
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
 }

@@ -14,8 +14,8 @@ struct ServiceAPI: APIProtocol {
     let metrics: ServiceMetrics
     /// Decoded run configs by key (a key is the hash of its config, so entries never go stale).
     let configs = ConfigCache()
-    /// Checkpoints may be far larger than other bodies (VGG-19: about 160 MB).
-    static let maximumCheckpointBytes = 2 << 30
+    /// Layouts of runs, by key (a key is the hash of its config: entries never go stale).
+    let layouts = Locked<[String: RunLayout]>([:])
 
     func createSweep(_ input: Operations.createSweep.Input) async throws -> Operations.createSweep.Output {
         guard case let .json(spec) = input.body else { return .badRequest(.init(body: .json(APIError(.badRequest, "expected JSON", field: "body").body))) }

@@ -1,9 +1,11 @@
+import AsyncHTTPClient
+import Crypto
 import Experiments
 import Foundation
 import HTTPTypes
 import Logging
+import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
-import OpenAPIURLSession
 import Pruning
 import Tensors
 #if canImport(FoundationNetworking)
@@ -23,13 +25,15 @@ public struct WorkerConfiguration: Sendable {
     public var exitWhenIdle: Bool
     /// Where runs keep their local files while executing.
     public var scratchDirectory: String
+    /// Least seconds between checkpoint uploads (`RunExecutor.checkpointInterval`).
+    public var checkpointSeconds: Double
     /// The backend runs compute on (opened once by the caller, for `device`).
     public var backend: BackendHandle
 
     public init(server: URL, token: String, device: String = "cpu", pollInterval: Double = 1, exitWhenIdle: Bool = false,
-                scratchDirectory: String = NSTemporaryDirectory(), backend: any Backend = CPUBackend.shared) {
+                scratchDirectory: String = NSTemporaryDirectory(), checkpointSeconds: Double = 60, backend: any Backend = CPUBackend.shared) {
         self.server = server; self.token = token; self.device = device; self.pollInterval = pollInterval
-        self.exitWhenIdle = exitWhenIdle; self.scratchDirectory = scratchDirectory
+        self.exitWhenIdle = exitWhenIdle; self.scratchDirectory = scratchDirectory; self.checkpointSeconds = checkpointSeconds
         self.backend = BackendHandle(backend)
     }
 }
@@ -70,7 +74,10 @@ public struct WorkerError: Error, CustomStringConvertible {
 public final class Worker: @unchecked Sendable {
     public let configuration: WorkerConfiguration
     public let id: String
+    /// Requests with small bodies: a minute or two each at most.
     let client: Client
+    /// Checkpoint transfers (hundreds of megabytes on a slow link): streamed, with a long deadline.
+    let bulk: Client
     private let stopLock = NSLock()
     private var stopRequested = false
 
@@ -93,8 +100,14 @@ public final class Worker: @unchecked Sendable {
     public init(_ configuration: WorkerConfiguration) {
         self.configuration = configuration
         id = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(configuration.device)"
-        client = Client(serverURL: configuration.server, configuration: apiCoding, transport: URLSessionTransport(),
+        // AsyncHTTPClient streams request and response bodies (URLSession's transport collects them
+        // whole on Linux): checkpoints go from file to socket and back a chunk at a time.
+        client = Client(serverURL: configuration.server, configuration: apiCoding,
+                        transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .minutes(2))),
                         middlewares: [BearerToken(token: configuration.token)])
+        bulk = Client(serverURL: configuration.server, configuration: apiCoding,
+                      transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .hours(2))),
+                      middlewares: [BearerToken(token: configuration.token)])
     }
 
     /// Leases and executes runs until the queue is empty (`exitWhenIdle`), `stop()` or forever.
@@ -144,12 +157,29 @@ public final class Worker: @unchecked Sendable {
         return executed
     }
 
-    private func fetchCheckpoint(_ key: String) async throws -> Checkpoint {
-        guard case let .ok(ok) = try await client.downloadCheckpoint(path: .init(key: key)) else {
+    /// Downloads a run's checkpoint into `folder`, a chunk at a time, and reads it (mapped).
+    private func fetchCheckpoint(_ key: String, into folder: URL) async throws -> Checkpoint {
+        guard case let .ok(ok) = try await bulk.downloadCheckpoint(path: .init(key: key)) else {
             throw WorkerError(description: "no checkpoint for run \(key) on the server")
         }
-        let data = try await Data(collecting: try ok.body.binary, upTo: 4 << 30)
-        return try Checkpoint(decoding: data, path: "server:\(key)")
+        let path = folder.appendingPathComponent("download-\(key).bin").path
+        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
+            throw WorkerError(description: "cannot write \(path)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for try await chunk in try ok.body.binary { try file.write(contentsOf: chunk) }
+        try file.close()
+        return try Checkpoint.read(path: path)
+    }
+
+    /// Uploads a checkpoint file, streamed; `sha256` is the file's hash (computed here when nil).
+    func uploadCheckpoint(_ key: String, path: String, phase: Int, step: Int, sha256: String? = nil) async throws
+        -> Operations.uploadCheckpoint.Output {
+        let hash = try sha256 ?? FileChunks.sha256(of: path)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        return try await bulk.uploadCheckpoint(path: .init(key: key), query: .init(worker: id, phase: phase, step: step, sha256: hash),
+                                               body: .binary(HTTPBody(FileChunks(path: path), length: .known(Int64(size)),
+                                                                      iterationBehavior: .single)))
     }
 
     /// Executes one leased run and reports its outcome.
@@ -164,17 +194,18 @@ public final class Worker: @unchecked Sendable {
             guard config.key == key else {
                 throw ConfigMismatch(description: "the config of run \(key) hashes to \(config.key); refusing to run it")
             }
-            let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0) }
-            let resume = lease.has_checkpoint ? try await fetchCheckpoint(key) : nil
+            let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0, into: folder) }
+            let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder) : nil
             let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,
                                  final: folder.appendingPathComponent("final.bin").path)
-            let uplink = Uplink(client: client, key: key, worker: id, leaseSeconds: lease.lease_seconds)
+            let uplink = Uplink(worker: self, key: key, leaseSeconds: lease.lease_seconds)
             // Metrics the checkpoint has passed go up again (idempotently), whatever the last worker managed to send.
             var history = (resume?.header.metrics ?? []).filter(\.value.isFinite)
                 .map { Components.Schemas.Metric(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
             await uplink.send(&history)
             let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent,
                                            backend: configuration.backend.backend)
+            executor.checkpointInterval = configuration.checkpointSeconds
             executor.shouldStop = { [self] in uplink.leaseLost || isStopping }
             executor.shouldCheckpointAndStop = { [self] in isStopping && !uplink.leaseLost }
             // The engine blocks its thread for the whole run; the uplink streams beside it.
@@ -199,13 +230,25 @@ public final class Worker: @unchecked Sendable {
             uplink.close()
             await uplinkTask.value
             if uplink.leaseLost { throw WorkerError(description: "lost the lease of run \(key)") }
-            // Dense runs leave their final state on the server: children prune it.
-            if config.pruner == "dense", let final = FileManager.default.contents(atPath: files.final!) {
-                _ = try await retrying({
-                    try await self.client.uploadCheckpoint(path: .init(key: key),
-                                                           query: .init(worker: self.id, phase: 0, step: config.training.iterations),
-                                                           body: .binary(HTTPBody(final)))
+            // Masks go up as binary, both kinds, before the figures that finishing checks them against.
+            guard let masks = uplink.packedMasks else { throw WorkerError(description: "run \(key) reported no masks") }
+            for (kind, bits) in [(Operations.uploadMasks.Input.Query.kindPayload.direct, masks.direct), (.effective, masks.effective)] {
+                let answer = try await retrying({
+                    try await self.client.uploadMasks(path: .init(key: key), query: .init(worker: self.id, kind: kind),
+                                                      body: .binary(HTTPBody(bits)))
                 }, log: log)
+                switch answer {
+                case .noContent: break
+                case .conflict: throw WorkerError(description: "lost the lease of run \(key) before finishing")
+                default: throw WorkerError(description: "the server refused the \(kind.rawValue) masks of run \(key): \(answer)")
+                }
+            }
+            // Dense runs leave their final state on the server: children prune it.
+            if config.pruner == "dense", let final = files.final {
+                let answer = try await retrying({
+                    try await self.uploadCheckpoint(key, path: final, phase: 0, step: config.training.iterations)
+                }, log: log)
+                guard case .noContent = answer else { throw WorkerError(description: "the server refused the final state of run \(key): \(answer)") }
             }
             let finish = Components.Schemas.Finish(
                 worker: id, test_accuracy: result.testAccuracy, test_loss: result.testLoss, total: result.total, kept: result.kept,
@@ -214,13 +257,15 @@ public final class Worker: @unchecked Sendable {
                 wall_seconds: result.wallSeconds, images_per_second: result.imagesPerSecond,
                 layers: result.layers.map { .init(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective,
                                                   quota: $0.quota) },
-                masks: uplink.packedMasks, effective_masks: uplink.packedEffectiveMasks, result: .init(additionalProperties: try Self.resultObject(result)))
+                result: .init(additionalProperties: try Self.resultObject(result)))
             switch try await retrying({ try await self.client.finishRun(path: .init(key: key), body: .json(finish)) }, log: log) {
             case .noContent:
                 log.info("run finished", metadata: ["test_accuracy": "\(result.testAccuracy)",
                                                     "effective_compression": "\(result.effectiveCompression)",
                                                     "wall_seconds": "\(result.wallSeconds)"])
             case .conflict: throw WorkerError(description: "lost the lease of run \(key) before finishing")
+            case let .badRequest(answer):
+                throw WorkerError(description: "the server refused the result of run \(key): \((try? answer.body.json.error) ?? "")")
             default: throw WorkerError(description: "the server refused the result of run \(key)")
             }
         } catch let error as WorkerError {
@@ -266,37 +311,42 @@ extension Optional {
 /// The run's events, from the engine's thread to the server: metrics in batches, progress as
 /// heartbeats (and a heartbeat at least every third of the lease), checkpoints as uploads.
 final class Uplink: Reporter, @unchecked Sendable {
-    let client: Client
+    unowned let worker: Worker
+    var client: Client { worker.client }
     let key: String
-    let worker: String
     let leaseSeconds: Double
     private let lock = NSLock()
     private var pending: [RunEvent] = []
     private var closed = false
     private var lost = false
-    private(set) var packedMasks: [String]?
-    private(set) var packedEffectiveMasks: [String]?
+    /// The masks the run trains with, packed as the masks route takes them.
+    private(set) var packedMasks: (direct: Data, effective: Data)?
 
-    init(client: Client, key: String, worker: String, leaseSeconds: Double) {
-        self.client = client; self.key = key; self.worker = worker; self.leaseSeconds = leaseSeconds
+    init(worker: Worker, key: String, leaseSeconds: Double) {
+        self.worker = worker; self.key = key; self.leaseSeconds = leaseSeconds
     }
 
     var leaseLost: Bool { lock.withLock { lost } }
 
     func report(_ event: RunEvent) {
         if case let .masks(_, masks, effectiveMasks, _) = event {
-            let direct = masks.map { Self.pack($0).base64EncodedString() }, effective = effectiveMasks.map { Self.pack($0).base64EncodedString() }
-            lock.withLock { (packedMasks, packedEffectiveMasks) = (direct, effective) }
+            let packed = (Self.pack(masks), Self.pack(effectiveMasks))
+            lock.withLock { packedMasks = packed }
         }
         lock.withLock { pending.append(event) }
     }
 
     func close() { lock.withLock { closed = true } }
 
-    /// numpy.packbits(mask.ravel(), bitorder='little').
-    static func pack(_ mask: Tensor) -> Data {
-        var bytes = [UInt8](repeating: 0, count: (mask.count + 7) / 8)
-        for i in 0..<mask.count where mask[i] != 0 { bytes[i >> 3] |= 1 << UInt8(i & 7) }
+    /// numpy.packbits(mask.ravel(), bitorder='little') of each mask, one after the other.
+    static func pack(_ masks: [Tensor]) -> Data {
+        var bytes = [UInt8](repeating: 0, count: masks.reduce(0) { $0 + ($1.count + 7) / 8 })
+        var offset = 0
+        for mask in masks {
+            let values = mask.readableData
+            for i in 0..<mask.count where values[i] != 0 { bytes[offset + i >> 3] |= 1 << UInt8(i & 7) }
+            offset += (mask.count + 7) / 8
+        }
         return Data(bytes)
     }
 
@@ -317,19 +367,18 @@ final class Uplink: Reporter, @unchecked Sendable {
                 case let .metric(step, phase, name, value) where value.isFinite:
                     metrics.append(.init(phase: phase, step: step, name: name, value: value))
                 case let .progress(p): progress = p
-                case let .checkpoint(step, phase, path):
+                case let .checkpoint(step, phase, path, sha256):
                     await send(&metrics)
-                    if let data = FileManager.default.contents(atPath: path) {
-                        let answer = try? await client.uploadCheckpoint(path: .init(key: key), query: .init(worker: worker, phase: phase, step: step),
-                                                                        body: .binary(HTTPBody(data)))
-                        if case .conflict = answer { markLost() }
-                    }
+                    // Streamed from the file. The engine may have replaced it with a newer one
+                    // since (the hash then differs and the server refuses it); the newer one follows.
+                    let answer = try? await worker.uploadCheckpoint(key, path: path, phase: phase, step: step, sha256: sha256)
+                    if case .conflict = answer { markLost() }
                 default: break
                 }
             }
             await send(&metrics)
             if progress != nil || Date().timeIntervalSince(lastHeartbeat) > leaseSeconds / 3 {
-                let beat = Components.Schemas.Heartbeat(worker: worker, step: progress?.step, total_steps: progress?.steps)
+                let beat = Components.Schemas.Heartbeat(worker: worker.id, step: progress?.step, total_steps: progress?.steps)
                 if case .conflict = try? await client.heartbeat(path: .init(key: key), body: .json(beat)) { markLost() }
                 lastHeartbeat = Date()
             }
@@ -343,8 +392,34 @@ final class Uplink: Reporter, @unchecked Sendable {
     /// Uploads and empties a batch of metrics.
     func send(_ metrics: inout [Components.Schemas.Metric]) async {
         guard !metrics.isEmpty else { return }
-        let batch = Components.Schemas.MetricBatch(worker: worker, metrics: metrics)
+        let batch = Components.Schemas.MetricBatch(worker: worker.id, metrics: metrics)
         metrics.removeAll()
         if case .conflict = try? await client.uploadMetrics(path: .init(key: key), body: .json(batch)) { markLost() }
+    }
+}
+
+/// A file as the chunks of a request body, read a megabyte at a time as the transport sends them.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ArraySlice<UInt8>
+    let path: String
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let handle: FileHandle?
+        mutating func next() async throws -> ArraySlice<UInt8>? {
+            guard let handle else { throw WorkerError(description: "cannot read the checkpoint file") }
+            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+            return ArraySlice(data)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
+
+    /// The lowercase hex SHA-256 of a file, read a megabyte at a time.
+    static func sha256(of path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw WorkerError(description: "cannot read \(path)") }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
+        return Array(hasher.finalize()).hexString
     }
 }

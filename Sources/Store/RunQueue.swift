@@ -184,20 +184,73 @@ extension Store {
         }
     }
 
-    /// Keeps the run's latest checkpoint.
-    public func saveCheckpoint(key: String, worker: String, phase: Int, step: Int, data: Data) throws {
+    /// Records `sha256` (already committed to the artifact store) as the run's latest checkpoint,
+    /// in the transaction that checks the lease; the checkpoint it replaces is removed. An
+    /// artifact that is not in the store is refused (`StoreError.invalid`).
+    public func saveCheckpoint(key: String, worker: String, phase: Int, step: Int, sha256: String, size: Int) throws {
+        let replaced: String? = try pool.write { db in
+            try Self.requireLease(db, key: key, worker: worker)
+            // Checked inside the write transaction, which also serialises `release`: a file that is
+            // here now stays until a later transaction finds nothing referring to it.
+            guard artifacts.size(of: sha256) == size else {
+                throw StoreError.invalid(field: "body", reason: "checkpoint \(sha256) is not in the artifact store")
+            }
+            let previous = try String.fetchOne(db, sql: "SELECT sha256 FROM checkpoints WHERE run_key = ?", arguments: [key])
+            try db.execute(sql: "INSERT OR REPLACE INTO checkpoints (run_key, phase, step, sha256, size) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [key, phase, step, sha256, size])
+            return previous == sha256 ? nil : previous
+        }
+        if let replaced { try release([replaced]) }
+    }
+
+    /// Stores a leased run's packed masks of one kind (`layers`: one per prunable layer, in
+    /// canonical order), replacing any earlier upload. They become part of the run's results when
+    /// it finishes (`finish` checks them against its per-layer counts).
+    public func saveMasks(key: String, worker: String, kind: String, layers: [Data]) throws {
         try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
-            try db.execute(sql: "INSERT OR REPLACE INTO checkpoints (run_key, phase, step, data) VALUES (?, ?, ?, ?)",
-                           arguments: [key, phase, step, data])
+            try db.execute(sql: "DELETE FROM masks WHERE run_key = ? AND kind = ?", arguments: [key, kind])
+            let insert = try db.makeStatement(sql: "INSERT INTO masks (run_key, layer_index, kind, bits) VALUES (?, ?, ?, ?)")
+            for (index, bits) in layers.enumerated() { try insert.execute(arguments: [key, index, kind, bits]) }
         }
     }
 
-    /// Records a succeeded run: final figures, per-layer table, packed masks; drops its checkpoint.
-    public func finish(key: String, worker: String, figures: FinalFigures, layers: [LayerSample],
-                       masks: [(layer: Int, kind: String, bits: Data)]) throws {
+    /// Removes artifacts that no checkpoint refers to any more (an upload whose recording failed,
+    /// a replaced checkpoint). Runs in a write transaction so that it cannot interleave with
+    /// `saveCheckpoint` recording the same hash.
+    public func release(_ hashes: [String]) throws {
+        guard !hashes.isEmpty else { return }
         try pool.write { db in
+            for hash in hashes {
+                let used = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE sha256 = ?)", arguments: [hash]) ?? true
+                if !used { try artifacts.remove(hash) }
+            }
+        }
+    }
+
+    /// Drops, in `db`'s transaction, the checkpoints nothing needs any more: those of finished
+    /// runs other than dense ones, and a dense run's final state once none of its children still
+    /// waits to run. Returns their hashes (to `release` after the commit).
+    static func dropFinishedCheckpoints(_ db: Database) throws -> [String] {
+        let condition = """
+            FROM checkpoints c JOIN runs r ON r.key = c.run_key
+            WHERE r.status IN ('succeeded', 'failed', 'cancelled')
+              AND (r.pruner <> 'dense' OR r.status <> 'succeeded' OR NOT EXISTS (
+                   SELECT 1 FROM run_dependencies d JOIN runs child ON child.key = d.run_key
+                   WHERE d.parent_key = r.key AND child.status IN ('queued', 'leased', 'running')))
+            """
+        let hashes = try String.fetchAll(db, sql: "SELECT c.sha256 " + condition)
+        try db.execute(sql: "DELETE FROM checkpoints WHERE run_key IN (SELECT c.run_key " + condition + ")")
+        return hashes
+    }
+
+    /// Records a succeeded run: final figures and per-layer table, after checking them against
+    /// the masks the worker uploaded (`saveMasks`: both kinds, as many bits set per layer as the
+    /// table says, effective ⊆ direct). Drops the checkpoints nothing needs any more.
+    public func finish(key: String, worker: String, figures: FinalFigures, layers: [LayerSample]) throws {
+        let released: [String] = try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
+            try Self.checkMasks(db, key: key, layers: layers)
             try db.cachedStatement(sql: """
                 UPDATE runs SET status = 'succeeded', worker_id = NULL, lease_expires = NULL, error = NULL,
                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), test_accuracy = ?, test_loss = ?, total_weights = ?,
@@ -215,12 +268,41 @@ extension Store {
                 let shape = "[" + sample.shape.map(String.init).joined(separator: ",") + "]"
                 try layer.execute(arguments: [key, index, sample.name, shape, sample.size, sample.kept, sample.effective, sample.quota])
             }
-            let mask = try db.makeStatement(sql: "INSERT OR REPLACE INTO masks (run_key, layer_index, kind, bits) VALUES (?, ?, ?, ?)")
-            for entry in masks { try mask.execute(arguments: [key, entry.layer, entry.kind, entry.bits]) }
-            // A dense run keeps its final state (uploaded as its last checkpoint): children prune it.
-            try db.execute(sql: "DELETE FROM checkpoints WHERE run_key = ? AND (SELECT pruner FROM runs WHERE key = ?) <> 'dense'",
-                           arguments: [key, key])
             try db.cachedStatement(sql: "INSERT INTO events (kind, run_key, worker_id) VALUES ('succeeded', ?, ?)").execute(arguments: [key, worker])
+            // A dense run keeps its final state (uploaded as its last checkpoint) while children wait to prune it.
+            return try Self.dropFinishedCheckpoints(db)
+        }
+        try release(released)
+    }
+
+    /// The uploaded masks of `key` agree with `layers`: one per layer and kind, as many bits set as
+    /// the layer's kept (direct) and effective counts, and no effective weight the direct mask prunes.
+    static func checkMasks(_ db: Database, key: String, layers: [LayerSample]) throws {
+        var masks: [String: [Int: Data]] = ["direct": [:], "effective": [:]]
+        for row in try Row.fetchAll(db, sql: "SELECT layer_index, kind, bits FROM masks WHERE run_key = ?", arguments: [key]) {
+            masks[row["kind"], default: [:]][row["layer_index"]] = row["bits"]
+        }
+        for (kind, field) in [("direct", "masks"), ("effective", "effective_masks")] {
+            guard masks[kind]?.count == layers.count else {
+                throw StoreError.invalid(field: field, reason: "\(masks[kind]?.count ?? 0) \(kind) masks uploaded for \(layers.count) layers")
+            }
+        }
+        for (index, layer) in layers.enumerated() {
+            guard let direct = masks["direct"]?[index], let effective = masks["effective"]?[index],
+                  direct.count == (layer.size + 7) / 8, effective.count == direct.count else {
+                throw StoreError.invalid(field: "layers", reason: "layer \(index) (\(layer.name)): its masks do not have \(layer.size) bits")
+            }
+            let kept = direct.reduce(0) { $0 + $1.nonzeroBitCount }, live = effective.reduce(0) { $0 + $1.nonzeroBitCount }
+            guard kept == layer.kept else {
+                throw StoreError.invalid(field: "layers", reason: "layer \(index) (\(layer.name)) reports \(layer.kept) kept weights, its mask sets \(kept)")
+            }
+            guard live == layer.effective else {
+                throw StoreError.invalid(field: "layers",
+                                         reason: "layer \(index) (\(layer.name)) reports \(layer.effective) effective weights, its effective mask sets \(live)")
+            }
+            guard !zip(direct, effective).contains(where: { $1 & ~$0 != 0 }) else {
+                throw StoreError.invalid(field: "effective_masks", reason: "effective mask \(index) keeps weights its direct mask prunes")
+            }
         }
     }
 
@@ -228,7 +310,7 @@ extension Store {
     /// fails for good (with its error), and so do the runs waiting on it. Returns the new status.
     @discardableResult
     public func fail(key: String, worker: String, error: String) throws -> String {
-        try pool.write { db in
+        let (status, released): (String, [String]) = try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
             let row = try Row.fetchOne(db, sql: "SELECT attempts, max_attempts FROM runs WHERE key = ?", arguments: [key])!
             let final = (row["attempts"] as Int) >= (row["max_attempts"] as Int)
@@ -251,13 +333,36 @@ extension Store {
                     WHERE key IN (SELECT key FROM blocked) AND status = 'queued'
                     """).execute(arguments: [key, key])
             }
-            return status
+            return (status, final ? try Self.dropFinishedCheckpoints(db) : [])
+        }
+        try release(released)
+        return status
+    }
+
+    /// The stored checkpoint of a run (its latest, or a finished dense run's final state): where
+    /// it is in the artifact store.
+    public func checkpoint(_ key: String) throws -> (sha256: String, size: Int, phase: Int, step: Int)? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT sha256, size, phase, step FROM checkpoints WHERE run_key = ?", arguments: [key])
+                .map { ($0["sha256"], $0["size"], $0["phase"], $0["step"]) }
         }
     }
 
-    /// The stored checkpoint of a run (its latest, or a finished dense run's final state).
-    public func checkpoint(_ key: String) throws -> Data? {
-        try pool.read { db in try Data.fetchOne(db, sql: "SELECT data FROM checkpoints WHERE run_key = ?", arguments: [key]) }
+    /// A run's canonical config JSON, nil for an unknown run.
+    public func runConfig(_ key: String) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT config FROM runs WHERE key = ?", arguments: [key]) }
+    }
+
+    /// Whether `worker` holds `key`'s lease now (throws `unknownRun`); writes check again in their transaction.
+    public func holdsLease(key: String, worker: String) throws -> Bool {
+        try pool.read { db in
+            do {
+                try Self.requireLease(db, key: key, worker: worker)
+                return true
+            } catch StoreError.leaseLost {
+                return false
+            }
+        }
     }
 
     /// A run's status, attempts and error.

@@ -78,6 +78,15 @@ extension Store {
             for run in runs {
                 for parent in run.parents { try depend.execute(arguments: [run.key, parent]) }
             }
+            // A dense run's final state is dropped once no child waits for it; a child queued
+            // again needs it back, so such a parent trains again (same config and seed, same numbers).
+            try db.execute(sql: """
+                UPDATE runs SET status = 'queued', attempts = 0, error = NULL, finished_at = NULL
+                WHERE status = 'succeeded' AND pruner = 'dense'
+                  AND key IN (SELECT d.parent_key FROM run_dependencies d JOIN runs c ON c.key = d.run_key WHERE c.status = 'queued')
+                  AND NOT EXISTS (SELECT 1 FROM checkpoints WHERE run_key = runs.key)
+                """)
+            submission.requeued += db.changesCount
             submission.runs = seen.count
             try db.execute(sql: "INSERT INTO events (kind, sweep_id, detail) VALUES ('sweep_submitted', ?, ?)",
                            arguments: [sweepID, "\(submission.new) new, \(submission.reused) reused, \(submission.requeued) requeued"])
@@ -89,7 +98,7 @@ extension Store {
     /// Runs in progress finish (their results serve any later sweep). Returns the runs cancelled.
     @discardableResult
     public func cancelSweep(_ id: Int64) throws -> Int {
-        try pool.write { db in
+        let (cancelled, released): (Int, [String]) = try pool.write { db in
             try db.execute(sql: "UPDATE sweeps SET status = 'cancelled' WHERE id = ?", arguments: [id])
             guard db.changesCount == 1 else { throw StoreError.unknownSweep(id) }
             try db.execute(sql: """
@@ -102,8 +111,10 @@ extension Store {
             let cancelled = db.changesCount
             try db.execute(sql: "INSERT INTO events (kind, sweep_id, detail) VALUES ('sweep_cancelled', ?, ?)",
                            arguments: [id, "\(cancelled) queued runs cancelled"])
-            return cancelled
+            return (cancelled, try Self.dropFinishedCheckpoints(db))
         }
+        try release(released)
+        return cancelled
     }
 
     /// Run counts of a sweep by status.
@@ -198,6 +209,7 @@ extension Store {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT l.name, l.shape, l.size, l.kept, l.effective, l.quota, m.bits FROM layers l
                 JOIN masks m ON m.run_key = l.run_key AND m.layer_index = l.layer_index AND m.kind = ?
+                JOIN runs r ON r.key = l.run_key AND r.status = 'succeeded'
                 WHERE l.run_key = ? ORDER BY l.layer_index
                 """, arguments: [kind, key])
             let layerCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM layers WHERE run_key = ?", arguments: [key]) ?? 0

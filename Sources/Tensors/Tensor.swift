@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How a tensor's elements are laid out in memory.
 public enum TensorLayout: Hashable, Sendable, CustomStringConvertible {
     /// Row-major in the order of the shape (NCHW for images).
@@ -64,14 +68,34 @@ public final class TensorStorage: @unchecked Sendable {
     public var mirror: (any DeviceMirror)?
     public var residency: Residency = .host
 
+    /// Whether `host` is an anonymous mapping (large buffers) rather than a heap block.
+    private let mapped: Bool
+    /// Buffers from this size on are mapped: the kernel hands out zeroed pages on first touch, so
+    /// a buffer that is never written (a network built only to read its structure, a gradient a
+    /// mask-only command never computes) costs address space, not memory.
+    static let mappingThreshold = 1 << 20
+
     init(capacity: Int) {
         self.capacity = capacity
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride, alignment: 64)
-        host = raw.bindMemory(to: Float.self, capacity: capacity)
-        host.initialize(repeating: 0, count: capacity)
+        let bytes = capacity * MemoryLayout<Float>.stride
+        if bytes >= Self.mappingThreshold,
+           let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED {
+            // Page-aligned (beyond the 64 bytes asked of heap blocks) and already zero.
+            mapped = true
+            host = raw.bindMemory(to: Float.self, capacity: capacity)
+        } else {
+            mapped = false
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            host = raw.bindMemory(to: Float.self, capacity: capacity)
+            host.initialize(repeating: 0, count: capacity)
+        }
     }
 
-    deinit { UnsafeMutableRawPointer(host).deallocate() }
+    deinit {
+        if mapped { munmap(UnsafeMutableRawPointer(host), capacity * MemoryLayout<Float>.stride) } else {
+            UnsafeMutableRawPointer(host).deallocate()
+        }
+    }
 
     /// Downloads the device copy when it is the only current one.
     @inline(__always)

@@ -24,19 +24,27 @@ struct WorkerCommand: AsyncParsableCommand {
     var pollInterval: Double = 1
     @Flag(help: "Exit when the queue is empty instead of waiting for work.")
     var exitWhenIdle = false
+    @Option(help: "Least seconds between checkpoint uploads, at evaluation boundaries (default: $PRUNELAB_CHECKPOINT_SECONDS, else 60). A stop on SIGTERM always uploads one; a killed worker loses at most this much work; 0 uploads at every evaluation.")
+    var checkpointSeconds: Double?
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let url = try apiURL(server)
         let chosen = try device.parsed()
         guard pollInterval > 0 else { throw InvalidOption(option: "--poll-interval", reason: "must be positive, got \(pollInterval)") }
+        let environment = ProcessInfo.processInfo.environment["PRUNELAB_CHECKPOINT_SECONDS"]
+        let checkpointSeconds = self.checkpointSeconds ?? environment.map { Double($0) ?? -1 } ?? 60
+        guard checkpointSeconds >= 0, checkpointSeconds.isFinite else {
+            throw InvalidOption(option: "--checkpoint-seconds",
+                                reason: "must be 0 or more seconds, got \(self.checkpointSeconds.map { "\($0)" } ?? environment ?? "")")
+        }
         guard let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"], !token.isEmpty else {
             throw InvalidOption(option: "--token", reason: "give the server's token (or set PRUNELAB_TOKEN)")
         }
         // Open the device before leasing anything: a GPU worker without CUDA fails here, in one line.
         let backend = try chosen.openBackend()
         let worker = Worker(WorkerConfiguration(server: url, token: token, device: chosen.description, pollInterval: pollInterval,
-                                                exitWhenIdle: exitWhenIdle, backend: backend))
+                                                exitWhenIdle: exitWhenIdle, checkpointSeconds: checkpointSeconds, backend: backend))
         let logger = try logging.logger(label: "prunelab.worker")
         let signals = Self.stopOnSignals(worker, logger: logger)
         let executed = try await worker.run(logger: logger)

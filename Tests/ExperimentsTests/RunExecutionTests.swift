@@ -1,3 +1,4 @@
+import Crypto
 import Experiments
 import Foundation
 import NeuralNet
@@ -171,6 +172,37 @@ final class RecordingReporter: Reporter, @unchecked Sendable {
         #expect(fresh.parameters.map(\.value.array) == network.parameters.map(\.value.array))
         #expect(fresh.prunableParameters.map { $0.mask?.array } == network.prunableParameters.map { $0.mask?.array })
         _ = optimizer
+    }
+
+    /// The streaming writer (tensor by tensor, no copy of the state) writes exactly what `encoded()`
+    /// does, reports the file's SHA-256, and the stream check accepts it in chunks of any size
+    /// while refusing the same bytes cut short, flipped, or for another run or step.
+    @Test func streamedCheckpointsAreTheEncodedBytesAndPassTheStreamCheck() throws {
+        let (checkpoint, network, optimizer) = try sample()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-ckpt-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let written = try Checkpoint.write(runKey: "abc", network: network, optimizer: optimizer, step: 7, phase: 0, to: path)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(bytes == (try checkpoint.encoded()))
+        #expect(written.bytes == bytes.count && written.sha256 == Array(SHA256.hash(data: bytes)).hexString)
+        let config = try RunConfig.parse(Data(#"{"architecture": "lenet5", "dataset": "cifar10", "pruner": "random/uniform", "compression": 5, "training": {"iterations": 10}}"#.utf8))
+        let layout = try RunLayout.of(config)
+        #expect(layout.checkpointTensors == checkpoint.header.tensors && layout.layers.map(\.name) == network.prunableLayerNames)
+        func check(_ data: Data, run: String = "abc", step: Int = 7, chunk: Int) throws {
+            var stream = Checkpoint.StreamCheck(runKey: run, phase: 0, step: step, layout: layout)
+            for start in stride(from: 0, to: data.count, by: chunk) {
+                try data[start..<min(start + chunk, data.count)].withUnsafeBytes { try stream.consume($0) }
+            }
+            try stream.finish()
+        }
+        for chunk in [1 << 20, 4096, 31] { try check(bytes, chunk: chunk) }
+        var flipped = bytes
+        flipped[bytes.count / 2] ^= 0x40
+        #expect(throws: Checkpoint.StreamCheck.Refusal.self) { try check(flipped, chunk: 65536) }
+        #expect(throws: Checkpoint.StreamCheck.Refusal.self) { try check(bytes.prefix(bytes.count - 1), chunk: 65536) }
+        #expect(throws: Checkpoint.StreamCheck.Refusal.self) { try check(bytes + Data([0]), chunk: 65536) }
+        #expect(throws: Checkpoint.StreamCheck.Refusal.self) { try check(bytes, run: "abd", chunk: 65536) }
+        #expect(throws: Checkpoint.StreamCheck.Refusal.self) { try check(bytes, step: 8, chunk: 65536) }
     }
 
     @Test func corruptMismatchedOrForeignCheckpointsAreRefused() throws {

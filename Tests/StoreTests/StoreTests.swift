@@ -18,6 +18,28 @@ func newRun(_ name: String, pruner: String = "random/erk", compression: Double? 
                   compression: compression, seed: 0, shuffle: false, parents: parents, maxAttempts: maxAttempts)
 }
 
+/// Puts `bytes` into the store's artifact store, as an upload route does; returns their address.
+func artifact(_ store: Store, _ bytes: [UInt8]) throws -> (sha256: String, size: Int) {
+    let upload = try store.artifacts.beginUpload()
+    try bytes.withUnsafeBytes { try upload.write($0) }
+    return (try upload.commit(), bytes.count)
+}
+
+/// The stored bytes of an artifact.
+func contents(_ store: Store, _ sha256: String) throws -> [UInt8] {
+    let reader = try store.artifacts.reader(for: sha256)
+    var bytes: [UInt8] = []
+    while case let chunk = try reader.read(upTo: 7), !chunk.isEmpty { bytes += chunk }
+    return bytes
+}
+
+/// Packed bits with the first `ones` of `count` set.
+func packed(ones: Int, of count: Int) -> Data {
+    var bytes = [UInt8](repeating: 0, count: (count + 7) / 8)
+    for i in 0..<ones { bytes[i >> 3] |= 1 << UInt8(i & 7) }
+    return Data(bytes)
+}
+
 func count(_ store: Store, _ table: String) throws -> Int {
     try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? -1 }
 }
@@ -27,11 +49,11 @@ func count(_ store: Store, _ table: String) throws -> Int {
         let (store, directory) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(try store.journalMode() == "wal")
-        #expect(try store.appliedMigrations() == ["0001_initial", "0002_queue_index"])
+        #expect(try store.appliedMigrations() == ["0001_initial", "0002_queue_index", "0003_artifacts"])
         #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA foreign_keys") } == 1)
         // Reopening applies nothing twice.
         let again = try Store(path: store.path)
-        #expect(try again.appliedMigrations() == ["0001_initial", "0002_queue_index"])
+        #expect(try again.appliedMigrations() == ["0001_initial", "0002_queue_index", "0003_artifacts"])
         for table in ["sweeps", "runs", "sweep_runs", "run_dependencies", "metrics", "layers", "masks", "checkpoints", "workers", "events"] {
             #expect(try count(store, table) == 0, "\(table)")
         }
@@ -127,12 +149,15 @@ func count(_ store: Store, _ table: String) throws -> Int {
         try store.registerWorker(id: "b", host: "h", device: "cpu", pid: nil, now: 0)
         _ = try #require(try store.lease(worker: "a", now: 0, duration: 10))
         try store.heartbeat(key: run.key, worker: "a", now: 5, duration: 10, step: 40, totalSteps: 100)
-        try store.saveCheckpoint(key: run.key, worker: "a", phase: 0, step: 40, data: Data([1, 2, 3]))
+        let saved = try artifact(store, [1, 2, 3])
+        try store.saveCheckpoint(key: run.key, worker: "a", phase: 0, step: 40, sha256: saved.sha256, size: saved.size)
         try store.recordMetrics(key: run.key, worker: "a", [MetricSample(phase: 0, step: 40, name: "test_accuracy", value: 0.5)])
         #expect(try store.lease(worker: "b", now: 14, duration: 10) == nil, "a's lease runs to 15")
         let resumed = try #require(try store.lease(worker: "b", now: 16, duration: 10))
         #expect(resumed.key == run.key && resumed.attempt == 2 && resumed.hasCheckpoint)
-        #expect(try store.checkpoint(run.key) == Data([1, 2, 3]))
+        let stored = try #require(try store.checkpoint(run.key))
+        let bytes = try contents(store, stored.sha256)
+        #expect(stored.sha256 == saved.sha256 && stored.step == 40 && bytes == [1, 2, 3])
         #expect(throws: StoreError.leaseLost(run: run.key, worker: "a")) {
             try store.heartbeat(key: run.key, worker: "a", now: 17, duration: 10, step: 50, totalSteps: 100)
         }
@@ -149,13 +174,23 @@ func count(_ store: Store, _ table: String) throws -> Int {
         _ = try store.submitSweep(name: "s", spec: "{}", runs: [run])
         try store.registerWorker(id: "w", host: "h", device: "cpu", pid: nil, now: 0)
         _ = try store.lease(worker: "w", now: 0, duration: 60)
-        try store.saveCheckpoint(key: run.key, worker: "w", phase: 0, step: 1, data: Data([9]))
+        let saved = try artifact(store, [9])
+        try store.saveCheckpoint(key: run.key, worker: "w", phase: 0, step: 1, sha256: saved.sha256, size: saved.size)
         let figures = FinalFigures(testAccuracy: 0.8, testLoss: 0.5, totalWeights: 1000, kept: 100, effective: 80,
                                    directCompression: 10, effectiveCompression: 12.5, wallSeconds: 3, imagesPerSecond: 1e4,
                                    result: "{}")
-        try store.finish(key: run.key, worker: "w", figures: figures,
-                         layers: [LayerSample(name: "fc1", shape: [10, 100], size: 1000, kept: 100, effective: 80, quota: 0.1)],
-                         masks: [(0, "direct", Data(repeating: 0xFF, count: 125))])
+        let layers = [LayerSample(name: "fc1", shape: [10, 100], size: 1000, kept: 100, effective: 80, quota: 0.1)]
+        try store.saveMasks(key: run.key, worker: "w", kind: "direct", layers: [packed(ones: 100, of: 1000)])
+        // Finishing checks the figures against the uploaded masks: the effective ones are missing.
+        #expect(throws: StoreError.invalid(field: "effective_masks", reason: "0 effective masks uploaded for 1 layers")) {
+            try store.finish(key: run.key, worker: "w", figures: figures, layers: layers)
+        }
+        try store.saveMasks(key: run.key, worker: "w", kind: "effective", layers: [packed(ones: 81, of: 1000)])
+        #expect(throws: StoreError.self) { try store.finish(key: run.key, worker: "w", figures: figures, layers: layers) }
+        #expect(try store.runStatus(run.key).status == "leased", "a refused finish changes nothing")
+        try store.saveMasks(key: run.key, worker: "w", kind: "effective", layers: [packed(ones: 80, of: 1000)])
+        try store.finish(key: run.key, worker: "w", figures: figures, layers: layers)
+        #expect(store.artifacts.size(of: saved.sha256) == nil, "a finished run's checkpoint file is removed")
         let row = try #require(try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM results") })
         #expect(row["key"] as String == run.key && row["status"] as String == "succeeded")
         #expect(row["architecture"] as String == "lenet300-100" && row["pruner"] as String == "random/erk")
@@ -164,7 +199,7 @@ func count(_ store: Store, _ table: String) throws -> Int {
         #expect(abs((row["direct_sparsity"] as Double) - 0.9) < 1e-12 && abs((row["effective_sparsity"] as Double) - 0.92) < 1e-12)
         #expect(try count(store, "checkpoints") == 0)
         #expect(try count(store, "layers") == 1)
-        #expect(try count(store, "masks") == 1)
+        #expect(try count(store, "masks") == 2)
         #expect(throws: StoreError.leaseLost(run: run.key, worker: "w")) {
             try store.fail(key: run.key, worker: "w", error: "late")
         }
@@ -181,5 +216,90 @@ func count(_ store: Store, _ table: String) throws -> Int {
         #expect(try store.runStatus(shared.key).status == "queued")
         #expect(try store.sweepCounts(first.id) == ["cancelled": 1, "queued": 1])
         #expect(throws: StoreError.unknownSweep(99)) { try store.cancelSweep(99) }
+    }
+}
+
+@Suite struct ArtifactTests {
+    /// A dense run's final state stays while a child waits for it, goes once none does, and a
+    /// child submitted later gets the parent trained again.
+    @Test func aDenseParentKeepsItsFinalStateWhileChildrenWait() throws {
+        let (store, directory) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let parent = newRun("a0", pruner: "dense", compression: nil)
+        let child = newRun("a1", pruner: "magnitude/global", parents: [parent.key])
+        _ = try store.submitSweep(name: "s", spec: "{}", runs: [parent, child])
+        try store.registerWorker(id: "w", host: "h", device: "cpu", pid: nil, now: 0)
+        func finish(_ key: String, kept: Int) throws {
+            try store.saveMasks(key: key, worker: "w", kind: "direct", layers: [packed(ones: kept, of: 16)])
+            try store.saveMasks(key: key, worker: "w", kind: "effective", layers: [packed(ones: kept, of: 16)])
+            try store.finish(key: key, worker: "w",
+                             figures: FinalFigures(testAccuracy: 0.5, testLoss: 1, totalWeights: 16, kept: kept, effective: kept, directCompression: nil,
+                                                   effectiveCompression: nil, wallSeconds: 1, imagesPerSecond: 1, result: "{}"),
+                             layers: [LayerSample(name: "fc1", shape: [4, 4], size: 16, kept: kept, effective: kept, quota: nil)])
+        }
+        #expect(try store.lease(worker: "w", now: 0, duration: 60)?.key == parent.key)
+        let final = try artifact(store, [7, 7, 7])
+        try store.saveCheckpoint(key: parent.key, worker: "w", phase: 0, step: 100, sha256: final.sha256, size: final.size)
+        try finish(parent.key, kept: 16)
+        #expect(try store.checkpoint(parent.key)?.sha256 == final.sha256, "the child still waits for it")
+        #expect(try store.lease(worker: "w", now: 1, duration: 60)?.key == child.key)
+        try finish(child.key, kept: 2)
+        #expect(try store.checkpoint(parent.key) == nil && store.artifacts.size(of: final.sha256) == nil)
+        // A new child of the same parent: the parent trains again for its final state.
+        let later = newRun("a2", pruner: "lamp", parents: [parent.key])
+        let submission = try store.submitSweep(name: "t", spec: "{}", runs: [later])
+        #expect(submission.requeued == 1)
+        #expect(try store.runStatus(parent.key).status == "queued")
+        #expect(try store.lease(worker: "w", now: 2, duration: 60)?.key == parent.key)
+    }
+
+    @Test func garbageCollectionRemovesWhatNothingReferences() throws {
+        let (store, directory) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = newRun("b1")
+        _ = try store.submitSweep(name: "s", spec: "{}", runs: [run])
+        try store.registerWorker(id: "w", host: "h", device: "cpu", pid: nil, now: 0)
+        _ = try store.lease(worker: "w", now: 0, duration: 60)
+        let kept = try artifact(store, [1, 2, 3, 4])
+        try store.saveCheckpoint(key: run.key, worker: "w", phase: 0, step: 10, sha256: kept.sha256, size: kept.size)
+        let orphan = try artifact(store, Array(repeating: 5, count: 100))
+        let abandoned = try store.artifacts.beginUpload()
+        try [UInt8](repeating: 1, count: 10).withUnsafeBytes { try abandoned.write($0) }
+        // Young files are spared: an upload may be between its file and its row.
+        #expect(try store.collectGarbage(grace: 3600) == GarbageReport(keptFiles: 1, keptBytes: 4))
+        let preview = try store.collectGarbage(dryRun: true, grace: 0)
+        #expect(preview == GarbageReport(orphanFiles: 1, orphanBytes: 100, abandonedUploads: 1, abandonedBytes: 10, keptFiles: 1, keptBytes: 4))
+        #expect(store.artifacts.size(of: orphan.sha256) == 100, "a dry run removes nothing")
+        #expect(try store.collectGarbage(grace: 0) == preview)
+        #expect(store.artifacts.size(of: orphan.sha256) == nil && store.artifacts.size(of: kept.sha256) == 4)
+        #expect(try store.artifacts.abandonedUploads(olderThan: 0, remove: false).count == 0)
+        // A checkpoint that is not in the store is refused, not recorded.
+        #expect(throws: StoreError.self) {
+            try store.saveCheckpoint(key: run.key, worker: "w", phase: 0, step: 20, sha256: orphan.sha256, size: 100)
+        }
+        #expect(try store.checkpoint(run.key)?.step == 10)
+    }
+
+    /// Databases from before 0003 kept checkpoints as BLOBs: opening one moves them into files.
+    @Test func migrationMovesCheckpointBlobsIntoTheArtifactStore() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let run = newRun("c1")
+        do {
+            let pool = try DatabasePool(path: path)
+            try Store.migrator(artifacts: nil).migrate(pool, upTo: "0002_queue_index")
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO runs (key, config, architecture, dataset, pruner, seed, shuffle) VALUES (?, '{}', 'a', 'd', 'p', 0, 0)",
+                               arguments: [run.key])
+                try db.execute(sql: "INSERT INTO checkpoints (run_key, phase, step, data) VALUES (?, 0, 7, ?)", arguments: [run.key, Data([4, 5, 6])])
+            }
+        }
+        let store = try Store(path: path)
+        let stored = try #require(try store.checkpoint(run.key))
+        let bytes = try contents(store, stored.sha256)
+        #expect(stored.step == 7 && stored.size == 3 && bytes == [4, 5, 6])
+        #expect(try store.pool.read { db in try db.tableExists("checkpoints_v1") } == false)
     }
 }

@@ -61,8 +61,10 @@ enum PrunelabBinary {
     /// The environment of a long-lived child that trains (a server's workers, a worker) while other
     /// tests run in parallel: one OpenMP thread, as OpenMP teams that each take every core spin
     /// against one another and starve the children's heartbeats.
+    /// Workers upload a checkpoint at every evaluation (not once a minute): the tests interrupt
+    /// runs of a few seconds and resume them from their checkpoints.
     static var childEnvironment: [String: String] {
-        ProcessInfo.processInfo.environment.merging(["OMP_NUM_THREADS": "1"]) { _, new in new }
+        ProcessInfo.processInfo.environment.merging(["OMP_NUM_THREADS": "1", "PRUNELAB_CHECKPOINT_SECONDS": "0"]) { _, new in new }
     }
 
     /// Runs `prunelab arguments…`, killing it after `timeout` seconds. Output goes through files,

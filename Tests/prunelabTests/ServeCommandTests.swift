@@ -142,13 +142,11 @@ struct ServeCommandTests {
     static let queuedRun = "{queued}"
 
     /// A finish message for a 2×2 layer keeping 2 weights, 1 of them effective.
-    static func finish(masks: String, effective: String = "null") -> String {
-        """
+    static let finish = """
         {"worker": "w", "test_accuracy": 0.5, "test_loss": 1, "total": 4, "kept": 2, "effective": 1, "wall_seconds": 1,
-         "images_per_second": 1, "layers": [{"name": "fc1", "shape": [2, 2], "size": 4, "kept": 2, "effective": 1}],
-         "masks": \(masks), "effective_masks": \(effective), "result": {}}
+         "images_per_second": 1, "layers": [{"name": "fc1", "shape": [2, 2], "size": 4, "kept": 2, "effective": 1}], "result": {}}
         """
-    }
+    static let someHash = String(repeating: "0", count: 64)
     static let badCases: [BadCase] = [
         BadCase(name: "malformed JSON", method: "POST", path: "/api/v1/sweeps", body: "{\"name\": ", token: .none, status: 400, field: "body"),
         BadCase(name: "unknown architecture", method: "POST", path: "/api/v1/sweeps",
@@ -187,12 +185,20 @@ struct ServeCommandTests {
                 status: 404, field: "key"),
         BadCase(name: "masks of an unfinished run", method: "GET", path: "/api/v1/runs/\(queuedRun)/masks.npz?kind=effective", body: nil,
                 token: .none, status: 404, field: "key"),
-        BadCase(name: "finish with a mask that disagrees with its layer", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
-                body: finish(masks: "[\"AQ==\"]"), token: .none, status: 400, field: "masks"),
-        BadCase(name: "finish with an effective mask outside the direct mask", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
-                body: finish(masks: "[\"Aw==\"]", effective: "[\"BA==\"]"), token: .none, status: 400, field: "effective_masks"),
-        BadCase(name: "finish with too few masks", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
-                body: finish(masks: "[]"), token: .none, status: 400, field: "masks"),
+        BadCase(name: "finish of an unknown run", method: "POST", path: "/api/v1/runs/\(unknownKey)/finish",
+                body: finish, token: .none, status: 404, field: "key"),
+        BadCase(name: "finish without the lease", method: "POST", path: "/api/v1/runs/\(queuedRun)/finish",
+                body: finish, token: .none, status: 409, field: "worker"),
+        BadCase(name: "masks of an unknown run", method: "PUT", path: "/api/v1/runs/\(unknownKey)/masks?worker=w&kind=direct",
+                body: "\u{1}", token: .none, status: 404, field: "key", contentType: "application/octet-stream"),
+        BadCase(name: "masks without the lease", method: "PUT", path: "/api/v1/runs/\(queuedRun)/masks?worker=w&kind=direct",
+                body: "\u{1}", token: .none, status: 409, field: "worker", contentType: "application/octet-stream"),
+        BadCase(name: "checkpoint with a malformed hash", method: "PUT",
+                path: "/api/v1/runs/\(queuedRun)/checkpoint?worker=w&phase=0&step=1&sha256=xyz",
+                body: "\u{1}", token: .none, status: 400, field: "sha256", contentType: "application/octet-stream"),
+        BadCase(name: "checkpoint without the lease", method: "PUT",
+                path: "/api/v1/runs/\(queuedRun)/checkpoint?worker=w&phase=0&step=1&sha256=\(someHash)",
+                body: "\u{1}", token: .none, status: 409, field: "worker", contentType: "application/octet-stream"),
         BadCase(name: "events limit 0", method: "GET", path: "/api/v1/events?limit=0", body: nil, token: .none, status: 400, field: "limit"),
         BadCase(name: "events of a malformed run key", method: "GET", path: "/api/v1/events?run=xyz", body: nil, token: .none, status: 400,
                 field: "run"),

@@ -93,11 +93,23 @@ struct ServiceIntegrationTests {
         let layers = try #require(run.json?["layers"] as? [[String: Any]], "\(run.text)")
         #expect(layers.map { $0["name"] as? String } == ["fc1", "fc2", "fc3"])
         #expect(run.json?["total"] as? Int == 266_200 && run.json?["step"] as? Int == 20 && run.json?["finished_at"] != nil, "\(run.text)")
+        try Self.checkMasksInNumPy(server: server, key: key, layers: layers, directory: directory)
+        // Bad kind and unknown run: 4xx naming the field.
+        let badKind = try server.request("GET", "/api/v1/runs/\(key)/masks.npz?kind=sideways")
+        #expect(badKind.status == 400, "\(badKind.text)")
+        let unknown = try server.request("GET", "/api/v1/runs/\(String(repeating: "0", count: 64))/masks.npz")
+        #expect(unknown.status == 404 && unknown.json?["field"] as? String == "key", "\(unknown.text)")
+    }
+
+    /// `masks.npz?kind=direct|effective` of run `key` load in NumPy: one bool array per layer,
+    /// named and shaped as `layers` (GET /runs/{key}) says, summing to its kept and effective
+    /// counts, effective ⊆ direct.
+    static func checkMasksInNumPy(server: ServerProcess, key: String, layers: [[String: Any]], directory: URL) throws {
         var files: [String: String] = [:]
         for kind in ["direct", "effective"] {
             let reply = try server.request("GET", "/api/v1/runs/\(key)/masks.npz?kind=\(kind)")
             #expect(reply.status == 200)
-            let file = directory.appendingPathComponent("\(kind).npz")
+            let file = directory.appendingPathComponent("\(key)-\(kind).npz")
             try reply.body.write(to: file)
             files[kind] = file.path
         }
@@ -120,11 +132,6 @@ struct ServiceIntegrationTests {
             return "\(layer["name"]!):bool:(\(shape)):\(layer["kept"]!):\(layer["effective"]!)"
         }.joined(separator: ";")
         #expect(python.terminationStatus == 0 && printed.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
-        // Bad kind and unknown run: 4xx naming the field.
-        let badKind = try server.request("GET", "/api/v1/runs/\(key)/masks.npz?kind=sideways")
-        #expect(badKind.status == 400, "\(badKind.text)")
-        let unknown = try server.request("GET", "/api/v1/runs/\(String(repeating: "0", count: 64))/masks.npz")
-        #expect(unknown.status == 404 && unknown.json?["field"] as? String == "key", "\(unknown.text)")
     }
 
     /// kill -9 of a worker mid-run: the lease expires, another worker resumes from the last

@@ -1,0 +1,250 @@
+import Crypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where large blobs (checkpoints) live, outside the database rows: content-addressed by their
+/// SHA-256, written whole or not at all. SQLite keeps what refers to them (run, phase, step,
+/// size, hash), so a blob becomes visible in the same transaction that records it, and a blob
+/// nothing records is garbage (`Store.collectGarbage`).
+///
+/// One small protocol so that a shared filesystem path (Slurm clusters: every node mounts it) or
+/// an object store can stand in without touching the queue: uploads stream in and commit under
+/// their hash, downloads stream out by hash.
+public protocol ArtifactStore: Sendable {
+    /// Starts receiving a blob; nothing is visible until `commit`.
+    func beginUpload() throws -> any ArtifactUpload
+    /// The size of a stored blob, nil when there is none.
+    func size(of sha256: String) -> Int?
+    /// Reads a stored blob in order, a chunk at a time.
+    func reader(for sha256: String) throws -> any ArtifactReader
+    /// Removes a stored blob (no error when it is already gone).
+    func remove(_ sha256: String) throws
+    /// Every stored blob, with its size and when it was written.
+    func list() throws -> [StoredArtifact]
+    /// Uploads that never committed (a crashed or disconnected sender), older than `age` seconds;
+    /// removed when `remove`.
+    @discardableResult
+    func abandonedUploads(olderThan age: Double, remove: Bool) throws -> (count: Int, bytes: Int)
+}
+
+public struct StoredArtifact: Sendable, Equatable {
+    public var sha256: String
+    public var size: Int
+    /// Unix seconds.
+    public var modified: Double
+}
+
+/// A blob being received.
+public protocol ArtifactUpload: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    var bytesWritten: Int { get }
+    /// The SHA-256 of what was written so far (lowercase hex).
+    var sha256: String { get }
+    /// Makes the blob durable and visible under its hash; returns the hash.
+    func commit() throws -> String
+    /// Drops what was written.
+    func abort()
+}
+
+/// A stored blob read in order.
+public protocol ArtifactReader: AnyObject, Sendable {
+    /// Up to `maximum` next bytes; empty at the end.
+    func read(upTo maximum: Int) throws -> [UInt8]
+    var size: Int { get }
+}
+
+public enum ArtifactError: Error, CustomStringConvertible {
+    case io(path: String, operation: String, errno: Int32)
+    case missing(String)
+
+    public var description: String {
+        switch self {
+        case let .io(path, operation, code): "artifact store: \(operation) \(path) failed: \(String(cString: strerror(code)))"
+        case let .missing(hash): "artifact \(hash) is not in the store"
+        }
+    }
+}
+
+/// Artifacts as files under a directory: `sha256/ab/abcd…` (two-character fan-out, so no folder
+/// grows past a few thousand entries) and `uploads/` for blobs in flight. A blob is written to
+/// `uploads/`, fsynced, renamed into place and its folder fsynced: a crash leaves either the whole
+/// blob or an abandoned upload, never a torn file under a hash.
+public final class FileArtifactStore: ArtifactStore {
+    public let root: String
+
+    public init(root: String) throws {
+        self.root = root
+        for folder in [root, "\(root)/sha256", "\(root)/uploads"] {
+            if mkdir(folder, 0o755) != 0, errno != EEXIST { throw ArtifactError.io(path: folder, operation: "mkdir", errno: errno) }
+        }
+    }
+
+    /// Whether `text` is a lowercase hex SHA-256 (the only names the store hands out or accepts).
+    public static func isHash(_ text: String) -> Bool { text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
+
+    func path(of sha256: String) -> String { "\(root)/sha256/\(sha256.prefix(2))/\(sha256)" }
+
+    public func beginUpload() throws -> any ArtifactUpload { try FileUpload(store: self) }
+
+    public func size(of sha256: String) -> Int? {
+        guard Self.isHash(sha256) else { return nil }
+        var info = stat()
+        return stat(path(of: sha256), &info) == 0 ? Int(info.st_size) : nil
+    }
+
+    public func reader(for sha256: String) throws -> any ArtifactReader {
+        guard Self.isHash(sha256) else { throw ArtifactError.missing(sha256) }
+        return try FileReader(path: path(of: sha256), hash: sha256)
+    }
+
+    public func remove(_ sha256: String) throws {
+        guard Self.isHash(sha256) else { return }
+        if unlink(path(of: sha256)) != 0, errno != ENOENT { throw ArtifactError.io(path: path(of: sha256), operation: "unlink", errno: errno) }
+    }
+
+    public func list() throws -> [StoredArtifact] {
+        var found: [StoredArtifact] = []
+        for fan in try entries(of: "\(root)/sha256") {
+            for name in try entries(of: "\(root)/sha256/\(fan)") where Self.isHash(name) {
+                var info = stat()
+                guard stat(path(of: name), &info) == 0 else { continue }
+                found.append(StoredArtifact(sha256: name, size: Int(info.st_size), modified: Double(info.st_mtim.tv_sec)))
+            }
+        }
+        return found.sorted { $0.sha256 < $1.sha256 }
+    }
+
+    public func abandonedUploads(olderThan age: Double, remove: Bool) throws -> (count: Int, bytes: Int) {
+        let cutoff = Date().timeIntervalSince1970 - age
+        var count = 0, bytes = 0
+        for name in try entries(of: "\(root)/uploads") {
+            let file = "\(root)/uploads/\(name)"
+            var info = stat()
+            guard stat(file, &info) == 0, Double(info.st_mtim.tv_sec) <= cutoff else { continue }
+            if !remove || unlink(file) == 0 {
+                count += 1
+                bytes += Int(info.st_size)
+            }
+        }
+        return (count, bytes)
+    }
+
+    private func entries(of folder: String) throws -> [String] {
+        guard let directory = opendir(folder) else {
+            if errno == ENOENT { return [] }
+            throw ArtifactError.io(path: folder, operation: "opendir", errno: errno)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// fsync on a directory makes a rename in it durable.
+    static func syncDirectory(_ path: String) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
+    }
+}
+
+private final class FileUpload: ArtifactUpload {
+    private let store: FileArtifactStore
+    private let temporary: String
+    private var descriptor: Int32
+    private var hasher = SHA256()
+    private(set) var bytesWritten = 0
+
+    init(store: FileArtifactStore) throws {
+        self.store = store
+        temporary = "\(store.root)/uploads/\(UUID().uuidString)"
+        descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw ArtifactError.io(path: temporary, operation: "create", errno: errno) }
+    }
+
+    deinit { abort() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard descriptor >= 0 else { throw ArtifactError.io(path: temporary, operation: "write after close", errno: EBADF) }
+        hasher.update(bufferPointer: bytes)
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ArtifactError.io(path: temporary, operation: "write", errno: errno)
+            }
+            offset += written
+        }
+        bytesWritten += bytes.count
+    }
+
+    var sha256: String {
+        var copy = hasher
+        let digest = copy.finalize()
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+    }
+
+    func commit() throws -> String {
+        let hash = sha256
+        guard fsync(descriptor) == 0 else { throw ArtifactError.io(path: temporary, operation: "fsync", errno: errno) }
+        close(descriptor)
+        descriptor = -1
+        let folder = "\(store.root)/sha256/\(hash.prefix(2))"
+        if mkdir(folder, 0o755) != 0, errno != EEXIST { throw ArtifactError.io(path: folder, operation: "mkdir", errno: errno) }
+        // Same content, same name: renaming over an existing copy changes nothing a reader can see.
+        guard rename(temporary, store.path(of: hash)) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw ArtifactError.io(path: store.path(of: hash), operation: "rename", errno: code)
+        }
+        FileArtifactStore.syncDirectory(folder)
+        return hash
+    }
+
+    func abort() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+        unlink(temporary)
+    }
+}
+
+/// Read by one consumer at a time (a response body is iterated once).
+private final class FileReader: ArtifactReader, @unchecked Sendable {
+    private let descriptor: Int32
+    let size: Int
+
+    init(path: String, hash: String) throws {
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { throw ArtifactError.missing(hash) }
+            throw ArtifactError.io(path: path, operation: "open", errno: errno)
+        }
+        var info = stat()
+        fstat(descriptor, &info)
+        size = Int(info.st_size)
+    }
+
+    deinit { close(descriptor) }
+
+    func read(upTo maximum: Int) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: maximum)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, maximum) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ArtifactError.io(path: "artifact", operation: "read", errno: errno)
+            }
+            buffer.removeLast(maximum - count)
+            return buffer
+        }
+    }
+}
