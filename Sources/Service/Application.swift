@@ -22,10 +22,13 @@ public struct ServiceConfiguration: Sendable {
     public var leaseSeconds: Double
     /// Serve the results page from this folder instead of the copy compiled into the binary.
     public var publicDirectory: String?
+    /// Where checkpoints are stored (default: `<database>.artifacts` beside the database).
+    public var artifactsDirectory: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, maximumBodyBytes: Int = 1 << 20,
-                leaseSeconds: Double = 60, publicDirectory: String? = nil) {
+                leaseSeconds: Double = 60, publicDirectory: String? = nil, artifactsDirectory: String? = nil) {
         self.publicDirectory = publicDirectory
+        self.artifactsDirectory = artifactsDirectory
         self.leaseSeconds = leaseSeconds
         self.host = host
         self.port = port
@@ -47,7 +50,16 @@ public let openAPIDocument = String(decoding: PackageResources.openapi_yaml, as:
 public func buildApplication(_ configuration: ServiceConfiguration, logger: Logger = Logger(label: "prunelab"),
                              services: [any Service] = [],
                              onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-    let store = try Store(path: configuration.databasePath)
+    let store = try Store(path: configuration.databasePath, artifacts: try configuration.artifactsDirectory.map { try FileArtifactStore(root: $0) })
+    // Nothing is in flight before the server listens: what no row references now (a crash between
+    // an upload's file and its row, checkpoints of runs finished meanwhile) can go.
+    let collected = try store.collectGarbage(grace: 0)
+    if collected.orphanFiles + collected.abandonedUploads + collected.finishedCheckpoints > 0 {
+        logger.notice("artifacts collected at start-up", metadata: [
+            "orphan_files": "\(collected.orphanFiles)", "abandoned_uploads": "\(collected.abandonedUploads)",
+            "finished_checkpoints": "\(collected.finishedCheckpoints)",
+            "bytes": "\(collected.orphanBytes + collected.abandonedBytes + collected.finishedCheckpointBytes)"])
+    }
     let metrics = ServiceMetrics.shared
     let router = Router()
     router.add(middleware: MetricsMiddleware())

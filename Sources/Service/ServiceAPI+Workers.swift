@@ -105,6 +105,7 @@ extension ServiceAPI {
                 return .contentTooLarge(.init(body: .json(.init(error: "a checkpoint of \(layout.architecture) takes at most \(limit) bytes, "
                                                                 + "this one has \(length)", field: "body"))))
             }
+            let started = Date()
             var check = Checkpoint.StreamCheck(runKey: key, phase: query.phase, step: query.step, layout: layout)
             let upload = try store.artifacts.beginUpload()
             defer { upload.abort() }
@@ -134,6 +135,9 @@ extension ServiceAPI {
                 throw error
             }
             metrics.checkpointBytes.increment(by: Int64(upload.bytesWritten))
+            logger.info("checkpoint stored", metadata: ["run": "\(key)", "worker": "\(query.worker)", "phase": "\(query.phase)",
+                                                        "step": "\(query.step)", "bytes": "\(upload.bytesWritten)",
+                                                        "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))"])
             return .noContent(.init())
         }
     }

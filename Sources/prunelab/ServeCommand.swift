@@ -25,8 +25,10 @@ struct ServeCommand: AsyncParsableCommand {
     var port: Int = 8080
     @Option(help: "Bearer token for writes (default: $PRUNELAB_TOKEN, else a random one).")
     var token: String?
-    @Option(help: "Largest request body in bytes (checkpoint uploads excepted).")
+    @Option(help: "Largest JSON request body in bytes (checkpoint and mask uploads are bounded by their run's architecture instead).")
     var maxBodyBytes: Int = 1 << 20
+    @Option(help: "Folder of the artifact store that holds checkpoints (default: the database's path + .artifacts). A shared filesystem path works for workers on other machines too, as long as one server uses it.")
+    var artifacts: String?
     @Option(help: "Local workers to spawn and supervise: auto (one per GPU the CUDA driver or nvidia-smi -L finds, each seeing only its GPU; else one CPU worker) or a number (0: none).")
     var workers: String = "auto"
     @Option(help: "Seconds a lease lasts without a heartbeat; an expired run is resumed by the next worker.")
@@ -70,7 +72,8 @@ struct ServeCommand: AsyncParsableCommand {
         let slots = supervisor.slots.map(\.summary)
         let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
                                                             maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds,
-                                                            publicDirectory: `public`.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
+                                                            publicDirectory: `public`.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                                            artifactsDirectory: artifacts),
                                        logger: logger, services: [supervisor]) { boundPort in
             printError("prunelab: serving http://\(host):\(boundPort)/api/v1 (database \(db))"
                        + (slots.isEmpty ? ", no local workers" : ", local workers: \(slots.joined(separator: ", "))"))

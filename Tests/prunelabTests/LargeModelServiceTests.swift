@@ -143,4 +143,34 @@ struct LargeModelServiceTests {
         let left = Self.artifacts(path)
         #expect(left.blobs.isEmpty && left.uploads.isEmpty, "\(left)")
     }
+
+    /// `prunelab gc` reports (and, without --dry-run, removes) what nothing references; a bad
+    /// option is one line and a non-zero exit.
+    @Test(.timeLimit(.minutes(10)))
+    func gcReportsAndRemovesWhatNothingReferences() throws {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let server = try ServerProcess(database: path)
+            server.stop()
+        }
+        let hash = String(repeating: "ab", count: 32)
+        try FileManager.default.createDirectory(atPath: path + ".artifacts/sha256/ab", withIntermediateDirectories: true)
+        try Data(count: 1000).write(to: URL(fileURLWithPath: path + ".artifacts/sha256/ab/\(hash)"))
+        try Data(count: 10).write(to: URL(fileURLWithPath: path + ".artifacts/uploads/interrupted"))
+        let preview = try PrunelabBinary.run(["gc", "--db", path, "--grace", "0", "--dry-run", "--json"], timeout: 60)
+        let report = try PrunelabBinary.json(preview)
+        #expect(report["orphan_files"] as? Int == 1 && report["orphan_bytes"] as? Int == 1000 && report["abandoned_uploads"] as? Int == 1,
+                "\(preview)")
+        #expect(Self.artifacts(path).blobs == [hash], "a dry run removes nothing")
+        let young = try PrunelabBinary.run(["gc", "--db", path], timeout: 60)
+        #expect(young.status == 0 && young.stdout.contains("removed: 0 checkpoints") && Self.artifacts(path).blobs == [hash], "\(young)")
+        let removed = try PrunelabBinary.run(["gc", "--db", path, "--grace", "0"], timeout: 60)
+        #expect(removed.status == 0 && removed.stdout.contains("1 orphaned files"), "\(removed)")
+        #expect(Self.artifacts(path).blobs.isEmpty && Self.artifacts(path).uploads.isEmpty)
+        let bad = try PrunelabBinary.run(["gc", "--db", path, "--grace", "-1"], timeout: 60)
+        #expect(bad.status != 0 && bad.stderrLines.count == 1 && bad.stderr.contains("--grace"), "\(bad)")
+        let missing = try PrunelabBinary.run(["gc", "--db", directory.appendingPathComponent("nope.sqlite").path], timeout: 60)
+        #expect(missing.status != 0 && missing.stderrLines.count == 1, "\(missing)")
+    }
 }
