@@ -133,45 +133,68 @@ struct ServiceBench {
         report.metricsPerSecond = ingest.requestsPerSecond * 1000
         report.ingestErrors = ingest.errors
 
-        // Lease → finish cycles, one connection per worker: lease, then finish with LeNet-300-100's
-        // per-layer table and a real result object (packed masks are not sent: 2 × 33 KB per run).
+        // Lease → finish cycles, one connection per worker, as a worker does them: lease, upload both
+        // kinds of packed masks (2 × 33 KB, as binary), then finish with LeNet-300-100's per-layer
+        // table (whose counts the masks match) and a real result object.
+        let layers: [(name: String, shape: [Int], kept: Int, effective: Int)] = [
+            ("fc1", [300, 784], 23_520, 23_000), ("fc2", [100, 300], 3_000, 2_900), ("fc3", [10, 100], 100, 100)]
         let finishBody = String(decoding: try JSONSerialization.data(withJSONObject: [
             "worker": "WORKER", "test_accuracy": 0.9, "test_loss": 0.3, "total": 266_200, "kept": 26_620,
             "effective": 26_000, "wall_seconds": 1.0, "images_per_second": 1000.0, "result": Self.typicalResult,
-            "layers": [
-                ["name": "fc1", "shape": [300, 784], "size": 235_200, "kept": 23_520, "effective": 23_000],
-                ["name": "fc2", "shape": [100, 300], "size": 30_000, "kept": 3_000, "effective": 2_900],
-                ["name": "fc3", "shape": [10, 100], "size": 1_000, "kept": 100, "effective": 100],
-            ],
+            "layers": layers.map { ["name": $0.name, "shape": $0.shape, "size": $0.shape.reduce(1, *), "kept": $0.kept, "effective": $0.effective] },
         ] as [String: Any]), as: UTF8.self)
+        /// Every layer's first `count` weights kept, packed as the masks route takes them.
+        func packed(_ count: (Int, Int, Int)) -> Data {
+            var bytes: [UInt8] = []
+            for (layer, ones) in zip(layers, [count.0, count.1, count.2]) {
+                var bits = [UInt8](repeating: 0, count: (layer.shape.reduce(1, *) + 7) / 8)
+                for i in 0..<ones { bits[i >> 3] |= 1 << UInt8(i & 7) }
+                bytes += bits
+            }
+            return Data(bytes)
+        }
+        let directFile = directory.appendingPathComponent("direct.bits"), effectiveFile = directory.appendingPathComponent("effective.bits")
+        try packed((23_520, 3_000, 100)).write(to: directFile)
+        try packed((23_000, 2_900, 100)).write(to: effectiveFile)
         let cycles = try wrkRun(script: """
             local counter = 0
             local template = [==[\(finishBody)]==]
+            local function slurp(path) local f = assert(io.open(path, "rb")); local data = f:read("*a"); f:close(); return data end
             function setup(thread) thread:set("id", counter); counter = counter + 1 end
             function init(args)
               me = "bench-cycler-" .. id
               finish = template:gsub("WORKER", me)
+              masks = {slurp("\(directFile.path)"), slurp("\(effectiveFile.path)")}
+              kinds = {"direct", "effective"}
+              binary = {["Content-Type"] = "application/octet-stream", ["Authorization"] = HEADERS["Authorization"]}
               key = nil
+              stage = 0
               finished = 0
             end
             request = function()
-              if key then
+              if key and stage < 2 then
+                return wrk.format("PUT", "/api/v1/runs/" .. key .. "/masks?worker=" .. me .. "&kind=" .. kinds[stage + 1], binary,
+                                  masks[stage + 1])
+              elseif key then
                 return wrk.format("POST", "/api/v1/runs/" .. key .. "/finish", HEADERS, finish)
               end
               return wrk.format("POST", "/api/v1/workers/lease", HEADERS, '{"worker":"' .. me .. '"}')
             end
             response = function(status, headers, body)
-              if key then
+              if key and stage < 2 then
+                if status == 204 then stage = stage + 1 else key = nil end
+              elseif key then
                 if status == 204 then finished = finished + 1 end
                 key = nil
               elseif status == 200 then
                 key = body:match('"key":"(%x+)"')
+                stage = 0
               end
             end
             """, threads: 4, port: server.port, directory: directory, name: "cycles")
         report.leaseFinishClients = 4
-        report.leaseFinishCycles = cycles.requests / 2
-        report.leaseFinishPerSecond = cycles.requestsPerSecond / 2
+        report.leaseFinishCycles = cycles.requests / 4
+        report.leaseFinishPerSecond = cycles.requestsPerSecond / 4
         report.leaseFinishErrors = cycles.errors
         return report
     }
