@@ -8,6 +8,9 @@ import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 import Pruning
 import Tensors
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -333,6 +336,16 @@ final class Uplink: Reporter, @unchecked Sendable {
             let packed = (Self.pack(masks), Self.pack(effectiveMasks))
             lock.withLock { packedMasks = packed }
         }
+        if case let .checkpoint(step, phase, path, sha256) = event {
+            // The engine writes its next checkpoint over `path` (a new file renamed into place), so
+            // the upload reads a hard link to this one: the bytes the hash describes, whatever the
+            // engine writes meanwhile. Called on the engine's thread, before it goes on.
+            let snapshot = "\(path).\(phase).\(step).upload"
+            unlink(snapshot)
+            guard link(path, snapshot) == 0 else { return }
+            lock.withLock { pending.append(.checkpoint(step: step, phase: phase, path: snapshot, sha256: sha256)) }
+            return
+        }
         lock.withLock { pending.append(event) }
     }
 
@@ -362,15 +375,17 @@ final class Uplink: Reporter, @unchecked Sendable {
             var progress: RunProgress?
             // Events go out in order: a checkpoint is uploaded only after every metric before it,
             // so a resumed run never lacks metrics its checkpoint has already passed.
-            for event in events {
+            // Only the newest checkpoint of a batch is worth uploading: it supersedes the others.
+            let newest = events.lastIndex { if case .checkpoint = $0 { true } else { false } }
+            for (index, event) in events.enumerated() {
                 switch event {
                 case let .metric(step, phase, name, value) where value.isFinite:
                     metrics.append(.init(phase: phase, step: step, name: name, value: value))
                 case let .progress(p): progress = p
                 case let .checkpoint(step, phase, path, sha256):
+                    defer { unlink(path) }
+                    guard index == newest, !leaseLost else { continue }
                     await send(&metrics)
-                    // Streamed from the file. The engine may have replaced it with a newer one
-                    // since (the hash then differs and the server refuses it); the newer one follows.
                     let answer = try? await worker.uploadCheckpoint(key, path: path, phase: phase, step: step, sha256: sha256)
                     if case .conflict = answer { markLost() }
                 default: break
