@@ -275,6 +275,21 @@ extension Store {
         try release(released)
     }
 
+    /// Bits set in two packed masks of equal length, and whether the second sets any the first does not.
+    static func countBits(direct: Data, effective: Data) -> (direct: Int, effective: Int, outside: Bool) {
+        direct.withUnsafeBytes { d in
+            effective.withUnsafeBytes { e in
+                var kept = 0, live = 0, outside: UInt8 = 0
+                for i in 0..<min(d.count, e.count) {
+                    kept += d[i].nonzeroBitCount
+                    live += e[i].nonzeroBitCount
+                    outside |= e[i] & ~d[i]
+                }
+                return (kept, live, outside != 0)
+            }
+        }
+    }
+
     /// The uploaded masks of `key` agree with `layers`: one per layer and kind, as many bits set as
     /// the layer's kept (direct) and effective counts, and no effective weight the direct mask prunes.
     static func checkMasks(_ db: Database, key: String, layers: [LayerSample]) throws {
@@ -292,7 +307,7 @@ extension Store {
                   direct.count == (layer.size + 7) / 8, effective.count == direct.count else {
                 throw StoreError.invalid(field: "layers", reason: "layer \(index) (\(layer.name)): its masks do not have \(layer.size) bits")
             }
-            let kept = direct.reduce(0) { $0 + $1.nonzeroBitCount }, live = effective.reduce(0) { $0 + $1.nonzeroBitCount }
+            let (kept, live, outside) = Self.countBits(direct: direct, effective: effective)
             guard kept == layer.kept else {
                 throw StoreError.invalid(field: "layers", reason: "layer \(index) (\(layer.name)) reports \(layer.kept) kept weights, its mask sets \(kept)")
             }
@@ -300,7 +315,7 @@ extension Store {
                 throw StoreError.invalid(field: "layers",
                                          reason: "layer \(index) (\(layer.name)) reports \(layer.effective) effective weights, its effective mask sets \(live)")
             }
-            guard !zip(direct, effective).contains(where: { $1 & ~$0 != 0 }) else {
+            guard !outside else {
                 throw StoreError.invalid(field: "effective_masks", reason: "effective mask \(index) keeps weights its direct mask prunes")
             }
         }
