@@ -42,10 +42,7 @@ final class AtomicFile {
     func write(_ data: Data) throws { try data.withUnsafeBytes { try write($0) } }
 
     /// The SHA-256 of the bytes written so far.
-    var digest: SHA256.Digest {
-        var copy = hasher
-        return copy.finalize()
-    }
+    var digest: SHA256.Digest { hasher.finalize() }
 
     /// Flushes the file to disk and renames it over `path`.
     func commit() throws {

@@ -12,7 +12,7 @@ public enum PaperSetups {
     /// Every architecture of `ModelZoo` has one. `evalEvery` is the run default for the paper's
     /// length, max(1, iterations / 10); a run's own default follows its own length.
     public static let setups: [String: Setup] = [
-        // Vysogorets & Kempe (JMLR 2023), training-setup table (DESIGN.md): LeNet-300-100 / MNIST.
+        // Vysogorets & Kempe (JMLR 2023), training-setup table (docs/science.md): LeNet-300-100 / MNIST.
         "lenet300-100": paper(96_000, batch: 100, lr: 0.1, drops: [25_000, 50_000, 75_000], decay: 5e-4,
                               source: "Vysogorets & Kempe 2023, LeNet-300-100 / MNIST"),
         // Same table: LeNet-5 / CIFAR-10.
@@ -30,7 +30,7 @@ public enum PaperSetups {
         // 64k iterations, batch 128, lr 0.1 divided by 10 at 32k and 48k, weight decay 1e-4.
         "resnet20": paper(64_000, batch: 128, lr: 0.1, drops: [32_000, 48_000], decay: 1e-4,
                           source: "He et al. 2016, ResNet-20 / CIFAR-10 (not in the paper's table)"),
-        // Not in the paper's table (the paper trains these on ImageNet but DESIGN.md does not give
+        // Not in the paper's table (the paper trains these on ImageNet but its table does not give
         // its setup): the common ImageNet recipe of He et al. 2016 as scheduled by Goyal et al. 2017
         // ("Accurate, Large Minibatch SGD"): batch 256, lr 0.1, 90 epochs, ×0.1 at epochs 30, 60
         // and 80, weight decay 1e-4. An epoch is ⌊1 281 167 / 256⌋ = 5 004 full batches (the

@@ -137,17 +137,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var canonicalJSON: Data { jsonValue(includingDataDirectory: false).serialized() }
 
     /// Lowercase hex SHA-256 of `canonicalJSON`: the run key.
-    public var key: String {
-        let hex = Array("0123456789abcdef".utf8)
-        var digits: [UInt8] = []
-        for byte in SHA256.hash(data: canonicalJSON) {
-            digits.append(hex[Int(byte >> 4)])
-            digits.append(hex[Int(byte & 0x0f)])
-        }
-        return String(decoding: digits, as: UTF8.self)
-    }
+    public var key: String { Array(SHA256.hash(data: canonicalJSON)).hexString }
 
-    /// Whether the pruner needs a trained dense parent (magnitude/*, lamp, lth: DESIGN.md).
+    /// Whether the pruner needs a trained dense parent (magnitude/*, lamp, lth: docs/science.md).
     public var needsParent: Bool { pruner.hasPrefix("magnitude/") || pruner == "lamp" || pruner == "lth" }
 
     /// The dense run this run depends on (magnitude/*, lamp, lth): same architecture, dataset, training, seed (and data_dir); nil for other pruners.

@@ -26,7 +26,7 @@ public struct SparsityReport: Codable, Equatable, Sendable {
     public var effectiveCompression: Double { Double(total) / Double(effective) }
 }
 
-/// Exact effective masks (DESIGN.md, "The science in one page"): reachability from an all-ones
+/// Exact effective masks (docs/science.md): reachability from an all-ones
 /// input and to an all-ones output through the masked graph in the boolean semiring; a kept
 /// weight is effective iff the weight-gradient-shaped product of forward and backward reach is
 /// non-zero. Data-independent: the weights' values do not matter, only the masks.

@@ -2,7 +2,7 @@ import NeuralNet
 import Tensors
 
 /// Direct: prune to the target compression. Effective: prune until the *effective* compression
-/// reaches the target (DESIGN.md).
+/// reaches the target (docs/science.md).
 public enum PruningMode: String, Codable, CaseIterable, Sendable { case direct, effective }
 
 /// A pruning method by its spec name (`random/erk`, `synflow`, …; see `PrunerName.allNames`).

@@ -1,4 +1,4 @@
-/// The pruner names used in specs, the API, the database and the CLI (DESIGN.md).
+/// The pruner names used in specs, the API, the database and the CLI (docs/science.md).
 public enum PrunerName {
     public static let allNames: [String] = [
         "dense",

@@ -1,4 +1,4 @@
-/// Layerwise quotas for random and layerwise magnitude pruning (DESIGN.md, "The science in one page"):
+/// Layerwise quotas for random and layerwise magnitude pruning (docs/science.md):
 /// how many weights each prunable layer keeps when the network keeps `keptTotal` in all.
 ///
 /// Every quota is a one-parameter family of real per-layer kept counts q_l(t), nondecreasing in

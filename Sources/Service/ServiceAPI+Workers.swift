@@ -217,8 +217,9 @@ extension ServiceAPI {
     }
 }
 
-/// A stored artifact as the chunks of a response body, read a megabyte at a time as the client
-/// takes them (the sequence is pulled, so a slow client slows the reads instead of filling memory).
+/// A file (a stored artifact, a checkpoint being uploaded) as the chunks of an HTTP body, read a
+/// megabyte at a time as the other side takes them (the sequence is pulled, so a slow peer slows
+/// the reads instead of filling memory).
 struct ArtifactChunks: AsyncSequence, Sendable {
     typealias Element = ArraySlice<UInt8>
     let reader: any ArtifactReader

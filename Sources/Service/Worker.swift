@@ -7,6 +7,7 @@ import Logging
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 import Pruning
+import Store
 import Tensors
 #if canImport(Glibc)
 import Glibc
@@ -178,10 +179,10 @@ public final class Worker: @unchecked Sendable {
     /// Uploads a checkpoint file, streamed; `sha256` is the file's hash (computed here when nil).
     func uploadCheckpoint(_ key: String, path: String, phase: Int, step: Int, sha256: String? = nil) async throws
         -> Operations.uploadCheckpoint.Output {
-        let hash = try sha256 ?? FileChunks.sha256(of: path)
-        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        let hash = try sha256 ?? fileSHA256(path)
+        let reader = try FileChunkReader(path: path)
         return try await bulk.uploadCheckpoint(path: .init(key: key), query: .init(worker: id, phase: phase, step: step, sha256: hash),
-                                               body: .binary(HTTPBody(FileChunks(path: path), length: .known(Int64(size)),
+                                               body: .binary(HTTPBody(ArtifactChunks(reader: reader), length: .known(Int64(reader.size)),
                                                                       iterationBehavior: .single)))
     }
 
@@ -413,28 +414,10 @@ final class Uplink: Reporter, @unchecked Sendable {
     }
 }
 
-/// A file as the chunks of a request body, read a megabyte at a time as the transport sends them.
-struct FileChunks: AsyncSequence, Sendable {
-    typealias Element = ArraySlice<UInt8>
-    let path: String
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let handle: FileHandle?
-        mutating func next() async throws -> ArraySlice<UInt8>? {
-            guard let handle else { throw WorkerError(description: "cannot read the checkpoint file") }
-            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
-            return ArraySlice(data)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
-
-    /// The lowercase hex SHA-256 of a file, read a megabyte at a time.
-    static func sha256(of path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw WorkerError(description: "cannot read \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
-        return Array(hasher.finalize()).hexString
-    }
+/// The lowercase hex SHA-256 of a file, read a megabyte at a time.
+func fileSHA256(_ path: String) throws -> String {
+    let reader = try FileChunkReader(path: path)
+    var hasher = SHA256()
+    while case let chunk = try reader.read(upTo: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+    return Array(hasher.finalize()).hexString
 }

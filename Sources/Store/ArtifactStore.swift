@@ -96,7 +96,11 @@ public final class FileArtifactStore: ArtifactStore {
 
     public func reader(for sha256: String) throws -> any ArtifactReader {
         guard Self.isHash(sha256) else { throw ArtifactError.missing(sha256) }
-        return try FileReader(path: path(of: sha256), hash: sha256)
+        do {
+            return try FileChunkReader(path: path(of: sha256))
+        } catch ArtifactError.io(_, "open", ENOENT) {
+            throw ArtifactError.missing(sha256)
+        }
     }
 
     public func remove(_ sha256: String) throws {
@@ -186,8 +190,8 @@ private final class FileUpload: ArtifactUpload {
     }
 
     var sha256: String {
-        var copy = hasher
-        let digest = copy.finalize()
+        // finalize() does not consume the running hash: writing may go on.
+        let digest = hasher.finalize()
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
@@ -217,17 +221,15 @@ private final class FileUpload: ArtifactUpload {
     }
 }
 
-/// Read by one consumer at a time (a response body is iterated once).
-private final class FileReader: ArtifactReader, @unchecked Sendable {
+/// A file read in order, a chunk at a time (stored artifacts, and checkpoint files a worker
+/// uploads). Read by one consumer at a time (a body is iterated once).
+public final class FileChunkReader: ArtifactReader, @unchecked Sendable {
     private let descriptor: Int32
-    let size: Int
+    public let size: Int
 
-    init(path: String, hash: String) throws {
+    public init(path: String) throws {
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            if errno == ENOENT { throw ArtifactError.missing(hash) }
-            throw ArtifactError.io(path: path, operation: "open", errno: errno)
-        }
+        guard descriptor >= 0 else { throw ArtifactError.io(path: path, operation: "open", errno: errno) }
         var info = stat()
         fstat(descriptor, &info)
         size = Int(info.st_size)
@@ -235,7 +237,7 @@ private final class FileReader: ArtifactReader, @unchecked Sendable {
 
     deinit { close(descriptor) }
 
-    func read(upTo maximum: Int) throws -> [UInt8] {
+    public func read(upTo maximum: Int) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: maximum)
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, maximum) }

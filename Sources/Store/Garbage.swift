@@ -33,13 +33,7 @@ extension Store {
     public func collectGarbage(dryRun: Bool = false, grace: Double = 600) throws -> GarbageReport {
         var report = GarbageReport()
         let finished: [(String, Int)] = try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT c.sha256, c.size FROM checkpoints c JOIN runs r ON r.key = c.run_key
-                WHERE r.status IN ('succeeded', 'failed', 'cancelled')
-                  AND (r.pruner <> 'dense' OR r.status <> 'succeeded' OR NOT EXISTS (
-                       SELECT 1 FROM run_dependencies d JOIN runs child ON child.key = d.run_key
-                       WHERE d.parent_key = r.key AND child.status IN ('queued', 'leased', 'running')))
-                """).map { ($0[0], $0[1]) }
+            try Row.fetchAll(db, sql: "SELECT c.sha256, c.size " + Self.finishedCheckpoints).map { ($0[0], $0[1]) }
         }
         report.finishedCheckpoints = finished.count
         report.finishedCheckpointBytes = finished.reduce(0) { $0 + $1.1 }

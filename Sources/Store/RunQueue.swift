@@ -232,17 +232,19 @@ extension Store {
     /// runs other than dense ones, and a dense run's final state once none of its children still
     /// waits to run. Returns their hashes (to `release` after the commit).
     static func dropFinishedCheckpoints(_ db: Database) throws -> [String] {
-        let condition = """
+        let hashes = try String.fetchAll(db, sql: "SELECT c.sha256 " + finishedCheckpoints)
+        try db.execute(sql: "DELETE FROM checkpoints WHERE run_key IN (SELECT c.run_key " + finishedCheckpoints + ")")
+        return hashes
+    }
+
+    /// FROM/WHERE of the checkpoints nothing needs any more (see `dropFinishedCheckpoints`), as `c`.
+    static let finishedCheckpoints = """
             FROM checkpoints c JOIN runs r ON r.key = c.run_key
             WHERE r.status IN ('succeeded', 'failed', 'cancelled')
               AND (r.pruner <> 'dense' OR r.status <> 'succeeded' OR NOT EXISTS (
                    SELECT 1 FROM run_dependencies d JOIN runs child ON child.key = d.run_key
                    WHERE d.parent_key = r.key AND child.status IN ('queued', 'leased', 'running')))
             """
-        let hashes = try String.fetchAll(db, sql: "SELECT c.sha256 " + condition)
-        try db.execute(sql: "DELETE FROM checkpoints WHERE run_key IN (SELECT c.run_key " + condition + ")")
-        return hashes
-    }
 
     /// Records a succeeded run: final figures and per-layer table, after checking them against
     /// the masks the worker uploaded (`saveMasks`: both kinds, as many bits set per layer as the

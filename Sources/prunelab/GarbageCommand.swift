@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import Store
 
@@ -30,7 +31,7 @@ struct GarbageCommand: ParsableCommand {
         let store = try Store(path: db, artifacts: try artifacts.map { try FileArtifactStore(root: $0) })
         let report = try store.collectGarbage(dryRun: dryRun, grace: grace)
         if json {
-            print(String(decoding: try JSONEncoder.sorted.encode(report), as: UTF8.self))
+            print(String(decoding: try JSONCoding.encoder().encode(report), as: UTF8.self))
             return
         }
         let verb = dryRun ? "would remove" : "removed"
@@ -41,15 +42,5 @@ struct GarbageCommand: ParsableCommand {
             \(report.abandonedUploads) abandoned uploads (\(size(report.abandonedBytes)))
             kept: \(report.keptFiles) referenced files (\(size(report.keptBytes)))
             """)
-    }
-}
-
-extension JSONEncoder {
-    /// Compact JSON with sorted keys and snake_case names.
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return encoder
     }
 }
