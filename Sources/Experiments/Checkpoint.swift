@@ -42,6 +42,28 @@ public struct Checkpoint: Equatable, Sendable {
         public var trainWindow: [Double]?
     }
 
+    /// The number of elements of `shape` when every dimension is ≥ 0 and the product is at most
+    /// `limit` (checked as it is multiplied, so no shape overflows); nil otherwise.
+    public static func elementCount(_ shape: [Int], atMost limit: Int) -> Int? {
+        var count = 1
+        for dimension in shape {
+            guard dimension >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= limit else { return nil }
+            count = product
+        }
+        return count
+    }
+
+    /// A training window is [summed loss, correct, images]: finite, the counts whole numbers in
+    /// 0...2⁵³ with correct ≤ images (what a resumed run converts back to integers).
+    public static func validWindow(_ window: [Double]) -> Bool {
+        guard window.count == 3, window.allSatisfy(\.isFinite) else { return false }
+        let (correct, images) = (window[1], window[2])
+        return correct >= 0 && correct <= images && images <= 9_007_199_254_740_992
+            && correct == correct.rounded() && images == images.rounded()
+    }
+
     public struct TensorEntry: Codable, Equatable, Sendable {
         public var name: String
         public var shape: [Int]
@@ -165,9 +187,19 @@ public struct Checkpoint: Equatable, Sendable {
             throw fail("unreadable header")
         }
         let payload = data.count - 32 - 16 - headerLength
-        let expected = header.tensors.reduce(0) { $0 + 4 * $1.count }
-        guard header.tensors.allSatisfy({ $0.shape.allSatisfy { $0 >= 0 } }), payload == expected else {
-            throw fail("holds \(payload) bytes of values, its header describes \(expected)")
+        // Shapes and counts come from the file: multiplied with overflow checks and bounded by
+        // the bytes there are before anything is allocated.
+        var expected = 0
+        for entry in header.tensors {
+            guard let count = Self.elementCount(entry.shape, atMost: payload / 4), expected + 4 * count <= payload else {
+                throw fail("tensor \(entry.name) of shape \(entry.shape) does not fit its \(payload) bytes of values")
+            }
+            expected += 4 * count
+        }
+        guard payload == expected else { throw fail("holds \(payload) bytes of values, its header describes \(expected)") }
+        guard header.step >= 0, header.phase >= 0 else { throw fail("negative step \(header.step) or phase \(header.phase)") }
+        if let window = header.trainWindow {
+            guard Self.validWindow(window) else { throw fail("malformed train_window \(window)") }
         }
         var offset = 16 + headerLength
         // The values are little-endian float32, which is the host order on every platform Swift runs

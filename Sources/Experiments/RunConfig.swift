@@ -126,6 +126,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public static let format = 1
     /// Every pruner a run may name: the Pruning module's and "lth".
     public static let prunerNames = PrunerName.allNames + ["lth"]
+
+    /// Upper bounds of a config's counts, so that nothing a client sends reaches arithmetic or an
+    /// allocation it could overflow (and no run asks for more work than anyone could wait for).
+    /// The service's OpenAPI document states the same numbers.
+    public enum Limits {
+        /// Training steps: 10⁸ (the paper's longest setup trains 62 400).
+        public static let iterations = 100_000_000
+        /// Images per step.
+        public static let batchSize = 65_536
+        /// Rounds and batches of the pruners (synflow.rounds, snip.batches/rounds, grasp.batches, lth.rounds).
+        public static let prunerRepetitions = 10_000
+        /// Test evaluations of a run, every LTH round together.
+        public static let evaluations = 100_000
+    }
     public static let modes = ["direct", "effective"]
 
     /// Parses a config, rejecting malformed JSON, unknown keys (at any level, named by dotted path), wrong types and bad values (field named), and fills every missing field (see defaults).
@@ -274,7 +288,7 @@ extension RunConfig {
             guard let givenCompression else {
                 throw .invalidField(field: "compression", reason: "required for pruner \(pruner): a number greater than 1")
             }
-            guard givenCompression > 1 else {
+            guard givenCompression > 1, givenCompression.isFinite else {
                 throw .invalidField(field: "compression",
                                     reason: "must be greater than 1, got \(JSONValue.canonicalNumber(givenCompression))")
             }
@@ -288,6 +302,14 @@ extension RunConfig {
         let training = try completedTraining(root.object("training", allowed: trainingKeys),
                                              architecture: architecture, dataset: dataset)
         let settings = try completedSettings(root, pruner: pruner, compression: compression)
+        // Every evaluation is a pass over the test set and a row per metric; checkpoints carry them
+        // all. Bounded by the limits above, this product cannot overflow.
+        let phases = pruner == "lth" ? max(1, settings.lthRounds ?? 1) : 1
+        let evaluations = phases * (training.iterations / training.evalEvery + 1)
+        guard evaluations <= Limits.evaluations else {
+            throw .invalidField(field: "training.eval_every", reason: "\(evaluations) evaluations exceed \(Limits.evaluations); "
+                + "evaluate less often")
+        }
         let dataDirectory = try root.string("data_dir")
         if dataDirectory == "" { throw .invalidField(field: "data_dir", reason: "must not be empty (leave it out for the default)") }
         return RunConfig(architecture: architecture, dataset: dataset, pruner: pruner, mode: mode, compression: compression,
@@ -306,7 +328,9 @@ extension RunConfig {
             return value
         }
         let batchSize = try given("batch_size", object?.integer("batch_size"), else: paper?.batchSize)
-        guard batchSize >= 1 else { throw .invalidField(field: "training.batch_size", reason: "must be at least 1, got \(batchSize)") }
+        guard (1...Limits.batchSize).contains(batchSize) else {
+            throw .invalidField(field: "training.batch_size", reason: "must be from 1 to \(Limits.batchSize), got \(batchSize)")
+        }
 
         let iterations: Int
         let givenIterations = try object?.integer("iterations")
@@ -325,17 +349,20 @@ extension RunConfig {
                                     reason: "\(batchSize) exceeds the \(samples) training samples of \(dataset): an epoch has no full batch")
             }
             let (product, overflow) = epochs.multipliedReportingOverflow(by: stepsPerEpoch)
-            guard !overflow else { throw .invalidField(field: "training.epochs", reason: "\(epochs) epochs is too many") }
+            guard !overflow, product <= Limits.iterations else {
+                throw .invalidField(field: "training.epochs", reason: "\(epochs) epochs of \(stepsPerEpoch) steps exceed "
+                    + "\(Limits.iterations) iterations")
+            }
             iterations = product
         } else {
             iterations = try given("iterations", givenIterations, else: paper?.iterations)
-            guard iterations >= 1 else {
-                throw .invalidField(field: "training.iterations", reason: "must be at least 1, got \(iterations)")
+            guard (1...Limits.iterations).contains(iterations) else {
+                throw .invalidField(field: "training.iterations", reason: "must be from 1 to \(Limits.iterations), got \(iterations)")
             }
         }
 
         let learningRate = try given("learning_rate", object?.number("learning_rate"), else: paper?.learningRate)
-        guard learningRate > 0 else {
+        guard learningRate > 0, learningRate.isFinite else {
             throw .invalidField(field: "training.learning_rate",
                                 reason: "must be greater than 0, got \(JSONValue.canonicalNumber(learningRate))")
         }
@@ -344,7 +371,7 @@ extension RunConfig {
             throw .invalidField(field: "training.momentum", reason: "must be in [0, 1), got \(JSONValue.canonicalNumber(momentum))")
         }
         let weightDecay = try given("weight_decay", object?.number("weight_decay"), else: paper?.weightDecay)
-        guard weightDecay >= 0 else {
+        guard weightDecay >= 0, weightDecay.isFinite else {
             throw .invalidField(field: "training.weight_decay",
                                 reason: "must not be negative, got \(JSONValue.canonicalNumber(weightDecay))")
         }
@@ -369,8 +396,8 @@ extension RunConfig {
         }
 
         let evalEvery = try object?.integer("eval_every") ?? max(1, iterations / 10)
-        guard evalEvery >= 1 else {
-            throw .invalidField(field: "training.eval_every", reason: "must be at least 1, got \(evalEvery)")
+        guard (1...Limits.iterations).contains(evalEvery) else {
+            throw .invalidField(field: "training.eval_every", reason: "must be from 1 to \(Limits.iterations), got \(evalEvery)")
         }
         return TrainingSetup(iterations: iterations, batchSize: batchSize, learningRate: learningRate, momentum: momentum,
                              weightDecay: weightDecay, lrDrops: lrDrops, evalEvery: evalEvery)
@@ -395,8 +422,11 @@ extension RunConfig {
     static func completedSettings(_ root: ConfigObject, pruner: String,
                                   compression: Double?) throws(ExperimentsError) -> PrunerSettings {
         func positive(_ group: ConfigObject?, _ key: String) throws(ExperimentsError) -> Int? {
-            guard let value = try group?.integer(key) else { return nil }
-            guard value >= 1 else { throw .invalidField(field: group!.field(key), reason: "must be at least 1, got \(value)") }
+            guard let group, let value = try group.integer(key) else { return nil }
+            let limit = Limits.prunerRepetitions
+            guard (1...limit).contains(value) else {
+                throw .invalidField(field: group.field(key), reason: "must be from 1 to \(limit), got \(value)")
+            }
             return value
         }
         let synflow = try root.object("synflow", allowed: groupKeys["synflow"]!)
@@ -423,7 +453,8 @@ extension RunConfig {
         case "grasp":
             return PrunerSettings(graspBatches: graspBatches)
         case "lth":
-            let (rate, rounds) = try lthSchedule(rate: lthRate, rounds: lthRounds, compression: compression!)
+            guard let compression else { throw .invalidField(field: "compression", reason: "required for pruner lth") }
+            let (rate, rounds) = try lthSchedule(rate: lthRate, rounds: lthRounds, compression: compression)
             return PrunerSettings(lthRate: rate, lthRounds: rounds)
         default:
             return PrunerSettings()
@@ -437,14 +468,19 @@ extension RunConfig {
     static func lthSchedule(rate: Double?, rounds: Int?,
                             compression: Double) throws(ExperimentsError) -> (rate: Double, rounds: Int) {
         let logCompression = log(compression)
-        // A relative slack of 1e-9 keeps C = (1 − rate)^−k from rounding up to k + 1 rounds.
-        func roundsNeeded(_ rate: Double) -> Int {
-            let exact = logCompression / -log1p(-rate)
-            return max(1, Int((exact * (1 - 1e-9)).rounded(.up)))
+        // A relative slack of 1e-9 keeps C = (1 − rate)^−k from rounding up to k + 1 rounds. A
+        // tiny rate needs more rounds than anyone trains (and than an Int holds): refused.
+        func roundsNeeded(_ rate: Double) throws(ExperimentsError) -> Int {
+            let exact = (logCompression / -log1p(-rate) * (1 - 1e-9)).rounded(.up)
+            guard exact <= Double(Limits.prunerRepetitions) else {
+                throw .invalidField(field: "lth.rate", reason: "at rate \(JSONValue.canonicalNumber(rate)) compression "
+                    + "\(JSONValue.canonicalNumber(compression)) takes more than \(Limits.prunerRepetitions) rounds")
+            }
+            return max(1, Int(exact))
         }
         switch (rate, rounds) {
         case let (rate?, rounds?):
-            let needed = roundsNeeded(rate)
+            let needed = try roundsNeeded(rate)
             guard rounds <= needed else {
                 throw .invalidField(field: "lth.rounds", reason: "at rate \(JSONValue.canonicalNumber(rate)) compression "
                     + "\(JSONValue.canonicalNumber(compression)) is reached after \(needed) rounds, before round \(rounds); "
@@ -452,7 +488,7 @@ extension RunConfig {
             }
             return (rate, rounds)
         case let (rate?, nil):
-            return (rate, roundsNeeded(rate))
+            return (rate, try roundsNeeded(rate))
         case let (nil, rounds?):
             let rate = -expm1(-logCompression / Double(rounds))
             guard rate > 0 else {
@@ -461,7 +497,7 @@ extension RunConfig {
             }
             return (rate, rounds)
         case (nil, nil):
-            return (0.2, roundsNeeded(0.2))
+            return (0.2, try roundsNeeded(0.2))
         }
     }
 }

@@ -256,7 +256,7 @@ public final class RunExecutor: @unchecked Sendable {
         let images = Tensor(shape: [setup.batchSize] + splits.train.sampleShape)
         var labels = [Int32](repeating: 0, count: setup.batchSize)
         var windowLoss = 0.0, windowCorrect = 0, windowImages = 0, windowStart = monotonicSeconds()
-        if let window, window.count == 3 { (windowLoss, windowCorrect, windowImages) = (window[0], Int(window[1]), Int(window[2])) }
+        if let window, Checkpoint.validWindow(window) { (windowLoss, windowCorrect, windowImages) = (window[0], Int(window[1]), Int(window[2])) }
         var lastTrain = (loss: 0.0, accuracy: 0.0)
         var seconds = 0.0, trained = 0
         var test = (loss: Double.nan, accuracy: Double.nan)

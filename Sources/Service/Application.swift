@@ -64,6 +64,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     let router = Router()
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ErrorMiddleware(logger: logger))
+    router.add(middleware: MethodNotAllowedMiddleware(document: openAPIDocument))
     router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
     router.add(middleware: BearerTokenMiddleware(token: configuration.token))
     router.add(middleware: JSONByDefaultMiddleware())
@@ -154,6 +155,13 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw APIError(.contentTooLarge, "request body too large", field: "body")
             }
             throw error
+        } catch let error as ServerError where error.operationInput != nil {
+            // The input was decoded and the handler failed: its own answer, or a logged 500 —
+            // never a 400 blaming the client for the server's fault.
+            if let answer = error.underlyingError as? any HTTPResponseError { throw answer }
+            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "operation": "\(error.operationID)",
+                                                      "error": "\(error.underlyingError)"])
+            throw APIError(.internalServerError, "internal error")
         } catch let error as ServerError {
             let reason = describe(error.underlyingError)
             // Only JSON bodies are decoded; anything else that fails to decode is a parameter.
@@ -193,4 +201,68 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// I/O happens instead of hopping threads twice per request. Call first thing in `main`, once.
 public func runConcurrencyOnEventLoops() {
     NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+}
+
+/// A method the API does not have on a path it has is 405 Method Not Allowed with an `Allow`
+/// header (RFC 9110), not 404: the path exists. The paths and their methods are read from the
+/// OpenAPI document the API is generated from, so the two cannot disagree.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    struct Route: Sendable {
+        let components: [Substring]
+        var methods: [String]
+
+        func matches(_ path: [Substring]) -> Bool {
+            path.count == components.count && zip(components, path).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }
+    }
+
+    let routes: [Route]
+
+    init(document: String, prefix: String = "/api/v1", extra: [String] = ["/healthz", "/metrics", "/api/v1/openapi.yaml"]) {
+        routes = Self.routes(in: document, prefix: prefix) + extra.map { Route(components: $0.split(separator: "/"), methods: ["GET"]) }
+    }
+
+    /// `paths:` of an OpenAPI document written as ours is: a path per two-space-indented line,
+    /// its methods on four-space-indented lines below it.
+    static func routes(in document: String, prefix: String) -> [Route] {
+        let methods: Set<Substring> = ["get", "put", "post", "delete", "patch", "head", "options"]
+        var routes: [Route] = [], inPaths = false
+        for line in document.split(separator: "\n", omittingEmptySubsequences: true) {
+            if line == "paths:" { inPaths = true; continue }
+            guard inPaths else { continue }
+            if !line.hasPrefix(" ") { break }
+            if line.hasPrefix("  /"), !line.hasPrefix("   "), line.hasSuffix(":") {
+                routes.append(Route(components: (prefix + line.dropFirst(2).dropLast()).split(separator: "/"), methods: []))
+            } else if line.hasPrefix("    "), !line.hasPrefix("     "), let name = line.dropFirst(4).split(separator: ":").first,
+                      methods.contains(name), !routes.isEmpty {
+                routes[routes.count - 1].methods.append(name.uppercased())
+            }
+        }
+        return routes
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path.split(separator: "/")
+            guard let route = routes.first(where: { $0.matches(path) }), !route.methods.contains(request.method.rawValue) else { throw error }
+            var allowed = route.methods
+            if allowed.contains("GET") { allowed.append("HEAD") }
+            throw MethodNotAllowed(method: request.method.rawValue, allowed: allowed)
+        }
+    }
+
+    struct MethodNotAllowed: HTTPResponseError {
+        let method: String
+        let allowed: [String]
+        var status: HTTPResponse.Status { .methodNotAllowed }
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            var response = try APIError(.methodNotAllowed, "\(method) is not a method of this path (allowed: \(allowed.joined(separator: ", ")))",
+                                        field: "method").response(from: request, context: context)
+            response.headers[.allow] = allowed.joined(separator: ", ")
+            return response
+        }
+    }
 }

@@ -81,7 +81,7 @@ extension ServiceAPI {
             }
             after = key
         }
-        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status, pruner: query.pruner, architecture: query.architecture),
+        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status?.rawValue, pruner: query.pruner, architecture: query.architecture),
                                   after: after, limit: limit + 1)
         let page = Array(rows.prefix(limit))
         let next = rows.count > limit ? page.last.map { Self.encodeCursor($0.key) } : nil
@@ -120,9 +120,16 @@ extension ServiceAPI {
         guard let masks = try store.masks(key, kind: kind.rawValue) else {
             return .notFound(.init(body: .json(.init(error: "run \(key) has no \(kind.rawValue) masks (it is \(run.status))", field: "key"))))
         }
-        let arrays = masks.map { layer, bits -> (name: String, array: NPYArray) in
+        // Shapes and sizes come from the run's config (its architecture), not from the rows: a
+        // database edited by hand cannot make this allocate or index past what the model has.
+        let layout = try layout(of: key)
+        guard masks.count == layout.layers.count,
+              zip(masks, layout.layers).allSatisfy({ $0.bits.count == $1.packedBytes && $0.layer.shape == $1.shape }) else {
+            throw APIError(.internalServerError, "the stored \(kind.rawValue) masks of run \(key) do not match its architecture")
+        }
+        let arrays = zip(masks, layout.layers).map { stored, layer -> (name: String, array: NPYArray) in
             var values = [Float](repeating: 0, count: layer.size)
-            let bytes = [UInt8](bits)
+            let bytes = [UInt8](stored.bits)
             for i in 0..<layer.size where bytes[i >> 3] & (1 << UInt8(i & 7)) != 0 { values[i] = 1 }
             return (layer.name, NPYArray(shape: layer.shape, values: values, dtype: .bool))
         }

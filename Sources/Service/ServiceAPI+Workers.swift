@@ -11,8 +11,14 @@ extension ServiceAPI {
 
     func leaseRun(_ input: Operations.leaseRun.Input) async throws -> Operations.leaseRun.Output {
         guard case let .json(hello) = input.body else { return .badRequest(.init(body: .json(.init(error: "expected JSON", field: "body")))) }
-        guard !hello.worker.isEmpty, hello.worker.count <= 200 else {
-            return .badRequest(.init(body: .json(.init(error: "a worker id of 1 to 200 characters is required", field: "worker"))))
+        do {
+            try RequestChecks.worker(hello.worker)
+            if let pid = hello.pid, !(0...Int(Int32.max)).contains(pid) { throw StoreError.invalid(field: "pid", reason: "a process id is from 0 to \(Int32.max), got \(pid)") }
+            for (field, value) in [("host", hello.host), ("device", hello.device)] where (value?.count ?? 0) > 200 {
+                throw StoreError.invalid(field: field, reason: "\(field) has at most 200 characters")
+            }
+        } catch let StoreError.invalid(field, reason) {
+            return .badRequest(.init(body: .json(.init(error: reason, field: field))))
         }
         let worker = WorkerInfo(id: hello.worker, host: hello.host ?? "?", device: hello.device ?? "cpu", pid: hello.pid)
         guard let lease = try store.lease(worker: worker, now: Self.now(), duration: leaseSeconds) else { return .noContent(.init()) }
@@ -61,7 +67,8 @@ extension ServiceAPI {
 
     func heartbeat(_ input: Operations.heartbeat.Input) async throws -> Operations.heartbeat.Output {
         guard case let .json(beat) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            try RequestChecks.heartbeat(worker: beat.worker, step: beat.step, totalSteps: beat.total_steps)
             try store.heartbeat(key: input.path.key, worker: beat.worker, now: Self.now(), duration: leaseSeconds, step: beat.step,
                                 totalSteps: beat.total_steps)
             return .ok(.init(body: .json(.init(lease_seconds: leaseSeconds))))
@@ -70,9 +77,10 @@ extension ServiceAPI {
 
     func uploadMetrics(_ input: Operations.uploadMetrics.Input) async throws -> Operations.uploadMetrics.Output {
         guard case let .json(batch) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
-            try store.recordMetrics(key: input.path.key, worker: batch.worker,
-                                    batch.metrics.map { MetricSample(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) })
+        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            let samples = batch.metrics.map { MetricSample(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
+            try RequestChecks.metrics(worker: batch.worker, samples)
+            try store.recordMetrics(key: input.path.key, worker: batch.worker, samples)
             metrics.metricsIngested.increment(by: Int64(batch.metrics.count))
             return .noContent(.init())
         }
@@ -95,9 +103,9 @@ extension ServiceAPI {
             guard FileArtifactStore.isHash(query.sha256) else {
                 throw StoreError.invalid(field: "sha256", reason: "sha256 must be 64 lowercase hexadecimal digits")
             }
-            guard (0...Int(Int32.max)).contains(query.phase), (0...Int(Int32.max)).contains(query.step) else {
-                throw StoreError.invalid(field: query.phase < 0 ? "phase" : "step", reason: "phase and step are counts (≥ 0)")
-            }
+            try RequestChecks.worker(query.worker)
+            try RequestChecks.count(query.phase, field: "phase")
+            try RequestChecks.count(query.step, field: "step")
             try requireLease(key, worker: query.worker)
             let layout = try layout(of: key)
             let limit = layout.maximumCheckpointBytes
@@ -146,6 +154,7 @@ extension ServiceAPI {
         guard case let .binary(body) = input.body else { throw APIError(.badRequest, "expected bytes", field: "body") }
         let query = input.query, key = input.path.key
         return try await guarded(key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            try RequestChecks.worker(query.worker)
             try requireLease(key, worker: query.worker)
             let layout = try layout(of: key)
             let expected = layout.packedMaskBytes
@@ -160,19 +169,7 @@ extension ServiceAPI {
                 guard bytes.count + chunk.count <= expected else { return tooLarge(nil) }
                 bytes += chunk
             }
-            guard bytes.count == expected else {
-                throw StoreError.invalid(field: "body", reason: "the \(query.kind.rawValue) masks of \(layout.architecture) take exactly "
-                                         + "\(expected) bytes, this body has \(bytes.count)")
-            }
-            var layers: [Data] = [], offset = 0
-            for (index, layer) in layout.layers.enumerated() {
-                let packed = bytes[offset..<(offset + layer.packedBytes)]
-                offset += layer.packedBytes
-                if layer.size % 8 != 0, packed.last! >> UInt8(layer.size % 8) != 0 {
-                    throw StoreError.invalid(field: "body", reason: "mask \(index) (\(layer.name)) sets padding bits past its \(layer.size) weights")
-                }
-                layers.append(Data(packed))
-            }
+            let layers = try RequestChecks.masks(bytes, layout: layout, kind: query.kind.rawValue)
             try store.saveMasks(key: key, worker: query.worker, kind: query.kind.rawValue, layers: layers)
             return .noContent(.init())
         }
@@ -182,27 +179,9 @@ extension ServiceAPI {
         guard case let .json(finish) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
         let key = input.path.key
         return try await guarded(key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            try RequestChecks.worker(finish.worker)
             try requireLease(key, worker: finish.worker)
-            let layout = try layout(of: key)
-            guard finish.layers.count == layout.layers.count else {
-                throw StoreError.invalid(field: "layers", reason: "\(finish.layers.count) layers, \(layout.architecture) has \(layout.layers.count)")
-            }
-            for (index, (layer, expected)) in zip(finish.layers, layout.layers).enumerated() {
-                guard layer.name == expected.name, layer.shape == expected.shape, layer.size == expected.size else {
-                    throw StoreError.invalid(field: "layers", reason: "layer \(index) is \(expected.name) \(expected.shape) in \(layout.architecture)")
-                }
-                guard (0...layer.size).contains(layer.kept), (0...layer.kept).contains(layer.effective) else {
-                    throw StoreError.invalid(field: "layers", reason: "layer \(index) (\(layer.name)): inconsistent size, kept and effective counts")
-                }
-            }
-            let result = try JSONEncoder().encode(finish.result)
-            let figures = FinalFigures(testAccuracy: finish.test_accuracy, testLoss: finish.test_loss, totalWeights: finish.total,
-                                       kept: finish.kept, effective: finish.effective, directCompression: finish.direct_compression,
-                                       effectiveCompression: finish.effective_compression, wallSeconds: finish.wall_seconds,
-                                       imagesPerSecond: finish.images_per_second, result: String(decoding: result, as: UTF8.self))
-            let layers = finish.layers.map {
-                LayerSample(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective, quota: $0.quota)
-            }
+            let (figures, layers) = try RequestChecks.finish(finish, layout: try layout(of: key))
             try store.finish(key: key, worker: finish.worker, figures: figures, layers: layers)
             return .noContent(.init())
         }
@@ -210,7 +189,8 @@ extension ServiceAPI {
 
     func failRun(_ input: Operations.failRun.Input) async throws -> Operations.failRun.Output {
         guard case let .json(failure) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
-        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }) {
+        return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
+            try RequestChecks.worker(failure.worker)
             let status = try store.fail(key: input.path.key, worker: failure.worker, error: String(failure.error.prefix(4000)))
             return .ok(.init(body: .json(.init(status: status))))
         }

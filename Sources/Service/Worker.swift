@@ -154,6 +154,10 @@ public final class Worker: @unchecked Sendable {
                 throw WorkerError(description: "server refused the token: \((try? answer.body.json.error) ?? "")")
             case let .badRequest(answer):
                 throw WorkerError(description: "server refused the lease request: \((try? answer.body.json.error) ?? "")")
+            case let .contentTooLarge(answer):
+                throw WorkerError(description: "server refused the lease request: \((try? answer.body.json.error) ?? "")")
+            case let .unsupportedMediaType(answer):
+                throw WorkerError(description: "server refused the lease request: \((try? answer.body.json.error) ?? "")")
             case let .undocumented(status, _):
                 throw WorkerError(description: "lease: unexpected HTTP \(status)")
             }

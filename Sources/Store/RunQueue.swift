@@ -329,7 +329,9 @@ extension Store {
     public func fail(key: String, worker: String, error: String) throws -> String {
         let (status, released): (String, [String]) = try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
-            let row = try Row.fetchOne(db, sql: "SELECT attempts, max_attempts FROM runs WHERE key = ?", arguments: [key])!
+            guard let row = try Row.fetchOne(db, sql: "SELECT attempts, max_attempts FROM runs WHERE key = ?", arguments: [key]) else {
+                throw StoreError.unknownRun(key)
+            }
             let final = (row["attempts"] as Int) >= (row["max_attempts"] as Int)
             let status = final ? "failed" : "queued"
             try db.cachedStatement(sql: """

@@ -64,6 +64,8 @@ struct SubmitCommand: AsyncParsableCommand {
             }
         case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
         case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
+        case let .contentTooLarge(answer): throw ServerRefused("413", try? answer.body.json)
+        case let .unsupportedMediaType(answer): throw ServerRefused("415", try? answer.body.json)
         case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
         }
     }
@@ -110,6 +112,8 @@ struct StatusCommand: AsyncParsableCommand {
                 guard watch, active > 0 else { return }
                 try await Task.sleep(nanoseconds: 2_000_000_000)
             case let .notFound(answer): throw ServerRefused("404", try? answer.body.json)
+            case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
+            case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
             case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
             }
         }
@@ -145,6 +149,7 @@ struct ResultsCommand: AsyncParsableCommand {
             }
         case let .notFound(answer): throw ServerRefused("404", try? answer.body.json)
         case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
+        case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
         case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
         }
     }

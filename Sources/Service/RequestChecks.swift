@@ -1,0 +1,134 @@
+import Experiments
+import Foundation
+import Store
+
+/// What a worker sends, checked before it reaches arithmetic, an allocation or the store. Every
+/// refusal is `StoreError.invalid` naming the field (a 400); the bounds are the ones the OpenAPI
+/// document states, so a client generated from it sends nothing these refuse.
+enum RequestChecks {
+    /// Worker ids: 1 to 200 characters.
+    static let workerIDLength = 1...200
+    /// Steps, phases and totals: counts that fit the database's and the engine's 32-bit fields.
+    static let counts = 0...Int(Int32.max)
+    /// Metric names (`test_accuracy`, …): 1 to 64 characters.
+    static let metricNameLength = 1...64
+    /// Metrics in one batch (a batch is what a worker gathered since its last report).
+    static let metricsPerBatch = 10_000
+
+    static func worker(_ id: String) throws(StoreError) {
+        guard workerIDLength.contains(id.count) else {
+            throw .invalid(field: "worker", reason: "a worker id of \(workerIDLength.lowerBound) to \(workerIDLength.upperBound) "
+                           + "characters is required, got \(id.count)")
+        }
+    }
+
+    static func count(_ value: Int?, field: String) throws(StoreError) {
+        guard let value else { return }
+        guard counts.contains(value) else {
+            throw .invalid(field: field, reason: "\(field) must be from 0 to \(counts.upperBound), got \(value)")
+        }
+    }
+
+    static func heartbeat(worker: String, step: Int?, totalSteps: Int?) throws(StoreError) {
+        try Self.worker(worker)
+        try count(step, field: "step")
+        try count(totalSteps, field: "total_steps")
+    }
+
+    static func metrics(worker: String, _ samples: [MetricSample]) throws(StoreError) {
+        try Self.worker(worker)
+        guard samples.count <= metricsPerBatch else {
+            throw .invalid(field: "metrics", reason: "\(samples.count) metrics in one batch, at most \(metricsPerBatch)")
+        }
+        for (index, sample) in samples.enumerated() {
+            try count(sample.phase, field: "metrics[\(index)].phase")
+            try count(sample.step, field: "metrics[\(index)].step")
+            guard metricNameLength.contains(sample.name.count) else {
+                throw .invalid(field: "metrics[\(index)].name", reason: "a metric name has \(metricNameLength.lowerBound) to "
+                               + "\(metricNameLength.upperBound) characters, got \(sample.name.count)")
+            }
+        }
+    }
+
+    /// A finish's figures against the run's layout: the per-layer table is the architecture's
+    /// (names, shapes, sizes), counts are consistent per layer (effective ≤ kept ≤ size) and the
+    /// totals and compressions are what the table implies. The compressions stored are computed
+    /// here from the counts, so what the store holds never depends on a client's arithmetic.
+    static func finish(_ finish: Components.Schemas.Finish, layout: RunLayout) throws(StoreError)
+        -> (figures: FinalFigures, layers: [LayerSample]) {
+        try worker(finish.worker)
+        guard finish.layers.count == layout.layers.count else {
+            throw .invalid(field: "layers", reason: "\(finish.layers.count) layers, \(layout.architecture) has \(layout.layers.count)")
+        }
+        var total = 0, kept = 0, effective = 0
+        for (index, (layer, expected)) in zip(finish.layers, layout.layers).enumerated() {
+            guard layer.name == expected.name, layer.shape == expected.shape, layer.size == expected.size else {
+                throw .invalid(field: "layers", reason: "layer \(index) is \(expected.name) \(expected.shape) in \(layout.architecture)")
+            }
+            guard (0...layer.size).contains(layer.kept), (0...layer.kept).contains(layer.effective) else {
+                throw .invalid(field: "layers", reason: "layer \(index) (\(layer.name)): inconsistent size, kept and effective counts")
+            }
+            if let quota = layer.quota, !(quota.isFinite && quota >= 0) {
+                throw .invalid(field: "layers", reason: "layer \(index) (\(layer.name)): quota must be a non-negative number")
+            }
+            // Bounded by the architecture's sizes: these sums cannot overflow.
+            total += expected.size
+            kept += layer.kept
+            effective += layer.effective
+        }
+        for (field, given, sum) in [("total", finish.total, total), ("kept", finish.kept, kept), ("effective", finish.effective, effective)]
+        where given != sum {
+            throw .invalid(field: field, reason: "\(field) is \(given), the layers add up to \(sum)")
+        }
+        func compression(_ field: String, _ given: Double?, count: Int) throws(StoreError) -> Double? {
+            let implied = count > 0 ? Double(total) / Double(count) : nil
+            switch (given, implied) {
+            case (nil, nil): return nil
+            case let (given?, implied?) where abs(given - implied) <= 1e-9 * implied: return implied
+            default:
+                throw .invalid(field: field, reason: "\(field) must be total / \(field == "direct_compression" ? "kept" : "effective") = "
+                               + (implied.map { "\($0)" } ?? "absent (nothing left)") + ", got \(given.map { "\($0)" } ?? "nothing")")
+            }
+        }
+        let direct = try compression("direct_compression", finish.direct_compression, count: kept)
+        let live = try compression("effective_compression", finish.effective_compression, count: effective)
+        guard (0...1).contains(finish.test_accuracy) else {
+            throw .invalid(field: "test_accuracy", reason: "an accuracy is in [0, 1], got \(finish.test_accuracy)")
+        }
+        for (field, value) in [("test_loss", finish.test_loss), ("wall_seconds", finish.wall_seconds),
+                               ("images_per_second", finish.images_per_second)] where !(value.isFinite && value >= 0) {
+            throw .invalid(field: field, reason: "\(field) must be a non-negative number, got \(value)")
+        }
+        let result: Data
+        do { result = try JSONEncoder().encode(finish.result) } catch { throw .invalid(field: "result", reason: "not encodable: \(error)") }
+        let figures = FinalFigures(testAccuracy: finish.test_accuracy, testLoss: finish.test_loss, totalWeights: total, kept: kept,
+                                   effective: effective, directCompression: direct, effectiveCompression: live,
+                                   wallSeconds: finish.wall_seconds, imagesPerSecond: finish.images_per_second,
+                                   result: String(decoding: result, as: UTF8.self))
+        let layers = finish.layers.map {
+            LayerSample(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective, quota: $0.quota)
+        }
+        return (figures, layers)
+    }
+
+    /// Splits an uploaded masks body (`packedMaskBytes` long: the caller bounds it while reading)
+    /// into the layers' packed bits, refusing a wrong length or padding bits set past a layer's
+    /// weights.
+    static func masks(_ bytes: [UInt8], layout: RunLayout, kind: String) throws(StoreError) -> [Data] {
+        let expected = layout.packedMaskBytes
+        guard bytes.count == expected else {
+            throw .invalid(field: "body", reason: "the \(kind) masks of \(layout.architecture) take exactly \(expected) bytes, "
+                           + "this body has \(bytes.count)")
+        }
+        var layers: [Data] = [], offset = 0
+        for (index, layer) in layout.layers.enumerated() {
+            let packed = bytes[offset..<(offset + layer.packedBytes)]
+            offset += layer.packedBytes
+            if layer.size % 8 != 0, let last = packed.last, last >> UInt8(layer.size % 8) != 0 {
+                throw .invalid(field: "body", reason: "mask \(index) (\(layer.name)) sets padding bits past its \(layer.size) weights")
+            }
+            layers.append(Data(packed))
+        }
+        return layers
+    }
+}
