@@ -31,6 +31,8 @@ let package = Package(
         // Workers stream checkpoints both ways (URLSession's transport buffers whole bodies on Linux).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
+        // Property tests (generated input, shrunk to the smallest failing case) of the validators.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // oneDNN 2.6 (Debian libdnnl-dev): GEMM, convolution, pooling, batch norm.
@@ -100,9 +102,11 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),
         .testTarget(
             name: "ExperimentsTests",
-            dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments",
+                                                        .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "prunelabTests", dependencies: ["prunelab"]),
     ]
 )

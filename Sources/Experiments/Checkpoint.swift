@@ -45,6 +45,8 @@ public struct Checkpoint: Equatable, Sendable {
     /// The number of elements of `shape` when every dimension is ≥ 0 and the product is at most
     /// `limit` (checked as it is multiplied, so no shape overflows); nil otherwise.
     public static func elementCount(_ shape: [Int], atMost limit: Int) -> Int? {
+        guard !shape.contains(where: { $0 < 0 }) else { return nil }
+        if shape.contains(0) { return 0 }
         var count = 1
         for dimension in shape {
             guard dimension >= 0 else { return nil }

@@ -203,42 +203,44 @@ public func runConcurrencyOnEventLoops() {
     NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }
 
-/// A method the API does not have on a path it has is 405 Method Not Allowed with an `Allow`
-/// header (RFC 9110), not 404: the path exists. The paths and their methods are read from the
-/// OpenAPI document the API is generated from, so the two cannot disagree.
-struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
-    struct Route: Sendable {
-        let components: [Substring]
-        var methods: [String]
+/// The paths of the API and their methods, read from the OpenAPI document it is generated from
+/// (so the two cannot disagree), plus the routes outside it.
+struct DocumentRoute: Sendable, Equatable {
+    let components: [Substring]
+    var methods: [String]
 
-        func matches(_ path: [Substring]) -> Bool {
-            path.count == components.count && zip(components, path).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
-        }
-    }
-
-    let routes: [Route]
-
-    init(document: String, prefix: String = "/api/v1", extra: [String] = ["/healthz", "/metrics", "/api/v1/openapi.yaml"]) {
-        routes = Self.routes(in: document, prefix: prefix) + extra.map { Route(components: $0.split(separator: "/"), methods: ["GET"]) }
+    func matches(_ path: [Substring]) -> Bool {
+        path.count == components.count && zip(components, path).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
     }
 
     /// `paths:` of an OpenAPI document written as ours is: a path per two-space-indented line,
     /// its methods on four-space-indented lines below it.
-    static func routes(in document: String, prefix: String) -> [Route] {
+    static func routes(in document: String, prefix: String) -> [DocumentRoute] {
         let methods: Set<Substring> = ["get", "put", "post", "delete", "patch", "head", "options"]
-        var routes: [Route] = [], inPaths = false
+        var routes: [DocumentRoute] = [], inPaths = false
         for line in document.split(separator: "\n", omittingEmptySubsequences: true) {
             if line == "paths:" { inPaths = true; continue }
             guard inPaths else { continue }
             if !line.hasPrefix(" ") { break }
             if line.hasPrefix("  /"), !line.hasPrefix("   "), line.hasSuffix(":") {
-                routes.append(Route(components: (prefix + line.dropFirst(2).dropLast()).split(separator: "/"), methods: []))
+                routes.append(DocumentRoute(components: (prefix + line.dropFirst(2).dropLast()).split(separator: "/"), methods: []))
             } else if line.hasPrefix("    "), !line.hasPrefix("     "), let name = line.dropFirst(4).split(separator: ":").first,
                       methods.contains(name), !routes.isEmpty {
                 routes[routes.count - 1].methods.append(name.uppercased())
             }
         }
         return routes
+    }
+}
+
+/// A method the API does not have on a path it has is 405 Method Not Allowed with an `Allow`
+/// header (RFC 9110), not 404: the path exists.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: [DocumentRoute]
+
+    init(document: String, prefix: String = "/api/v1", extra: [String] = ["/healthz", "/metrics", "/api/v1/openapi.yaml"]) {
+        routes = DocumentRoute.routes(in: document, prefix: prefix)
+            + extra.map { DocumentRoute(components: $0.split(separator: "/"), methods: ["GET"]) }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
