@@ -49,11 +49,12 @@ func count(_ store: Store, _ table: String) throws -> Int {
         let (store, directory) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(try store.journalMode() == "wal")
-        #expect(try store.appliedMigrations() == ["0001_initial", "0002_queue_index", "0003_artifacts"])
+        #expect(try store.appliedMigrations() == Store.migrations.map(\.name))
+        #expect(Store.migrations.map(\.name).prefix(4) == ["0001_initial", "0002_queue_index", "0003_artifacts", "0004_strict"])
         #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA foreign_keys") } == 1)
         // Reopening applies nothing twice.
         let again = try Store(path: store.path)
-        #expect(try again.appliedMigrations() == ["0001_initial", "0002_queue_index", "0003_artifacts"])
+        #expect(try again.appliedMigrations() == Store.migrations.map(\.name))
         for table in ["sweeps", "runs", "sweep_runs", "run_dependencies", "metrics", "layers", "masks", "checkpoints", "workers", "events"] {
             #expect(try count(store, table) == 0, "\(table)")
         }
@@ -278,6 +279,58 @@ func count(_ store: Store, _ table: String) throws -> Int {
             try store.saveCheckpoint(key: run.key, worker: "w", phase: 0, step: 20, sha256: orphan.sha256, size: 100)
         }
         #expect(try store.checkpoint(run.key)?.step == 10)
+    }
+
+    /// Every table is STRICT (0004): a hand edit that would put text where the server reads a
+    /// count, or a negative count, is refused by SQLite, so no read of the server ever meets it.
+    @Test func handEditsOfTheWrongTypeOrRangeAreRefused() throws {
+        let (store, directory) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let run = newRun("strict")
+        _ = try store.submitSweep(name: "s", spec: "{}", runs: [run])
+        let strict = try store.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM pragma_table_list WHERE schema = 'main' AND strict = 1 AND name NOT LIKE 'sqlite_%'")
+        }
+        #expect(Set(strict).isSuperset(of: ["sweeps", "runs", "sweep_runs", "run_dependencies", "metrics", "layers", "masks", "checkpoints",
+                                            "workers", "events"]), "\(strict)")
+        for edit in ["UPDATE runs SET attempts = 'many'", "UPDATE runs SET attempts = -1", "UPDATE runs SET step = 'x'",
+                     "UPDATE runs SET seed = 1.5", "INSERT INTO metrics (run_key, phase, step, name, value) VALUES ('\(run.key)', 0, -3, 'a', 1)",
+                     "INSERT INTO metrics (run_key, phase, step, name, value) VALUES ('\(run.key)', 0, 1, 'a', 'high')"] {
+            #expect(throws: DatabaseError.self, "\(edit)") { try store.pool.write { db in try db.execute(sql: edit) } }
+        }
+        #expect(try store.runStatus(run.key).attempts == 0)
+    }
+
+    /// A database written before 0004 keeps its rows (and its results view) when made STRICT.
+    @Test func strictMigrationKeepsTheRows() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let parent = newRun("p"), child = newRun("c", parents: [parent.key])
+        do {
+            let pool = try DatabasePool(path: path)
+            try Store.migrator(artifacts: nil).migrate(pool, upTo: "0003_artifacts")
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO sweeps (id, name, spec) VALUES (1, 's', '{}')")
+                for run in [parent, child] {
+                    try db.execute(sql: "INSERT INTO runs (key, config, architecture, dataset, pruner, seed, shuffle, compression) VALUES (?, '{}', 'a', 'd', 'p', 0, 0, 10)",
+                                   arguments: [run.key])
+                    try db.execute(sql: "INSERT INTO sweep_runs (sweep_id, run_key) VALUES (1, ?)", arguments: [run.key])
+                }
+                try db.execute(sql: "INSERT INTO run_dependencies (run_key, parent_key) VALUES (?, ?)", arguments: [child.key, parent.key])
+                try db.execute(sql: "INSERT INTO metrics (run_key, phase, step, name, value) VALUES (?, 0, 5, 'test_accuracy', 1)", arguments: [child.key])
+                try db.execute(sql: "INSERT INTO events (kind, run_key) VALUES ('leased', ?)", arguments: [child.key])
+            }
+        }
+        let store = try Store(path: path)
+        #expect(try count(store, "runs") == 2 && count(store, "sweep_runs") == 2 && count(store, "run_dependencies") == 1)
+        #expect(try count(store, "results") == 2 && count(store, "events") == 1)
+        #expect(try store.metrics(child.key).map(\.value) == [1.0])
+        #expect(try store.pool.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }.isEmpty)
+        #expect(try store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") } == "ok")
+        // The queue's index is back: leasing still walks it.
+        #expect(try store.pool.read { db in try db.indexes(on: "runs").map(\.name) }.contains("runs_queued"))
     }
 
     /// Databases from before 0003 kept checkpoints as BLOBs: opening one moves them into files.
