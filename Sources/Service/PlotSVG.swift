@@ -6,10 +6,11 @@ public enum CompressionAxis: String, Sendable, CaseIterable {
     case direct, effective
 
     /// The row's compression on this axis; nil while unfinished or when infinite (nothing kept or
-    /// nothing effective: the network is disconnected).
+    /// nothing effective: the network is disconnected) — or beyond any network's weight count
+    /// (10¹²), which only a hand-edited database could hold: the axis' ticks are then finite.
     func value(_ row: ResultRow) -> Double? {
         let value = self == .direct ? row.directCompression : row.effectiveCompression
-        return value.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
+        return value.flatMap { $0.isFinite && $0 > 0 && $0 <= 1e12 ? $0 : nil }
     }
 }
 
@@ -63,7 +64,7 @@ public enum AccuracyPlot {
         var groups: [SeriesKey: [Double: [(x: Double, accuracy: Double)]]] = [:]
         var omitted = 0
         for row in rows where row.status == "succeeded" {
-            guard let accuracy = row.testAccuracy, accuracy.isFinite else { continue }
+            guard let accuracy = row.testAccuracy, (0...1).contains(accuracy) else { continue }
             guard let x = axis.value(row) else { omitted += 1; continue }
             let key = SeriesKey(architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode ?? "",
                                 variant: variants[row.key] ?? "")
@@ -254,6 +255,7 @@ public enum AccuracyPlot {
 
     /// At most three significant digits, no trailing zeros.
     static func significant(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return String(format: "%.3g", value) }
         if value >= 100 { return String(Int(value.rounded())) }
         var text = String(format: value >= 10 ? "%.1f" : "%.2f", value)
         while text.contains("."), text.hasSuffix("0") { text.removeLast() }

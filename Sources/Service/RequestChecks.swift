@@ -52,8 +52,9 @@ enum RequestChecks {
 
     /// A finish's figures against the run's layout: the per-layer table is the architecture's
     /// (names, shapes, sizes), counts are consistent per layer (effective ≤ kept ≤ size) and the
-    /// totals and compressions are what the table implies. The compressions stored are computed
-    /// here from the counts, so what the store holds never depends on a client's arithmetic.
+    /// totals and compressions are what the table implies (a compression may be left out). The
+    /// compressions stored are computed here from the counts, so what the store holds never
+    /// depends on a client's arithmetic.
     static func finish(_ finish: Components.Schemas.Finish, layout: RunLayout) throws(StoreError)
         -> (figures: FinalFigures, layers: [LayerSample]) {
         try worker(finish.worker)
@@ -83,7 +84,7 @@ enum RequestChecks {
         func compression(_ field: String, _ given: Double?, count: Int) throws(StoreError) -> Double? {
             let implied = count > 0 ? Double(total) / Double(count) : nil
             switch (given, implied) {
-            case (nil, nil): return nil
+            case (nil, _): return implied
             case let (given?, implied?) where abs(given - implied) <= 1e-9 * implied: return implied
             default:
                 throw .invalid(field: field, reason: "\(field) must be total / \(field == "direct_compression" ? "kept" : "effective") = "
