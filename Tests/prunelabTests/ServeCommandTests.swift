@@ -206,6 +206,28 @@ struct ServeCommandTests {
                 status: 415, field: "Content-Type", contentType: "text/plain"),
         BadCase(name: "metrics of unknown run", method: "GET", path: "/api/v1/runs/\(unknownKey)/metrics", body: nil, token: .none,
                 status: 404, field: "key"),
+        // What fuzzing and the audit of issue 16 found: each of these once trapped the server or was
+        // answered with the wrong status.
+        BadCase(name: "an LTH rate so small its rounds overflow", method: "POST", path: "/api/v1/sweeps",
+                body: #"{"name": "x", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "pruner": "lth", "lth": {"rate": 1e-20}}, "grid": {"compression": [10, 1e300]}}"#,
+                token: .none, status: 400, field: "lth.rate"),
+        BadCase(name: "iterations beyond the limit", method: "POST", path: "/api/v1/sweeps",
+                body: #"{"name": "x", "base": {"architecture": "lenet300-100", "pruner": "dense", "training": {"iterations": 9000000000000000000}}, "grid": {"seed": [0]}}"#,
+                token: .none, status: 400, field: "training.iterations"),
+        BadCase(name: "JSON nested 100 000 deep", method: "POST", path: "/api/v1/sweeps",
+                body: #"{"name": "x", "base": {"x": "# + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}}",
+                token: .none, status: 400, field: "body"),
+        BadCase(name: "a method the path does not have", method: "DELETE", path: "/api/v1/sweeps", body: nil, token: .none, status: 405,
+                field: "method"),
+        BadCase(name: "a negative heartbeat step", method: "POST", path: "/api/v1/runs/\(queuedRun)/heartbeat",
+                body: #"{"worker": "w", "step": -1}"#, token: .none, status: 400, field: "step"),
+        BadCase(name: "a worker id of 201 characters", method: "POST", path: "/api/v1/workers/lease",
+                body: #"{"worker": ""# + String(repeating: "w", count: 201) + #""}"#, token: .none, status: 400, field: "worker"),
+        BadCase(name: "a metric name of 65 characters", method: "POST", path: "/api/v1/runs/\(queuedRun)/metrics",
+                body: #"{"worker": "w", "metrics": [{"phase": 0, "step": 1, "name": ""# + String(repeating: "n", count: 65) + #"", "value": 1}]}"#,
+                token: .none, status: 400, field: "metrics[0].name"),
+        BadCase(name: "runs of an unknown status", method: "GET", path: "/api/v1/runs?status=sleeping", body: nil, token: .none, status: 400,
+                field: "status"),
     ]
 
     /// Each bad request gets its 4xx with the field named, and the database does not change.
