@@ -4,7 +4,9 @@ import Store
 
 /// What a worker sends, checked before it reaches arithmetic, an allocation or the store. Every
 /// refusal is `StoreError.invalid` naming the field (a 400); the bounds are the ones the OpenAPI
-/// document states, so a client generated from it sends nothing these refuse.
+/// document states, so a client generated from it sends nothing these refuse. Lengths are counted
+/// in Unicode code points, as JSON Schema's `maxLength` counts them (not in Swift's grapheme
+/// clusters, which combine many code points into one character).
 enum RequestChecks {
     /// Worker ids: 1 to 200 characters.
     static let workerIDLength = 1...200
@@ -16,9 +18,9 @@ enum RequestChecks {
     static let metricsPerBatch = 10_000
 
     static func worker(_ id: String) throws(StoreError) {
-        guard workerIDLength.contains(id.count) else {
+        guard workerIDLength.contains(id.unicodeScalars.count) else {
             throw .invalid(field: "worker", reason: "a worker id of \(workerIDLength.lowerBound) to \(workerIDLength.upperBound) "
-                           + "characters is required, got \(id.count)")
+                           + "characters is required, got \(id.unicodeScalars.count)")
         }
     }
 
@@ -43,9 +45,9 @@ enum RequestChecks {
         for (index, sample) in samples.enumerated() {
             try count(sample.phase, field: "metrics[\(index)].phase")
             try count(sample.step, field: "metrics[\(index)].step")
-            guard metricNameLength.contains(sample.name.count) else {
+            guard metricNameLength.contains(sample.name.unicodeScalars.count) else {
                 throw .invalid(field: "metrics[\(index)].name", reason: "a metric name has \(metricNameLength.lowerBound) to "
-                               + "\(metricNameLength.upperBound) characters, got \(sample.name.count)")
+                               + "\(metricNameLength.upperBound) characters, got \(sample.name.unicodeScalars.count)")
             }
         }
     }

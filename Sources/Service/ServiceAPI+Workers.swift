@@ -14,7 +14,7 @@ extension ServiceAPI {
         do {
             try RequestChecks.worker(hello.worker)
             if let pid = hello.pid, !(0...Int(Int32.max)).contains(pid) { throw StoreError.invalid(field: "pid", reason: "a process id is from 0 to \(Int32.max), got \(pid)") }
-            for (field, value) in [("host", hello.host), ("device", hello.device)] where (value?.count ?? 0) > 200 {
+            for (field, value) in [("host", hello.host), ("device", hello.device)] where (value?.unicodeScalars.count ?? 0) > 200 {
                 throw StoreError.invalid(field: field, reason: "\(field) has at most 200 characters")
             }
         } catch let StoreError.invalid(field, reason) {

@@ -50,7 +50,8 @@ public enum SweepExpansion {
             }
             maxAttempts = number.intValue
         }
-        guard let name = top["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
+        // Lengths in Unicode code points, as JSON Schema's maxLength counts them.
+        guard let name = top["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty, name.unicodeScalars.count <= 200 else {
             throw SweepError(field: "name", reason: "a non-empty string of at most 200 characters is required")
         }
         let base = top["base"] ?? [String: Any]()
@@ -71,7 +72,27 @@ public enum SweepExpansion {
             }
             axes.append((field, values.map(sendable)))
         }
-        return SweepSpec(name: name, base: sendable(base) as! [String: any Sendable], axes: axes,
+        // A field the grid sets replaces base's in every cell, so base's value would never be
+        // validated nor used: refused, as is a grid field inside a base value that is no object.
+        for (field, _) in axes {
+            let path = field.split(separator: ".").map(String.init)
+            var node: Any = base
+            for (depth, key) in path.enumerated() {
+                guard let object = node as? [String: Any] else {
+                    throw SweepError(field: "grid.\(field)", reason: "base.\(path[..<depth].joined(separator: ".")) is not an object, "
+                                     + "yet the grid sets a field inside it")
+                }
+                guard let next = object[key], !(next is NSNull) else { break }
+                if depth == path.count - 1 {
+                    throw SweepError(field: "grid.\(field)", reason: "also given in base; give each field in one place")
+                }
+                node = next
+            }
+        }
+        guard let sendableBase = sendable(base) as? [String: any Sendable] else {
+            throw SweepError(field: "base", reason: "must be an object of run config fields")
+        }
+        return SweepSpec(name: name, base: sendableBase, axes: axes,
                          document: String(decoding: data, as: UTF8.self), maxAttempts: maxAttempts)
     }
 

@@ -86,4 +86,18 @@ import Testing
             #expect(error.field == "grid")
         }
     }
+
+    /// A field the grid sets would replace base's in every cell, unvalidated and unused: the
+    /// sweep is refused naming the grid axis (a fuzzer found base.seed = -1 accepted that way).
+    @Test(arguments: [
+        (#"{"seed": -1}"#, "seed"), (#"{"training": {"iterations": 0}}"#, "training.iterations"), (#"{"training": 5}"#, "training.iterations"),
+        (#"{"training": {"batch_size": 10}}"#, "training"),
+    ])
+    func aFieldInBothBaseAndGridIsRefused(base: String, axis: String) throws {
+        let json = #"{"name": "x", "base": \#(base), "grid": {"\#(axis)": [1, 2]}}"#
+        #expect(throws: SweepError.self) { try SweepExpansion.parse(Data(json.utf8)) }
+        do { _ = try SweepExpansion.parse(Data(json.utf8)) } catch { #expect(error.field == "grid.\(axis)") }
+        // The same field given only once is fine; null in base counts as absent.
+        #expect(try SweepExpansion.parse(Data(#"{"name": "x", "base": {"seed": null}, "grid": {"seed": [1, 2]}}"#.utf8)).axes.count == 1)
+    }
 }
