@@ -51,7 +51,7 @@ public enum SweepExpansion {
             maxAttempts = number.intValue
         }
         // Lengths in Unicode code points, as JSON Schema's maxLength counts them.
-        guard let name = top["name"] as? String, !name.trimmingCharacters(in: .whitespaces).isEmpty, name.unicodeScalars.count <= 200 else {
+        guard let name = top["name"] as? String, !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, name.unicodeScalars.count <= 200 else {
             throw SweepError(field: "name", reason: "a non-empty string of at most 200 characters is required")
         }
         let base = top["base"] ?? [String: Any]()
