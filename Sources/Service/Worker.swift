@@ -99,6 +99,18 @@ struct RetryLater: ClientMiddleware {
     }
 }
 
+/// The workers' HTTP client: `HTTPClient.shared`'s settings, except that a refused connection (the
+/// server is down or restarting) fails the request at once; AsyncHTTPClient would otherwise retry
+/// the connection until the request's deadline (two minutes, two hours for uploads), during which
+/// the uplink sends no heartbeat and a stop waits. The worker retries on its own schedule instead.
+/// One for the process, never shut down, like `.shared`.
+let workerHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration.singletonConfiguration
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(10)
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
+
 /// Pulls runs from the server and executes them with the embedded engine: lease → (parent state,
 /// checkpoint) → RunExecutor, streaming metrics, heartbeats and checkpoints → final result, or a
 /// failure report. An expired lease lets another worker resume from the last uploaded checkpoint.
@@ -151,10 +163,10 @@ public final class Worker: @unchecked Sendable {
         // AsyncHTTPClient streams request and response bodies (URLSession's transport collects them
         // whole on Linux): checkpoints go from file to socket and back a chunk at a time.
         client = Client(serverURL: configuration.server, configuration: apiCoding,
-                        transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .minutes(2))),
+                        transport: AsyncHTTPClientTransport(configuration: .init(client: workerHTTPClient, timeout: .minutes(2))),
                         middlewares: [RetryLater(), BearerToken(token: configuration.token)])
         bulk = Client(serverURL: configuration.server, configuration: apiCoding,
-                      transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .hours(2))),
+                      transport: AsyncHTTPClientTransport(configuration: .init(client: workerHTTPClient, timeout: .hours(2))),
                       middlewares: [RetryLater(), BearerToken(token: configuration.token)])
     }
 
@@ -310,6 +322,11 @@ public final class Worker: @unchecked Sendable {
                 log.notice("run stopped on request (at its uploaded checkpoint once it had trained); its lease will expire and another worker resumes it",
                            metadata: ["step": "\(error.step)", "phase": "\(error.phase)", "during": "\(error.during)"])
                 return
+            } catch let error as RunInterrupted where uplink.leaseLost {
+                uplink.close()
+                await withTaskCancellationHandler { await uplinkTask.value } onCancel: { uplinkTask.cancel() }
+                // Another worker has the run now: nothing to report (the server would refuse it anyway).
+                throw WorkerError(description: "lost the lease of run \(key) during \(error.during)")
             } catch {
                 uplink.close()
                 await withTaskCancellationHandler { await uplinkTask.value } onCancel: { uplinkTask.cancel() }
