@@ -19,7 +19,7 @@ final class AtomicFile {
         let url = URL(fileURLWithPath: path)
         temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
         descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw ExperimentsError.runDirectory(path: path, reason: "cannot create \(temporary) (errno \(errno))") }
+        guard descriptor >= 0 else { throw ExperimentsError.runDirectory(path: path, reason: "cannot create \(temporary): \(String(cString: strerror(errno))) (errno \(errno))") }
     }
 
     deinit { abandon() }
@@ -32,7 +32,7 @@ final class AtomicFile {
             let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw ExperimentsError.runDirectory(path: path, reason: "write failed (errno \(errno))")
+                throw ExperimentsError.runDirectory(path: path, reason: "write failed: \(String(cString: strerror(errno))) (errno \(errno))")
             }
             offset += written
         }
@@ -46,7 +46,7 @@ final class AtomicFile {
 
     /// Flushes the file to disk and renames it over `path`.
     func commit() throws {
-        guard fsync(descriptor) == 0 else { throw ExperimentsError.runDirectory(path: path, reason: "fsync failed (errno \(errno))") }
+        guard fsync(descriptor) == 0 else { throw ExperimentsError.runDirectory(path: path, reason: "fsync failed: \(String(cString: strerror(errno))) (errno \(errno))") }
         close(descriptor)
         descriptor = -1
         guard rename(temporary, path) == 0 else {

@@ -35,11 +35,15 @@ public struct RunFiles: Sendable {
     }
 }
 
-/// The run was stopped on request (`stopAfterSteps`) after writing a checkpoint.
+/// The run was stopped on request (`stopAfter`, `shouldStop`, `shouldCheckpointAndStop`) at
+/// `step` of `phase`: with a checkpoint of that step when one was asked for and the run had
+/// trained since pruning; a stop while pruning leaves nothing (pruning starts again on resume).
 public struct RunInterrupted: Error, CustomStringConvertible {
     public let step: Int
     public let phase: Int
-    public var description: String { "run stopped after step \(step) of phase \(phase) (checkpoint written); continue with --resume" }
+    /// What the run was doing: "training", "pruning: round 17 of 100", "evaluation after step 40: batch 3 of 10".
+    public var during = "training"
+    public var description: String { "run stopped at step \(step) of phase \(phase) during \(during); continue with --resume" }
 }
 
 /// Executes one run: seed → initialise → prune (direct or effective target, optional shuffle) →
@@ -65,15 +69,24 @@ public final class RunExecutor: @unchecked Sendable {
     public var checkpointInterval: Double = 0
     /// Stop (throwing `RunInterrupted`) after this many steps of the given phase, with a checkpoint.
     public var stopAfter: (phase: Int, step: Int)?
-    /// Checked before every step: when it says so the run stops, throwing `RunInterrupted` (a
-    /// worker that lost its lease stops training for nothing).
+    /// Checked before every step, pruning round, bisection probe, scoring and evaluation batch:
+    /// when it says so the run stops, throwing `RunInterrupted` (a worker that lost its lease
+    /// stops training for nothing).
     public var shouldStop: (@Sendable () -> Bool)?
-    /// Checked before every step, before `shouldStop`: when it says so the run checkpoints the
-    /// steps done since the last checkpoint (reported like the periodic ones) and stops, throwing
-    /// `RunInterrupted` — a worker told to stop (SIGTERM, preemption) leaves no work behind.
+    /// Checked like `shouldStop`, before it: when it says so the run checkpoints the steps done
+    /// since the last checkpoint (reported like the periodic ones) and stops, throwing
+    /// `RunInterrupted` — a worker told to stop (SIGTERM, preemption) leaves no work behind. A
+    /// stop while pruning or evaluating comes within one round or batch (seconds on VGG-16).
     public var shouldCheckpointAndStop: (@Sendable () -> Bool)?
     private var metrics: [MetricRecord] = []
     private let backend: any Backend
+
+    /// Either stop request, as the hook the long loops of pruning and evaluation ask.
+    private var stop: StopCheck {
+        let soft = shouldStop, checkpointing = shouldCheckpointAndStop
+        guard soft != nil || checkpointing != nil else { return .never }
+        return StopCheck { (checkpointing?() ?? false) || (soft?() ?? false) }
+    }
 
     /// `backend`: where the network computes (the CPU, or a GPU backend the caller opened).
     public init(config: RunConfig, reporter: any Reporter = SilentReporter(), files: RunFiles = RunFiles(), parent: Checkpoint? = nil,
@@ -118,7 +131,12 @@ public final class RunExecutor: @unchecked Sendable {
             totalSteps = (phase > 1 ? (phase - 1) * config.training.iterations : 0)
         } else {
             reporter.report(.stage("pruning"))
-            (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+            do {
+                (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+            } catch let stopped as ComputationStopped {
+                // Nothing trained yet: the next attempt prunes again from the seed.
+                throw RunInterrupted(step: 0, phase: phase, during: stopped.within("pruning").place)
+            }
         }
         var resumedFrom: Int? = resume.map { $0.header.step }
         var outcome: TrainingOutcome
@@ -134,7 +152,20 @@ public final class RunExecutor: @unchecked Sendable {
             startStep = 0
             resumedFrom = nil
             reporter.report(.stage("lottery-ticket round \(phase) of \(rounds): pruning"))
-            (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+            do {
+                (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+            } catch let stopped as ComputationStopped {
+                // The pruner left the network as trained: keep the finished round, so that the
+                // resumed run starts this round's pruning instead of retraining the last one.
+                let iterations = config.training.iterations
+                if shouldCheckpointAndStop?() == true, let path = files.checkpoint {
+                    let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: iterations,
+                                                       phase: phase - 1, metrics: metrics, to: path)
+                    reporter.report(.checkpoint(step: iterations, phase: phase - 1, path: path, sha256: written.sha256))
+                }
+                throw RunInterrupted(step: iterations, phase: phase - 1,
+                                     during: stopped.within("lottery-ticket round \(phase) of \(rounds): pruning").place)
+            }
             optimizer = makeOptimizer()
         }
         if let final = files.final {
@@ -172,7 +203,7 @@ public final class RunExecutor: @unchecked Sendable {
         let target = config.compression ?? 1
         var pruner = try Pruner(config.pruner == "lth" ? "magnitude/global" : config.pruner)
         var options = PruningOptions(compression: target, mode: mode, seed: seed, shuffle: config.shuffle,
-                                     rounds: config.settings.synflowRounds ?? config.settings.snipRounds ?? 100)
+                                     rounds: config.settings.synflowRounds ?? config.settings.snipRounds ?? 100, stop: stop)
         if config.pruner == "lth" {
             // Trained weights to rank: the parent's for round 1 (its training is the dense round),
             // the network's own (just trained) afterwards; earlier masks stay in force.
@@ -181,7 +212,7 @@ public final class RunExecutor: @unchecked Sendable {
                 let survivors = network.prunableParameters.reduce(0) { $0 + $1.keptCount }
                 let kept = Int((Double(survivors) * (1 - (config.settings.lthRate ?? 0.2))).rounded())
                 options = PruningOptions(compression: Double(network.prunableParameterCount) / Double(max(kept, 1)), mode: .direct,
-                                         seed: seed, shuffle: false)
+                                         seed: seed, shuffle: false, stop: stop)
             } else {
                 options.shuffle = config.shuffle
             }
@@ -260,8 +291,47 @@ public final class RunExecutor: @unchecked Sendable {
         var lastTrain = (loss: 0.0, accuracy: 0.0)
         var seconds = 0.0, trained = 0
         var test = (loss: Double.nan, accuracy: Double.nan)
-        if start >= setup.iterations { test = try evaluate(network, splits: splits, batchSize: setup.batchSize) }
+        let stop = self.stop
         var lastCheckpoint = start, lastCheckpointTime = monotonicSeconds()
+        /// The evaluation after step `done` (the window's train figures, the test split), recorded as metrics.
+        func evaluateAndRecord(after done: Int) throws {
+            lastTrain = (windowLoss / Double(windowImages), Double(windowCorrect) / Double(windowImages))
+            let rate = Double(windowImages) / (monotonicSeconds() - windowStart)
+            do {
+                test = try evaluate(network, splits: splits, batchSize: setup.batchSize, stop: stop)
+            } catch let stopped as ComputationStopped {
+                // The steps are done, their evaluation is not: the checkpoint keeps the window,
+                // and the resumed run evaluates first (below), so no metric goes missing.
+                if shouldCheckpointAndStop?() == true, done != lastCheckpoint, let path = files.checkpoint {
+                    let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
+                                                       metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
+                                                       to: path)
+                    reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
+                }
+                throw RunInterrupted(step: done, phase: phase, during: stopped.within("evaluation after step \(done)").place)
+            }
+            reporter.report(.progress(RunProgress(step: done, steps: setup.iterations, phase: phase,
+                                                  learningRate: Double(optimizer.learningRate), loss: lastTrain.loss,
+                                                  accuracy: lastTrain.accuracy,
+                                                  imagesPerSecond: rate)))
+            for (name, value) in [("train_loss", lastTrain.loss), ("train_accuracy", lastTrain.accuracy),
+                                  ("test_loss", test.loss), ("test_accuracy", test.accuracy)] {
+                metrics.append(MetricRecord(phase: phase, step: done, name: name, value: value))
+                reporter.report(.metric(step: done, phase: phase, name: name, value: value))
+            }
+            writeMetrics()
+            windowLoss = 0; windowCorrect = 0; windowImages = 0; windowStart = monotonicSeconds()
+        }
+        let isBoundary = { (done: Int) in done % setup.evalEvery == 0 || done == setup.iterations }
+        let evaluated = { (done: Int) in self.metrics.contains { $0.phase == phase && $0.step == done && $0.name == "test_accuracy" } }
+        if start > 0, isBoundary(start), !evaluated(start) {
+            // A checkpoint written when a stop interrupted this evaluation.
+            try evaluateAndRecord(after: start)
+        } else if start >= setup.iterations {
+            do { test = try evaluate(network, splits: splits, batchSize: setup.batchSize, stop: stop) } catch let stopped as ComputationStopped {
+                throw RunInterrupted(step: start, phase: phase, during: stopped.within("final evaluation").place)
+            }
+        }
         for step in start..<max(start, setup.iterations) {
             if let shouldCheckpointAndStop, shouldCheckpointAndStop() {
                 // At the last checkpoint (or the resume point) the checkpoint exists already.
@@ -289,22 +359,7 @@ public final class RunExecutor: @unchecked Sendable {
             windowImages += setup.batchSize
             let done = step + 1
             let isLast = done == setup.iterations
-            if done % setup.evalEvery == 0 || isLast {
-                lastTrain = (windowLoss / Double(windowImages), Double(windowCorrect) / Double(windowImages))
-                let rate = Double(windowImages) / (monotonicSeconds() - windowStart)
-                test = try evaluate(network, splits: splits, batchSize: setup.batchSize)
-                reporter.report(.progress(RunProgress(step: done, steps: setup.iterations, phase: phase,
-                                                      learningRate: Double(optimizer.learningRate), loss: lastTrain.loss,
-                                                      accuracy: lastTrain.accuracy,
-                                                      imagesPerSecond: rate)))
-                for (name, value) in [("train_loss", lastTrain.loss), ("train_accuracy", lastTrain.accuracy),
-                                      ("test_loss", test.loss), ("test_accuracy", test.accuracy)] {
-                    metrics.append(MetricRecord(phase: phase, step: done, name: name, value: value))
-                    reporter.report(.metric(step: done, phase: phase, name: name, value: value))
-                }
-                writeMetrics()
-                windowLoss = 0; windowCorrect = 0; windowImages = 0; windowStart = monotonicSeconds()
-            }
+            if isBoundary(done) { try evaluateAndRecord(after: done) }
             let stopHere = stopAfter.map { $0.phase == phase && $0.step == done } ?? false
             let due = done % checkpointEvery == 0 && monotonicSeconds() - lastCheckpointTime >= checkpointInterval
             if !isLast, due || stopHere, let path = files.checkpoint {
@@ -321,7 +376,8 @@ public final class RunExecutor: @unchecked Sendable {
     }
 
     /// Mean loss and accuracy over the whole test split in evaluation mode (running statistics).
-    private func evaluate(_ network: Network, splits: DatasetSplits, batchSize: Int) throws -> (loss: Double, accuracy: Double) {
+    private func evaluate(_ network: Network, splits: DatasetSplits, batchSize: Int, stop: StopCheck = .never) throws
+        -> (loss: Double, accuracy: Double) {
         let loader = BatchLoader(dataset: splits.test, batchSize: batchSize, shuffle: false, augmentation: .none, seed: 0,
                                  dropLast: false)
         loader.startEpoch(0)
@@ -330,6 +386,7 @@ public final class RunExecutor: @unchecked Sendable {
         var lossSum = 0.0, correct = 0, seen = 0
         try labels.withUnsafeMutableBufferPointer { labels in
             for batch in 0..<loader.batchesPerEpoch {
+                try stop.check("batch \(batch + 1) of \(loader.batchesPerEpoch)")
                 let n = loader.fill(batch: batch, images: images, labels: labels.baseAddress!)
                 let result = try network.evaluate(images: images, labels: labels.baseAddress!, count: n)
                 lossSum += result.lossSum

@@ -88,13 +88,18 @@ public struct PruningOptions: Sendable {
     public var shuffle: Bool
     /// Rounds of the iterative pruners (SynFlow, iterative SNIP); the paper uses 100.
     public var rounds: Int
+    /// Asked before every round, probe and scoring batch: pruning VGG-16 with SynFlow to an
+    /// effective target runs hundreds of rounds, minutes a worker told to stop cannot wait.
+    public var stop: StopCheck
 
-    public init(compression: Double, mode: PruningMode = .direct, seed: UInt64 = 0, shuffle: Bool = false, rounds: Int = 100) {
+    public init(compression: Double, mode: PruningMode = .direct, seed: UInt64 = 0, shuffle: Bool = false, rounds: Int = 100,
+                stop: StopCheck = .never) {
         self.compression = compression
         self.mode = mode
         self.seed = seed
         self.shuffle = shuffle
         self.rounds = rounds
+        self.stop = stop
     }
 }
 

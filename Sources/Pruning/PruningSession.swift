@@ -101,8 +101,14 @@ final class PruningSession {
         var cache: [Int: ([Tensor], SparsityReport)] = [:]
         func probe(_ kept: Int) throws -> ([Tensor], SparsityReport) {
             if let hit = cache[kept] { return hit }
+            try options.stop.check("bisection probe \(probes + 1) (kept \(kept))")
             probes += 1
-            let masks = try self.masks(method, kept: kept)
+            let masks: [Tensor]
+            do {
+                masks = try self.masks(method, kept: kept)
+            } catch let stopped as ComputationStopped {
+                throw stopped.within("bisection probe \(probes) (kept \(kept))")
+            }
             let result = (masks, try effective.report(masks))
             cache = [kept: result]  // only the latest is ever reused
             return result
@@ -177,10 +183,10 @@ final class PruningSession {
         case .lamp: return Scores.lamp(network, layout: layout, eligible: eligible)
         case .snip:
             defer { snapshot.restore(network) }
-            return try Scores.snip(network, layout: layout, batches: batches)
+            return try Scores.snip(network, layout: layout, batches: batches, stop: options.stop)
         case .grasp:
             defer { snapshot.restore(network) }
-            return try Scores.grasp(network, layout: layout, batches: batches)
+            return try Scores.grasp(network, layout: layout, batches: batches, stop: options.stop)
         default: preconditionFailure("not a one-shot method")
         }
     }
@@ -226,6 +232,7 @@ final class PruningSession {
         let masks = layout.masks(from: current)
         var keys: [Double] = [], scratch: [Double] = []
         for round in 1...rounds {
+            try options.stop.check("round \(round) of \(rounds)")
             let target = round == rounds ? kept : Int((start * pow(ratio, Double(round) / Double(rounds))).rounded())
             if round > 1 { layout.fill(masks, from: current) }
             switch method {
@@ -237,7 +244,11 @@ final class PruningSession {
                                       into: &keys)
             default:
                 for (parameter, mask) in zip(network.prunableParameters, masks) { parameter.setMask(mask.clone()) }
-                keys = try Scores.snip(network, layout: layout, batches: batches)
+                do {
+                    keys = try Scores.snip(network, layout: layout, batches: batches, stop: options.stop)
+                } catch let stopped as ComputationStopped {
+                    throw stopped.within("round \(round) of \(rounds)")
+                }
                 snapshot.restore(network)
             }
             narrow(&current, to: target, keys: keys, scratch: &scratch)

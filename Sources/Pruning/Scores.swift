@@ -71,12 +71,14 @@ enum Scores {
 
     /// Mean loss gradient of the prunable weights over `batches` (BatchNorm in training mode, as
     /// during training), with the logits divided by `temperature` (GraSP uses 200).
-    static func weightGradients(_ network: Network, batches: [ScoringBatch], temperature: Float = 1) throws -> [[Float]] {
+    static func weightGradients(_ network: Network, batches: [ScoringBatch], temperature: Float = 1, stop: StopCheck = .never) throws
+        -> [[Float]] {
         let backend = network.backend
         let prunable = network.prunableParameters
         var sums = prunable.map { [Float](repeating: 0, count: $0.count) }
         let totalRows = batches.reduce(0) { $0 + $1.labels.count }
-        for batch in batches {
+        for (index, batch) in batches.enumerated() {
+            try stop.check("scoring batch \(index + 1) of \(batches.count)")
             let logits = try network.forward(batch.images, training: true)
             let scaled = Tensor(shape: logits.shape), gradient = Tensor(shape: logits.shape)
             let l = try backend.plainValues(of: logits)
@@ -98,8 +100,8 @@ enum Scores {
     }
 
     /// SNIP (Lee et al. 2019): |g ⊙ w| on the masked network.
-    static func snip(_ network: Network, layout: FlatLayout, batches: [ScoringBatch]) throws -> [Double] {
-        let gradients = try weightGradients(network, batches: batches)
+    static func snip(_ network: Network, layout: FlatLayout, batches: [ScoringBatch], stop: StopCheck = .never) throws -> [Double] {
+        let gradients = try weightGradients(network, batches: batches, stop: stop)
         var keys = [Double](repeating: 0, count: layout.total)
         for (layer, parameter) in network.prunableParameters.enumerated() {
             let w = parameter.value.data, offset = layout.offsets[layer]
@@ -112,10 +114,10 @@ enum Scores {
     /// Hg ≈ (∇L(w + εg) − ∇L(w − εg)) / 2ε, with the step εg of length `relativeStep`·‖w‖. The
     /// error is O(ε²) from the third derivative plus float32 rounding of the two gradients over 2ε.
     static func hessianGradientProduct(_ network: Network, batches: [ScoringBatch], temperature: Float,
-                                       relativeStep: Double = 1e-3) throws -> (gradient: [[Float]], hg: [[Float]]) {
+                                       relativeStep: Double = 1e-3, stop: StopCheck = .never) throws -> (gradient: [[Float]], hg: [[Float]]) {
         let prunable = network.prunableParameters
         let snapshot = NetworkSnapshot(network)
-        let g = try weightGradients(network, batches: batches, temperature: temperature)
+        let g = try weightGradients(network, batches: batches, temperature: temperature, stop: stop)
         snapshot.restore(network)
         let gradientNorm = sqrt(g.joined().reduce(0.0) { $0 + Double($1) * Double($1) })
         let weightNorm = sqrt(prunable.reduce(0.0) { sum, p in
@@ -131,7 +133,7 @@ enum Scores {
                 if let mask = parameter.mask { for i in 0..<parameter.count where mask[i] == 0 { w[i] = 0 } }
             }
             defer { snapshot.restore(network) }
-            return try weightGradients(network, batches: batches, temperature: temperature)
+            return try weightGradients(network, batches: batches, temperature: temperature, stop: stop)
         }
         let plus = try gradient(at: 1), minus = try gradient(at: -1)
         let hg = zip(plus, minus).map { p, m in zip(p, m).map { Float((Double($0) - Double($1)) / (2 * epsilon)) } }
@@ -140,8 +142,8 @@ enum Scores {
 
     /// GraSP (Wang et al. 2020): score w ⊙ Hg at temperature 200; keeping the largest removes the
     /// weights whose removal least reduces gradient flow (the paper's S(−θ) = −θ ⊙ Hg, lowest kept).
-    static func grasp(_ network: Network, layout: FlatLayout, batches: [ScoringBatch]) throws -> [Double] {
-        let (_, hg) = try hessianGradientProduct(network, batches: batches, temperature: 200)
+    static func grasp(_ network: Network, layout: FlatLayout, batches: [ScoringBatch], stop: StopCheck = .never) throws -> [Double] {
+        let (_, hg) = try hessianGradientProduct(network, batches: batches, temperature: 200, stop: stop)
         var keys = [Double](repeating: 0, count: layout.total)
         for (layer, parameter) in network.prunableParameters.enumerated() {
             let w = parameter.value.data, offset = layout.offsets[layer]

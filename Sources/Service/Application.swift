@@ -150,6 +150,13 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error where DiskFull.of((error as? ServerError)?.underlyingError ?? error) != nil {
+            // SQLite rolled the transaction back (or the upload was not committed): nothing of
+            // this request is stored, reads go on, and the same request succeeds once space is freed.
+            let full = DiskFull.of((error as? ServerError)?.underlyingError ?? error)!
+            logger.error("write refused: disk full", metadata: ["path": "\(request.uri.path)", "store": "\(full.store)",
+                                                                 "reason": "\(full.reason)"])
+            throw APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), full.description, field: full.store)
         } catch let error as HTTPResponseError {
             if let error = error as? HTTPError, error.status == .contentTooLarge {
                 throw APIError(.contentTooLarge, "request body too large", field: "body")

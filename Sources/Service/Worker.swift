@@ -33,6 +33,9 @@ public struct WorkerConfiguration: Sendable {
     public var checkpointSeconds: Double
     /// The backend runs compute on (opened once by the caller, for `device`).
     public var backend: BackendHandle
+    /// Seconds the requests in flight when `stop()` is called get to finish (the checkpoint of
+    /// the steps done, a finish) before they are cancelled.
+    public var stopGraceSeconds: Double = 3
 
     public init(server: URL, token: String, device: String = "cpu", pollInterval: Double = 1, exitWhenIdle: Bool = false,
                 scratchDirectory: String = NSTemporaryDirectory(), checkpointSeconds: Double = 60, backend: any Backend = CPUBackend.shared) {
@@ -72,6 +75,42 @@ public struct WorkerError: Error, CustomStringConvertible {
     public let description: String
 }
 
+/// The server answered 503 or 507 (its disk is full, it is shutting down): nothing was written,
+/// and the same request may succeed later, so it is retried like an unreachable server.
+public struct ServerUnavailable: Error, CustomStringConvertible {
+    public let status: Int
+    public let message: String
+    public var description: String { "HTTP \(status): \(message)" }
+}
+
+/// Turns 503 and 507 answers into `ServerUnavailable`, which every caller retries (the generated
+/// client would hand them back as undocumented answers, which callers treat as refusals).
+struct RetryLater: ClientMiddleware {
+    func intercept(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+                   next: (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)) async throws -> (HTTPResponse, HTTPBody?) {
+        let (response, responseBody) = try await next(request, body, baseURL)
+        guard response.status.code == 503 || response.status.code == 507 else { return (response, responseBody) }
+        var message = ""
+        if let responseBody, let bytes = try? await Data(collecting: responseBody, upTo: 64 * 1024) {
+            message = ((try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any])?["error"] as? String
+                ?? String(decoding: bytes, as: UTF8.self)
+        }
+        throw ServerUnavailable(status: response.status.code, message: message)
+    }
+}
+
+/// The workers' HTTP client: `HTTPClient.shared`'s settings, except that a refused connection (the
+/// server is down or restarting) fails the request at once; AsyncHTTPClient would otherwise retry
+/// the connection until the request's deadline (two minutes, two hours for uploads), during which
+/// the uplink sends no heartbeat and a stop waits. The worker retries on its own schedule instead.
+/// One for the process, never shut down, like `.shared`.
+let workerHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration.singletonConfiguration
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(10)
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
+
 /// Pulls runs from the server and executes them with the embedded engine: lease → (parent state,
 /// checkpoint) → RunExecutor, streaming metrics, heartbeats and checkpoints → final result, or a
 /// failure report. An expired lease lets another worker resume from the last uploaded checkpoint.
@@ -84,11 +123,28 @@ public final class Worker: @unchecked Sendable {
     let bulk: Client
     private let stopLock = NSLock()
     private var stopRequested = false
+    /// The task of `run`, cancelled `stopGraceSeconds` after `stop()`.
+    private var current: Task<Int, any Error>?
+    /// Whether the last run failed because this machine's disk is full (set by `execute`).
+    private var localDiskFull = false
 
     /// Asks the worker to stop soon (SIGTERM from systemd, Slurm or Kubernetes): no new lease, the
-    /// current run stops before its next step without reporting a failure, and `run` returns. The
-    /// run's lease then expires and another worker resumes it from its last uploaded checkpoint.
-    public func stop() { stopLock.withLock { stopRequested = true } }
+    /// current run stops before its next step, pruning round, bisection probe or evaluation batch
+    /// without reporting a failure, no retry waits any longer, and `run` returns; requests still
+    /// in flight after `stopGraceSeconds` are cancelled. The run's lease then expires and another
+    /// worker resumes it from its last uploaded checkpoint.
+    public func stop() {
+        let task = stopLock.withLock { () -> Task<Int, any Error>? in
+            stopRequested = true
+            return current
+        }
+        guard let task else { return }
+        let grace = configuration.stopGraceSeconds
+        Task.detached {
+            try? await Task.sleep(nanoseconds: UInt64(max(0, grace) * 1e9))
+            task.cancel()
+        }
+    }
 
     /// Whether `stop()` was called.
     public var isStopping: Bool { stopLock.withLock { stopRequested } }
@@ -107,18 +163,31 @@ public final class Worker: @unchecked Sendable {
         // AsyncHTTPClient streams request and response bodies (URLSession's transport collects them
         // whole on Linux): checkpoints go from file to socket and back a chunk at a time.
         client = Client(serverURL: configuration.server, configuration: apiCoding,
-                        transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .minutes(2))),
-                        middlewares: [BearerToken(token: configuration.token)])
+                        transport: AsyncHTTPClientTransport(configuration: .init(client: workerHTTPClient, timeout: .minutes(2))),
+                        middlewares: [RetryLater(), BearerToken(token: configuration.token)])
         bulk = Client(serverURL: configuration.server, configuration: apiCoding,
-                      transport: AsyncHTTPClientTransport(configuration: .init(client: .shared, timeout: .hours(2))),
-                      middlewares: [BearerToken(token: configuration.token)])
+                      transport: AsyncHTTPClientTransport(configuration: .init(client: workerHTTPClient, timeout: .hours(2))),
+                      middlewares: [RetryLater(), BearerToken(token: configuration.token)])
     }
 
     /// Leases and executes runs until the queue is empty (`exitWhenIdle`), `stop()` or forever.
     /// Returns the number of runs executed.
     @discardableResult
     public func run(logger: Logger = Logger(label: "prunelab-worker") { _ in SwiftLogNoOpLogHandler() }) async throws -> Int {
+        // Its own task, so that `stop()` can cancel whatever it awaits (a request to a server
+        // that no longer answers) once the grace period is over.
+        let task = Task { try await self.leaseLoop(logger: logger) }
+        let stopped = stopLock.withLock { () -> Bool in
+            current = task
+            return stopRequested
+        }
+        if stopped { stop() }
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+    }
+
+    private func leaseLoop(logger: Logger) async throws -> Int {
         var logger = logger
+        var fullDiskPause = 2.5
         logger[metadataKey: "worker"] = "\(id)"
         var executed = 0
         while !isStopping {
@@ -128,6 +197,7 @@ public final class Worker: @unchecked Sendable {
             do {
                 answer = try await client.leaseRun(body: .json(hello))
             } catch {
+                if isStopping { break }
                 // The server may be restarting: keep trying rather than losing the worker.
                 logger.warning("server unreachable; retrying", metadata: ["error": "\(Self.brief(error))"])
                 try await pause(configuration.pollInterval)
@@ -141,6 +211,16 @@ public final class Worker: @unchecked Sendable {
                 log.info("run leased", metadata: ["attempt": "\(lease.attempt)", "resume": "\(lease.has_checkpoint)"])
                 try await execute(lease, log: log)
                 if !isStopping { executed += 1 }
+                if localDiskFull {
+                    // Leasing on at once would fail every queued run here in turn: pause and let
+                    // other workers take them, trying again later (space may be freed).
+                    fullDiskPause = min(fullDiskPause * 2, 120)
+                    logger.warning("this machine's scratch disk is full; pausing before the next lease",
+                                   metadata: ["seconds": "\(fullDiskPause)", "scratch": "\(configuration.scratchDirectory)"])
+                    try await pause(fullDiskPause)
+                } else {
+                    fullDiskPause = 2.5
+                }
                 // A device error is sticky (CUDA's context is unusable until the process ends): stop
                 // leasing rather than failing every run that follows; systemd, Slurm or serve's
                 // supervisor starts a fresh process.
@@ -171,12 +251,17 @@ public final class Worker: @unchecked Sendable {
             throw WorkerError(description: "no checkpoint for run \(key) on the server")
         }
         let path = folder.appendingPathComponent("download-\(key).bin").path
-        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
-            throw WorkerError(description: "cannot write \(path)")
-        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { throw ScratchError(path: path, reason: String(cString: strerror(errno))) }
+        let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        for try await chunk in try ok.body.binary { try file.write(contentsOf: chunk) }
-        try file.close()
+        do {
+            for try await chunk in try ok.body.binary { try file.write(contentsOf: chunk) }
+            try file.close()
+        } catch let error as CocoaError {
+            // A full scratch disk is the run's failure here (retried elsewhere), not a lost lease.
+            throw ScratchError(path: path, underlying: error)
+        }
         return try Checkpoint.read(path: path)
     }
 
@@ -193,10 +278,16 @@ public final class Worker: @unchecked Sendable {
     /// Executes one leased run and reports its outcome.
     func execute(_ lease: Components.Schemas.Lease, log: Logger) async throws {
         let key = lease.key
+        localDiskFull = false
         let folder = URL(fileURLWithPath: configuration.scratchDirectory).appendingPathComponent("prunelab-worker-\(key)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         do {
+            // A full or read-only scratch disk fails the run (retried by another worker), never the worker.
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw ScratchError(path: folder.path, underlying: error)
+            }
             let config = try RunConfig.parse(try JSONEncoder().encode(lease.config))
             // The key is the hash of the config: a mismatch means the config was altered on the way.
             guard config.key == key else {
@@ -206,7 +297,7 @@ public final class Worker: @unchecked Sendable {
             let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder) : nil
             let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,
                                  final: folder.appendingPathComponent("final.bin").path)
-            let uplink = Uplink(worker: self, key: key, leaseSeconds: lease.lease_seconds)
+            let uplink = Uplink(worker: self, key: key, leaseSeconds: lease.lease_seconds, log: log)
             // Metrics the checkpoint has passed go up again (idempotently), whatever the last worker managed to send.
             var history = (resume?.header.metrics ?? []).filter(\.value.isFinite)
                 .map { Components.Schemas.Metric(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
@@ -225,19 +316,34 @@ public final class Worker: @unchecked Sendable {
                 }
             } catch let error as RunInterrupted where isStopping {
                 uplink.close()
-                await uplinkTask.value
+                // Cancelled (the upload too) when the grace period is over: a stop never waits on a dead link.
+                await withTaskCancellationHandler { await uplinkTask.value } onCancel: { uplinkTask.cancel() }
                 // close() flushed the checkpoint of the steps done so far to the server.
-                log.notice("run stopped on request at its checkpoint; its lease will expire and another worker resumes it",
-                           metadata: ["step": "\(error.step)", "phase": "\(error.phase)"])
+                log.notice("run stopped on request (at its uploaded checkpoint once it had trained); its lease will expire and another worker resumes it",
+                           metadata: ["step": "\(error.step)", "phase": "\(error.phase)", "during": "\(error.during)"])
                 return
+            } catch let error as RunInterrupted where uplink.leaseLost {
+                uplink.close()
+                await withTaskCancellationHandler { await uplinkTask.value } onCancel: { uplinkTask.cancel() }
+                // Another worker has the run now: nothing to report (the server would refuse it anyway).
+                throw WorkerError(description: "lost the lease of run \(key) during \(error.during)")
             } catch {
                 uplink.close()
-                await uplinkTask.value
+                await withTaskCancellationHandler { await uplinkTask.value } onCancel: { uplinkTask.cancel() }
                 throw error
             }
             uplink.close()
-            await uplinkTask.value
+            await withTaskCancellationHandler { await uplinkTask.value } onCancel: { uplinkTask.cancel() }
             if uplink.leaseLost { throw WorkerError(description: "lost the lease of run \(key)") }
+            // Metrics the server could not store meanwhile (its disk was full, it restarted) go up
+            // before the result, so that a finished run has no gap in its curves.
+            let unsent = uplink.takeUnsent()
+            if !unsent.isEmpty {
+                let answer = try await retrying({
+                    try await self.client.uploadMetrics(path: .init(key: key), body: .json(.init(worker: self.id, metrics: unsent)))
+                }, log: log)
+                if case .conflict = answer { throw WorkerError(description: "lost the lease of run \(key) before finishing") }
+            }
             // Masks go up as binary, both kinds, before the figures that finishing checks them against.
             guard let masks = uplink.packedMasks else { throw WorkerError(description: "run \(key) reported no masks") }
             for (kind, bits) in [(Operations.uploadMasks.Input.Query.kindPayload.direct, masks.direct), (.effective, masks.effective)] {
@@ -278,21 +384,36 @@ public final class Worker: @unchecked Sendable {
             }
         } catch let error as WorkerError {
             log.warning("run abandoned", metadata: ["reason": "\(error.description)"])
+        } catch where isStopping {
+            // Whatever the stop cut short (a download, an upload, a finish) is not the run's fault:
+            // its lease expires and another worker resumes it.
+            log.notice("run left on stop; its lease will expire and another worker resumes it",
+                       metadata: ["interrupted": "\(Self.brief(error))"])
         } catch {
             log.error("run failed", metadata: ["error": "\(error)"])
             _ = try? await client.failRun(path: .init(key: key), body: .json(.init(worker: id, error: "\(error)")))
+            if Self.isDiskFull(error) { localDiskFull = true }
         }
     }
 
-    /// Retries a request while the server cannot be reached (a restart), for about a minute.
+    /// Whether a run failed for want of space on this machine (its scratch folder, its temp space).
+    static func isDiskFull(_ error: any Error) -> Bool {
+        if DiskFull.of(error) != nil { return true }
+        let text = "\(error)"
+        return text.contains(String(cString: strerror(ENOSPC))) || text.contains("errno \(ENOSPC)")
+    }
+
+    /// Retries a request while the server cannot be reached (a restart) or cannot write (503,
+    /// 507), for about a minute; not at all once the worker is stopping.
     func retrying<T>(_ request: () async throws -> T, log: Logger) async throws -> T {
         var delay = 0.2
         for attempt in 1... {
             do {
                 return try await request()
-            } catch where attempt < 12 {
-                log.warning("server unreachable; retrying", metadata: ["error": "\(Self.brief(error))", "delay_seconds": "\(delay)"])
-                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            } catch where attempt < 12 && !isStopping {
+                log.warning("server unavailable; retrying", metadata: ["error": "\(Self.brief(error))", "delay_seconds": "\(delay)"])
+                try await pause(delay)
+                if isStopping { throw error }
                 delay = min(delay * 2, 10)
             }
         }
@@ -327,16 +448,22 @@ final class Uplink: Reporter, @unchecked Sendable {
     private var pending: [RunEvent] = []
     private var closed = false
     private var lost = false
+    /// Metrics the server did not store, sent again first.
+    private var unsent: [Components.Schemas.Metric] = []
     /// The masks the run trains with, packed as the masks route takes them.
     private(set) var packedMasks: (direct: Data, effective: Data)?
 
-    init(worker: Worker, key: String, leaseSeconds: Double) {
-        self.worker = worker; self.key = key; self.leaseSeconds = leaseSeconds
+    /// Logs the run's stages (pruning, training, lottery-ticket rounds) as the engine enters them.
+    let log: Logger
+
+    init(worker: Worker, key: String, leaseSeconds: Double, log: Logger) {
+        self.worker = worker; self.key = key; self.leaseSeconds = leaseSeconds; self.log = log
     }
 
     var leaseLost: Bool { lock.withLock { lost } }
 
     func report(_ event: RunEvent) {
+        if case let .stage(name) = event { log.info("run stage", metadata: ["stage": "\(name)"]) }
         if case let .masks(_, masks, effectiveMasks, _) = event {
             let packed = (Self.pack(masks), Self.pack(effectiveMasks))
             lock.withLock { packedMasks = packed }
@@ -356,6 +483,14 @@ final class Uplink: Reporter, @unchecked Sendable {
 
     func close() { lock.withLock { closed = true } }
 
+    /// The metrics the server has not stored yet (after `close()` and the last pump).
+    func takeUnsent() -> [Components.Schemas.Metric] {
+        lock.withLock {
+            defer { unsent.removeAll() }
+            return unsent
+        }
+    }
+
     /// numpy.packbits(mask.ravel(), bitorder='little') of each mask, one after the other.
     static func pack(_ masks: [Tensor]) -> Data {
         var bytes = [UInt8](repeating: 0, count: masks.reduce(0) { $0 + ($1.count + 7) / 8 })
@@ -372,11 +507,11 @@ final class Uplink: Reporter, @unchecked Sendable {
     func pump() async {
         var lastHeartbeat = Date()
         while true {
-            let (events, isClosed) = lock.withLock { () -> ([RunEvent], Bool) in
-                defer { pending.removeAll() }
-                return (pending, closed)
+            let (events, isClosed, retry) = lock.withLock { () -> ([RunEvent], Bool, [Components.Schemas.Metric]) in
+                defer { pending.removeAll(); unsent.removeAll() }
+                return (pending, closed, unsent)
             }
-            var metrics: [Components.Schemas.Metric] = []
+            var metrics: [Components.Schemas.Metric] = retry
             var progress: RunProgress?
             // Events go out in order: a checkpoint is uploaded only after every metric before it,
             // so a resumed run never lacks metrics its checkpoint has already passed.
@@ -402,7 +537,7 @@ final class Uplink: Reporter, @unchecked Sendable {
                 if case .conflict = try? await client.heartbeat(path: .init(key: key), body: .json(beat)) { markLost() }
                 lastHeartbeat = Date()
             }
-            if isClosed { return }
+            if isClosed || Task.isCancelled { return }
             try? await Task.sleep(nanoseconds: 100_000_000)
         }
     }
@@ -414,8 +549,31 @@ final class Uplink: Reporter, @unchecked Sendable {
         guard !metrics.isEmpty else { return }
         let batch = Components.Schemas.MetricBatch(worker: worker.id, metrics: metrics)
         metrics.removeAll()
-        if case .conflict = try? await client.uploadMetrics(path: .init(key: key), body: .json(batch)) { markLost() }
+        switch try? await client.uploadMetrics(path: .init(key: key), body: .json(batch)) {
+        case .conflict: markLost()
+        case nil:
+            // Not stored (the server is unreachable or its disk is full): the next pump sends them
+            // again (the server ignores repeats), so a run does not finish with gaps in its curves.
+            lock.withLock { unsent = batch.metrics + unsent }
+        default: break
+        }
     }
+}
+
+/// The worker's scratch folder cannot be made (a full or read-only disk): the run fails with this
+/// error and the worker goes on.
+struct ScratchError: Error, CustomStringConvertible {
+    let path: String
+    let reason: String
+
+    init(path: String, reason: String) { self.path = path; self.reason = reason }
+
+    init(path: String, underlying: any Error) {
+        let posix = ((underlying as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+        self.init(path: path, reason: posix ?? "\(underlying)")
+    }
+
+    var description: String { "the worker cannot write its scratch file \(path): \(reason)" }
 }
 
 /// The lowercase hex SHA-256 of a file, read a megabyte at a time.

@@ -142,7 +142,9 @@ public final class WorkerSupervisor: Service, @unchecked Sendable {
             restarts += 1
             logger.warning("worker exited; restarting",
                            metadata: ["worker": "\(index)", "status": "\(process.terminationStatus)", "restarts": "\(restarts)"])
-            try? await Task.sleep(nanoseconds: UInt64(min(Double(restarts), 10) * 1e9))
+            // Paused in short naps, so that a shutdown meanwhile is not kept waiting for the restart.
+            let resume = Date().addingTimeInterval(min(Double(restarts), 10))
+            while !stopping, !Task.isCancelled, Date() < resume { try? await Task.sleep(nanoseconds: 50_000_000) }
         }
     }
 }
