@@ -238,6 +238,11 @@ public final class Worker: @unchecked Sendable {
                 throw WorkerError(description: "server refused the lease request: \((try? answer.body.json.error) ?? "")")
             case let .unsupportedMediaType(answer):
                 throw WorkerError(description: "server refused the lease request: \((try? answer.body.json.error) ?? "")")
+            case .code507:
+                // The server's disk is full (`RetryLater` turns this into a
+                // retry before it gets here): nothing was leased, ask again later.
+                logger.warning("server disk full; retrying")
+                try await pause(configuration.pollInterval)
             case let .undocumented(status, _):
                 throw WorkerError(description: "lease: unexpected HTTP \(status)")
             }
