@@ -5,8 +5,9 @@
 
 Asserts, on the chaos database: PRAGMA integrity_check is ok and foreign_key_check empty; N runs
 (the calm run's set of keys), every one succeeded, with exactly one `succeeded` event and no
-`failed` one; every attempt has its `leased` event and every attempt beyond the first a
-`lease_expired` or `retry` event; metrics have no duplicate (run_key, phase, step, name) and no
+`failed` one and no `retry` one (the soak's runs cannot fail on their own: a reported failure is
+a fault of the service blamed on the run; --allow-retries accepts them); every attempt has its
+`leased` event and every attempt beyond the first a `lease_expired` or `retry` event; metrics have no duplicate (run_key, phase, step, name) and no
 gap (the four evaluation metrics at every `eval_every` step and the last one, of every phase);
 no checkpoint is left. Against the calm database, bit for bit: the final figures (accuracy, loss,
 counts, direct and effective compression), the result JSON without its timings, the per-layer
@@ -57,6 +58,8 @@ def main():
     parser.add_argument("calm")
     parser.add_argument("--runs", type=int, help="how many runs the sweep has (default: as many as the calm run)")
     parser.add_argument("--stats", help="write counts (runs, expiries, retries, resumed runs) here as JSON")
+    parser.add_argument("--allow-retries", action="store_true",
+                        help="accept runs reported failed and retried (sweeps whose runs may fail on their own)")
     args = parser.parse_args()
     failures = []
 
@@ -108,6 +111,11 @@ def main():
         fail(f"chaos: {len(missing_success)} runs without a succeeded event: {[k[:12] for k in missing_success[:10]]}")
     if failed:
         fail(f"chaos: failed events: {sorted((k[:12], n) for k, n in failed.items())}")
+    if retried and not args.allow_retries:
+        # The soak's runs are sound: a failure reported for one is a fault of the service blamed on the run.
+        for key, worker, detail in chaos.execute("SELECT run_key, worker_id, detail FROM events WHERE kind = 'retry' LIMIT 5"):
+            fail(f"chaos: run {key[:12]} was reported failed by {worker} (retry event; the runs themselves cannot fail): "
+                 f"{(detail or '')[:300]}")
     for key, run in sorted(chaos_runs.items()):
         attempts = run["attempts"]
         if leased.get(key, 0) != attempts:
