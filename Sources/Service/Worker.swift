@@ -234,6 +234,8 @@ public final class Worker: @unchecked Sendable {
             uplink.close()
             await uplinkTask.value
             if uplink.leaseLost { throw WorkerError(description: "lost the lease of run \(key)") }
+            // Metrics an outage held back go up before the run can finish: finishing without them leaves a gap.
+            try await uplink.flush(log: log)
             // Masks go up as binary, both kinds, before the figures that finishing checks them against.
             guard let masks = uplink.packedMasks else { throw WorkerError(description: "run \(key) reported no masks") }
             for (kind, bits) in [(Operations.uploadMasks.Input.Query.kindPayload.direct, masks.direct), (.effective, masks.effective)] {
@@ -323,11 +325,18 @@ final class Uplink: Reporter, @unchecked Sendable {
     private var pending: [RunEvent] = []
     private var closed = false
     private var lost = false
+    /// Metrics the server did not take because it could not be reached (a restart): sent again with
+    /// the next batch and by `flush`. Used by one task at a time (the pump, then `execute`).
+    private var unsent: [Components.Schemas.Metric] = []
+    /// Delivers a batch of metrics (a seam for tests; the worker's client by default).
+    var deliver: @Sendable (Components.Schemas.MetricBatch) async throws -> Operations.uploadMetrics.Output
     /// The masks the run trains with, packed as the masks route takes them.
     private(set) var packedMasks: (direct: Data, effective: Data)?
 
     init(worker: Worker, key: String, leaseSeconds: Double) {
         self.worker = worker; self.key = key; self.leaseSeconds = leaseSeconds
+        let client = worker.client
+        deliver = { batch in try await client.uploadMetrics(path: .init(key: key), body: .json(batch)) }
     }
 
     var leaseLost: Bool { lock.withLock { lost } }
@@ -405,12 +414,37 @@ final class Uplink: Reporter, @unchecked Sendable {
 
     private func markLost() { lock.withLock { lost = true } }
 
-    /// Uploads and empties a batch of metrics.
+    /// Uploads and empties a batch of metrics, after any the server could not take before. When it
+    /// cannot be reached (or answers 5xx) they are kept for the next batch: dropping them would
+    /// leave a gap that no later attempt fills when the lease outlives the outage.
     func send(_ metrics: inout [Components.Schemas.Metric]) async {
-        guard !metrics.isEmpty else { return }
-        let batch = Components.Schemas.MetricBatch(worker: worker.id, metrics: metrics)
+        let batch = unsent + metrics
         metrics.removeAll()
-        if case .conflict = try? await client.uploadMetrics(path: .init(key: key), body: .json(batch)) { markLost() }
+        guard !batch.isEmpty else { return }
+        unsent = []
+        do {
+            switch try await deliver(.init(worker: worker.id, metrics: batch)) {
+            case .conflict: markLost()
+            case let .undocumented(status, _) where status >= 500: unsent = batch
+            default: break
+            }
+        } catch {
+            unsent = batch
+        }
+    }
+
+    /// Sends what `send` kept, retrying while the server is unreachable (as finishing does); throws
+    /// when the lease is lost or the server still cannot take them.
+    func flush(log: Logger) async throws {
+        guard !unsent.isEmpty else { return }
+        let batch = Components.Schemas.MetricBatch(worker: worker.id, metrics: unsent)
+        switch try await worker.retrying({ try await self.deliver(batch) }, log: log) {
+        case .noContent: unsent = []
+        case .conflict:
+            markLost()
+            throw WorkerError(description: "lost the lease of run \(key) before finishing")
+        case let answer: throw WorkerError(description: "the server refused the metrics of run \(key): \(answer)")
+        }
     }
 }
 
