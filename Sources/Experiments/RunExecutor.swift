@@ -113,6 +113,7 @@ public final class RunExecutor: @unchecked Sendable {
             phase = resume.header.phase
             startStep = resume.header.step
             metrics = resume.header.metrics ?? []
+            quotas = resume.header.quotas
             report = try effective.report(effective.networkMasks)
             reporter.report(.stage("resuming phase \(phase) at step \(startStep)"))
             totalSteps = (phase > 1 ? (phase - 1) * config.training.iterations : 0)
@@ -126,7 +127,7 @@ public final class RunExecutor: @unchecked Sendable {
             try announceMasks(network, effective: effective, quotas: quotas)
             reporter.report(.stage(phase == 0 ? "training" : "lottery-ticket round \(phase) of \(rounds): training"))
             outcome = try train(network, optimizer: optimizer, splits: splits, phase: phase, from: startStep,
-                                window: resumedFrom != nil ? resume?.header.trainWindow : nil)
+                                window: resumedFrom != nil ? resume?.header.trainWindow : nil, quotas: quotas)
             totalSteps += config.training.iterations
             guard config.pruner == "lth", phase < rounds else { break }
             // Next lottery-ticket round: prune the trained weights, rewind to init, train again.
@@ -139,7 +140,7 @@ public final class RunExecutor: @unchecked Sendable {
         }
         if let final = files.final {
             try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
-                                 metrics: metrics, to: final)
+                                 metrics: metrics, quotas: quotas, to: final)
         }
         let layers = LayerFigures.of(report, quotas: quotas)
         let result = RunResult(
@@ -244,7 +245,7 @@ public final class RunExecutor: @unchecked Sendable {
     /// s mod B of epoch s / B + 1, whose order and augmentation depend only on (seed, epoch, batch),
     /// and the learning rate of iteration s + 1; so resuming at any step replays exactly.
     private func train(_ network: Network, optimizer: SGD, splits: DatasetSplits, phase: Int, from start: Int,
-                       window: [Double]?) throws -> TrainingOutcome {
+                       window: [Double]?, quotas: [Double]?) throws -> TrainingOutcome {
         let setup = config.training
         let loader = BatchLoader(dataset: splits.train, batchSize: setup.batchSize, shuffle: true,
                                  augmentation: RunData.augmentation(for: splits), seed: config.seed, dropLast: true)
@@ -260,7 +261,15 @@ public final class RunExecutor: @unchecked Sendable {
         var lastTrain = (loss: 0.0, accuracy: 0.0)
         var seconds = 0.0, trained = 0
         var test = (loss: Double.nan, accuracy: Double.nan)
-        if start >= setup.iterations { test = try evaluate(network, splits: splits, batchSize: setup.batchSize) }
+        if start >= setup.iterations {
+            test = try evaluate(network, splits: splits, batchSize: setup.batchSize)
+            // Resumed from the final state (a worker stopped between uploading it and finishing): the
+            // training figures of the last evaluation are among the metrics it carries.
+            func last(_ name: String) -> Double? {
+                metrics.last { $0.phase == phase && $0.step == setup.iterations && $0.name == name }?.value
+            }
+            if let loss = last("train_loss"), let accuracy = last("train_accuracy") { lastTrain = (loss, accuracy) }
+        }
         var lastCheckpoint = start, lastCheckpointTime = monotonicSeconds()
         for step in start..<max(start, setup.iterations) {
             if let shouldCheckpointAndStop, shouldCheckpointAndStop() {
@@ -268,7 +277,7 @@ public final class RunExecutor: @unchecked Sendable {
                 if step > start, step != lastCheckpoint, let path = files.checkpoint {
                     let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
                                                        metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                       to: path)
+                                                       quotas: quotas, to: path)
                     reporter.report(.checkpoint(step: step, phase: phase, path: path, sha256: written.sha256))
                 }
                 throw RunInterrupted(step: step, phase: phase)
@@ -312,7 +321,7 @@ public final class RunExecutor: @unchecked Sendable {
                 lastCheckpointTime = monotonicSeconds()
                 let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
                                                    metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                   to: path)
+                                                   quotas: quotas, to: path)
                 reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
             }
             if stopHere { throw RunInterrupted(step: done, phase: phase) }
