@@ -113,7 +113,15 @@ public final class RunExecutor: @unchecked Sendable {
             phase = resume.header.phase
             startStep = resume.header.step
             metrics = resume.header.metrics ?? []
-            quotas = resume.header.quotas
+            if let stored = resume.header.quotas {
+                // From a file a worker uploaded: one density a prunable layer, or nothing is believed.
+                let layers = network.prunableParameters.count
+                guard stored.count == layers, stored.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                    throw ExperimentsError.badCheckpoint(path: files.checkpoint ?? "checkpoint",
+                                                         reason: "quotas \(stored.prefix(4)) do not fit \(layers) prunable layers")
+                }
+                quotas = stored
+            }
             report = try effective.report(effective.networkMasks)
             reporter.report(.stage("resuming phase \(phase) at step \(startStep)"))
             totalSteps = (phase > 1 ? (phase - 1) * config.training.iterations : 0)

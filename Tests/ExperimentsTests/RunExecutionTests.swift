@@ -80,6 +80,21 @@ final class RecordingReporter: Reporter, @unchecked Sendable {
         #expect(resumed.layers == uninterrupted.layers)
     }
 
+    /// Quotas come from a file some worker uploaded: one that does not fit the network is refused.
+    @Test func aCheckpointsQuotasMustFitTheNetwork() throws {
+        let config = try smallConfig(pruner: "random/erk", compression: 20)
+        let folder = try temporaryDirectory("quotas")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try RunStore(path: folder.path)
+        _ = try store.execute(config, checkpointEvery: 5)
+        var final = try Checkpoint.read(path: store.folder(for: config.key).appendingPathComponent("final.bin").path)
+        #expect(final.header.quotas?.count == 3, "LeNet-300-100's three layers each have their ERK quota")
+        for bad: [Double] in [[0.5], [0.1, .nan, 0.3], [0.1, -1, 0.3], [0.1, .infinity, 0.3]] {
+            final.header.quotas = bad
+            #expect(throws: ExperimentsError.self) { try RunExecutor(config: config).run(resume: final) }
+        }
+    }
+
     /// A magnitude run needs the trained dense parent: the first one trains it, the second (another
     /// target) reuses it, and running the same config again reuses the finished run.
     @Test func parentTrainsOnceAndFinishedRunsAreReused() throws {
