@@ -40,6 +40,9 @@ public struct Checkpoint: Equatable, Sendable {
         public var metrics: [MetricRecord]?
         /// Running training-loss window since the last evaluation: summed loss, correct, images.
         public var trainWindow: [Double]?
+        /// The density quota the pruner gave each prunable layer (pruners that allot quotas), so that
+        /// a resumed run, which does not prune again, reports the same per-layer table.
+        public var quotas: [Double]?
     }
 
     /// The number of elements of `shape` when every dimension is ≥ 0 and the product is at most
@@ -103,7 +106,7 @@ public struct Checkpoint: Equatable, Sendable {
 
     /// The state of `network` and `optimizer` after `step` steps of `phase`.
     public init(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
-                trainWindow: [Double]? = nil) {
+                trainWindow: [Double]? = nil, quotas: [Double]? = nil) {
         let contents = Self.contents(of: network)
         values = contents.map { _, source in
             switch source {
@@ -114,7 +117,7 @@ public struct Checkpoint: Equatable, Sendable {
             }
         }
         header = Header(runKey: runKey, architecture: network.name, step: step, phase: phase, tensors: contents.map(\.entry),
-                        metrics: metrics, trainWindow: trainWindow)
+                        metrics: metrics, trainWindow: trainWindow, quotas: quotas)
     }
 
     /// Puts the stored state back into `network` and `optimizer`, after checking that the
@@ -222,10 +225,10 @@ public struct Checkpoint: Equatable, Sendable {
     /// the file's size and SHA-256 (its content address in the service's artifact store).
     @discardableResult
     public static func write(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
-                             trainWindow: [Double]? = nil, to path: String) throws -> (bytes: Int, sha256: String) {
+                             trainWindow: [Double]? = nil, quotas: [Double]? = nil, to path: String) throws -> (bytes: Int, sha256: String) {
         let contents = contents(of: network)
         let header = Header(runKey: runKey, architecture: network.name, step: step, phase: phase, tensors: contents.map(\.entry),
-                            metrics: metrics, trainWindow: trainWindow)
+                            metrics: metrics, trainWindow: trainWindow, quotas: quotas)
         do {
             let file = try AtomicFile(path: path)
             try file.write(try prelude(header))

@@ -126,6 +126,15 @@ public final class RunExecutor: @unchecked Sendable {
             phase = resume.header.phase
             startStep = resume.header.step
             metrics = resume.header.metrics ?? []
+            if let stored = resume.header.quotas {
+                // From a file a worker uploaded: one density a prunable layer, or nothing is believed.
+                let layers = network.prunableParameters.count
+                guard stored.count == layers, stored.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                    throw ExperimentsError.badCheckpoint(path: files.checkpoint ?? "checkpoint",
+                                                         reason: "quotas \(stored.prefix(4)) do not fit \(layers) prunable layers")
+                }
+                quotas = stored
+            }
             report = try effective.report(effective.networkMasks)
             reporter.report(.stage("resuming phase \(phase) at step \(startStep)"))
             totalSteps = (phase > 1 ? (phase - 1) * config.training.iterations : 0)
@@ -144,7 +153,7 @@ public final class RunExecutor: @unchecked Sendable {
             try announceMasks(network, effective: effective, quotas: quotas)
             reporter.report(.stage(phase == 0 ? "training" : "lottery-ticket round \(phase) of \(rounds): training"))
             outcome = try train(network, optimizer: optimizer, splits: splits, phase: phase, from: startStep,
-                                window: resumedFrom != nil ? resume?.header.trainWindow : nil)
+                                window: resumedFrom != nil ? resume?.header.trainWindow : nil, quotas: quotas)
             totalSteps += config.training.iterations
             guard config.pruner == "lth", phase < rounds else { break }
             // Next lottery-ticket round: prune the trained weights, rewind to init, train again.
@@ -160,7 +169,7 @@ public final class RunExecutor: @unchecked Sendable {
                 let iterations = config.training.iterations
                 if shouldCheckpointAndStop?() == true, let path = files.checkpoint {
                     let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: iterations,
-                                                       phase: phase - 1, metrics: metrics, to: path)
+                                                       phase: phase - 1, metrics: metrics, quotas: quotas, to: path)
                     reporter.report(.checkpoint(step: iterations, phase: phase - 1, path: path, sha256: written.sha256))
                 }
                 throw RunInterrupted(step: iterations, phase: phase - 1,
@@ -170,7 +179,7 @@ public final class RunExecutor: @unchecked Sendable {
         }
         if let final = files.final {
             try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
-                                 metrics: metrics, to: final)
+                                 metrics: metrics, quotas: quotas, to: final)
         }
         let layers = LayerFigures.of(report, quotas: quotas)
         let result = RunResult(
@@ -275,7 +284,7 @@ public final class RunExecutor: @unchecked Sendable {
     /// s mod B of epoch s / B + 1, whose order and augmentation depend only on (seed, epoch, batch),
     /// and the learning rate of iteration s + 1; so resuming at any step replays exactly.
     private func train(_ network: Network, optimizer: SGD, splits: DatasetSplits, phase: Int, from start: Int,
-                       window: [Double]?) throws -> TrainingOutcome {
+                       window: [Double]?, quotas: [Double]?) throws -> TrainingOutcome {
         let setup = config.training
         let loader = BatchLoader(dataset: splits.train, batchSize: setup.batchSize, shuffle: true,
                                  augmentation: RunData.augmentation(for: splits), seed: config.seed, dropLast: true)
@@ -305,7 +314,7 @@ public final class RunExecutor: @unchecked Sendable {
                 if shouldCheckpointAndStop?() == true, done != lastCheckpoint, let path = files.checkpoint {
                     let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
                                                        metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                       to: path)
+                                                       quotas: quotas, to: path)
                     reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
                 }
                 throw RunInterrupted(step: done, phase: phase, during: stopped.within("evaluation after step \(done)").place)
@@ -331,6 +340,12 @@ public final class RunExecutor: @unchecked Sendable {
             do { test = try evaluate(network, splits: splits, batchSize: setup.batchSize, stop: stop) } catch let stopped as ComputationStopped {
                 throw RunInterrupted(step: start, phase: phase, during: stopped.within("final evaluation").place)
             }
+            // Resumed from the final state (a worker stopped between uploading it and finishing): the
+            // training figures of the last evaluation are among the metrics it carries.
+            func last(_ name: String) -> Double? {
+                metrics.last { $0.phase == phase && $0.step == setup.iterations && $0.name == name }?.value
+            }
+            if let loss = last("train_loss"), let accuracy = last("train_accuracy") { lastTrain = (loss, accuracy) }
         }
         for step in start..<max(start, setup.iterations) {
             if let shouldCheckpointAndStop, shouldCheckpointAndStop() {
@@ -338,7 +353,7 @@ public final class RunExecutor: @unchecked Sendable {
                 if step > start, step != lastCheckpoint, let path = files.checkpoint {
                     let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
                                                        metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                       to: path)
+                                                       quotas: quotas, to: path)
                     reporter.report(.checkpoint(step: step, phase: phase, path: path, sha256: written.sha256))
                 }
                 throw RunInterrupted(step: step, phase: phase)
@@ -367,7 +382,7 @@ public final class RunExecutor: @unchecked Sendable {
                 lastCheckpointTime = monotonicSeconds()
                 let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
                                                    metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                   to: path)
+                                                   quotas: quotas, to: path)
                 reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
             }
             if stopHere { throw RunInterrupted(step: done, phase: phase) }

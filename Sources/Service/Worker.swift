@@ -250,24 +250,32 @@ public final class Worker: @unchecked Sendable {
         return executed
     }
 
-    /// Downloads a run's checkpoint into `folder`, a chunk at a time, and reads it (mapped).
-    private func fetchCheckpoint(_ key: String, into folder: URL) async throws -> Checkpoint {
-        guard case let .ok(ok) = try await bulk.downloadCheckpoint(path: .init(key: key)) else {
+    /// Downloads a run's checkpoint into `folder`, a chunk at a time, and reads it (mapped). A
+    /// transfer cut short by a restart of the server is made again, as finishing is: reporting it
+    /// as the run's failure would spend one of the run's attempts (and fail it for good on its last).
+    private func fetchCheckpoint(_ key: String, into folder: URL, log: Logger) async throws -> Checkpoint {
+        let path = folder.appendingPathComponent("download-\(key).bin").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        guard try await retrying({ try await self.download(key, to: path) }, log: log) else {
             throw WorkerError(description: "no checkpoint for run \(key) on the server")
         }
-        let path = folder.appendingPathComponent("download-\(key).bin").path
+        return try Checkpoint.read(path: path)
+    }
+
+    /// Streams a run's stored checkpoint into the file at `path`; false when the server has none.
+    /// A full scratch disk is the run's failure (retried elsewhere), not a lost lease.
+    private func download(_ key: String, to path: String) async throws -> Bool {
+        guard case let .ok(ok) = try await bulk.downloadCheckpoint(path: .init(key: key)) else { return false }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else { throw ScratchError(path: path, reason: String(cString: strerror(errno))) }
         let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             for try await chunk in try ok.body.binary { try file.write(contentsOf: chunk) }
             try file.close()
         } catch let error as CocoaError {
-            // A full scratch disk is the run's failure here (retried elsewhere), not a lost lease.
             throw ScratchError(path: path, underlying: error)
         }
-        return try Checkpoint.read(path: path)
+        return true
     }
 
     /// Uploads a checkpoint file, streamed; `sha256` is the file's hash (computed here when nil).
@@ -298,8 +306,8 @@ public final class Worker: @unchecked Sendable {
             guard config.key == key else {
                 throw ConfigMismatch(description: "the config of run \(key) hashes to \(config.key); refusing to run it")
             }
-            let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0, into: folder) }
-            let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder) : nil
+            let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0, into: folder, log: log) }
+            let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder, log: log) : nil
             let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,
                                  final: folder.appendingPathComponent("final.bin").path)
             let uplink = Uplink(worker: self, key: key, leaseSeconds: lease.lease_seconds, log: log)
@@ -409,13 +417,14 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Retries a request while the server cannot be reached (a restart) or cannot write (503,
-    /// 507), for about a minute; not at all once the worker is stopping.
+    /// 507), for about a minute; not at all once the worker is stopping. The worker's own refusals
+    /// (`WorkerError`) and a full scratch disk (`ScratchError`) are thrown at once.
     func retrying<T>(_ request: () async throws -> T, log: Logger) async throws -> T {
         var delay = 0.2
         for attempt in 1... {
             do {
                 return try await request()
-            } catch where attempt < 12 && !isStopping {
+            } catch where attempt < 12 && !isStopping && !(error is WorkerError) && !(error is ScratchError) {
                 log.warning("server unavailable; retrying", metadata: ["error": "\(Self.brief(error))", "delay_seconds": "\(delay)"])
                 try await pause(delay)
                 if isStopping { throw error }

@@ -58,6 +58,41 @@ final class RecordingReporter: Reporter, @unchecked Sendable {
         #expect(a.header.metrics == b.header.metrics, "metrics continue seamlessly after the resume")
         #expect(uninterrupted.testAccuracy == resumed.testAccuracy && uninterrupted.testLoss == resumed.testLoss)
         #expect(uninterrupted.trainLoss == resumed.trainLoss)
+        // A resumed run does not prune again: the quotas come from the checkpoint (the chaos soak,
+        // scripts/test-chaos, found resumed runs reporting none).
+        #expect(uninterrupted.layers == resumed.layers, "the per-layer table, quotas included, survives the resume")
+    }
+
+    /// A worker may stop between uploading a run's final state and finishing the run; the next one
+    /// resumes from that state, trains no step, and must report the figures of the uninterrupted run.
+    @Test(arguments: [("dense", nil), ("random/erk", 20.0)] as [(String, Double?)])
+    func resumingFromTheFinalStateReportsTheSameFigures(pruner: String, compression: Double?) throws {
+        let config = try smallConfig(pruner: pruner, compression: compression)
+        let folder = try temporaryDirectory("final")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try RunStore(path: folder.path)
+        let uninterrupted = try store.execute(config, checkpointEvery: 5).result
+        let final = try Checkpoint.read(path: store.folder(for: config.key).appendingPathComponent("final.bin").path)
+        let resumed = try RunExecutor(config: config).run(resume: final)
+        #expect(resumed.resumedFromStep == config.training.iterations)
+        #expect(resumed.trainLoss == uninterrupted.trainLoss && resumed.trainAccuracy == uninterrupted.trainAccuracy)
+        #expect(resumed.testLoss == uninterrupted.testLoss && resumed.testAccuracy == uninterrupted.testAccuracy)
+        #expect(resumed.layers == uninterrupted.layers)
+    }
+
+    /// Quotas come from a file some worker uploaded: one that does not fit the network is refused.
+    @Test func aCheckpointsQuotasMustFitTheNetwork() throws {
+        let config = try smallConfig(pruner: "random/erk", compression: 20)
+        let folder = try temporaryDirectory("quotas")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try RunStore(path: folder.path)
+        _ = try store.execute(config, checkpointEvery: 5)
+        var final = try Checkpoint.read(path: store.folder(for: config.key).appendingPathComponent("final.bin").path)
+        #expect(final.header.quotas?.count == 3, "LeNet-300-100's three layers each have their ERK quota")
+        for bad: [Double] in [[0.5], [0.1, .nan, 0.3], [0.1, -1, 0.3], [0.1, .infinity, 0.3]] {
+            final.header.quotas = bad
+            #expect(throws: ExperimentsError.self) { try RunExecutor(config: config).run(resume: final) }
+        }
     }
 
     /// A magnitude run needs the trained dense parent: the first one trains it, the second (another
