@@ -15,6 +15,16 @@ public struct ServiceConfiguration: Sendable {
     public var databasePath: String
     /// Bearer token every write must carry.
     public var token: String
+    /// Bearer token that lets viewers read (GET/HEAD) but never write; nil: reads need `token`
+    /// wherever they need one at all.
+    public var readToken: String?
+    /// Whether reads need a token too (`serve` sets it when it binds beyond loopback): every route
+    /// but /healthz, the results page's static files and (with `openMetrics`) /metrics.
+    public var readsNeedToken: Bool
+    /// Lets a Prometheus scraper read /metrics without a token even when reads need one.
+    public var openMetrics: Bool
+    /// Events older than this many days are deleted by the housekeeper (nil: kept for ever).
+    public var eventsRetentionDays: Double?
     /// Largest JSON request body accepted (bytes). Checkpoint and mask uploads are bounded by what
     /// their run's architecture implies instead, so the default fits every architecture.
     public var maximumBodyBytes: Int
@@ -25,8 +35,13 @@ public struct ServiceConfiguration: Sendable {
     /// Where checkpoints are stored (default: `<database>.artifacts` beside the database).
     public var artifactsDirectory: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, maximumBodyBytes: Int = 1 << 20,
+    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, readToken: String? = nil,
+                readsNeedToken: Bool = false, openMetrics: Bool = false, eventsRetentionDays: Double? = nil, maximumBodyBytes: Int = 1 << 20,
                 leaseSeconds: Double = 60, publicDirectory: String? = nil, artifactsDirectory: String? = nil) {
+        self.readToken = readToken
+        self.readsNeedToken = readsNeedToken
+        self.openMetrics = openMetrics
+        self.eventsRetentionDays = eventsRetentionDays
         self.publicDirectory = publicDirectory
         self.artifactsDirectory = artifactsDirectory
         self.leaseSeconds = leaseSeconds
@@ -66,9 +81,14 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: MethodNotAllowedMiddleware(document: openAPIDocument))
     router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
-    router.add(middleware: BearerTokenMiddleware(token: configuration.token))
+    let access = AccessPolicy(configuration)
+    // Writes are checked before their bodies are read; reads after the results page's files, so
+    // whatever the page's folder holds loads without a token and everything else is checked
+    // (deny by default: a path no file answers is a data route).
+    router.add(middleware: BearerTokenMiddleware(policy: access, checks: .writes))
     router.add(middleware: JSONByDefaultMiddleware())
     router.addResultsPage(directory: configuration.publicDirectory)
+    router.add(middleware: BearerTokenMiddleware(policy: access, checks: .reads))
     router.get("/healthz") { _, _ in "ok\n" }
     // Prometheus text exposition format.
     router.get("/metrics") { _, _ in
@@ -81,7 +101,8 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     }
     try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds, logger: logger, metrics: metrics)
         .registerHandlers(on: router, serverURL: try Servers.Server1.url(), configuration: apiCoding)
-    let housekeeper = Housekeeper(store: store, interval: min(configuration.leaseSeconds / 4, 5), logger: logger)
+    let housekeeper = Housekeeper(store: store, interval: min(configuration.leaseSeconds / 4, 5),
+                                  eventsRetention: configuration.eventsRetentionDays.map { $0 * 86400 }, logger: logger)
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "prunelab"),
                        services: [housekeeper] + services,
@@ -89,17 +110,71 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
                        logger: logger)
 }
 
-/// Every write (anything but GET/HEAD) needs `Authorization: Bearer <token>`.
+/// Who may do what: writes need the write token; reads need nothing on loopback and, beyond it,
+/// the write token or the read token — except /healthz, the API's own document and (when opened)
+/// /metrics. The results page's static files are answered before this policy is asked.
+struct AccessPolicy: Sendable {
+    let writeToken: String
+    let readToken: String?
+    let readsNeedToken: Bool
+    let openMetrics: Bool
+
+    init(_ configuration: ServiceConfiguration) {
+        writeToken = configuration.token
+        readToken = configuration.readToken.flatMap { $0.isEmpty ? nil : $0 }
+        readsNeedToken = configuration.readsNeedToken
+        openMetrics = configuration.openMetrics
+    }
+
+    enum Grant { case none, read, write }
+
+    /// What the `Authorization` header grants. Both tokens are compared whatever the first
+    /// answer, in constant time: the answer time says nothing about either token.
+    func grant(_ authorization: String?) -> Grant {
+        let given = Array((authorization ?? "").utf8)
+        let write = Self.matches(given, "Bearer \(writeToken)")
+        let read = readToken.map { Self.matches(given, "Bearer \($0)") } ?? false
+        return write ? .write : read ? .read : .none
+    }
+
+    /// Paths anyone may read: liveness, the API document (the same public contract the source
+    /// and the page's scripts carry; no lab data) and /metrics when the operator opened it.
+    func isOpenRead(_ path: String) -> Bool {
+        path == "/healthz" || path == "/api/v1/openapi.yaml" || (openMetrics && path == "/metrics")
+    }
+
+    private static func matches(_ given: [UInt8], _ expected: String) -> Bool {
+        let expected = Array(expected.utf8)
+        var difference = UInt8(expected.count == given.count ? 0 : 1)
+        for (a, b) in zip(expected, given) { difference |= a ^ b }
+        return difference == 0
+    }
+}
+
+/// Enforces `AccessPolicy`: `.writes` (anything but GET/HEAD) needs the write token, a read token
+/// is refused with 403; `.reads` (GET/HEAD) need either token when the policy says so. Refusals
+/// are the API's JSON error naming `Authorization`; the header itself is never logged.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
+    enum Checks { case writes, reads }
+    let policy: AccessPolicy
+    let checks: Checks
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.method != .get, request.method != .head {
-            let expected = Array("Bearer \(token)".utf8), given = Array((request.headers[.authorization] ?? "").utf8)
-            // Constant-time comparison: the answer time says nothing about the token.
-            var difference = UInt8(expected.count == given.count ? 0 : 1)
-            for (a, b) in zip(expected, given) { difference |= a ^ b }
-            guard difference == 0 else { throw APIError(.unauthorized, "missing or wrong bearer token", field: "Authorization") }
+        let isRead = request.method == .get || request.method == .head
+        switch (checks, isRead) {
+        case (.writes, false):
+            switch policy.grant(request.headers[.authorization]) {
+            case .write: break
+            case .read: throw APIError(.forbidden, "the read token does not authorise writes", field: "Authorization")
+            case .none: throw APIError(.unauthorized, "missing or wrong bearer token", field: "Authorization")
+            }
+        case (.reads, true):
+            guard policy.readsNeedToken, !policy.isOpenRead(request.uri.path) else { break }
+            if policy.grant(request.headers[.authorization]) == .none {
+                throw APIError(.unauthorized, "this server is reachable beyond loopback: reads need a bearer token (the read or the write token)",
+                               field: "Authorization")
+            }
+        default: break
         }
         return try await next(request, context)
     }
