@@ -81,14 +81,9 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: MethodNotAllowedMiddleware(document: openAPIDocument))
     router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
-    let access = AccessPolicy(configuration)
-    // Writes are checked before their bodies are read; reads after the results page's files, so
-    // whatever the page's folder holds loads without a token and everything else is checked
-    // (deny by default: a path no file answers is a data route).
-    router.add(middleware: BearerTokenMiddleware(policy: access, checks: .writes))
+    router.add(middleware: BearerTokenMiddleware(policy: AccessPolicy(configuration)))
     router.add(middleware: JSONByDefaultMiddleware())
     router.addResultsPage(directory: configuration.publicDirectory)
-    router.add(middleware: BearerTokenMiddleware(policy: access, checks: .reads))
     router.get("/healthz") { _, _ in "ok\n" }
     // Prometheus text exposition format.
     router.get("/metrics") { _, _ in
@@ -111,19 +106,21 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
 }
 
 /// Who may do what: writes need the write token; reads need nothing on loopback and, beyond it,
-/// the write token or the read token — except /healthz, the API's own document and (when opened)
-/// /metrics. The results page's static files are answered before this policy is asked.
+/// the write token or the read token — except /healthz, the API's own document, the results
+/// page's files and (when opened) /metrics.
 struct AccessPolicy: Sendable {
     let writeToken: String
     let readToken: String?
     let readsNeedToken: Bool
     let openMetrics: Bool
+    let page: PageFiles
 
     init(_ configuration: ServiceConfiguration) {
         writeToken = configuration.token
         readToken = configuration.readToken.flatMap { $0.isEmpty ? nil : $0 }
         readsNeedToken = configuration.readsNeedToken
         openMetrics = configuration.openMetrics
+        page = PageFiles(directory: configuration.publicDirectory)
     }
 
     enum Grant { case none, read, write }
@@ -138,9 +135,11 @@ struct AccessPolicy: Sendable {
     }
 
     /// Paths anyone may read: liveness, the API document (the same public contract the source
-    /// and the page's scripts carry; no lab data) and /metrics when the operator opened it.
+    /// and the page's scripts carry; no lab data), the page's own files (code, no data: it asks
+    /// for the token itself) and /metrics when the operator opened it. Anything else — a data
+    /// route, or a path nothing answers — is a data route (deny by default).
     func isOpenRead(_ path: String) -> Bool {
-        path == "/healthz" || path == "/api/v1/openapi.yaml" || (openMetrics && path == "/metrics")
+        path == "/healthz" || path == "/api/v1/openapi.yaml" || (openMetrics && path == "/metrics") || page.serves(path)
     }
 
     private static func matches(_ given: [UInt8], _ expected: String) -> Bool {
@@ -151,30 +150,23 @@ struct AccessPolicy: Sendable {
     }
 }
 
-/// Enforces `AccessPolicy`: `.writes` (anything but GET/HEAD) needs the write token, a read token
-/// is refused with 403; `.reads` (GET/HEAD) need either token when the policy says so. Refusals
-/// are the API's JSON error naming `Authorization`; the header itself is never logged.
+/// Enforces `AccessPolicy` before anything else reads the request: a write (anything but
+/// GET/HEAD) needs the write token — the read token is a 403 —, a read either token where the
+/// policy says so. Refusals are the API's JSON error naming `Authorization`; the header itself is
+/// never logged.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    enum Checks { case writes, reads }
     let policy: AccessPolicy
-    let checks: Checks
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let isRead = request.method == .get || request.method == .head
-        switch (checks, isRead) {
-        case (.writes, false):
+        if request.method != .get, request.method != .head {
             switch policy.grant(request.headers[.authorization]) {
             case .write: break
             case .read: throw APIError(.forbidden, "the read token does not authorise writes", field: "Authorization")
             case .none: throw APIError(.unauthorized, "missing or wrong bearer token", field: "Authorization")
             }
-        case (.reads, true):
-            guard policy.readsNeedToken, !policy.isOpenRead(request.uri.path) else { break }
-            if policy.grant(request.headers[.authorization]) == .none {
-                throw APIError(.unauthorized, "this server is reachable beyond loopback: reads need a bearer token (the read or the write token)",
-                               field: "Authorization")
-            }
-        default: break
+        } else if policy.readsNeedToken, !policy.isOpenRead(request.uri.path), policy.grant(request.headers[.authorization]) == .none {
+            throw APIError(.unauthorized, "this server is reachable beyond loopback: reads need a bearer token (the read or the write token)",
+                           field: "Authorization")
         }
         return try await next(request, context)
     }

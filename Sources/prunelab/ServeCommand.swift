@@ -62,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         guard maxBodyBytes >= 1024 else { throw InvalidOption(option: "--max-body-bytes", reason: "must be at least 1024, got \(maxBodyBytes)") }
+        if let days = eventsRetentionDays, !(days > 0 && days <= 36_500) {
+            throw InvalidOption(option: "--events-retention-days", reason: "must be a number of days in (0, 36500], got \(days)")
+        }
         var token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
         // A random token printed to a log is fine on loopback, not for a port other machines reach.
         if token.isEmpty, !isLoopback(host) {
@@ -74,9 +77,6 @@ struct ServeCommand: AsyncParsableCommand {
         let readToken = (self.readToken ?? ProcessInfo.processInfo.environment["PRUNELAB_READ_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
         if let readToken, readToken == token {
             throw InvalidOption(option: "--read-token", reason: "must differ from the write token (a read token never authorises writes)")
-        }
-        if let days = eventsRetentionDays, !(days > 0 && days <= 36_500) {
-            throw InvalidOption(option: "--events-retention-days", reason: "must be a number of days in (0, 36500], got \(days)")
         }
         // On loopback only people with a shell here can ask, and they can read the database anyway.
         let readsNeedToken = self.readsNeedToken || !isLoopback(host)
