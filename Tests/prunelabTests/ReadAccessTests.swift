@@ -266,18 +266,21 @@ struct ReadAccessTests {
         #expect(attribute("data-stored", in: run.stdout) == "yes", "kept in sessionStorage")
         #expect(attribute("data-url", in: run.stdout).map { !$0.contains(Self.readToken) && $0.hasSuffix("#/sweeps/1") } == true,
                 "never in the URL: \(attribute("data-url", in: run.stdout) ?? "none")")
+        #expect(attribute("data-download", in: run.stdout).map { $0.hasPrefix("key,") } == true,
+                "the CSV link fetched the file with the token: \(attribute("data-download", in: run.stdout) ?? "nothing")")
         #expect(!server.log.contains(Self.readToken), "never logged")
     }
 
     /// Loads the page in an iframe, types `token` into its form when it asks (counting the
-    /// questions), and once the page is ready replaces itself with a copy of the page's DOM.
+    /// questions), once the page is ready clicks its CSV link, and then replaces itself with a
+    /// copy of the page's DOM (plus what it saw in data- attributes).
     static func driver(token: String) -> String {
         """
         <!doctype html><html><body><iframe id="page" src="index.html#/sweeps/1" width="1400" height="1800"></iframe>
         <script>
         "use strict";
         const token = "\(token)", frame = document.getElementById("page");
-        let asked = 0;
+        let asked = 0, downloaded = null;
         function step() {
           const doc = frame.contentDocument, body = doc && doc.body;
           const form = doc && doc.getElementById("token-form");
@@ -286,8 +289,17 @@ struct ReadAccessTests {
             doc.getElementById("token-input").value = token;
             form.requestSubmit();
           }
-          if (body && body.dataset.state === "ready") {
+          if (body && body.dataset.state === "ready" && downloaded === null) {
+            // The CSV link goes without the token as a plain link: the page fetches it with the
+            // header and saves a blob; catch the blob to see what came back.
+            downloaded = undefined;
+            const win = frame.contentWindow, original = win.URL.createObjectURL.bind(win.URL);
+            win.URL.createObjectURL = (blob) => { blob.text().then((text) => { downloaded = text; }); return original(blob); };
+            doc.querySelector('a[data-api][href*="format=csv"]').click();
+          }
+          if (body && body.dataset.state === "ready" && typeof downloaded === "string") {
             const copy = document.importNode(doc.documentElement, true);
+            copy.dataset.download = downloaded.split("\\n")[0];
             copy.querySelectorAll("script").forEach((s) => s.remove());
             copy.dataset.asked = String(asked);
             copy.dataset.stored = sessionStorage.getItem("prunelab.token") === token ? "yes" : "no";
