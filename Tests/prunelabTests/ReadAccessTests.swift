@@ -178,6 +178,11 @@ struct ReadAccessTests {
         #expect(resubmitted.status == 200 || resubmitted.status == 201, "the write token writes: \(resubmitted.text)")
         #expect(try ServiceIntegrationTests.query(fixture.database, "SELECT status FROM sweeps WHERE id = 2") == "active",
                 "no refused write changed anything")
+        // The client commands read with the read token.
+        let status = try PrunelabBinary.run(["status", "1", "--server", "http://127.0.0.1:\(server.port)", "--token", Self.readToken], timeout: 45)
+        #expect(status.status == 0 && status.stdout.contains("succeeded"), "\(status)")
+        let refused = try PrunelabBinary.run(["status", "1", "--server", "http://127.0.0.1:\(server.port)"], timeout: 45)
+        #expect(refused.status != 0 && refused.stderrLines.count == 1 && refused.stderr.contains("401"), "\(refused)")
         // Neither token is ever written to the log, even at trace level.
         #expect(!server.log.contains(Self.readToken) && !server.log.contains(server.token) && !server.log.contains("Bearer"), "\(server.log.suffix(3000))")
         print("route table, serve --host 0.0.0.0, no token:\n" + table.joined(separator: "\n"))
@@ -186,11 +191,21 @@ struct ReadAccessTests {
     @Test(.timeLimit(.minutes(10)))
     func metricsOpenOnlyWhenAskedAndLoopbackReadsStayOpen() throws {
         let fixture = try Fixture.shared.get()
-        let scraped = try ServerProcess(database: fixture.database, extraArguments: ["--host", "0.0.0.0", "--open-metrics"])
+        // With a retention of under a second every event of the fixture goes; the totals stay.
+        let submitted = try ServiceIntegrationTests.query(fixture.database, "SELECT COUNT(*) FROM events WHERE kind = 'sweep_submitted'")
+        #expect(Int(submitted) ?? 0 >= 2)
+        let scraped = try ServerProcess(database: fixture.database, extraArguments: ["--host", "0.0.0.0", "--open-metrics",
+                                                                                     "--events-retention-days", "0.00001", "--lease-seconds", "2"])
         do {
             defer { scraped.stop() }
+            let pruned = try waitUntil(seconds: 30) {
+                try ServiceIntegrationTests.query(fixture.database, "SELECT COUNT(*) FROM events WHERE kind IN ('sweep_submitted', 'succeeded')") == "0"
+            }
+            #expect(pruned, "\(scraped.log.suffix(1000))")
+            #expect(scraped.log.contains("old events deleted"))
             let metrics = try scraped.request("GET", "/metrics", token: .some(nil))
-            #expect(metrics.status == 200 && metrics.text.contains("prunelab_events_total{kind=\"succeeded\"} 1"), "\(metrics.text.prefix(500))")
+            #expect(metrics.status == 200 && metrics.text.contains("prunelab_events_total{kind=\"succeeded\"} 1")
+                    && metrics.text.contains("prunelab_events_total{kind=\"sweep_submitted\"} \(submitted)\n"), "\(metrics.text.prefix(1500))")
             #expect(try scraped.request("GET", "/api/v1/events", token: .some(nil)).status == 401)
             // The embedded page (no --public) loads without a token.
             let page = try scraped.request("GET", "/", token: .some(nil))
