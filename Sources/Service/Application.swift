@@ -15,6 +15,16 @@ public struct ServiceConfiguration: Sendable {
     public var databasePath: String
     /// Bearer token every write must carry.
     public var token: String
+    /// Bearer token that lets viewers read (GET/HEAD) but never write; nil: reads need `token`
+    /// wherever they need one at all.
+    public var readToken: String?
+    /// Whether reads need a token too (`serve` sets it when it binds beyond loopback): every route
+    /// but /healthz, the results page's static files and (with `openMetrics`) /metrics.
+    public var readsNeedToken: Bool
+    /// Lets a Prometheus scraper read /metrics without a token even when reads need one.
+    public var openMetrics: Bool
+    /// Events older than this many days are deleted by the housekeeper (nil: kept for ever).
+    public var eventsRetentionDays: Double?
     /// Largest JSON request body accepted (bytes). Checkpoint and mask uploads are bounded by what
     /// their run's architecture implies instead, so the default fits every architecture.
     public var maximumBodyBytes: Int
@@ -25,8 +35,13 @@ public struct ServiceConfiguration: Sendable {
     /// Where checkpoints are stored (default: `<database>.artifacts` beside the database).
     public var artifactsDirectory: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, maximumBodyBytes: Int = 1 << 20,
+    public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, readToken: String? = nil,
+                readsNeedToken: Bool = false, openMetrics: Bool = false, eventsRetentionDays: Double? = nil, maximumBodyBytes: Int = 1 << 20,
                 leaseSeconds: Double = 60, publicDirectory: String? = nil, artifactsDirectory: String? = nil) {
+        self.readToken = readToken
+        self.readsNeedToken = readsNeedToken
+        self.openMetrics = openMetrics
+        self.eventsRetentionDays = eventsRetentionDays
         self.publicDirectory = publicDirectory
         self.artifactsDirectory = artifactsDirectory
         self.leaseSeconds = leaseSeconds
@@ -66,7 +81,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: MethodNotAllowedMiddleware(document: openAPIDocument))
     router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
-    router.add(middleware: BearerTokenMiddleware(token: configuration.token))
+    router.add(middleware: BearerTokenMiddleware(policy: AccessPolicy(configuration)))
     router.add(middleware: JSONByDefaultMiddleware())
     router.addResultsPage(directory: configuration.publicDirectory)
     router.get("/healthz") { _, _ in "ok\n" }
@@ -81,7 +96,8 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     }
     try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds, logger: logger, metrics: metrics)
         .registerHandlers(on: router, serverURL: try Servers.Server1.url(), configuration: apiCoding)
-    let housekeeper = Housekeeper(store: store, interval: min(configuration.leaseSeconds / 4, 5), logger: logger)
+    let housekeeper = Housekeeper(store: store, interval: min(configuration.leaseSeconds / 4, 5),
+                                  eventsRetention: configuration.eventsRetentionDays.map { $0 * 86400 }, logger: logger)
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "prunelab"),
                        services: [housekeeper] + services,
@@ -89,17 +105,68 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
                        logger: logger)
 }
 
-/// Every write (anything but GET/HEAD) needs `Authorization: Bearer <token>`.
+/// Who may do what: writes need the write token; reads need nothing on loopback and, beyond it,
+/// the write token or the read token — except /healthz, the API's own document, the results
+/// page's files and (when opened) /metrics.
+struct AccessPolicy: Sendable {
+    let writeToken: String
+    let readToken: String?
+    let readsNeedToken: Bool
+    let openMetrics: Bool
+    let page: PageFiles
+
+    init(_ configuration: ServiceConfiguration) {
+        writeToken = configuration.token
+        readToken = configuration.readToken.flatMap { $0.isEmpty ? nil : $0 }
+        readsNeedToken = configuration.readsNeedToken
+        openMetrics = configuration.openMetrics
+        page = PageFiles(directory: configuration.publicDirectory)
+    }
+
+    enum Grant { case none, read, write }
+
+    /// What the `Authorization` header grants. Both tokens are compared whatever the first
+    /// answer, in constant time: the answer time says nothing about either token.
+    func grant(_ authorization: String?) -> Grant {
+        let given = Array((authorization ?? "").utf8)
+        let write = Self.matches(given, "Bearer \(writeToken)")
+        let read = readToken.map { Self.matches(given, "Bearer \($0)") } ?? false
+        return write ? .write : read ? .read : .none
+    }
+
+    /// Paths anyone may read: liveness, the API document (the same public contract the source
+    /// and the page's scripts carry; no lab data), the page's own files (code, no data: it asks
+    /// for the token itself) and /metrics when the operator opened it. Anything else — a data
+    /// route, or a path nothing answers — is a data route (deny by default).
+    func isOpenRead(_ path: String) -> Bool {
+        path == "/healthz" || path == "/api/v1/openapi.yaml" || (openMetrics && path == "/metrics") || page.serves(path)
+    }
+
+    private static func matches(_ given: [UInt8], _ expected: String) -> Bool {
+        let expected = Array(expected.utf8)
+        var difference = UInt8(expected.count == given.count ? 0 : 1)
+        for (a, b) in zip(expected, given) { difference |= a ^ b }
+        return difference == 0
+    }
+}
+
+/// Enforces `AccessPolicy` before anything else reads the request: a write (anything but
+/// GET/HEAD) needs the write token — the read token is a 403 —, a read either token where the
+/// policy says so. Refusals are the API's JSON error naming `Authorization`; the header itself is
+/// never logged.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
+    let policy: AccessPolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method != .get, request.method != .head {
-            let expected = Array("Bearer \(token)".utf8), given = Array((request.headers[.authorization] ?? "").utf8)
-            // Constant-time comparison: the answer time says nothing about the token.
-            var difference = UInt8(expected.count == given.count ? 0 : 1)
-            for (a, b) in zip(expected, given) { difference |= a ^ b }
-            guard difference == 0 else { throw APIError(.unauthorized, "missing or wrong bearer token", field: "Authorization") }
+            switch policy.grant(request.headers[.authorization]) {
+            case .write: break
+            case .read: throw APIError(.forbidden, "the read token does not authorise writes", field: "Authorization")
+            case .none: throw APIError(.unauthorized, "missing or wrong bearer token", field: "Authorization")
+            }
+        } else if policy.readsNeedToken, !policy.isOpenRead(request.uri.path), policy.grant(request.headers[.authorization]) == .none {
+            throw APIError(.unauthorized, "this server is reachable beyond loopback: reads need a bearer token (the read or the write token)",
+                           field: "Authorization")
         }
         return try await next(request, context)
     }

@@ -74,8 +74,8 @@ public final class ServiceMetrics: Sendable {
     }
 }
 
-/// `prunelab_events_total{kind=…}` from the events table (which only grows): each scrape adds
-/// what happened since the last one.
+/// `prunelab_events_total{kind=…}` from the running totals by kind (`event_counts`, which never
+/// decrease, also when old events are deleted): each scrape adds what happened since the last one.
 private final class NIOLockedEvents: @unchecked Sendable {
     private let registry: PrometheusCollectorRegistry
     private let lock = NSLock()
@@ -106,6 +106,8 @@ private final class NIOLockedEvents: @unchecked Sendable {
 struct Housekeeper: Service {
     let store: Store
     let interval: Double
+    /// Events older than this many seconds are deleted (nil: kept).
+    var eventsRetention: Double? = nil
     let logger: Logger
 
     func run() async throws {
@@ -116,6 +118,10 @@ struct Housekeeper: Service {
                 for event in try store.events(after: lastEvent, limit: 10_000) {
                     lastEvent = event.id
                     log(event)
+                }
+                if let retention = eventsRetention {
+                    let deleted = try store.pruneEvents(olderThan: Date().timeIntervalSince1970 - retention)
+                    if deleted > 0 { logger.info("old events deleted", metadata: ["events": "\(deleted)", "retention_days": "\(retention / 86400)"]) }
                 }
             } catch {
                 logger.error("housekeeping failed", metadata: ["error": "\(error)"])

@@ -57,3 +57,20 @@ extension Router {
         }
     }
 }
+
+/// Which request paths are the results page's own files (what `addResultsPage` serves), so they
+/// load without a token where data needs one. Only an exact file counts: the embedded page's
+/// names, or a regular file inside `--public DIR` (no `..`, percent-decoded as FileMiddleware
+/// does); never a path under /api/ or /metrics, whatever the folder holds.
+struct PageFiles: Sendable {
+    let directory: String?
+
+    func serves(_ uriPath: String) -> Bool {
+        guard let path = uriPath.removingPercentEncoding, path.hasPrefix("/"), !path.contains(".."),
+              !path.hasPrefix("/api/"), path != "/metrics", !path.contains("//") else { return false }
+        let file = path.hasSuffix("/") ? path + "index.html" : path
+        guard let directory else { return EmbeddedFiles.page.files[file] != nil }
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: directory + file, isDirectory: &isDirectory) && !isDirectory.boolValue
+    }
+}

@@ -68,9 +68,42 @@ extension Store {
             let live = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workers WHERE last_seen >= ?", arguments: [now - seconds]) ?? 0
             var sweeps = ["active": 0, "cancelled": 0]
             for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM sweeps GROUP BY status") { sweeps[row["status"]] = row["n"] }
+            // Running totals kept by a trigger (0005): O(kinds), and deleting old events lowers none.
             var events: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM events GROUP BY kind") { events[row["kind"]] = row["n"] }
+            for row in try Row.fetchAll(db, sql: "SELECT kind, total FROM event_counts") { events[row["kind"]] = row["total"] }
             return OperationalCounts(runs: runs, runnable: runnable, liveWorkers: live, sweeps: sweeps, events: events)
         }
+    }
+
+    /// Deletes events older than `cutoff` (seconds since 1970), oldest first, at most `batch` rows
+    /// a transaction and `maximum` in all, so writers wait for a short transaction at most and a
+    /// first pruning of a large table is spread over housekeeping rounds. Returns how many went.
+    /// Looks only at the `batch` oldest rows each time (events are appended in time order), so a
+    /// round that finds nothing old costs one short index read, not a scan. Totals by kind
+    /// (`event_counts`) are untouched.
+    public func pruneEvents(olderThan cutoff: Double, batch: Int = 500, maximum: Int = 50_000) throws -> Int {
+        guard batch > 0, maximum > 0 else { throw StoreError.invalid(field: "batch", reason: "must be positive") }
+        let stamp = Self.eventTimestamp(cutoff)
+        var deleted = 0
+        while deleted < maximum {
+            let limit = min(batch, maximum - deleted)
+            let removed = try pool.write { db in
+                try db.execute(sql: """
+                    DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, at FROM events ORDER BY id LIMIT ?) WHERE at < ?)
+                    """, arguments: [limit, stamp])
+                return db.changesCount
+            }
+            deleted += removed
+            if removed < limit { break }
+        }
+        return deleted
+    }
+
+    /// `at` as the events table writes it (`strftime('%Y-%m-%dT%H:%M:%fZ')`), so text order is time order.
+    static func eventTimestamp(_ seconds: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date(timeIntervalSince1970: seconds))
     }
 }

@@ -15,6 +15,7 @@ public final class Store: Sendable {
         ("0002_queue_index", String(decoding: PackageResources._002_queue_index_sql, as: UTF8.self)),
         ("0003_artifacts", String(decoding: PackageResources._003_artifacts_sql, as: UTF8.self)),
         ("0004_strict", String(decoding: PackageResources._004_strict_sql, as: UTF8.self)),
+        ("0005_event_counts", String(decoding: PackageResources._005_event_counts_sql, as: UTF8.self)),
     ]
 
     /// The default artifact folder of the database at `path`.

@@ -8,12 +8,13 @@ import Service
 struct ServerOptions: ParsableArguments {
     @Option(help: "Server URL (default: $PRUNELAB_SERVER, else http://127.0.0.1:8080).")
     var server: String?
-    @Option(help: "Bearer token for writes (default: $PRUNELAB_TOKEN).")
+    @Option(help: "Bearer token: the write token, or the read token where reads need one (default: $PRUNELAB_TOKEN, else $PRUNELAB_READ_TOKEN).")
     var token: String?
 
     func client() throws -> Client {
         let url = try apiURL(server ?? ProcessInfo.processInfo.environment["PRUNELAB_SERVER"] ?? "http://127.0.0.1:8080")
-        let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
+        let environment = ProcessInfo.processInfo.environment
+        let token = token ?? environment["PRUNELAB_TOKEN"] ?? environment["PRUNELAB_READ_TOKEN"] ?? ""
         return Client(serverURL: url, configuration: apiCoding, transport: URLSessionTransport(), middlewares: token.isEmpty ? [] : [BearerToken(token: token)])
     }
 }

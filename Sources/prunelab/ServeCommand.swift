@@ -13,7 +13,11 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Writes need `Authorization: Bearer <token>` (--token or PRUNELAB_TOKEN; a random token is made and
             printed when neither is set). Binds 127.0.0.1 unless --host says otherwise; an address beyond
-            loopback needs an explicit token. Plain HTTP: terminate TLS in a reverse proxy. Prints one line
+            loopback needs an explicit token, and there reads need a token too: the write token or the
+            read token (--read-token or PRUNELAB_READ_TOKEN, GET/HEAD only), everywhere but /healthz, the
+            API document and the results page's static files (/metrics too unless --open-metrics);
+            --reads-need-token asks the same on loopback (behind a reverse proxy on this machine).
+            Plain HTTP: terminate TLS in a reverse proxy. Prints one line
             'prunelab: serving http://HOST:PORT/api/v1' on stderr once it accepts connections.
             """)
 
@@ -25,6 +29,14 @@ struct ServeCommand: AsyncParsableCommand {
     var port: Int = 8080
     @Option(help: "Bearer token for writes (default: $PRUNELAB_TOKEN, else a random one).")
     var token: String?
+    @Option(help: "Bearer token that may read (GET/HEAD) but never write, for viewers of the results (default: $PRUNELAB_READ_TOKEN). Reads need a token only when --host is beyond loopback.")
+    var readToken: String?
+    @Flag(help: "Reads need a token even on loopback: for a reverse proxy on this machine that forwards the network to it.")
+    var readsNeedToken = false
+    @Flag(help: "Let anyone read /metrics (for a Prometheus scraper without a token) when --host is beyond loopback.")
+    var openMetrics = false
+    @Option(help: "Delete queue events older than this many days (default: keep them all). /metrics totals are unaffected.")
+    var eventsRetentionDays: Double?
     @Option(help: "Largest JSON request body in bytes (checkpoint and mask uploads are bounded by their run's architecture instead).")
     var maxBodyBytes: Int = 1 << 20
     @Option(help: "Folder of the artifact store that holds checkpoints (default: the database's path + .artifacts). A shared filesystem path works for workers on other machines too, as long as one server uses it.")
@@ -50,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         guard maxBodyBytes >= 1024 else { throw InvalidOption(option: "--max-body-bytes", reason: "must be at least 1024, got \(maxBodyBytes)") }
+        if let days = eventsRetentionDays, !(days > 0 && days <= 36_500) {
+            throw InvalidOption(option: "--events-retention-days", reason: "must be a number of days in (0, 36500], got \(days)")
+        }
         var token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"] ?? ""
         // A random token printed to a log is fine on loopback, not for a port other machines reach.
         if token.isEmpty, !isLoopback(host) {
@@ -59,6 +74,12 @@ struct ServeCommand: AsyncParsableCommand {
             token = (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
             printError("prunelab: no --token or PRUNELAB_TOKEN given; writes need: Authorization: Bearer \(token)")
         }
+        let readToken = (self.readToken ?? ProcessInfo.processInfo.environment["PRUNELAB_READ_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
+        if let readToken, readToken == token {
+            throw InvalidOption(option: "--read-token", reason: "must differ from the write token (a read token never authorises writes)")
+        }
+        // On loopback only people with a shell here can ask, and they can read the database anyway.
+        let readsNeedToken = self.readsNeedToken || !isLoopback(host)
         ServiceMetrics.shared.bootstrap()
         let host = self.host, db = self.db
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
@@ -70,7 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw InvalidOption(option: "--workers", reason: error.error)
         }
         let slots = supervisor.slots.map(\.summary)
-        let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token,
+        let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token, readToken: readToken,
+                                                            readsNeedToken: readsNeedToken, openMetrics: openMetrics,
+                                                            eventsRetentionDays: eventsRetentionDays,
                                                             maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds,
                                                             publicDirectory: `public`.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                                             artifactsDirectory: artifacts),

@@ -39,8 +39,9 @@ final class ServerProcess: @unchecked Sendable {
             lock.lock()
             let text = output
             lock.unlock()
-            if let range = text.range(of: "serving http://127.0.0.1:"), let end = text[range.upperBound...].firstIndex(of: "/"),
-               let port = Int(text[range.upperBound..<end]) {
+            // "serving http://HOST:PORT/api/v1": any host (tests also bind 0.0.0.0), requests go to 127.0.0.1.
+            if let range = text.range(of: "serving http://"), let end = text[range.upperBound...].firstIndex(of: "/"),
+               let colon = text[range.upperBound..<end].lastIndex(of: ":"), let port = Int(text[text.index(after: colon)..<end]) {
                 self.port = port
                 return
             }

@@ -47,6 +47,66 @@ function loadReportScript(file) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// The bearer token. A server reachable beyond loopback answers data requests without a token
+// with 401: the page then asks for the token once (a form, not a URL parameter), keeps it in
+// sessionStorage (this tab only, gone when it closes) and sends it as a header on every fetch.
+// It is never put in a URL nor logged.
+const TOKEN_KEY = "prunelab.token";
+function storedToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch (_) { return null; }
+}
+function authHeaders() {
+  const token = storedToken();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+// The token for this page when sessionStorage is unavailable.
+let sessionToken = null;
+
+// One pending question at a time: every fetch that met a 401 waits for the same answer.
+let tokenQuestion = null;
+function askForToken(refused) {
+  if (tokenQuestion) return tokenQuestion;
+  tokenQuestion = new Promise((resolve) => {
+    const form = document.getElementById("token-form"), input = document.getElementById("token-input");
+    document.getElementById("token-message").textContent = refused
+      ? "The server refused that token. Enter the read token (or the write token):"
+      : "This server needs a token to show its results. Enter the read token (or the write token):";
+    form.hidden = false;
+    document.body.dataset.auth = "needed";
+    input.value = "";
+    input.focus();
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      const token = input.value.trim();
+      if (!token) return;
+      try { sessionStorage.setItem(TOKEN_KEY, token); } catch (_) { /* private mode: kept for this page only */ }
+      sessionToken = token;
+      form.hidden = true;
+      document.body.dataset.auth = "given";
+      tokenQuestion = null;
+      resolve();
+    };
+  });
+  return tokenQuestion;
+}
+// GET of an API path with the token, asking for one on 401 (again when the stored one is refused).
+async function authorizedFetch(path) {
+  for (;;) {
+    const headers = authHeaders();
+    if (!headers.Authorization && sessionToken) headers.Authorization = `Bearer ${sessionToken}`;
+    const reply = await fetch("api/v1/" + path, { cache: "no-store", headers });
+    if (reply.status !== 401) return reply;
+    const refused = Boolean(headers.Authorization);
+    if (refused) {
+      try { sessionStorage.removeItem(TOKEN_KEY); } catch (_) { /* nothing stored */ }
+      sessionToken = null;
+    }
+    await askForToken(refused);
+  }
+}
+
 async function api(path) {
   if (REPORT) {
     const runFile = REPORT.runFiles && REPORT.runFiles[path.split("/").slice(0, 2).join("/")];
@@ -54,7 +114,7 @@ async function api(path) {
     if (!(path in REPORT.data)) throw new ApiError(404, `not part of this report: ${path}`);
     return REPORT.data[path];
   }
-  const reply = await fetch("api/v1/" + path, { cache: "no-store" });
+  const reply = await authorizedFetch(path);
   if (!reply.ok) {
     let body = {};
     try { body = await reply.json(); } catch (_) { /* not JSON */ }
@@ -72,6 +132,28 @@ if (REPORT) {
 function fileLink(path) {
   if (REPORT) return (REPORT.files && REPORT.files[path]) || null;
   return "api/v1/" + path;
+}
+
+// A link to an API file (CSV, SVG, npz). A plain link would go without the token, so when the
+// page holds one the click fetches the file with the header and saves what came back.
+function apiFileLink(href, text, filename) {
+  const anchor = link(href, text);
+  if (REPORT) return anchor;
+  anchor.dataset.api = "";
+  anchor.addEventListener("click", (event) => {
+    if (!storedToken() && !sessionToken) return;
+    event.preventDefault();
+    authorizedFetch(href.replace(/^api\/v1\//, "")).then(async (reply) => {
+      if (!reply.ok) throw new ApiError(reply.status, `download failed: HTTP ${reply.status}`);
+      const url = URL.createObjectURL(await reply.blob());
+      const save = el("a", { href: url, download: filename });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    }).catch((error) => recordError(error && error.stack ? error.stack : error));
+  });
+  return anchor;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,7 +363,7 @@ async function showSweep(generation, id, params) {
     const file = fileLink(`sweeps/${id}/plot.svg?x=${axis}`);
     return el("figure", { class: "plot", "data-axis": axis },
       accuracyPlot(results, axis, `test accuracy vs ${axis} compression`),
-      el("figcaption", {}, `Test accuracy against ${axis} compression. `, file ? link(file, "SVG file") : null));
+      el("figcaption", {}, `Test accuracy against ${axis} compression. `, file ? apiFileLink(file, "SVG file", `sweep-${id}-${axis}.svg`) : null));
   };
   main().replaceChildren(...[
     el("p", { class: "crumbs" }, REPORT && REPORT.single ? null : link("#/", "all sweeps")),
@@ -290,7 +372,7 @@ async function showSweep(generation, id, params) {
     el("section", { class: "plots" }, plot("direct"), plot("effective")),
     active,
     el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(results)),
-    el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, link(csv, "download CSV")) : null),
+    el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, apiFileLink(csv, "download CSV", `sweep-${id}.csv`)) : null),
       el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, results, params)),
   ].filter(Boolean));
   setState("sweep", "ready");
@@ -350,7 +432,8 @@ async function showRun(generation, key) {
       ["effective compression", run.effective_compression === undefined ? (run.status === "succeeded" ? "∞" : null) : significant(run.effective_compression)],
       ["wall time", run.wall_seconds === undefined ? null : `${formatNumber(run.wall_seconds, 3)} s`],
       ["throughput", run.images_per_second === undefined ? null : `${formatCount(Math.round(run.images_per_second))} images/s`],
-      ["masks", masks("direct") ? [link(masks("direct"), "direct.npz"), " ", link(masks("effective"), "effective.npz")] : null],
+      ["masks", masks("direct") ? [apiFileLink(masks("direct"), "direct.npz", `${shortKey(key)}-direct.npz`), " ",
+        apiFileLink(masks("effective"), "effective.npz", `${shortKey(key)}-effective.npz`)] : null],
     ]),
     el("section", { class: "plots" },
       el("figure", {}, curvesChart(metrics, ["train_loss", "test_loss"], "loss", "cross-entropy", false)),
