@@ -232,6 +232,8 @@ public final class Worker: @unchecked Sendable {
                 try await pause(configuration.pollInterval)
             case let .unauthorized(answer):
                 throw WorkerError(description: "server refused the token: \((try? answer.body.json.error) ?? "")")
+            case let .forbidden(answer):
+                throw WorkerError(description: "server refused the token (a read token cannot lease): \((try? answer.body.json.error) ?? "")")
             case let .badRequest(answer):
                 throw WorkerError(description: "server refused the lease request: \((try? answer.body.json.error) ?? "")")
             case let .contentTooLarge(answer):

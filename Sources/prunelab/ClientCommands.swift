@@ -67,6 +67,7 @@ struct SubmitCommand: AsyncParsableCommand {
         case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
         case let .contentTooLarge(answer): throw ServerRefused("413", try? answer.body.json)
         case let .unsupportedMediaType(answer): throw ServerRefused("415", try? answer.body.json)
+        case let .forbidden(answer): throw ServerRefused("403", try? answer.body.json)
         case let .code507(answer): throw ServerRefused("507", try? answer.body.json)
         case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
         }
