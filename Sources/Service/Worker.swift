@@ -245,6 +245,10 @@ public final class Worker: @unchecked Sendable {
                 // retry before it gets here): nothing was leased, ask again later.
                 logger.warning("server disk full; retrying")
                 try await pause(configuration.pollInterval)
+            case let .undocumented(status, _) where status >= 500:
+                // A server fault (logged there) is no reason to stop working: ask again later.
+                logger.warning("lease: the server answered HTTP \(status); retrying")
+                try await pause(max(configuration.pollInterval, 2))
             case let .undocumented(status, _):
                 throw WorkerError(description: "lease: unexpected HTTP \(status)")
             }
