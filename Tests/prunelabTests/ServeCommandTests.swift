@@ -226,6 +226,9 @@ struct ServeCommandTests {
         BadCase(name: "a metric name of 65 characters", method: "POST", path: "/api/v1/runs/\(queuedRun)/metrics",
                 body: #"{"worker": "w", "metrics": [{"phase": 0, "step": 1, "name": ""# + String(repeating: "n", count: 65) + #"", "value": 1}]}"#,
                 token: .none, status: 400, field: "metrics[0].name"),
+        BadCase(name: "a metric name holding a NUL (SQLite would hand it back empty)", method: "POST",
+                path: "/api/v1/runs/\(queuedRun)/metrics", body: #"{"worker": "w", "metrics": [{"phase": 0, "step": 1, "name": "a\u0000", "value": 1}]}"#,
+                token: .none, status: 400, field: "metrics[0].name"),
         BadCase(name: "runs of an unknown status", method: "GET", path: "/api/v1/runs?status=sleeping", body: nil, token: .none, status: 400,
                 field: "status"),
     ]
