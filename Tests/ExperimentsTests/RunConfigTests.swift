@@ -25,7 +25,7 @@ struct RunConfigTests {
 
     // MARK: Defaults
 
-    /// The paper's table (DESIGN.md) plus the two documented choices, momentum 0.9 everywhere.
+    /// The paper's table (docs/science.md) plus the two documented choices, momentum 0.9 everywhere.
     @Test(arguments: [
         ("lenet300-100", "fashion-mnist", 96_000, 100, 0.1, [25_000, 50_000, 75_000], 5e-4),
         ("lenet5", "cifar10", 120_000, 128, 0.1, [30_000, 60_000, 90_000], 5e-4),
