@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
         // Property tests (generated input, shrunk to the smallest failing case) of the validators.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // Tests read the OpenAPI document (the generator depends on Yams already).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // oneDNN 2.6 (Debian libdnnl-dev): GEMM, convolution, pooling, batch norm.
@@ -67,7 +69,7 @@ let package = Package(
             name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql"),
                         .embedInCode("Migrations/0003_artifacts.sql"), .embedInCode("Migrations/0004_strict.sql"),
-                        .embedInCode("Migrations/0005_event_counts.sql")]),
+                        .embedInCode("Migrations/0005_event_counts.sql"), .embedInCode("Migrations/0006_results_config.sql")]),
         // HTTP API, spec-first: Sources/Service/openapi.yaml generates the server types.
         .target(
             name: "Service",
@@ -107,7 +109,9 @@ let package = Package(
                            .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments",
-                                                        .product(name: "PropertyBased", package: "swift-property-based")]),
+                                                        .product(name: "PropertyBased", package: "swift-property-based"),
+                                                        .product(name: "GRDB", package: "GRDB.swift"),
+                                                        .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "prunelabTests", dependencies: ["prunelab"]),
     ]
 )

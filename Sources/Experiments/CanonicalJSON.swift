@@ -6,7 +6,7 @@ import Foundation
 /// The canonical form is written here rather than by `JSONEncoder` because the run key hashes
 /// it: the bytes must not change when Foundation changes how it spells numbers (Linux writes
 /// `1e+20`, other versions have written `100.0` for integral doubles).
-enum JSONValue: Equatable, Sendable {
+enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -61,6 +61,9 @@ enum JSONValue: Equatable, Sendable {
         }
         return try JSONValue(foundationObject: object)
     }
+
+    /// The compact canonical text, for messages.
+    var text: String { String(decoding: serialized(), as: UTF8.self) }
 
     /// What a value is, for error messages ("found a string").
     var kindName: String {

@@ -13,6 +13,15 @@ public enum ExperimentsError: Error, Equatable, CustomStringConvertible {
     /// A run needs a parent run that failed or is missing.
     case missingParent(key: String, reason: String)
 
+    /// The config field the error names (a dotted path), if it names one.
+    public var field: String? {
+        switch self {
+        case let .unknownKey(key): key
+        case let .invalidField(field, _): field
+        default: nil
+        }
+    }
+
     public var description: String {
         switch self {
         case let .malformedConfig(reason): "config: \(reason)"

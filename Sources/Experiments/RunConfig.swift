@@ -5,7 +5,7 @@ import NeuralNet
 import Pruning
 
 /// How a network is trained: plain SGD with momentum and a step learning-rate schedule.
-public struct TrainingSetup: Codable, Equatable, Sendable {
+public struct TrainingSetup: Codable, Hashable, Sendable {
     /// Total SGD steps.
     public var iterations: Int
     public var batchSize: Int
@@ -46,7 +46,7 @@ public struct TrainingSetup: Codable, Equatable, Sendable {
 /// The options of the pruners that have any. In JSON they are the groups
 /// `"synflow": {"rounds"}`, `"snip": {"batches", "rounds"}`, `"grasp": {"batches"}` and
 /// `"lth": {"rate", "rounds"}`.
-public struct PrunerSettings: Codable, Equatable, Sendable {
+public struct PrunerSettings: Codable, Hashable, Sendable {
     /// synflow, random/synflow: scoring rounds.
     public var synflowRounds: Int?
     /// snip, snip/iterative, random/snip: training batches (of batch_size) to score on.
@@ -101,14 +101,65 @@ public struct PrunerSettings: Codable, Equatable, Sendable {
     }
 }
 
+/// What prunes a run: one of the Pruning module's pruners (`dense` prunes nothing), or lottery
+/// ticket rewinding (`lth`): rounds of global magnitude pruning of the trained network, each
+/// rewound to the initialisation and trained again (docs/science.md).
+public enum RunPruner: Hashable, Sendable, CustomStringConvertible {
+    case oneShot(Pruner)
+    case lth
+
+    public static let dense = RunPruner.oneShot(.dense)
+
+    /// The pruner of a spec name (`RunConfig.prunerNames`), nil for an unknown name.
+    public init?(name: String) {
+        if name == "lth" {
+            self = .lth
+        } else if let pruner = try? Pruner(name) {
+            self = .oneShot(pruner)
+        } else {
+            return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .lth: "lth"
+        case let .oneShot(pruner): pruner.name
+        }
+    }
+
+    public var description: String { name }
+
+    public var isDense: Bool { self == .dense }
+
+    /// Whether it prunes a trained dense network (magnitude/*, lamp, lth), the run's parent.
+    public var needsParent: Bool {
+        switch self {
+        case .lth: true
+        case let .oneShot(pruner): pruner.needsTrainedWeights
+        }
+    }
+
+    /// The pruner that scores each pruning step: global magnitude in every LTH round.
+    public var scoring: Pruner {
+        switch self {
+        case .lth: (try? Pruner("magnitude/global")) ?? .dense
+        case let .oneShot(pruner): pruner
+        }
+    }
+
+    /// Pruning phases of a run: LTH's rounds, one otherwise.
+    public func phases(_ settings: PrunerSettings) -> Int { self == .lth ? max(1, settings.lthRounds ?? 1) : 1 }
+}
+
 /// One run, one cell of a sweep: what to train, how to prune it and how to train it.
 ///
 /// `parse` completes a config: every field a run depends on is filled in, so that two configs
 /// meaning the same run have the same canonical JSON and hence the same `key`.
-public struct RunConfig: Codable, Equatable, Sendable {
+public struct RunConfig: Codable, Hashable, Sendable {
     public var architecture: String
     public var dataset: String
-    public var pruner: String
+    public var pruner: RunPruner
     /// "direct" | "effective"; nil for dense.
     public var mode: String?
     /// Target compression (> 1); nil for dense.
@@ -153,13 +204,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// Lowercase hex SHA-256 of `canonicalJSON`: the run key.
     public var key: String { Array(SHA256.hash(data: canonicalJSON)).hexString }
 
-    /// Whether the pruner needs a trained dense parent (magnitude/*, lamp, lth: docs/science.md).
-    public var needsParent: Bool { pruner.hasPrefix("magnitude/") || pruner == "lamp" || pruner == "lth" }
-
     /// The dense run this run depends on (magnitude/*, lamp, lth): same architecture, dataset, training, seed (and data_dir); nil for other pruners.
     public func parent() -> RunConfig? {
-        guard needsParent else { return nil }
-        return RunConfig(architecture: architecture, dataset: dataset, pruner: "dense", mode: nil, compression: nil,
+        guard pruner.needsParent else { return nil }
+        return RunConfig(architecture: architecture, dataset: dataset, pruner: .dense, mode: nil, compression: nil,
                          seed: seed, shuffle: false, training: training, settings: PrunerSettings(),
                          dataDirectory: dataDirectory)
     }
@@ -173,7 +221,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     func jsonValue(includingDataDirectory: Bool) -> JSONValue {
         var fields: [String: JSONValue] = [
             "format": .integer(Int64(Self.format)), "architecture": .string(architecture), "dataset": .string(dataset),
-            "pruner": .string(pruner), "shuffle": .bool(shuffle), "training": training.jsonValue,
+            "pruner": .string(pruner.name), "shuffle": .bool(shuffle), "training": training.jsonValue,
             "seed": seed <= UInt64(Int64.max) ? .integer(Int64(seed)) : .unsigned(seed),
         ]
         if let mode { fields["mode"] = .string(mode) }
@@ -245,11 +293,11 @@ extension RunConfig {
             throw .invalidField(field: "architecture",
                                 reason: "unknown architecture '\(architecture)' (known: \(ModelZoo.names.joined(separator: ", ")))")
         }
-        guard let pruner = try root.string("pruner") else {
+        guard let prunerName = try root.string("pruner") else {
             throw .invalidField(field: "pruner", reason: "required (one of \(prunerNames.joined(separator: ", ")))")
         }
-        guard prunerNames.contains(pruner) else {
-            throw .invalidField(field: "pruner", reason: "unknown pruner '\(pruner)' (known: \(prunerNames.joined(separator: ", ")))")
+        guard prunerNames.contains(prunerName), let pruner = RunPruner(name: prunerName) else {
+            throw .invalidField(field: "pruner", reason: "unknown pruner '\(prunerName)' (known: \(prunerNames.joined(separator: ", ")))")
         }
         let knownDatasets = DatasetCatalog.names.joined(separator: ", ")
         let dataset: String
@@ -270,7 +318,7 @@ extension RunConfig {
         let mode: String?, compression: Double?, shuffle: Bool
         let givenMode = try root.string("mode"), givenShuffle = try root.bool("shuffle")
         let givenCompression = try root.number("compression")
-        if pruner == "dense" {
+        if pruner.isDense {
             // A dense run prunes nothing: compression 1 and direct mode say so too, anything else
             // is a mistake the user should hear about.
             if let givenCompression, givenCompression != 1 {
@@ -304,8 +352,7 @@ extension RunConfig {
         let settings = try completedSettings(root, pruner: pruner, compression: compression)
         // Every evaluation is a pass over the test set and a row per metric; checkpoints carry them
         // all. Bounded by the limits above, this product cannot overflow.
-        let phases = pruner == "lth" ? max(1, settings.lthRounds ?? 1) : 1
-        let evaluations = phases * (training.iterations / training.evalEvery + 1)
+        let evaluations = pruner.phases(settings) * (training.iterations / training.evalEvery + 1)
         guard evaluations <= Limits.evaluations else {
             throw .invalidField(field: "training.eval_every", reason: "\(evaluations) evaluations exceed \(Limits.evaluations); "
                 + "evaluate less often")
@@ -419,7 +466,7 @@ extension RunConfig {
     /// The pruner's own options with their defaults. Groups of other pruners are checked (keys,
     /// types, ranges) but dropped, so a sweep may give every group to every run without changing
     /// any key.
-    static func completedSettings(_ root: ConfigObject, pruner: String,
+    static func completedSettings(_ root: ConfigObject, pruner: RunPruner,
                                   compression: Double?) throws(ExperimentsError) -> PrunerSettings {
         func positive(_ group: ConfigObject?, _ key: String) throws(ExperimentsError) -> Int? {
             guard let group, let value = try group.integer(key) else { return nil }
@@ -443,7 +490,7 @@ extension RunConfig {
         }
         let lthRounds = try positive(lth, "rounds")
 
-        switch pruner {
+        switch pruner.name {
         case "synflow", "random/synflow":
             return PrunerSettings(synflowRounds: synflowRounds)
         case "snip", "random/snip":

@@ -98,7 +98,7 @@ public final class RunExecutor: @unchecked Sendable {
         self.files = files
         self.parent = parent
         self.checkpointEvery = max(1, checkpointEvery ?? config.training.evalEvery)
-        if config.needsParent, parent == nil {
+        if config.pruner.needsParent, parent == nil {
             throw ExperimentsError.missingParent(key: config.parent()?.key ?? "?", reason: "\(config.pruner) needs the trained dense parent")
         }
     }
@@ -112,8 +112,8 @@ public final class RunExecutor: @unchecked Sendable {
                                         backend: backend)
         network.initialize(seed: config.seed)
         let effective = try EffectiveMasks(network: network)
-        let rounds = config.pruner == "lth" ? (config.settings.lthRounds ?? 1) : 0
-        var phase = config.pruner == "lth" ? 1 : 0
+        let rounds = config.pruner == .lth ? config.pruner.phases(config.settings) : 0
+        var phase = config.pruner == .lth ? 1 : 0
         var startStep = 0
         var report: SparsityReport
         var quotas: [Double]?
@@ -155,7 +155,7 @@ public final class RunExecutor: @unchecked Sendable {
             outcome = try train(network, optimizer: optimizer, splits: splits, phase: phase, from: startStep,
                                 window: resumedFrom != nil ? resume?.header.trainWindow : nil, quotas: quotas)
             totalSteps += config.training.iterations
-            guard config.pruner == "lth", phase < rounds else { break }
+            guard config.pruner == .lth, phase < rounds else { break }
             // Next lottery-ticket round: prune the trained weights, rewind to init, train again.
             phase += 1
             startStep = 0
@@ -206,14 +206,14 @@ public final class RunExecutor: @unchecked Sendable {
     /// weights to the initialisation and sets the masks. Returns the masks' figures.
     private func prune(_ network: Network, splits: DatasetSplits, effective: EffectiveMasks, round: Int, of rounds: Int) throws
         -> (SparsityReport, [Double]?) {
-        guard config.pruner != "dense" else { return (try effective.report(effective.networkMasks), nil) }
+        guard !config.pruner.isDense else { return (try effective.report(effective.networkMasks), nil) }
         let seed = config.seed
         let mode = PruningMode(rawValue: config.mode ?? "direct") ?? .direct
         let target = config.compression ?? 1
-        var pruner = try Pruner(config.pruner == "lth" ? "magnitude/global" : config.pruner)
+        let pruner = config.pruner.scoring
         var options = PruningOptions(compression: target, mode: mode, seed: seed, shuffle: config.shuffle,
                                      rounds: config.settings.synflowRounds ?? config.settings.snipRounds ?? 100, stop: stop)
-        if config.pruner == "lth" {
+        if config.pruner == .lth {
             // Trained weights to rank: the parent's for round 1 (its training is the dense round),
             // the network's own (just trained) afterwards; earlier masks stay in force.
             if round == 1 { try loadParentWeights(into: network) }
@@ -225,13 +225,13 @@ public final class RunExecutor: @unchecked Sendable {
             } else {
                 options.shuffle = config.shuffle
             }
-            pruner = try Pruner("magnitude/global")
         } else if pruner.needsTrainedWeights {
             try loadParentWeights(into: network)
         }
         var batches: [ScoringBatch] = []
         if pruner.needsData {
-            let count = config.pruner == "grasp" ? (config.settings.graspBatches ?? 1) : (config.settings.snipBatches ?? 1)
+            // Only the pruner's own group is set: grasp's or snip's batches.
+            let count = config.settings.graspBatches ?? config.settings.snipBatches ?? 1
             batches = RunData.scoringBatches(splits.train, samples: count * config.training.batchSize,
                                              batchSize: config.training.batchSize, seed: seed)
         }

@@ -51,7 +51,7 @@ public struct RunLayout: Sendable, Equatable {
     /// The layout of `config`'s runs (cached: one per architecture, input and evaluation count).
     public static func of(_ config: RunConfig) throws -> RunLayout {
         let (shape, classes) = try RunData.sampleShape(dataset: config.dataset, architecture: config.architecture)
-        let phases = config.pruner == "lth" ? max(1, config.settings.lthRounds ?? 1) : 1
+        let phases = config.pruner.phases(config.settings)
         let perPhase = config.training.iterations / max(1, config.training.evalEvery) + 1
         let evaluations = phases.multipliedReportingOverflow(by: perPhase)
         guard !evaluations.overflow else { throw ExperimentsError.invalidField(field: "training.eval_every", reason: "too many evaluations") }

@@ -6,8 +6,8 @@ import Tensors
 public enum PruningMode: String, Codable, CaseIterable, Sendable { case direct, effective }
 
 /// A pruning method by its spec name (`random/erk`, `synflow`, …; see `PrunerName.allNames`).
-public struct Pruner: Equatable, Sendable, CustomStringConvertible {
-    indirect enum Method: Equatable, Sendable {
+public struct Pruner: Hashable, Sendable, CustomStringConvertible {
+    indirect enum Method: Hashable, Sendable {
         case dense
         /// Uniformly random positions, layerwise counts from a quota.
         case random(Quota)
@@ -43,6 +43,16 @@ public struct Pruner: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    /// The pruner that prunes nothing (a dense run).
+    public static let dense = Pruner(method: .dense, name: "dense")
+
+    private init(method: Method, name: String) {
+        self.method = method
+        self.name = name
+    }
+
+    public var isDense: Bool { method == .dense }
 
     /// Whether the pruner reads training batches (SNIP, GraSP and the random variant of SNIP).
     public var needsData: Bool {

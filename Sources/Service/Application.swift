@@ -95,7 +95,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
     }
     try ServiceAPI(store: store, leaseSeconds: configuration.leaseSeconds, logger: logger, metrics: metrics)
-        .registerHandlers(on: router, serverURL: try Servers.Server1.url(), configuration: apiCoding)
+        .registerHandlers(on: router, serverURL: try Servers.Server1.url(), configuration: apiCoding, middlewares: [SubmittedSweep()])
     let housekeeper = Housekeeper(store: store, interval: min(configuration.leaseSeconds / 4, 5),
                                   eventsRetention: configuration.eventsRetentionDays.map { $0 * 86400 }, logger: logger)
     return Application(router: router,

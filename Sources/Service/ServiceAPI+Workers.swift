@@ -22,8 +22,7 @@ extension ServiceAPI {
         }
         let worker = WorkerInfo(id: hello.worker, host: hello.host ?? "?", device: hello.device ?? "cpu", pid: hello.pid)
         guard let lease = try store.lease(worker: worker, now: Self.now(), duration: leaseSeconds) else { return .noContent(.init()) }
-        let config = try configs.config(key: lease.key, json: lease.config)
-        return .ok(.init(body: .json(.init(key: lease.key, config: config, attempt: lease.attempt,
+        return .ok(.init(body: .json(.init(key: lease.key, config: lease.config, attempt: lease.attempt,
                                            lease_seconds: leaseSeconds, has_checkpoint: lease.hasCheckpoint, parents: lease.parents))))
     }
 

@@ -1,11 +1,12 @@
 import Experiments
 import Foundation
 import Logging
+import HTTPTypes
 import OpenAPIRuntime
 import Store
 
 /// Implements the OpenAPI document's operations over the store: thin glue, the logic lives in
-/// `SweepExpansion` and `Store`.
+/// `SweepSpec` (Experiments) and `Store`.
 struct ServiceAPI: APIProtocol {
     let store: Store
     /// How long a lease lasts without a heartbeat.
@@ -18,12 +19,11 @@ struct ServiceAPI: APIProtocol {
     let layouts = Locked<[String: RunLayout]>([:])
 
     func createSweep(_ input: Operations.createSweep.Input) async throws -> Operations.createSweep.Output {
-        guard case let .json(spec) = input.body else { return .badRequest(.init(body: .json(APIError(.badRequest, "expected JSON", field: "body").body))) }
+        guard case let .json(document) = input.body else { return .badRequest(.init(body: .json(APIError(.badRequest, "expected JSON", field: "body").body))) }
         do {
-            let data = try JSONEncoder().encode(spec)
-            let parsed = try SweepExpansion.parse(data)
-            let runs = try SweepExpansion.runs(of: parsed)
-            let submission = try store.submitSweep(name: parsed.name, spec: parsed.document, runs: runs)
+            let spec = try SweepSpec(document)
+            let runs = try spec.runs().map { NewRun($0, maxAttempts: spec.maxAttempts) }
+            let submission = try store.submitSweep(name: spec.name, spec: SubmittedSweep.text ?? document.text, runs: runs)
             return .created(.init(body: .json(.init(id: submission.id, runs: submission.runs, new: submission.new,
                                                     reused: submission.reused, requeued: submission.requeued))))
         } catch let error as SweepError {
@@ -70,16 +70,44 @@ struct ServiceAPI: APIProtocol {
 /// Run configs decoded for the API, by run key. Bounded: emptied when it reaches `capacity`.
 final class ConfigCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries: [String: Components.Schemas.RunConfig] = [:]
+    private var entries: [String: RunConfig] = [:]
     let capacity = 50_000
 
-    func config(key: String, json: String) throws -> Components.Schemas.RunConfig {
+    func config(key: String, json: String) throws -> RunConfig {
         if let hit = lock.withLock({ entries[key] }) { return hit }
-        let decoded = try JSONDecoder().decode(Components.Schemas.RunConfig.self, from: Data(json.utf8))
+        let decoded = try RunConfig.parse(Data(json.utf8))
         lock.withLock {
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[key] = decoded
         }
         return decoded
+    }
+}
+
+extension NewRun {
+    /// The store's view of a sweep's run.
+    public init(_ run: SweepRun, maxAttempts: Int) {
+        let config = run.config
+        self.init(key: config.key, config: String(decoding: config.canonicalJSON, as: UTF8.self), architecture: config.architecture,
+                  dataset: config.dataset, pruner: config.pruner.name, mode: config.mode, compression: config.compression,
+                  seed: Int64(bitPattern: config.seed), shuffle: config.shuffle, parents: run.parents, maxAttempts: maxAttempts)
+    }
+}
+
+/// The text of a sweep as its author sent it, stored with the sweep. The generated server reads
+/// the body into a `SweepDocument`; this middleware keeps the bytes it read (bounded already by
+/// the body limit) for `createSweep`, which runs inside it.
+struct SubmittedSweep: ServerMiddleware {
+    @TaskLocal static var text: String?
+
+    func intercept(_ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+                   next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?))
+        async throws -> (HTTPResponse, HTTPBody?) {
+        guard operationID == "createSweep", let body else { return try await next(request, body, metadata) }
+        let bytes = try await [UInt8](collecting: body, upTo: .max)
+        // Bytes that are not UTF-8 are no JSON the decoder takes; the parsed document stands in.
+        return try await Self.$text.withValue(String(validating: bytes, as: UTF8.self)) {
+            try await next(request, HTTPBody(bytes), metadata)
+        }
     }
 }

@@ -307,11 +307,12 @@ public final class Worker: @unchecked Sendable {
             } catch {
                 throw ScratchError(path: folder.path, underlying: error)
             }
-            let config = try RunConfig.parse(try JSONEncoder().encode(lease.config))
-            // The key is the hash of the config: a mismatch means the config was altered on the way.
-            guard config.key == key else {
-                throw ConfigMismatch(description: "the config of run \(key) hashes to \(config.key); refusing to run it")
+            // The key is the hash of the config text: a mismatch means it was altered on the way.
+            let hash = Array(SHA256.hash(data: Data(lease.config.utf8))).hexString
+            guard hash == key else {
+                throw ConfigMismatch(description: "the config of run \(key) hashes to \(hash); refusing to run it")
             }
+            let config = try RunConfig.parse(Data(lease.config.utf8))
             let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0, into: folder, log: log) }
             let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder, log: log) : nil
             let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,
@@ -377,7 +378,7 @@ public final class Worker: @unchecked Sendable {
                 }
             }
             // Dense runs leave their final state on the server: children prune it.
-            if config.pruner == "dense", let final = files.final {
+            if config.pruner.isDense, let final = files.final {
                 let answer = try await retrying({
                     try await self.uploadCheckpoint(key, path: final, phase: 0, step: config.training.iterations)
                 }, log: log)

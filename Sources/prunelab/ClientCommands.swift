@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import OpenAPIRuntime
 import OpenAPIURLSession
+import Experiments
 import Service
 
 /// Where the server is, for the client commands.
@@ -49,11 +50,11 @@ struct SubmitCommand: AsyncParsableCommand {
     func run() async throws {
         let data = sweep == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: sweep)
         guard let data else { throw InvalidOption(option: "sweep", reason: "cannot read \(sweep)") }
-        let spec: Components.Schemas.SweepSpec
+        let spec: SweepDocument
         do {
-            spec = try JSONDecoder().decode(Components.Schemas.SweepSpec.self, from: data)
+            spec = try SweepDocument(parsing: data)
         } catch {
-            throw InvalidOption(option: "sweep", reason: "\(sweep) is not a JSON object")
+            throw InvalidOption(option: "sweep", reason: "\(sweep) is not JSON")
         }
         switch try await serverOptions.client().createSweep(body: .json(spec)) {
         case let .created(created):

@@ -49,7 +49,7 @@ struct RunCommand: ParsableCommand {
         }
         let store = try RunStore(path: runsDir)
         let reporter = ProgressPrinter()
-        let stopAfter = stopAfterSteps.map { (phase: runConfig.pruner == "lth" ? (runConfig.settings.lthRounds ?? 1) : 0, step: $0) }
+        let stopAfter = stopAfterSteps.map { (phase: runConfig.pruner == .lth ? runConfig.pruner.phases(runConfig.settings) : 0, step: $0) }
         let (result, reused) = try store.execute(runConfig, resume: resume, reporter: reporter, stopAfter: stopAfter,
                                                  checkpointEvery: checkpointEvery, backend: backend)
         if reused { printError("prunelab: run \(result.key) already finished; reusing its result") }

@@ -64,7 +64,7 @@ import Testing
                 #expect((1...RunConfig.Limits.batchSize).contains(training.batchSize))
                 #expect((1...RunConfig.Limits.iterations).contains(training.evalEvery))
                 #expect(training.lrDrops.allSatisfy { (1...training.iterations).contains($0) })
-                let phases = config.pruner == "lth" ? (config.settings.lthRounds ?? 1) : 1
+                let phases = config.pruner.phases(config.settings)
                 #expect((1...RunConfig.Limits.prunerRepetitions).contains(phases))
                 #expect(phases * (training.iterations / training.evalEvery + 1) <= RunConfig.Limits.evaluations)
                 if let compression = config.compression { #expect(compression > 1 && compression.isFinite) }

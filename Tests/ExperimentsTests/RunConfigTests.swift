@@ -156,14 +156,14 @@ struct RunConfigTests {
         let run = try parse(#"{"architecture": "lenet300-100", "pruner": "magnitude/global", "compression": 50, "seed": 3,"#
             + #" "mode": "effective", "shuffle": true, "training": {"iterations": 300}, "data_dir": "/data/fm"}"#)
         let parent = try #require(run.parent())
-        #expect(parent.pruner == "dense" && parent.compression == nil && parent.mode == nil && parent.shuffle == false)
+        #expect(parent.pruner.isDense && parent.compression == nil && parent.mode == nil && parent.shuffle == false)
         #expect(parent.training == run.training && parent.seed == 3 && parent.dataset == run.dataset)
         #expect(parent.architecture == run.architecture && parent.dataDirectory == "/data/fm")
         #expect(parent.settings == PrunerSettings())
         // The same run as a dense config written by hand.
         let dense = try parse(#"{"architecture": "lenet300-100", "pruner": "dense", "seed": 3, "training": {"iterations": 300}}"#)
         #expect(parent.key == dense.key)
-        #expect(parent.parent() == nil && !parent.needsParent)
+        #expect(parent.parent() == nil && !parent.pruner.needsParent)
     }
 
     @Test func needsParent() throws {
@@ -173,7 +173,7 @@ struct RunConfigTests {
             let config = try parse(json)
             let expected = ["magnitude/global", "magnitude/uniform", "magnitude/uniform+", "magnitude/erk", "magnitude/igq",
                             "lamp", "lth"].contains(pruner)
-            #expect(config.needsParent == expected, "\(pruner)")
+            #expect(config.pruner.needsParent == expected, "\(pruner)")
             #expect((config.parent() != nil) == expected, "\(pruner)")
         }
     }

@@ -1,3 +1,4 @@
+import Experiments
 import Foundation
 import Service
 import Store
@@ -16,12 +17,13 @@ import Testing
              "grid": {"pruner": ["random/uniform", "random/erk", "random/igq", "snip", "synflow"], "compression": [10, 100],
                       "seed": [\(seeds)]}}
             """.utf8)
-        let spec = try SweepExpansion.parse(document)
-        let runs = try SweepExpansion.runs(of: spec)
+        let spec = try SweepSpec(parsing: document)
+        let runs = try spec.runs().map { NewRun($0, maxAttempts: spec.maxAttempts) }
         #expect(runs.count == 7000)
-        let first = try store.submitSweep(name: spec.name, spec: spec.document, runs: runs)
+        let text = String(decoding: document, as: UTF8.self)
+        let first = try store.submitSweep(name: spec.name, spec: text, runs: runs)
         #expect(first.new == 7000 && first.runs == 7000)
-        let second = try store.submitSweep(name: spec.name, spec: spec.document, runs: try SweepExpansion.runs(of: spec))
+        let second = try store.submitSweep(name: spec.name, spec: text, runs: try spec.runs().map { NewRun($0, maxAttempts: 3) })
         #expect(second.new == 0 && second.reused == 7000)
         #expect(try store.sweepCounts(second.id) == ["queued": 7000])
     }

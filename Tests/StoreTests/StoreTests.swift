@@ -50,7 +50,8 @@ func count(_ store: Store, _ table: String) throws -> Int {
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(try store.journalMode() == "wal")
         #expect(try store.appliedMigrations() == Store.migrations.map(\.name))
-        #expect(Store.migrations.map(\.name).prefix(5) == ["0001_initial", "0002_queue_index", "0003_artifacts", "0004_strict", "0005_event_counts"])
+        #expect(Store.migrations.map(\.name).prefix(6) == ["0001_initial", "0002_queue_index", "0003_artifacts", "0004_strict", "0005_event_counts",
+                                                            "0006_results_config"])
         #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA foreign_keys") } == 1)
         // Reopening applies nothing twice.
         let again = try Store(path: store.path)

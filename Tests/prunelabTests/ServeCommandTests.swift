@@ -63,10 +63,12 @@ struct ServeCommandTests {
         let sweep = """
             {"name": "groups", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "compression": 10, "mode": "effective",
              "shuffle": true, "training": {"iterations": 10}},
-             "grid": {"pruner": ["snip/iterative", "synflow", "lth", "grasp", "lamp", "random/erk"], "seed": [0, 9223372036854775807]}}
+             "grid": {"pruner": ["snip/iterative", "synflow", "lth", "grasp", "lamp", "random/erk"], "seed": [0, 18446744073709551615]}}
             """
         let created = try server.request("POST", "/api/v1/sweeps", body: Data(sweep.utf8))
         #expect(created.status == 201, "\(created.text)")
+        // The sweep is stored as sent, byte for byte (its layout and key order included).
+        #expect(try Self.query(path, "SELECT hex(spec) FROM sweeps") == Data(sweep.utf8).map { String(format: "%02X", $0) }.joined())
         let rows = try #require(try Self.query(path, "SELECT key || ' ' || config FROM runs")).split(separator: "\n")
         #expect(rows.count == 14, "6 pruners × 2 seeds + a dense parent per seed")
         for row in rows {

@@ -1,12 +1,10 @@
 import Experiments
 import Foundation
-import Service
-import Store
 import Testing
 
-@Suite struct SweepExpansionTests {
-    func expand(_ json: String) throws(SweepError) -> [NewRun] {
-        try SweepExpansion.runs(of: try SweepExpansion.parse(Data(json.utf8)))
+@Suite struct SweepSpecTests {
+    func expand(_ json: String) throws(SweepError) -> [SweepRun] {
+        try SweepSpec(parsing: Data(json.utf8)).runs()
     }
 
     /// 2 pruners × 2 compressions × 2 seeds = 8 cells; magnitude/global adds one dense parent per
@@ -17,16 +15,16 @@ import Testing
              "grid": {"pruner": ["random/erk", "magnitude/global"], "compression": [10, 100], "seed": [0, 1]}}
             """)
         #expect(runs.count == 10)
-        #expect(Set(runs.map(\.key)).count == 10)
-        let dense = runs.filter { $0.pruner == "dense" }
-        #expect(dense.count == 2 && Set(dense.map(\.seed)) == [0, 1])
-        for child in runs where child.pruner == "magnitude/global" {
+        #expect(Set(runs.map(\.config.key)).count == 10)
+        let dense = runs.filter { $0.config.pruner.isDense }
+        #expect(dense.count == 2 && Set(dense.map(\.config.seed)) == [0, 1])
+        for child in runs where child.config.pruner.name == "magnitude/global" {
             let parent = try #require(child.parents.first)
-            let parentIndex = try #require(runs.firstIndex { $0.key == parent })
-            #expect(parentIndex < runs.firstIndex { $0.key == child.key }!, "parents come first")
-            #expect(runs[parentIndex].seed == child.seed)
+            let parentIndex = try #require(runs.firstIndex { $0.config.key == parent })
+            #expect(parentIndex < runs.firstIndex { $0.config.key == child.config.key }!, "parents come first")
+            #expect(runs[parentIndex].config.seed == child.config.seed)
         }
-        #expect(Set(runs.filter { $0.pruner == "random/erk" }.compactMap(\.compression)) == [10, 100])
+        #expect(Set(runs.filter { $0.config.pruner.name == "random/erk" }.compactMap(\.config.compression)) == [10, 100])
     }
 
     @Test func dottedFieldsReachNestedKeysAndKeysMatchRunConfig() throws {
@@ -39,7 +37,7 @@ import Testing
             {"architecture": "lenet300-100", "dataset": "synthetic", "pruner": "random/igq", "compression": 10,
              "training": {"batch_size": 50}}
             """.utf8))
-        #expect(runs[0].key == direct.key && runs[0].config == String(decoding: direct.canonicalJSON, as: UTF8.self))
+        #expect(runs[0].config == direct)
     }
 
     @Test(arguments: [
@@ -68,19 +66,45 @@ import Testing
         }
     }
 
-    /// `max_attempts` reaches every run of the sweep, dense parents included; 3 by default.
-    @Test func maxAttemptsReachesEveryRun() throws {
+    /// `max_attempts` is read as an integer in any spelling; 3 by default.
+    @Test func maxAttemptsIsReadOnce() throws {
         let base = "\"base\": {\"architecture\": \"lenet300-100\", \"compression\": 10}, \"grid\": {\"pruner\": [\"magnitude/global\", \"snip\"]}"
-        let five = try expand("{\"name\": \"x\", \"max_attempts\": 5, \(base)}")
-        #expect(five.count == 3 && five.allSatisfy { $0.maxAttempts == 5 })
-        let standard = try expand("{\"name\": \"x\", \(base)}")
-        #expect(standard.allSatisfy { $0.maxAttempts == 3 })
+        #expect(try SweepSpec(parsing: Data("{\"name\": \"x\", \"max_attempts\": 5, \(base)}".utf8)).maxAttempts == 5)
+        #expect(try SweepSpec(parsing: Data("{\"name\": \"x\", \"max_attempts\": 5.0, \(base)}".utf8)).maxAttempts == 5)
+        #expect(try SweepSpec(parsing: Data("{\"name\": \"x\", \(base)}".utf8)).maxAttempts == 3)
+        #expect(try expand("{\"name\": \"x\", \(base)}").count == 3)
+    }
+
+    /// null is a value of the wrong type for the sweep's own keys (the document does not make them
+    /// nullable), unlike inside a run config, where it counts as absent.
+    @Test(arguments: ["name", "base", "grid", "max_attempts"])
+    func nullSweepKeysAreRefused(key: String) {
+        var fields = ["\"name\": \"x\"", "\"base\": {\"architecture\": \"lenet300-100\", \"compression\": 10}",
+                      "\"grid\": {\"pruner\": [\"snip\"]}", "\"max_attempts\": 2"]
+        fields = fields.map { $0.hasPrefix("\"\(key)\"") ? "\"\(key)\": null" : $0 }
+        do {
+            _ = try SweepSpec(parsing: Data("{\(fields.joined(separator: ", "))}".utf8))
+            Issue.record("accepted \(key): null")
+        } catch {
+            #expect(error.field == key, "\(error)")
+        }
+    }
+
+    /// An axis inside another axis's value would overwrite part of it in some cells only.
+    @Test func anAxisInsideAnotherIsRefused() {
+        let json = #"{"name": "x", "grid": {"training": [{"iterations": 5}], "training.batch_size": [10, 20]}}"#
+        do {
+            _ = try SweepSpec(parsing: Data(json.utf8))
+            Issue.record("accepted nested axes")
+        } catch {
+            #expect(error.field == "grid.training.batch_size", "\(error)")
+        }
     }
 
     @Test func tooManyCellsIsRejectedBeforeExpanding() {
         let values = (0..<1000).map(String.init).joined(separator: ",")
         do {
-            _ = try SweepExpansion.parse(Data("{\"name\": \"x\", \"grid\": {\"seed\": [\(values)], \"compression\": [\(values)]}}".utf8))
+            _ = try SweepSpec(parsing: Data("{\"name\": \"x\", \"grid\": {\"seed\": [\(values)], \"compression\": [\(values)]}}".utf8))
             Issue.record("accepted a million cells")
         } catch {
             #expect(error.field == "grid")
@@ -95,9 +119,9 @@ import Testing
     ])
     func aFieldInBothBaseAndGridIsRefused(base: String, axis: String) throws {
         let json = #"{"name": "x", "base": \#(base), "grid": {"\#(axis)": [1, 2]}}"#
-        #expect(throws: SweepError.self) { try SweepExpansion.parse(Data(json.utf8)) }
-        do { _ = try SweepExpansion.parse(Data(json.utf8)) } catch { #expect(error.field == "grid.\(axis)") }
+        #expect(throws: SweepError.self) { try SweepSpec(parsing: Data(json.utf8)) }
+        do { _ = try SweepSpec(parsing: Data(json.utf8)) } catch { #expect(error.field == "grid.\(axis)") }
         // The same field given only once is fine; null in base counts as absent.
-        #expect(try SweepExpansion.parse(Data(#"{"name": "x", "base": {"seed": null}, "grid": {"seed": [1, 2]}}"#.utf8)).axes.count == 1)
+        #expect(try SweepSpec(parsing: Data(#"{"name": "x", "base": {"seed": null}, "grid": {"seed": [1, 2]}}"#.utf8)).axisCount == 1)
     }
 }
