@@ -16,9 +16,13 @@ public struct TrainingSetup: Codable, Hashable, Sendable {
     public var lrDrops: [Int]
     /// Iterations between test evaluations (≥ 1; the final evaluation always happens).
     public var evalEvery: Int
+    /// Whether training batches get the data set's augmentation (random shifts and flips for
+    /// colour images, none for grey-scale ones: `RunData.augmentation`). In the canonical JSON only
+    /// when false, so that the keys of runs from before the field existed stay what they were.
+    public var augment: Bool
 
     public init(iterations: Int, batchSize: Int, learningRate: Double, momentum: Double, weightDecay: Double,
-                lrDrops: [Int], evalEvery: Int) {
+                lrDrops: [Int], evalEvery: Int, augment: Bool = true) {
         self.iterations = iterations
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -26,20 +30,23 @@ public struct TrainingSetup: Codable, Hashable, Sendable {
         self.weightDecay = weightDecay
         self.lrDrops = lrDrops
         self.evalEvery = evalEvery
+        self.augment = augment
     }
 
     enum CodingKeys: String, CodingKey {
         case iterations, momentum
         case batchSize = "batch_size", learningRate = "learning_rate", weightDecay = "weight_decay"
-        case lrDrops = "lr_drops", evalEvery = "eval_every"
+        case lrDrops = "lr_drops", evalEvery = "eval_every", augment
     }
 
     var jsonValue: JSONValue {
-        .object([
+        var fields: [String: JSONValue] = [
             "iterations": .integer(Int64(iterations)), "batch_size": .integer(Int64(batchSize)),
             "learning_rate": .double(learningRate), "momentum": .double(momentum), "weight_decay": .double(weightDecay),
             "lr_drops": .array(lrDrops.map { .integer(Int64($0)) }), "eval_every": .integer(Int64(evalEvery)),
-        ])
+        ]
+        if !augment { fields["augment"] = .bool(false) }
+        return .object(fields)
     }
 }
 
@@ -272,7 +279,7 @@ extension RunConfig {
         "synflow": ["rounds"], "snip": ["batches", "rounds"], "grasp": ["batches"], "lth": ["rate", "rounds"],
     ]
     static let trainingKeys: Set<String> = [
-        "iterations", "epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "lr_drops", "eval_every",
+        "iterations", "epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "lr_drops", "eval_every", "augment",
     ]
 
     /// Validates a parsed config and fills in every default. Unknown keys are reported before
@@ -446,8 +453,9 @@ extension RunConfig {
         guard (1...Limits.iterations).contains(evalEvery) else {
             throw .invalidField(field: "training.eval_every", reason: "must be from 1 to \(Limits.iterations), got \(evalEvery)")
         }
+        let augment = try object?.bool("augment") ?? true
         return TrainingSetup(iterations: iterations, batchSize: batchSize, learningRate: learningRate, momentum: momentum,
-                             weightDecay: weightDecay, lrDrops: lrDrops, evalEvery: evalEvery)
+                             weightDecay: weightDecay, lrDrops: lrDrops, evalEvery: evalEvery, augment: augment)
     }
 
     /// The paper's drops at the same fractions of a run of `iterations`: round(d · iterations /

@@ -25,9 +25,9 @@ public enum RunData {
     }
 
     /// Training augmentation: random 4-pixel shifts and flips for colour images, none for
-    /// grey-scale digits and clothes.
-    public static func augmentation(for splits: DatasetSplits) -> Augmentation {
-        splits.train.sampleShape.first == 1 ? .none : .cifar
+    /// grey-scale digits and clothes, none at all when the run turns it off (`training.augment`).
+    public static func augmentation(for splits: DatasetSplits, enabled: Bool = true) -> Augmentation {
+        !enabled || splits.train.sampleShape.first == 1 ? .none : .cifar
     }
 
     /// A seeded random subset of `samples` training samples, in batches of at most `batchSize`, for

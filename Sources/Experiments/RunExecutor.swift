@@ -103,10 +103,11 @@ public final class RunExecutor: @unchecked Sendable {
         }
     }
 
-    /// Runs to the end, resuming from `resume` when given (a checkpoint of this run).
-    public func run(resume: Checkpoint? = nil) throws -> RunResult {
+    /// Runs to the end, resuming from `resume` when given (a checkpoint of this run). `splits`:
+    /// the run's data when the caller has loaded it already (`RunData.load` of the config's).
+    public func run(resume: Checkpoint? = nil, splits loaded: DatasetSplits? = nil) throws -> RunResult {
         let wallStart = monotonicSeconds()
-        let splits = try RunData.load(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
+        let splits = try loaded ?? RunData.load(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
         reporter.report(.started(key: key, config: config))
         let network = try ModelZoo.make(config.architecture, inputShape: splits.train.sampleShape, classes: splits.train.classes,
                                         backend: backend)
@@ -286,15 +287,7 @@ public final class RunExecutor: @unchecked Sendable {
     private func train(_ network: Network, optimizer: SGD, splits: DatasetSplits, phase: Int, from start: Int,
                        window: [Double]?, quotas: [Double]?) throws -> TrainingOutcome {
         let setup = config.training
-        let loader = BatchLoader(dataset: splits.train, batchSize: setup.batchSize, shuffle: true,
-                                 augmentation: RunData.augmentation(for: splits), seed: config.seed, dropLast: true)
-        guard loader.batchesPerEpoch > 0 else {
-            throw ExperimentsError.invalidField(field: "training.batch_size",
-                                                reason: "\(setup.batchSize) exceeds the \(splits.train.count) training samples")
-        }
-        let schedule = StepSchedule(base: Float(setup.learningRate), milestones: setup.lrDrops, factor: 0.1)
-        let images = Tensor(shape: [setup.batchSize] + splits.train.sampleShape)
-        var labels = [Int32](repeating: 0, count: setup.batchSize)
+        let steps = try TrainingSteps(network: network, optimizer: optimizer, splits: splits, setup: setup, seed: config.seed)
         var windowLoss = 0.0, windowCorrect = 0, windowImages = 0, windowStart = monotonicSeconds()
         if let window, Checkpoint.validWindow(window) { (windowLoss, windowCorrect, windowImages) = (window[0], Int(window[1]), Int(window[2])) }
         var lastTrain = (loss: 0.0, accuracy: 0.0)
@@ -359,14 +352,8 @@ public final class RunExecutor: @unchecked Sendable {
                 throw RunInterrupted(step: step, phase: phase)
             }
             if let shouldStop, shouldStop() { throw RunInterrupted(step: step, phase: phase) }
-            let epoch = step / loader.batchesPerEpoch + 1
-            if loader.epoch != epoch { loader.startEpoch(epoch) }
-            optimizer.learningRate = schedule.rate(at: step + 1)
             let stepStart = monotonicSeconds()
-            let result = try labels.withUnsafeMutableBufferPointer { labels in
-                _ = loader.fill(batch: step % loader.batchesPerEpoch, images: images, labels: labels.baseAddress!)
-                return try network.trainStep(images: images, labels: labels.baseAddress!, optimizer: optimizer)
-            }
+            let result = try steps.run(step: step)
             seconds += monotonicSeconds() - stepStart
             trained += setup.batchSize
             windowLoss += result.lossSum

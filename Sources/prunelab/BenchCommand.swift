@@ -132,18 +132,14 @@ struct BenchCommand: AsyncParsableCommand {
         network.initialize(seed: 0)
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, backend: backend)
         report.layout = "\(backend.activationLayout)"
-        let loader = BatchLoader(dataset: dataset, batchSize: batch, shuffle: true, augmentation: .none, seed: 0, dropLast: true)
-        let images = Tensor(shape: [batch] + sampleShape)
-        var labels = [Int32](repeating: 0, count: batch)
-        var step = 0, epoch = 0
+        // The runs' own step (batch fill, learning rate, forward, loss, backward, SGD), not a copy of it.
+        let training = try TrainingSteps(network: network, optimizer: optimizer, dataset: dataset, batchSize: batch, learningRate: 0.01,
+                                         learningRateDrops: [], augmentation: .none, seed: 0)
+        var step = 0
         func runSteps(_ count: Int) throws {
-            try labels.withUnsafeMutableBufferPointer { labels in
-                for _ in 0..<count {
-                    if step % loader.batchesPerEpoch == 0 { epoch += 1; loader.startEpoch(epoch) }
-                    loader.fill(batch: step % loader.batchesPerEpoch, images: images, labels: labels.baseAddress!)
-                    _ = try network.trainStep(images: images, labels: labels.baseAddress!, optimizer: optimizer)
-                    step += 1
-                }
+            for _ in 0..<count {
+                try training.run(step: step)
+                step += 1
             }
         }
         // Warm up (primitive creation, page faults) and calibrate the steps per window.
@@ -165,7 +161,12 @@ struct BenchCommand: AsyncParsableCommand {
             ratios.append(rate * flopsPerImage / 1e9 / sgemm)
         }
         rates.sort(); ratios.sort(); sgemms.sort()
-        if profile { try printProfile(network: network, loader: loader, images: images, optimizer: optimizer, perStepEstimate: perStep) }
+        if profile {
+            // The profile times each layer of the step apart, so it runs its pieces itself.
+            let loader = BatchLoader(dataset: dataset, batchSize: batch, shuffle: true, augmentation: .none, seed: 0, dropLast: true)
+            try printProfile(network: network, loader: loader, images: Tensor(shape: [batch] + sampleShape), optimizer: optimizer,
+                             perStepEstimate: perStep)
+        }
         let median = rates[rates.count / 2]
         report.sgemmGflops = sgemms[sgemms.count / 2]
         report.architecture = arch

@@ -20,11 +20,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Mini-batch size.")
     var batchSize: Int = 100
     @Option(help: "Initial learning rate.")
-    var lr: Float = 0.1
+    var lr: Double = 0.1
     @Option(help: "SGD momentum.")
-    var momentum: Float = 0.9
+    var momentum: Double = 0.9
     @Option(help: "Weight decay on dense/conv kernels (PyTorch convention: gradient += decay · w).")
-    var weightDecay: Float = 5e-4
+    var weightDecay: Double = 5e-4
     @Option(parsing: .upToNextOption, help: "Epochs (1-based) from which the learning rate is multiplied by 0.1.")
     var lrDrops: [Int] = []
     @Option(help: "Random seed (initialisation, data order, augmentation).")
@@ -42,9 +42,37 @@ struct TrainCommand: ParsableCommand {
         guard weightDecay >= 0, weightDecay.isFinite else {
             throw InvalidOption(option: "--weight-decay", reason: "must be ≥ 0, got \(weightDecay)")
         }
-        if let bad = lrDrops.first(where: { $0 < 1 }) { throw InvalidOption(option: "--lr-drops", reason: "epochs are 1-based, got \(bad)") }
+        if let bad = lrDrops.first(where: { !(1...epochs).contains($0) }) {
+            throw InvalidOption(option: "--lr-drops", reason: "epochs are 1 to \(epochs), got \(bad)")
+        }
         guard ModelZoo.names.contains(arch) else { throw ModelZoo.Error.unknownArchitecture(arch) }
         try data.check()
+    }
+
+    /// A dense run of `epochs` epochs, evaluated after each: the same run a sweep would make of
+    /// these settings, trained by `RunExecutor`.
+    func runConfig(dataset: String, trainSamples: Int) throws -> RunConfig {
+        let stepsPerEpoch = trainSamples / batchSize
+        guard stepsPerEpoch >= 1 else {
+            throw InvalidOption(option: "--batch-size", reason: "\(batchSize) exceeds the \(trainSamples) training samples")
+        }
+        let (iterations, overflow) = epochs.multipliedReportingOverflow(by: stepsPerEpoch)
+        guard !overflow, iterations <= RunConfig.Limits.iterations else {
+            throw InvalidOption(option: "--epochs", reason: "\(epochs) epochs of \(stepsPerEpoch) steps exceed \(RunConfig.Limits.iterations) steps")
+        }
+        // A drop at epoch e applies from the first step of that epoch.
+        var training: [String: Any] = [
+            "iterations": iterations, "batch_size": batchSize, "learning_rate": lr, "momentum": momentum, "weight_decay": weightDecay,
+            "lr_drops": Set(lrDrops).sorted().map { ($0 - 1) * stepsPerEpoch + 1 }, "eval_every": stepsPerEpoch, "augment": !noAugment,
+        ]
+        var fields: [String: Any] = ["architecture": arch, "dataset": dataset, "pruner": "dense", "seed": seed, "training": training]
+        if let dataDir = data.dataDir { fields["data_dir"] = dataDir }
+        // Validated as any run's config is: the run a sweep would make of these settings.
+        do {
+            return try RunConfig.parse(try JSONSerialization.data(withJSONObject: fields))
+        } catch {
+            throw InvalidOption(option: "train", reason: "\(error)")
+        }
     }
 
     func run() throws {
@@ -53,38 +81,100 @@ struct TrainCommand: ParsableCommand {
         let entry = try ModelZoo.entry(arch)
         let dataset = try data.resolvedDataset(entry)
         let splits = try data.loadSplits(dataset, entry: entry)
-        guard splits.train.count >= batchSize else {
-            throw InvalidOption(option: "--batch-size", reason: "\(batchSize) exceeds the \(splits.train.count) training samples")
-        }
-        let augmentation: Augmentation = noAugment || splits.train.sampleShape.first == 1 ? .none : .cifar
-        let network = try ModelZoo.make(arch, inputShape: splits.train.sampleShape, classes: splits.train.classes, backend: backend)
-        network.initialize(seed: seed)
-        let config = TrainingConfig(architecture: arch, dataset: dataset, epochs: epochs, batchSize: batchSize, learningRate: lr,
-                                    momentum: momentum, weightDecay: weightDecay, learningRateDrops: lrDrops, seed: seed,
-                                    augmentation: augmentation == .none ? "none" : "shift \(augmentation.maxShift) + flip")
-        printError("prunelab: training \(arch) (\(network.prunableParameterCount) prunable weights) on \(dataset) "
-                   + "(\(splits.train.count) train / \(splits.test.count) test), \(backend.name)")
-        let trainer = Trainer(network: network, splits: splits, config: config, augmentation: augmentation)
-        let start = monotonicSeconds()
-        let history = try trainer.run { e in
-            printError(String(format: "epoch %d/%d  lr %.4g  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f images/s  %.2f s",
-                              e.epoch, epochs, e.learningRate, e.trainLoss, 100 * e.trainAccuracy, e.testLoss,
-                              100 * e.testAccuracy, e.imagesPerSecond, e.seconds))
-        }
-        let trainingSeconds = history.reduce(0) { $0 + $1.seconds }
-        let trainedImages = Double(history.count * (splits.train.count / batchSize) * batchSize)
+        let config = try runConfig(dataset: dataset, trainSamples: splits.train.count)
+        let reporter = EpochPrinter(epochs: epochs, stepsPerEpoch: config.training.evalEvery, batchSize: batchSize)
+        let executor = try RunExecutor(config: config, reporter: reporter, backend: backend)
+        let augmentation = RunData.augmentation(for: splits, enabled: config.training.augment)
+        printError("prunelab: training \(arch) on \(dataset) (\(splits.train.count) train / \(splits.test.count) test), \(backend.name)")
+        let result = try executor.run(splits: splits)
+        let summary = TrainingSummary(
+            architecture: arch, dataset: dataset, epochs: epochs, batchSize: batchSize, learningRate: lr, momentum: momentum,
+            weightDecay: weightDecay, learningRateDrops: lrDrops, seed: seed,
+            augmentation: augmentation == .none ? "none" : "shift \(augmentation.maxShift) + flip")
         let report = TrainReport(
-            config: config, device: backend.name, prunableParameters: network.prunableParameterCount,
-            test: Evaluation(loss: history.last!.testLoss, accuracy: history.last!.testAccuracy),
-            train: Evaluation(loss: history.last!.trainLoss, accuracy: history.last!.trainAccuracy),
-            imagesPerSecond: trainedImages / trainingSeconds, trainingSeconds: trainingSeconds,
-            wallSeconds: monotonicSeconds() - start, epochs: history)
+            config: summary, key: result.key, device: backend.name, prunableParameters: result.total,
+            test: Evaluation(loss: result.testLoss, accuracy: result.testAccuracy),
+            train: Evaluation(loss: result.trainLoss, accuracy: result.trainAccuracy),
+            imagesPerSecond: result.imagesPerSecond, trainingSeconds: result.trainingSeconds,
+            wallSeconds: result.wallSeconds, epochs: reporter.history)
         if json { try printJSON(report) }
     }
 }
 
+/// Prints one line per epoch from a run's events (its evaluations fall at the end of each epoch).
+final class EpochPrinter: Reporter {
+    let epochs: Int
+    let stepsPerEpoch: Int
+    let batchSize: Int
+    private(set) var history: [EpochResult] = []
+    private var progress: RunProgress?
+    private var figures: [String: Double] = [:]
+
+    init(epochs: Int, stepsPerEpoch: Int, batchSize: Int) {
+        self.epochs = epochs
+        self.stepsPerEpoch = stepsPerEpoch
+        self.batchSize = batchSize
+    }
+
+    func report(_ event: RunEvent) {
+        switch event {
+        case let .progress(progress): self.progress = progress
+        case let .metric(_, _, name, value):
+            figures[name] = value
+            // test_accuracy is the evaluation's last figure.
+            guard name == "test_accuracy", let progress else { return }
+            let images = Double(stepsPerEpoch * batchSize)
+            let epoch = EpochResult(epoch: progress.step / stepsPerEpoch, learningRate: progress.learningRate,
+                                    trainLoss: figures["train_loss"] ?? .nan, trainAccuracy: figures["train_accuracy"] ?? .nan,
+                                    testLoss: figures["test_loss"] ?? .nan, testAccuracy: value,
+                                    seconds: progress.imagesPerSecond > 0 ? images / progress.imagesPerSecond : 0,
+                                    imagesPerSecond: progress.imagesPerSecond)
+            history.append(epoch)
+            printError(String(format: "epoch %d/%d  lr %.4g  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.0f images/s  %.2f s",
+                              epoch.epoch, epochs, epoch.learningRate, epoch.trainLoss, 100 * epoch.trainAccuracy, epoch.testLoss,
+                              100 * epoch.testAccuracy, epoch.imagesPerSecond, epoch.seconds))
+        default: break
+        }
+    }
+}
+
+/// The settings of `prunelab train`, as its JSON report shows them.
+struct TrainingSummary: Codable, Equatable {
+    var architecture: String
+    var dataset: String
+    var epochs: Int
+    var batchSize: Int
+    var learningRate: Double
+    var momentum: Double
+    var weightDecay: Double
+    /// 1-based epochs from which the learning rate is multiplied by 0.1.
+    var learningRateDrops: [Int]
+    var seed: UInt64
+    var augmentation: String
+}
+
+/// What one epoch did.
+struct EpochResult: Codable {
+    var epoch: Int
+    var learningRate: Double
+    var trainLoss: Double
+    var trainAccuracy: Double
+    var testLoss: Double
+    var testAccuracy: Double
+    /// Seconds spent training (batch fill, forward, backward, SGD), evaluation excluded.
+    var seconds: Double
+    var imagesPerSecond: Double
+}
+
+struct Evaluation: Codable {
+    var loss: Double
+    var accuracy: Double
+}
+
 struct TrainReport: Encodable {
-    var config: TrainingConfig
+    var config: TrainingSummary
+    /// The run key of the same dense run in a sweep.
+    var key: String
     var device: String
     var prunableParameters: Int
     var test: Evaluation

@@ -17,7 +17,7 @@ import Yams
         let compression = pruner == "dense" ? "" : #", "compression": 10, "mode": "effective""#
         return try! RunConfig.parse(Data(#"""
             {"architecture": "lenet300-100", "dataset": "synthetic", "pruner": "\#(pruner)"\#(compression),
-             "seed": 18446744073709551615, "training": {"iterations": 20, "lr_drops": [5, 15]}}
+             "seed": 18446744073709551615, "training": {"iterations": 20, "lr_drops": [5, 15], "augment": false}}
             """#.utf8))
     }
 
@@ -41,7 +41,7 @@ import Yams
 
     @Test func everyPrunerGroupIsCovered() throws {
         let fields = try Self.configFields()
-        for path in ["synflow.rounds", "snip.batches", "snip.rounds", "grasp.batches", "lth.rate", "lth.rounds", "training.lr_drops",
+        for path in ["synflow.rounds", "snip.batches", "snip.rounds", "grasp.batches", "lth.rate", "lth.rounds", "training.lr_drops", "training.augment",
                      "mode", "compression", "format"] {
             #expect(fields.contains(path), "\(path)")
         }

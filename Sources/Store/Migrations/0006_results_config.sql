@@ -2,7 +2,8 @@
 -- can be read from SQL alone whatever it varied (momentum, lr_drops, eval_every and the pruners'
 -- own settings were missing). The names follow one rule, which a test checks against the config
 -- format: a top-level field keeps its name (compression reads target_compression), a `training`
--- field its own name, a pruner group's field `<group>_<field>`; lr_drops is a JSON array.
+-- field its own name, a pruner group's field `<group>_<field>`; lr_drops is a JSON array, augment
+-- 1 unless the run turned augmentation off.
 DROP VIEW results;
 
 CREATE VIEW results AS
@@ -22,6 +23,7 @@ SELECT
     json_extract(r.config, '$.training.weight_decay')   AS weight_decay,
     json_extract(r.config, '$.training.lr_drops')       AS lr_drops,
     json_extract(r.config, '$.training.eval_every')     AS eval_every,
+    coalesce(json_extract(r.config, '$.training.augment'), 1) AS augment,
     json_extract(r.config, '$.synflow.rounds')          AS synflow_rounds,
     json_extract(r.config, '$.snip.batches')            AS snip_batches,
     json_extract(r.config, '$.snip.rounds')             AS snip_rounds,
