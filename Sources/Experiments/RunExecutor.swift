@@ -35,7 +35,16 @@ public struct RunFiles: Sendable {
     }
 }
 
-/// The run was stopped on request (`stopAfter`, `shouldStop`, `shouldCheckpointAndStop`) at
+/// What a run is asked to do when it asks whether to stop (`RunExecutor.stop`).
+public enum StopRequest: Sendable {
+    /// Stop at once and leave nothing: the work is no longer this run's (a worker lost its lease).
+    case abandon
+    /// Checkpoint the steps done since the last checkpoint and stop, leaving no work behind (a
+    /// worker told to stop, `prunelab run --stop-after`).
+    case checkpointAndStop
+}
+
+/// The run was stopped on request (`RunExecutor.stop`) at
 /// `step` of `phase`: with a checkpoint of that step when one was asked for and the run had
 /// trained since pruning; a stop while pruning leaves nothing (pruning starts again on resume).
 public struct RunInterrupted: Error, CustomStringConvertible {
@@ -67,26 +76,30 @@ public final class RunExecutor: @unchecked Sendable {
     /// written at a `checkpointEvery` boundary: a VGG-16 checkpoint is 180 MB, and a short run
     /// need not write one per evaluation. Stopping on request always writes one. 0: every boundary.
     public var checkpointInterval: Double = 0
-    /// Stop (throwing `RunInterrupted`) after this many steps of the given phase, with a checkpoint.
-    public var stopAfter: (phase: Int, step: Int)?
-    /// Checked before every step, pruning round, bisection probe, scoring and evaluation batch:
-    /// when it says so the run stops, throwing `RunInterrupted` (a worker that lost its lease
-    /// stops training for nothing).
-    public var shouldStop: (@Sendable () -> Bool)?
-    /// Checked like `shouldStop`, before it: when it says so the run checkpoints the steps done
-    /// since the last checkpoint (reported like the periodic ones) and stops, throwing
-    /// `RunInterrupted` — a worker told to stop (SIGTERM, preemption) leaves no work behind. A
-    /// stop while pruning or evaluating comes within one round or batch (seconds on VGG-16).
-    public var shouldCheckpointAndStop: (@Sendable () -> Bool)?
+    /// The one stop hook: asked before every training step with the run's phase and the steps
+    /// done in it, and inside pruning and evaluation (every round, bisection probe, scoring and
+    /// evaluation batch) with no step count; nil lets the run go on. A stop while pruning or
+    /// evaluating comes within one round or batch (seconds on VGG-16) and throws
+    /// `RunInterrupted`; `.checkpointAndStop` first checkpoints what was trained since the last
+    /// checkpoint (reported like the periodic ones).
+    public var stop: (@Sendable (_ phase: Int, _ stepsDone: Int?) -> StopRequest?)?
+
+    /// Stops with a checkpoint once `step` steps of `phase` are done.
+    public func stop(after step: Int, of phase: Int) {
+        stop = { $0 == phase && $1 == step ? .checkpointAndStop : nil }
+    }
+
     private var metrics: [MetricRecord] = []
     private let backend: any Backend
 
-    /// Either stop request, as the hook the long loops of pruning and evaluation ask.
-    private var stop: StopCheck {
-        let soft = shouldStop, checkpointing = shouldCheckpointAndStop
-        guard soft != nil || checkpointing != nil else { return .never }
-        return StopCheck { (checkpointing?() ?? false) || (soft?() ?? false) }
+    /// The stop hook as the long loops of pruning and evaluation of `phase` ask it.
+    private func stopCheck(phase: Int) -> StopCheck {
+        guard let stop else { return .never }
+        return StopCheck { stop(phase, nil) != nil }
     }
+
+    /// Whether a stop that interrupted pruning or an evaluation of `phase` wants a checkpoint.
+    private func wantsCheckpoint(phase: Int) -> Bool { stop?(phase, nil) == .checkpointAndStop }
 
     /// `backend`: where the network computes (the CPU, or a GPU backend the caller opened).
     public init(config: RunConfig, reporter: any Reporter = SilentReporter(), files: RunFiles = RunFiles(), parent: Checkpoint? = nil,
@@ -168,7 +181,7 @@ public final class RunExecutor: @unchecked Sendable {
                 // The pruner left the network as trained: keep the finished round, so that the
                 // resumed run starts this round's pruning instead of retraining the last one.
                 let iterations = config.training.iterations
-                if shouldCheckpointAndStop?() == true, let path = files.checkpoint {
+                if wantsCheckpoint(phase: phase), let path = files.checkpoint {
                     let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: iterations,
                                                        phase: phase - 1, metrics: metrics, quotas: quotas, to: path)
                     reporter.report(.checkpoint(step: iterations, phase: phase - 1, path: path, sha256: written.sha256))
@@ -213,7 +226,8 @@ public final class RunExecutor: @unchecked Sendable {
         let target = config.compression ?? 1
         let pruner = config.pruner.scoring
         var options = PruningOptions(compression: target, mode: mode, seed: seed, shuffle: config.shuffle,
-                                     rounds: config.settings.synflowRounds ?? config.settings.snipRounds ?? 100, stop: stop)
+                                     rounds: config.settings.synflowRounds ?? config.settings.snipRounds ?? 100,
+                                     stop: stopCheck(phase: round))
         if config.pruner == .lth {
             // Trained weights to rank: the parent's for round 1 (its training is the dense round),
             // the network's own (just trained) afterwards; earlier masks stay in force.
@@ -222,7 +236,7 @@ public final class RunExecutor: @unchecked Sendable {
                 let survivors = network.prunableParameters.reduce(0) { $0 + $1.keptCount }
                 let kept = Int((Double(survivors) * (1 - (config.settings.lthRate ?? 0.2))).rounded())
                 options = PruningOptions(compression: Double(network.prunableParameterCount) / Double(max(kept, 1)), mode: .direct,
-                                         seed: seed, shuffle: false, stop: stop)
+                                         seed: seed, shuffle: false, stop: stopCheck(phase: round))
             } else {
                 options.shuffle = config.shuffle
             }
@@ -293,7 +307,7 @@ public final class RunExecutor: @unchecked Sendable {
         var lastTrain = (loss: 0.0, accuracy: 0.0)
         var seconds = 0.0, trained = 0
         var test = (loss: Double.nan, accuracy: Double.nan)
-        let stop = self.stop
+        let stop = stopCheck(phase: phase)
         var lastCheckpoint = start, lastCheckpointTime = monotonicSeconds()
         /// The evaluation after step `done` (the window's train figures, the test split), recorded as metrics.
         func evaluateAndRecord(after done: Int) throws {
@@ -304,7 +318,7 @@ public final class RunExecutor: @unchecked Sendable {
             } catch let stopped as ComputationStopped {
                 // The steps are done, their evaluation is not: the checkpoint keeps the window,
                 // and the resumed run evaluates first (below), so no metric goes missing.
-                if shouldCheckpointAndStop?() == true, done != lastCheckpoint, let path = files.checkpoint {
+                if wantsCheckpoint(phase: phase), done != lastCheckpoint, let path = files.checkpoint {
                     let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
                                                        metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
                                                        quotas: quotas, to: path)
@@ -341,7 +355,8 @@ public final class RunExecutor: @unchecked Sendable {
             if let loss = last("train_loss"), let accuracy = last("train_accuracy") { lastTrain = (loss, accuracy) }
         }
         for step in start..<max(start, setup.iterations) {
-            if let shouldCheckpointAndStop, shouldCheckpointAndStop() {
+            switch self.stop?(phase, step) {
+            case .checkpointAndStop?:
                 // At the last checkpoint (or the resume point) the checkpoint exists already.
                 if step > start, step != lastCheckpoint, let path = files.checkpoint {
                     let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
@@ -350,8 +365,9 @@ public final class RunExecutor: @unchecked Sendable {
                     reporter.report(.checkpoint(step: step, phase: phase, path: path, sha256: written.sha256))
                 }
                 throw RunInterrupted(step: step, phase: phase)
+            case .abandon?: throw RunInterrupted(step: step, phase: phase)
+            case nil: break
             }
-            if let shouldStop, shouldStop() { throw RunInterrupted(step: step, phase: phase) }
             let stepStart = monotonicSeconds()
             let result = try steps.run(step: step)
             seconds += monotonicSeconds() - stepStart
@@ -362,9 +378,8 @@ public final class RunExecutor: @unchecked Sendable {
             let done = step + 1
             let isLast = done == setup.iterations
             if isBoundary(done) { try evaluateAndRecord(after: done) }
-            let stopHere = stopAfter.map { $0.phase == phase && $0.step == done } ?? false
             let due = done % checkpointEvery == 0 && monotonicSeconds() - lastCheckpointTime >= checkpointInterval
-            if !isLast, due || stopHere, let path = files.checkpoint {
+            if !isLast, due, let path = files.checkpoint {
                 lastCheckpoint = done
                 lastCheckpointTime = monotonicSeconds()
                 let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
@@ -372,7 +387,6 @@ public final class RunExecutor: @unchecked Sendable {
                                                    quotas: quotas, to: path)
                 reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
             }
-            if stopHere { throw RunInterrupted(step: done, phase: phase) }
         }
         return TrainingOutcome(test: test, trainLoss: lastTrain.loss, trainAccuracy: lastTrain.accuracy, seconds: seconds, images: trained)
     }

@@ -107,7 +107,7 @@ public final class RunStore {
                              final: file("final.bin", of: key))
         let executor = try RunExecutor(config: config, reporter: reporter, files: files, parent: parent, checkpointEvery: checkpointEvery,
                                        backend: backend)
-        executor.stopAfter = stopAfter
+        if let stopAfter { executor.stop(after: stopAfter.step, of: stopAfter.phase) }
         let result = try executor.run(resume: checkpoint)
         try writeAtomically(try JSONCoding.encoder(pretty: true).encode(result), to: file("result.json", of: key))
         try? FileManager.default.removeItem(atPath: checkpointPath)

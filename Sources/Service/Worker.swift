@@ -325,8 +325,8 @@ public final class Worker: @unchecked Sendable {
             let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent,
                                            backend: configuration.backend.backend)
             executor.checkpointInterval = configuration.checkpointSeconds
-            executor.shouldStop = { [self] in uplink.leaseLost || isStopping }
-            executor.shouldCheckpointAndStop = { [self] in isStopping && !uplink.leaseLost }
+            // A lost lease abandons the work (another worker has it); a stop request checkpoints it.
+            executor.stop = { [self] _, _ in uplink.leaseLost ? .abandon : isStopping ? .checkpointAndStop : nil }
             // The engine blocks its thread for the whole run; the uplink streams beside it.
             let uplinkTask = Task { await uplink.pump() }
             let result: RunResult

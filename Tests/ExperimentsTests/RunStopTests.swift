@@ -26,7 +26,7 @@ final class StopCounter: @unchecked Sendable {
         let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path)
         let first = try RunExecutor(config: config, files: files)
         let counter = StopCounter(after: 30)
-        first.shouldCheckpointAndStop = { counter.ask() }
+        first.stop = { _, _ in counter.ask() ? .checkpointAndStop : nil }
         do {
             _ = try first.run()
             Issue.record("the stop was ignored")
@@ -50,7 +50,7 @@ final class StopCounter: @unchecked Sendable {
         let config = try smallConfig(pruner: "synflow", compression: 20, extra: "\"synflow\": {\"rounds\": 1000}")
         let executor = try RunExecutor(config: config)
         let counter = StopCounter(after: 5)
-        executor.shouldStop = { counter.ask() }
+        executor.stop = { _, _ in counter.ask() ? .abandon : nil }
         do {
             _ = try executor.run()
             Issue.record("the stop was ignored")
