@@ -1,3 +1,4 @@
+import Experiments
 import Foundation
 import Store
 
@@ -43,47 +44,72 @@ public struct AccuracySeries: Sendable, Equatable {
 /// The paper's key figure (Vysogorets & Kempe 2023, Fig. 1 and 4): test accuracy against direct or
 /// effective compression on a log axis, one colour per pruner, solid for direct-mode runs and
 /// dashed for effective-mode runs, the mean over seeds with a ± 1 s.d. band; dense runs are a
-/// dotted reference line. The page (app.js) draws the same figure from the same rows.
+/// dotted reference line. The page shows this very SVG; its table shows `groups`.
 public enum AccuracyPlot {
-    /// Tableau 10: colours stay distinguishable for the usual handful of pruners; app.js uses the
-    /// same list in the same order (pruners sorted by name).
+    /// Tableau 10: colours stay distinguishable for the usual handful of pruners (sorted by name).
     static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
     static let markers = ["circle", "square", "triangle", "diamond"]
 
-    /// Aggregates a sweep's succeeded runs: the series (sorted by architecture, dataset, pruner,
-    /// mode, variant), the dense references, and how many finished runs have no finite
-    /// compression on this axis (left out). `variants` maps run keys to `Store.runVariants`.
-    public static func series(_ rows: [ResultRow], x axis: CompressionAxis, variants: [String: String] = [:])
-        -> (series: [AccuracySeries], dense: [AccuracySeries], omitted: Int) {
-        struct SeriesKey: Hashable, Comparable {
-            var architecture, dataset, pruner, mode, variant: String
-            static func < (a: Self, b: Self) -> Bool {
-                (a.architecture, a.dataset, a.pruner, a.mode, a.variant) < (b.architecture, b.dataset, b.pruner, b.mode, b.variant)
-            }
+    /// A sweep's succeeded runs (with an accuracy in [0, 1]) by cell: architecture, dataset,
+    /// pruner, mode, variant and target compression. The seeds of a cell are what every figure
+    /// aggregates. `variants` maps run keys to `Store.runVariants`.
+    struct Cell: Hashable, Comparable {
+        var architecture, dataset, pruner, mode, variant: String
+        /// The target compression (1 for dense runs).
+        var target: Double
+
+        var series: [String] { [architecture, dataset, pruner, mode, variant] }
+        static func < (a: Self, b: Self) -> Bool {
+            a.series == b.series ? a.target < b.target : a.series.lexicographicallyPrecedes(b.series)
         }
-        var groups: [SeriesKey: [Double: [(x: Double, accuracy: Double)]]] = [:]
-        var omitted = 0
+    }
+
+    static func cells(_ rows: [ResultRow], variants: [String: String]) -> [Cell: [ResultRow]] {
+        var cells: [Cell: [ResultRow]] = [:]
         for row in rows where row.status == "succeeded" {
             guard let accuracy = row.testAccuracy, (0...1).contains(accuracy) else { continue }
-            guard let x = axis.value(row) else { omitted += 1; continue }
-            let key = SeriesKey(architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode ?? "",
-                                variant: variants[row.key] ?? "")
-            // Seeds of one target form one point; a run without a target stands alone at its x.
-            groups[key, default: [:]][row.targetCompression ?? (row.pruner == "dense" ? 1 : x), default: []].append((x, accuracy))
+            let cell = Cell(architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode ?? "",
+                            variant: variants[row.key] ?? "", target: row.targetCompression ?? 1)
+            cells[cell, default: []].append(row)
+        }
+        return cells
+    }
+
+    /// Mean over seeds per cell, sorted: the sweep's summary table.
+    public static func groups(_ rows: [ResultRow], variants: [String: String] = [:]) -> [Components.Schemas.SeedGroup] {
+        cells(rows, variants: variants).sorted { $0.key < $1.key }.compactMap { cell, runs in
+            guard let accuracy = SeedStatistics(runs.compactMap(\.testAccuracy)) else { return nil }
+            let effective = runs.compactMap { CompressionAxis.effective.value($0) }
+            return .init(architecture: cell.architecture, dataset: cell.dataset, pruner: cell.pruner,
+                         mode: cell.mode.isEmpty ? nil : .init(rawValue: cell.mode), variant: cell.variant,
+                         target: cell.pruner == "dense" ? nil : cell.target, runs: runs.count, test_accuracy: accuracy.mean,
+                         test_accuracy_spread: accuracy.spread,
+                         direct_compression: SeedStatistics.geometricMean(runs.compactMap { CompressionAxis.direct.value($0) }),
+                         effective_compression: SeedStatistics.geometricMean(effective), infinite_effective: runs.count - effective.count)
+        }
+    }
+
+    /// The lines of the figure on `axis`: one per series of cells (sorted by architecture,
+    /// dataset, pruner, mode, variant), one point per target, at the geometric mean of the runs'
+    /// compressions, with the mean and spread of their accuracy; the dense references; and how
+    /// many finished runs have no finite compression on this axis (left out).
+    public static func series(_ rows: [ResultRow], x axis: CompressionAxis, variants: [String: String] = [:])
+        -> (series: [AccuracySeries], dense: [AccuracySeries], omitted: Int) {
+        var lines: [[String]: [AccuracyPoint]] = [:]
+        var omitted = 0
+        for (cell, runs) in cells(rows, variants: variants) {
+            let placed = runs.filter { axis.value($0) != nil }
+            omitted += runs.count - placed.count
+            guard let accuracy = SeedStatistics(placed.compactMap(\.testAccuracy)),
+                  let centre = SeedStatistics.geometricMean(placed.compactMap { axis.value($0) }) else { continue }
+            lines[cell.series, default: []].append(AccuracyPoint(target: cell.pruner == "dense" ? nil : cell.target, compression: centre,
+                                                                 accuracy: accuracy.mean, spread: accuracy.spread, seeds: accuracy.seeds))
         }
         var series: [AccuracySeries] = [], dense: [AccuracySeries] = []
-        for key in groups.keys.sorted() {
-            let points = groups[key]!.map { target, runs -> AccuracyPoint in
-                let n = Double(runs.count)
-                let mean = runs.map(\.accuracy).reduce(0, +) / n
-                let variance = runs.count > 1 ? runs.map { ($0.accuracy - mean) * ($0.accuracy - mean) }.reduce(0, +) / (n - 1) : 0
-                let centre = exp(runs.map { log($0.x) }.reduce(0, +) / n)
-                return AccuracyPoint(target: key.pruner == "dense" ? nil : target, compression: centre, accuracy: mean,
-                                     spread: variance.squareRoot(), seeds: runs.count)
-            }.sorted { $0.compression < $1.compression }
-            let line = AccuracySeries(architecture: key.architecture, dataset: key.dataset, pruner: key.pruner,
-                                      mode: key.mode.isEmpty ? nil : key.mode, variant: key.variant, points: points)
-            if key.pruner == "dense" { dense.append(line) } else { series.append(line) }
+        for key in lines.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let line = AccuracySeries(architecture: key[0], dataset: key[1], pruner: key[2], mode: key[3].isEmpty ? nil : key[3],
+                                      variant: key[4], points: lines[key]!.sorted { $0.compression < $1.compression })
+            if line.pruner == "dense" { dense.append(line) } else { series.append(line) }
         }
         return (series, dense, omitted)
     }
@@ -145,14 +171,16 @@ public enum AccuracyPlot {
             svg += "<line class=\"reference\" data-pruner=\"dense\" x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(y))\" y2=\"\(f(y))\" "
                 + "stroke=\"#555\" stroke-dasharray=\"2 3\"><title>\(escape(label(line, models: models.count)))</title></line>\n"
         }
-        for line in series where line.points.count > 1 {
-            // The band: upper edge left to right, lower edge back.
-            let upper = line.points.map { "\(f(px($0.compression))),\(f(py(min(y1, $0.accuracy + $0.spread))))" }
-            let lower = line.points.reversed().map { "\(f(px($0.compression))),\(f(py(max(y0, $0.accuracy - $0.spread))))" }
-            svg += "<path class=\"band\" data-pruner=\"\(escape(line.pruner))\" data-mode=\"\(line.mode ?? "")\" "
-                + "d=\"M\((upper + lower).joined(separator: "L"))Z\" fill=\"\(colour(line.pruner))\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
-        }
-        for line in series {
+        // Each line with its band and points in a group the legend (and the page) can hide.
+        for (index, line) in series.enumerated() {
+            svg += "<g class=\"series-group\" data-series=\"\(index)\">\n"
+            if line.points.count > 1 {
+                // The band: upper edge left to right, lower edge back.
+                let upper = line.points.map { "\(f(px($0.compression))),\(f(py(min(y1, $0.accuracy + $0.spread))))" }
+                let lower = line.points.reversed().map { "\(f(px($0.compression))),\(f(py(max(y0, $0.accuracy - $0.spread))))" }
+                svg += "<path class=\"band\" data-pruner=\"\(escape(line.pruner))\" data-mode=\"\(line.mode ?? "")\" "
+                    + "d=\"M\((upper + lower).joined(separator: "L"))Z\" fill=\"\(colour(line.pruner))\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
+            }
             let d = line.points.map { "\(f(px($0.compression))),\(f(py($0.accuracy)))" }.joined(separator: "L")
             svg += "<path class=\"series\" data-pruner=\"\(escape(line.pruner))\" data-mode=\"\(line.mode ?? "")\" "
                 + "data-architecture=\"\(escape(line.architecture))\" data-variant=\"\(escape(line.variant))\" d=\"M\(d)\" fill=\"none\" stroke=\"\(colour(line.pruner))\" "
@@ -164,13 +192,14 @@ public enum AccuracyPlot {
                 svg += marker(model(line), x: px(point.compression), y: py(point.accuracy), colour: colour(line.pruner),
                               hollow: line.mode == "effective", tip: tip) + "\n"
             }
+            svg += "</g>\n"
         }
         // The legend: one entry per series, then the dense reference.
         svg += "<g class=\"legend\" font-size=\"11\">"
         var y = top + 6
-        for line in series {
+        for (index, line) in series.enumerated() {
             let dash = line.mode == "effective" ? " stroke-dasharray=\"6 4\"" : ""
-            svg += "<g class=\"legend-entry\" data-pruner=\"\(escape(line.pruner))\" data-mode=\"\(line.mode ?? "")\">"
+            svg += "<g class=\"legend-entry\" data-series=\"\(index)\" data-pruner=\"\(escape(line.pruner))\" data-mode=\"\(line.mode ?? "")\">"
                 + "<line x1=\"\(f(right + 16))\" x2=\"\(f(right + 44))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"\(colour(line.pruner))\" "
                 + "stroke-width=\"2\"\(dash)/>" + marker(model(line), x: right + 30, y: y, colour: colour(line.pruner),
                                                           hollow: line.mode == "effective", tip: nil)

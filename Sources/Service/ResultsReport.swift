@@ -39,9 +39,14 @@ public enum ResultsReport {
         func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
 
         guard case let .ok(sweepAnswer) = try await api.getSweep(.init(path: .init(id: id))), case let .json(sweepBody) = sweepAnswer.body,
-              case let .ok(resultsAnswer) = try await api.sweepResults(.init(path: .init(id: id))), case let .json(resultsBody) = resultsAnswer.body
+              case let .ok(resultsAnswer) = try await api.sweepResults(.init(path: .init(id: id))), case let .json(resultsBody) = resultsAnswer.body,
+              case let .ok(summaryAnswer) = try await api.sweepSummary(.init(path: .init(id: id))), case let .json(summaryBody) = summaryAnswer.body
         else { throw ReportError.unexpectedAnswer("sweep \(id)") }
         let rows = try store.results(sweep: id)
+        let variants = try store.runVariants(sweep: id)
+        let plots = Dictionary(uniqueKeysWithValues: CompressionAxis.allCases.map { axis in
+            (axis, AccuracyPlot.svg(rows, x: axis, variants: variants, title: ServiceAPI.plotTitle(sweep, axis: axis)))
+        })
 
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
@@ -79,17 +84,17 @@ public enum ResultsReport {
             "data": {
             "sweeps": \(try json(["sweeps": [sweepBody]])),
             "sweeps/\(id)": \(try json(sweepBody)),
-            "sweeps/\(id)/results": \(try json(resultsBody))
+            "sweeps/\(id)/results": \(try json(resultsBody)),
+            "sweeps/\(id)/summary": \(try json(summaryBody)),
+            "sweeps/\(id)/plot.svg?x=direct": \(try json(plots[.direct])),
+            "sweeps/\(id)/plot.svg?x=effective": \(try json(plots[.effective]))
             }};
             window.PRUNELAB_REPORT.add = function (entries) { Object.assign(window.PRUNELAB_REPORT.data, entries); };
 
             """
         try put("data.js", data)
         try put("results.csv", ServiceAPI.csv(rows))
-        let variants = try store.runVariants(sweep: id)
-        for axis in CompressionAxis.allCases {
-            try put("plot-\(axis.rawValue).svg", AccuracyPlot.svg(rows, x: axis, variants: variants, title: ServiceAPI.plotTitle(sweep, axis: axis)))
-        }
+        for (axis, svg) in plots { try put("plot-\(axis.rawValue).svg", svg) }
         let page = String(decoding: PackageResources.index_html, as: UTF8.self)
         try put("index.html", page.replacingOccurrences(of: "<!-- report data -->", with: "<script src=\"data.js\"></script>"))
         try put("app.js", String(decoding: PackageResources.app_js, as: UTF8.self))

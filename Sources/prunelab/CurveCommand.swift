@@ -73,9 +73,11 @@ struct CurveCommand: ParsableCommand {
             }
         }
         let points = targets.indices.map { i in
-            Point(targetCompression: targets[i], directCompression: direct[i], effectiveCompression: effective[i],
-                  directMean: mean(direct[i]), directStd: standardDeviation(direct[i]),
-                  effectiveMean: mean(effective[i]), effectiveStd: standardDeviation(effective[i]))
+            // seeds ≥ 1, so every target has values.
+            let directStatistics = SeedStatistics(direct[i]), effectiveStatistics = SeedStatistics(effective[i])
+            return Point(targetCompression: targets[i], directCompression: direct[i], effectiveCompression: effective[i],
+                         directMean: directStatistics?.mean ?? .nan, directStd: directStatistics?.spread ?? .nan,
+                         effectiveMean: effectiveStatistics?.mean ?? .nan, effectiveStd: effectiveStatistics?.spread ?? .nan)
         }
         let seconds = monotonicSeconds() - start
         if json {
@@ -91,15 +93,4 @@ struct CurveCommand: ParsableCommand {
             print(String(format: "%-10g  %10.2f ± %-10.2f  ", p.targetCompression, p.directMean, p.directStd) + effective)
         }
     }
-}
-
-/// Mean (infinite when any value is).
-func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
-
-/// Sample standard deviation (0 for one value; NaN-free when values are infinite: reported as ∞).
-func standardDeviation(_ values: [Double]) -> Double {
-    guard values.count > 1 else { return 0 }
-    let m = mean(values)
-    guard m.isFinite else { return .infinity }
-    return (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1)).squareRoot()
 }

@@ -98,11 +98,12 @@ struct ReproduceCommand: ParsableCommand {
                                   formatCompression(result.effectiveCompression), reused ? " (reused)" : ""))
                 results.append(result)
             }
-            let accuracies = results.map(\.testAccuracy)
+            let accuracy = SeedStatistics(results.map(\.testAccuracy))
             cells.append(Cell(pruner: row.pruner, mode: row.mode ?? "direct", targetCompression: row.target, runs: results.count,
-                              testAccuracyMean: mean(accuracies), testAccuracyStd: standardDeviation(accuracies),
-                              directCompressionMean: mean(results.map(\.directCompression)),
-                              effectiveCompressionMean: mean(results.map(\.effectiveCompression)), keys: results.map(\.key)))
+                              testAccuracyMean: accuracy?.mean ?? .nan, testAccuracyStd: accuracy?.spread ?? .nan,
+                              directCompressionMean: SeedStatistics(results.map(\.directCompression))?.mean ?? .nan,
+                              effectiveCompressionMean: SeedStatistics(results.map(\.effectiveCompression))?.mean ?? .nan,
+                              keys: results.map(\.key)))
         }
         printError(String(format: "prunelab: %d runs in %.0f s", total, Date().timeIntervalSince(start)))
         if json {

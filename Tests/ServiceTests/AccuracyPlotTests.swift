@@ -52,6 +52,25 @@ func attribute(_ element: XMLElement, _ name: String) -> String? {
         #expect(AccuracyPlot.series(try Self.rows(), x: .direct).omitted == 0)
     }
 
+    /// The summary table's groups: one per cell, accuracy over all its seeds, geometric means of
+    /// the finite compressions, infinite ones counted.
+    @Test func groupsAggregateEachCellOnce() throws {
+        let groups = AccuracyPlot.groups(try Self.rows())
+        #expect(groups.map { "\($0.pruner)|\($0.mode?.rawValue ?? "")|\($0.target.map { "\($0)" } ?? "-")" }
+                == ["dense||-", "random/erk|direct|10.0", "snip|direct|10.0", "snip|direct|100.0", "snip|effective|10.0"])
+        let dense = groups[0]
+        #expect(dense.runs == 2 && abs(dense.test_accuracy - 0.97) < 1e-12 && abs(dense.test_accuracy_spread - 0.02.squareRoot() * 0.1) < 1e-12)
+        let snip10 = groups[2]
+        #expect(snip10.runs == 2 && abs((snip10.effective_compression ?? 0) - 18) < 1e-9 && snip10.infinite_effective == 0)
+        #expect(abs((snip10.direct_compression ?? 0) - 10) < 1e-9)
+        // Both seeds count for the accuracy (0.5 and 0.6), one effective compression is infinite.
+        let snip100 = groups[3]
+        #expect(snip100.runs == 2 && abs(snip100.test_accuracy - 0.55) < 1e-12 && snip100.infinite_effective == 1)
+        #expect(abs((snip100.effective_compression ?? 0) - 400) < 1e-9)
+        let single = groups[4]
+        #expect(single.runs == 1 && single.test_accuracy_spread == 0 && abs((single.direct_compression ?? 0) - 8) < 1e-9)
+    }
+
     @Test(arguments: [(2.0, 64.0), (1.0, 1000.0), (3.9, 4.1), (10.0, 100_000.0), (1.5, 1.5)])
     func logTicksCoverTheRange(low: Double, high: Double) {
         let ticks = AccuracyPlot.logTicks(low: low, high: high)

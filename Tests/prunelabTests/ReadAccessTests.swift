@@ -68,6 +68,7 @@ struct ReadAccessTests {
             Route(method: "GET", template: "/sweeps/{id}/results", path: "/api/v1/sweeps/1/results"),
             Route(method: "GET", template: "/sweeps/{id}/results", path: "/api/v1/sweeps/1/results?format=csv"),
             Route(method: "GET", template: "/sweeps/{id}/plot.svg", path: "/api/v1/sweeps/1/plot.svg?x=direct"),
+            Route(method: "GET", template: "/sweeps/{id}/summary", path: "/api/v1/sweeps/1/summary"),
             Route(method: "GET", template: "/runs", path: "/api/v1/runs?sweep=2"),
             Route(method: "GET", template: "/runs/{key}", path: "/api/v1/runs/\(done)"),
             Route(method: "GET", template: "/events", path: "/api/v1/events?limit=10"),

@@ -107,6 +107,24 @@ async function authorizedFetch(path) {
   }
 }
 
+// An API answer as text (the plots' SVG), from the report's data when the page is a report.
+async function apiText(path) {
+  if (REPORT) {
+    if (!(path in REPORT.data)) throw new ApiError(404, `not part of this report: ${path}`);
+    return REPORT.data[path];
+  }
+  const reply = await authorizedFetch(path);
+  if (!reply.ok) throw await replyError(reply);
+  return reply.text();
+}
+
+// The API's error (its JSON body when it has one) of a failed reply.
+async function replyError(reply) {
+  let body = {};
+  try { body = await reply.json(); } catch (_) { /* not JSON */ }
+  return new ApiError(reply.status, body.error || reply.statusText, body.field);
+}
+
 async function api(path) {
   if (REPORT) {
     const runFile = REPORT.runFiles && REPORT.runFiles[path.split("/").slice(0, 2).join("/")];
@@ -115,11 +133,7 @@ async function api(path) {
     return REPORT.data[path];
   }
   const reply = await authorizedFetch(path);
-  if (!reply.ok) {
-    let body = {};
-    try { body = await reply.json(); } catch (_) { /* not JSON */ }
-    throw new ApiError(reply.status, body.error || reply.statusText, body.field);
-  }
+  if (!reply.ok) throw await replyError(reply);
   return reply.json();
 }
 
@@ -282,37 +296,19 @@ function resultsTable(sweepID, rows, params) {
   return el("table", { class: "results", id: "results" }, el("thead", {}, head), body);
 }
 
-// Mean ± s.d. over seeds per architecture × pruner × mode × target: the numbers behind the plots.
-function summaryTable(rows) {
-  const groups = new Map();
-  for (const row of rows) {
-    if (row.status !== "succeeded") continue;
-    const key = JSON.stringify([row.architecture, row.dataset, row.pruner, row.mode || "", row.variant || "", row.target_compression ?? 0]);
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(row);
-  }
-  const stats = (values) => {
-    const v = values.filter((x) => typeof x === "number");
-    if (!v.length) return null;
-    const mean = v.reduce((a, b) => a + b, 0) / v.length;
-    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
-    return { mean, sd, n: v.length };
-  };
-  const body = el("tbody");
-  for (const key of [...groups.keys()].sort()) {
-    const [architecture, dataset, pruner, mode, variant, target] = JSON.parse(key);
-    const group = groups.get(key);
-    const accuracy = stats(group.map((r) => r.test_accuracy)), direct = stats(group.map((r) => r.direct_compression));
-    const effective = stats(group.map((r) => r.effective_compression));
-    body.append(el("tr", {},
-      el("td", {}, `${architecture}/${dataset}`), el("td", {}, pruner), el("td", {}, mode || "–"), el("td", {}, variant || "–"),
-      el("td", { class: "numeric" }, target ? significant(target) : "–"), el("td", { class: "numeric" }, group.length),
-      el("td", { class: "numeric" }, accuracy ? `${formatPercent(accuracy.mean)} ± ${(accuracy.sd * 100).toFixed(2)}` : "–"),
-      el("td", { class: "numeric" }, direct ? significant(direct.mean) : "–"),
-      el("td", { class: "numeric" }, effective ? significant(effective.mean) + (effective.n < group.length ? ` (${group.length - effective.n} ∞)` : "") : "∞")));
-  }
+// Mean ± s.d. over seeds per architecture × pruner × mode × variant × target, as the server
+// aggregates it (GET sweeps/ID/summary): the numbers behind the plots.
+function summaryTable(groups) {
+  const body = el("tbody", {}, groups.map((g) => el("tr", {},
+    el("td", {}, `${g.architecture}/${g.dataset}`), el("td", {}, g.pruner), el("td", {}, g.mode || "–"), el("td", {}, g.variant || "–"),
+    el("td", { class: "numeric" }, g.target === undefined ? "–" : significant(g.target)), el("td", { class: "numeric" }, g.runs),
+    el("td", { class: "numeric" }, `${formatPercent(g.test_accuracy)} ± ${(g.test_accuracy_spread * 100).toFixed(2)}`),
+    el("td", { class: "numeric" }, g.direct_compression === undefined ? "∞" : significant(g.direct_compression)),
+    el("td", { class: "numeric" }, (g.effective_compression === undefined ? "∞" : significant(g.effective_compression))
+      + (g.infinite_effective && g.effective_compression !== undefined ? ` (${g.infinite_effective} ∞)` : "")))));
   return el("table", { class: "summary" },
-    el("thead", {}, el("tr", {}, ["model", "pruner", "mode", "variant", "target", "seeds", "test acc. (mean ± s.d.)", "direct compr.", "effective compr."].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["model", "pruner", "mode", "variant", "target", "seeds", "test acc. (mean ± s.d.)", "direct compr. (geo. mean)",
+      "effective compr. (geo. mean)"].map((h) => el("th", {}, h)))),
     body);
 }
 
@@ -348,9 +344,12 @@ async function activeRunsSection(rows, generation) {
 }
 
 async function showSweep(generation, id, params) {
-  let sweep, results;
+  let sweep, results, groups, plots;
   try {
-    [sweep, { results }] = await Promise.all([api(`sweeps/${id}`), api(`sweeps/${id}/results`)]);
+    let direct, effective;
+    [sweep, { results }, { groups }, direct, effective] = await Promise.all([api(`sweeps/${id}`), api(`sweeps/${id}/results`),
+      api(`sweeps/${id}/summary`), apiText(`sweeps/${id}/plot.svg?x=direct`), apiText(`sweeps/${id}/plot.svg?x=effective`)]);
+    plots = { direct, effective };
   } catch (error) { return showFailure("sweep", error); }
   if (generation !== navigation) return;
   const active = await activeRunsSection(results, generation);
@@ -362,7 +361,7 @@ async function showSweep(generation, id, params) {
   const plot = (axis) => {
     const file = fileLink(`sweeps/${id}/plot.svg?x=${axis}`);
     return el("figure", { class: "plot", "data-axis": axis },
-      accuracyPlot(results, axis, `test accuracy vs ${axis} compression`),
+      serverPlot(plots[axis], axis),
       el("figcaption", {}, `Test accuracy against ${axis} compression. `, file ? apiFileLink(file, "SVG file", `sweep-${id}-${axis}.svg`) : null));
   };
   main().replaceChildren(...[
@@ -371,7 +370,7 @@ async function showSweep(generation, id, params) {
     el("p", { class: "summary-line" }, progressBar(done, sweep.runs), " ", countsText(sweep.counts), models.length ? ` — ${models.join(", ")}` : ""),
     el("section", { class: "plots" }, plot("direct"), plot("effective")),
     active,
-    el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(results)),
+    el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(groups)),
     el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, apiFileLink(csv, "download CSV", `sweep-${id}.csv`)) : null),
       el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, results, params)),
   ].filter(Boolean));

@@ -27,21 +27,9 @@ function significant(value) {
 function formatCount(value) { return value === null || value === undefined ? "–" : Number(value).toLocaleString("en-US"); }
 function formatNumber(value, digits = 4) { return value === null || value === undefined ? "–" : String(Number(value.toPrecision(digits))); }
 
-// Colours: Tableau 10, assigned to pruners sorted by name (as PlotSVG.swift does).
+// Colours of the run view's curves: Tableau 10.
 const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹";
-
-function logTicks(low, high) {
-  low = Math.max(low, 1e-9); high = Math.max(high, low);
-  if (high / low < 2) { low /= 1.5; high *= 1.5; }
-  const first = Math.floor(Math.log10(low)), last = Math.ceil(Math.log10(high));
-  const steps = last - first >= 3 ? [1] : [1, 2, 5];
-  const ticks = [];
-  for (let decade = first; decade <= last; decade++) for (const step of steps) ticks.push(step * Math.pow(10, decade));
-  const below = [...ticks].reverse().find((t) => t <= low * (1 + 1e-9)) ?? ticks[0];
-  const above = ticks.find((t) => t >= high * (1 - 1e-9)) ?? ticks[ticks.length - 1];
-  return ticks.filter((t) => t >= below && t <= above);
-}
 
 // About five "nice" (1-2-5) intervals covering [low, high].
 function niceTicks(low, high, minimumRange = 1e-9) {
@@ -158,80 +146,31 @@ function lineChart(spec) {
   return svg;
 }
 
-// The sweep's succeeded runs aggregated like AccuracyPlot.series in PlotSVG.swift: one series per
-// architecture/dataset × pruner × mode × variant (other config fields the sweep varies, e.g.
-// shuffle), one point per target compression, mean ± s.d. over seeds.
-function accuracySeries(rows, axis) {
-  const field = axis === "direct" ? "direct_compression" : "effective_compression";
-  const groups = new Map();
-  let omitted = 0;
-  for (const row of rows) {
-    if (row.status !== "succeeded" || typeof row.test_accuracy !== "number") continue;
-    const x = row[field];
-    if (typeof x !== "number" || !(x > 0) || !isFinite(x)) { omitted++; continue; }
-    const key = JSON.stringify([row.architecture, row.dataset, row.pruner, row.mode || "", row.variant || ""]);
-    if (!groups.has(key)) groups.set(key, new Map());
-    const target = row.target_compression ?? (row.pruner === "dense" ? 1 : x);
-    const points = groups.get(key);
-    if (!points.has(target)) points.set(target, []);
-    points.get(target).push({ x, accuracy: row.test_accuracy });
+// The server's sweep plot (plot.svg: PlotSVG.swift aggregates and draws it) placed in the page;
+// clicking a legend entry hides or shows its line, remembered across redraws.
+function serverPlot(text, axis) {
+  const parsed = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+  if (parsed.nodeName !== "svg") return el("p", { class: "failure" }, `the ${axis} plot could not be read`);
+  const svg = document.importNode(parsed, true);
+  svg.classList.add("chart");
+  svg.id = `plot-${axis}`;
+  for (const entry of svg.querySelectorAll(".legend-entry[data-series]")) {
+    const group = svg.querySelector(`.series-group[data-series="${entry.getAttribute("data-series")}"]`);
+    const remembered = `plot-${axis}|${entry.textContent}`;
+    const show = (hidden) => {
+      if (group) group.classList.toggle("muted", hidden);
+      entry.classList.toggle("off", hidden);
+    };
+    show(hiddenSeries.has(remembered));
+    entry.setAttribute("cursor", "pointer");
+    entry.prepend(svgEl("title", {}, "click to hide or show"));
+    entry.addEventListener("click", () => {
+      const hidden = !entry.classList.contains("off");
+      show(hidden);
+      if (hidden) hiddenSeries.add(remembered); else hiddenSeries.delete(remembered);
+    });
   }
-  const series = [], dense = [];
-  const compare = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-  for (const key of [...groups.keys()].sort((a, b) => {
-    const [p, q] = [JSON.parse(a), JSON.parse(b)];
-    for (let i = 0; i < 5; i++) if (p[i] !== q[i]) return compare(p[i], q[i]);
-    return 0;
-  })) {
-    const [architecture, dataset, pruner, mode, variant] = JSON.parse(key);
-    const points = [...groups.get(key)].map(([target, runs]) => {
-      const n = runs.length, mean = runs.reduce((s, r) => s + r.accuracy, 0) / n;
-      const variance = n > 1 ? runs.reduce((s, r) => s + (r.accuracy - mean) ** 2, 0) / (n - 1) : 0;
-      const centre = Math.exp(runs.reduce((s, r) => s + Math.log(r.x), 0) / n);
-      return { target: pruner === "dense" ? null : target, compression: centre, accuracy: mean, spread: Math.sqrt(variance), seeds: n };
-    }).sort((a, b) => a.compression - b.compression);
-    (pruner === "dense" ? dense : series).push({ architecture, dataset, pruner, mode: mode || null, variant, points });
-  }
-  return { series, dense, omitted };
-}
-
-function accuracyPlot(rows, axis, title) {
-  const { series, dense, omitted } = accuracySeries(rows, axis);
-  const pruners = [...new Set(series.map((s) => s.pruner))].sort();
-  const colour = (pruner) => PALETTE[Math.max(0, pruners.indexOf(pruner)) % PALETTE.length];
-  const models = [...new Set(series.concat(dense).map((s) => `${s.architecture}/${s.dataset}`))].sort();
-  const shapes = [...new Set(series.map((s) => `${s.architecture}/${s.dataset}|${s.variant}`))].sort();
-  const model = (s) => Math.max(0, shapes.indexOf(`${s.architecture}/${s.dataset}|${s.variant}`));
-  const label = (s) => {
-    let name = s.pruner === "dense" ? "dense" : `${s.pruner} · ${s.mode || "direct"}`;
-    if (s.variant) name += ` [${s.variant}]`;
-    return models.length > 1 ? `${s.architecture}/${s.dataset} ${name}` : name;
-  };
-  const xs = series.flatMap((s) => s.points.map((p) => p.compression));
-  const ys = series.concat(dense).flatMap((s) => s.points.flatMap((p) => [p.accuracy - p.spread, p.accuracy + p.spread]));
-  // Margins keep points off the axes (as in PlotSVG.swift): ×1.15 on the log axis, 5 % of the range on the other.
-  const yLow = ys.length ? Math.min(...ys) : 0, yHigh = ys.length ? Math.max(...ys) : 1, yPad = (yHigh - yLow) * 0.05;
-  const yTicks = ys.length ? niceTicks(Math.max(0, yLow - yPad), Math.min(1, yHigh + yPad), 0.02) : niceTicks(0, 1);
-  const yDigits = yTicks.length > 1 && yTicks[1] - yTicks[0] < 0.0099 ? 1 : 0;
-  const notes = ["mean over seeds, band ± 1 s.d.; solid: direct mode, dashed: effective mode"];
-  if (omitted) notes.push(`${omitted} finished run${omitted === 1 ? "" : "s"} with infinite ${axis} compression not shown`);
-  return lineChart({
-    title, xLog: true, xLabel: `${axis} compression (log scale)`, yLabel: "test accuracy (%)",
-    xTicks: logTicks((xs.length ? Math.min(...xs) : 1.15) / 1.15, (xs.length ? Math.max(...xs) : 87) * 1.15), yTicks,
-    xFormat: logTickLabel, yFormat: (t) => (t * 100).toFixed(yDigits), empty: "no finished runs yet",
-    attributes: { "data-plot": axis }, id: `plot-${axis}`,
-    series: series.map((s) => ({
-      label: label(s), colour: colour(s.pruner), dashed: s.mode === "effective", hollow: s.mode === "effective", shape: model(s),
-      data: { "data-pruner": s.pruner, "data-mode": s.mode || "", "data-architecture": s.architecture, "data-variant": s.variant },
-      points: s.points.map((p) => ({
-        x: p.compression, y: p.accuracy, low: p.accuracy - p.spread, high: p.accuracy + p.spread,
-        tip: `${label(s)}: target ${p.target === null ? "–" : logTickLabel(p.target)}, ${axis} compression ${significant(p.compression)}, `
-          + `accuracy ${formatPercent(p.accuracy)}` + (p.seeds > 1 ? ` ± ${(p.spread * 100).toFixed(2)} (${p.seeds} seeds)` : " (1 seed)"),
-      })),
-    })),
-    references: dense.map((s) => ({ y: s.points.reduce((a, p) => a + p.accuracy, 0) / s.points.length, label: label(s) })),
-    note: notes.join("; "),
-  });
+  return svg;
 }
 
 // Training curves of one run: metrics named in `names`, one series per name (and phase when
