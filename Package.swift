@@ -69,7 +69,8 @@ let package = Package(
             name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql"),
                         .embedInCode("Migrations/0003_artifacts.sql"), .embedInCode("Migrations/0004_strict.sql"),
-                        .embedInCode("Migrations/0005_event_counts.sql"), .embedInCode("Migrations/0006_results_config.sql")]),
+                        .embedInCode("Migrations/0005_event_counts.sql"), .embedInCode("Migrations/0006_results_config.sql"),
+                        .embedInCode("Migrations/0007_run_changes.sql")]),
         // HTTP API, spec-first: Sources/Service/openapi.yaml generates the server types.
         .target(
             name: "Service",

@@ -11,7 +11,7 @@ extension ServiceAPI {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(id)", field: "id"))))
         }
         let axis = CompressionAxis(rawValue: (input.query.x ?? .direct).rawValue) ?? .direct
-        let svg = AccuracyPlot.svg(try store.results(sweep: id), x: axis, variants: try store.runVariants(sweep: id),
+        let svg = AccuracyPlot.svg(try store.results(sweep: id), x: axis, variants: try variants(of: id),
                                    title: Self.plotTitle(sweep, axis: axis))
         return .ok(.init(body: .image_svg_plus_xml(HTTPBody(svg))))
     }
@@ -21,7 +21,7 @@ extension ServiceAPI {
         guard try store.sweep(id) != nil else {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(id)", field: "id"))))
         }
-        let groups = AccuracyPlot.groups(try store.results(sweep: id), variants: try store.runVariants(sweep: id))
+        let groups = AccuracyPlot.groups(try store.results(sweep: id), variants: try variants(of: id))
         return .ok(.init(body: .json(.init(groups: groups))))
     }
 

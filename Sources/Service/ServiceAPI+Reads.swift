@@ -16,8 +16,8 @@ extension ServiceAPI {
 
     func sweepBody(_ sweep: SweepSummary) throws -> Components.Schemas.Sweep {
         let counts = try store.sweepCounts(sweep.id)
-        return .init(id: sweep.id, name: sweep.name, status: .init(rawValue: sweep.status) ?? .active, runs: counts.values.reduce(0, +),
-                     counts: .init(additionalProperties: counts))
+        return .init(id: sweep.id, name: sweep.name, changes: try store.sweepChanges(sweep.id), status: .init(rawValue: sweep.status) ?? .active,
+                     runs: counts.values.reduce(0, +), counts: .init(additionalProperties: counts))
     }
 
     func listSweeps(_ input: Operations.listSweeps.Input) async throws -> Operations.listSweeps.Output {
@@ -33,21 +33,34 @@ extension ServiceAPI {
     }
 
     func sweepResults(_ input: Operations.sweepResults.Input) async throws -> Operations.sweepResults.Output {
-        let rows: [ResultRow]
+        let query = input.query
+        // The document bounds these; a request that ignores it gets the same answer.
+        if let limit = query.limit, !(1...100_000).contains(limit) {
+            return .badRequest(.init(body: .json(.init(error: "limit must be from 1 to 100000, got \(limit)", field: "limit"))))
+        }
+        if let offset = query.offset, !(0...100_000).contains(offset) {
+            return .badRequest(.init(body: .json(.init(error: "offset must be from 0 to 100000, got \(offset)", field: "offset"))))
+        }
+        if let since = query.since, since < 0 {
+            return .badRequest(.init(body: .json(.init(error: "since must not be negative, got \(since)", field: "since"))))
+        }
+        let page: ResultPage
         do {
-            rows = try store.results(sweep: input.path.id)
+            page = try store.results(sweep: input.path.id, ResultQuery(
+                sort: query.sort.flatMap { ResultColumn(rawValue: $0.rawValue) }, descending: query.dir == .desc, limit: query.limit,
+                offset: query.offset ?? 0, changedAfter: query.since))
         } catch StoreError.unknownSweep {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(input.path.id)", field: "id"))))
         }
-        guard input.query.format == .csv else {
-            let variants = try store.runVariants(sweep: input.path.id)
-            return .ok(.init(body: .json(.init(results: rows.map { row in
+        guard query.format == .csv else {
+            let variants = try variants(of: input.path.id)
+            return .ok(.init(body: .json(.init(results: page.rows.map { row in
                 var body = Self.row(row)
                 body.variant = variants[row.key].flatMap { $0.isEmpty ? nil : $0 }
                 return body
-            }))))
+            }, total: page.total, changes: page.changes))))
         }
-        return .ok(.init(body: .csv(HTTPBody(Self.csv(rows)))))
+        return .ok(.init(body: .csv(HTTPBody(Self.csv(page.rows)))))
     }
 
     /// RFC 4180 CSV with a header line.
@@ -105,8 +118,14 @@ extension ServiceAPI {
         guard Self.validKey(key), try store.runSummary(key) != nil else {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
-        return .ok(.init(body: .json(.init(metrics: try store.metrics(key).filter(\.value.isFinite)
-            .map { .init(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }))))
+        var metrics = try store.metrics(key).filter(\.value.isFinite)
+        if input.query.latest == true {
+            // In (phase, step) order: the last of each name is its latest.
+            var latest: [String: MetricSample] = [:]
+            for metric in metrics { latest[metric.name] = metric }
+            metrics = latest.values.sorted { $0.name < $1.name }
+        }
+        return .ok(.init(body: .json(.init(metrics: metrics.map { .init(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }))))
     }
 
     func runMasks(_ input: Operations.runMasks.Input) async throws -> Operations.runMasks.Output {

@@ -17,6 +17,19 @@ struct ServiceAPI: APIProtocol {
     let configs = ConfigCache()
     /// Layouts of runs, by key (a key is the hash of its config: entries never go stale).
     let layouts = Locked<[String: RunLayout]>([:])
+    /// `Store.runVariants` by sweep: a sweep's runs and their configs never change once stored,
+    /// and the page's polls would otherwise parse every config of a large sweep again and again.
+    let variants = Locked<[Int64: [String: String]]>([:])
+
+    func variants(of sweep: Int64) throws -> [String: String] {
+        if let hit = variants.withLock({ $0[sweep] }) { return hit }
+        let computed = try store.runVariants(sweep: sweep)
+        variants.withLock { entries in
+            if entries.count >= 256 { entries.removeAll(keepingCapacity: true) }
+            entries[sweep] = computed
+        }
+        return computed
+    }
 
     func createSweep(_ input: Operations.createSweep.Input) async throws -> Operations.createSweep.Output {
         guard case let .json(document) = input.body else { return .badRequest(.init(body: .json(APIError(.badRequest, "expected JSON", field: "body").body))) }
@@ -36,9 +49,7 @@ struct ServiceAPI: APIProtocol {
         guard let sweep = try store.sweep(id) else {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(id)", field: "id"))))
         }
-        let counts = try store.sweepCounts(id)
-        return .ok(.init(body: .json(.init(id: id, name: sweep.name, status: .init(rawValue: sweep.status) ?? .active,
-                                           runs: counts.values.reduce(0, +), counts: .init(additionalProperties: counts)))))
+        return .ok(.init(body: .json(try sweepBody(sweep))))
     }
 
     func getRun(_ input: Operations.getRun.Input) async throws -> Operations.getRun.Output {

@@ -60,6 +60,8 @@ struct DumpedPage {
     var state: String? { html.range(of: "<body").flatMap { attribute("data-state", in: String(html[$0.lowerBound...].prefix(400))) } }
     /// `<body data-refreshes="n">`: how often the view polled the API (nil: never).
     var refreshes: Int? { html.range(of: "<body").flatMap { attribute("data-refreshes", in: String(html[$0.lowerBound...].prefix(400))) }.flatMap { Int($0) } }
+    /// `<body data-redrawn="…">`: the sections of the sweep view its last render rebuilt.
+    var redrawn: String? { html.range(of: "<body").flatMap { attribute("data-redrawn", in: String(html[$0.lowerBound...].prefix(600))) } }
     var view: String? { html.range(of: "<body").flatMap { attribute("data-view", in: String(html[$0.lowerBound...].prefix(400))) } }
 
     /// JavaScript values that leaked into the page as text ("null", "undefined", "NaN").

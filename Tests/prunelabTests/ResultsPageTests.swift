@@ -197,6 +197,65 @@ struct ResultsPageTests {
         #expect(waiting.stdout.contains("status-queued") && waiting.stdout.contains("no metrics yet"), "\(waiting)")
     }
 
+    /// A 10 000-run sweep (the paper's LeNet grid at 30 seeds is 5 790) stays light: the table
+    /// shows a page of rows sorted by the server, and polls while runs are active read the sweep
+    /// and the runs in progress but not the results, summary or plots again while nothing
+    /// changed, and redraw nothing that did not change.
+    @Test(.timeLimit(.minutes(10)))
+    func tenThousandRunSweepStaysLight() throws {
+        let (path, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(database: path)
+        defer { server.stop() }
+        let seeds = (0..<1000).map(String.init).joined(separator: ",")
+        let spec = """
+            {"name": "large", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "training": {"iterations": 10}},
+             "grid": {"pruner": ["random/uniform", "random/erk", "random/igq", "snip", "synflow"], "compression": [10, 100], "seed": [\(seeds)]}}
+            """
+        let created = try server.request("POST", "/api/v1/sweeps", body: Data(spec.utf8))
+        #expect(created.status == 201 && created.json?["runs"] as? Int == 10_000, "\(created.text)")
+        // Finished by hand (no training): all but ten runs, which stay running under a lease
+        // that outlives the test, so the view keeps polling.
+        let running = "SELECT key FROM runs ORDER BY key LIMIT 10"
+        _ = try ServeCommandTests.query(path, """
+            UPDATE runs SET status = 'succeeded', attempts = 1, test_accuracy = 0.5 + (seed % 400) / 1000.0, test_loss = 1,
+                total_weights = 266200, kept = CAST(266200 / compression AS INTEGER), effective = CAST(266200 / compression / 2 AS INTEGER),
+                direct_compression = compression, effective_compression = 2 * compression, wall_seconds = 1,
+                finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE key NOT IN (\(running));
+            UPDATE runs SET status = 'running', attempts = 1, worker_id = 'w', lease_expires = unixepoch() + 86400, step = 5, total_steps = 10
+                WHERE key IN (\(running));
+            """)
+        let base = "http://127.0.0.1:\(server.port)/"
+        func served(_ route: String) throws -> Int {
+            let metrics = try server.request("GET", "/metrics").text
+            let label = NSRegularExpression.escapedPattern(for: "http_route=\"/api/v1/\(route)\",http_request_method=\"GET\",http_response_status_code=\"200\"}")
+            return matches(of: "http_server_request_duration_count\\{" + label + #" (\d+)"#, in: metrics).compactMap { Int($0) }.reduce(0, +)
+        }
+        let before = try ["sweeps/{id}/results", "sweeps/{id}/summary", "sweeps/{id}/plot.svg", "sweeps/{id}"].map(served)
+
+        let view = try HeadlessChromium.dom(base + "#/sweeps/1", budgetMilliseconds: 12000)
+        let page = DumpedPage(html: view.stdout)
+        #expect(page.recordedErrors == "[]" && page.state == "ready" && page.strayValues.isEmpty, "\(view.stderr.suffix(2000))")
+        let polls = try #require(page.refreshes, "the view polls while runs are active")
+        #expect(polls >= 3, "\(polls) polls")
+        #expect(page.resultKeys.count == 100, "one page of rows, not \(page.resultKeys.count)")
+        #expect(view.stdout.contains("rows 1–100 of 10,000"), "the pager")
+        #expect(page.redrawn == "", "a poll with no change redraws nothing: \(page.redrawn ?? "nil")")
+        #expect(matches(of: #"<tr data-key="([0-9a-f]{64})""#, in: page.element("<section class=\"active-runs\"", end: "</section>") ?? "").count == 10)
+        let after = try ["sweeps/{id}/results", "sweeps/{id}/summary", "sweeps/{id}/plot.svg", "sweeps/{id}"].map(served)
+        let reads = zip(after, before).map { $0 - $1 }
+        // One load: one results page, one summary, two plots; every poll reads the sweep again.
+        #expect(reads[0] == 1 && reads[1] == 1 && reads[2] == 2, "results, summary, plots read \(reads) times over \(polls) polls")
+        #expect(reads[3] == polls + 1, "the sweep is read once a poll: \(reads[3]) for \(polls) polls")
+
+        // Sorted by the server, a later page: the 4th hundred by test accuracy, best first.
+        let sorted = DumpedPage(html: try HeadlessChromium.dom(base + "#/sweeps/1?sort=test_accuracy&dir=desc&page=3", budgetMilliseconds: 3000).stdout)
+        let expected = try #require(try ServeCommandTests.query(path, """
+            SELECT group_concat(key, ' ') FROM (SELECT key FROM runs ORDER BY test_accuracy IS NULL, test_accuracy DESC, key LIMIT 100 OFFSET 300)
+            """)).split(separator: " ").map(String.init)
+        #expect(sorted.resultKeys == expected, "server-sorted page 4")
+    }
+
     @Test(.timeLimit(.minutes(10)))
     func screenshotOfTheSweepView() throws {
         let sweep = try sweep()

@@ -264,6 +264,8 @@ const RESULT_COLUMNS = [
   { key: "error", label: "error", render: (r) => (r.error ? el("span", { class: "error-text", title: r.error }, r.error.slice(0, 60)) : "") },
 ];
 
+// A static report has no server to sort for it: its rows are sorted here, as the API does
+// (missing values last either way, then by key).
 function sortRows(rows, column, descending) {
   const spec = RESULT_COLUMNS.find((c) => c.key === column);
   if (!spec) return rows;
@@ -271,29 +273,54 @@ function sortRows(rows, column, descending) {
   return rows.slice().sort((a, b) => {
     const [u, v] = [a[column], b[column]];
     const missingU = u === null || u === undefined, missingV = v === null || v === undefined;
-    if (missingU || missingV) return missingU === missingV ? 0 : missingU ? 1 : -1; // missing values last either way
-    if (spec.numeric) return sign * (u - v);
-    return sign * String(u).localeCompare(String(v));
+    if (missingU || missingV) return missingU === missingV ? (a.key < b.key ? -1 : 1) : missingU ? 1 : -1;
+    const order = spec.numeric ? u - v : String(u) < String(v) ? -1 : String(u) > String(v) ? 1 : 0;
+    return order !== 0 ? sign * order : (a.key < b.key ? -1 : 1);
   });
 }
 
-function resultsTable(sweepID, rows, params) {
+// One page of the sweep's results, sorted by the server (GET sweeps/ID/results?sort&dir&limit&offset).
+const PAGE_ROWS = 100;
+async function resultsPage(id, params) {
+  const sort = RESULT_COLUMNS.some((c) => c.key === params.get("sort")) ? params.get("sort") : null;
+  const descending = params.get("dir") === "desc";
+  const page = Math.max(0, Math.floor(Number(params.get("page")) || 0));
+  if (REPORT) {
+    const { results } = await api(`sweeps/${id}/results`);
+    const rows = sortRows(results, sort, descending);
+    return { rows: rows.slice(page * PAGE_ROWS, (page + 1) * PAGE_ROWS), total: rows.length, page };
+  }
+  const query = new URLSearchParams({ limit: PAGE_ROWS, offset: page * PAGE_ROWS });
+  if (sort) { query.set("sort", sort); query.set("dir", descending ? "desc" : "asc"); }
+  const { results, total } = await api(`sweeps/${id}/results?${query}`);
+  return { rows: results, total, page };
+}
+
+function resultsTable(sweepID, table, params, showOptional) {
   const sort = params.get("sort"), descending = params.get("dir") === "desc";
-  const columns = RESULT_COLUMNS.filter((c) => !c.optional || new Set(rows.map((r) => r[c.key])).size > 1);
+  const columns = RESULT_COLUMNS.filter((c) => !c.optional || showOptional(c.key));
   const head = el("tr", {}, columns.map((c) => {
     const next = new URLSearchParams(params);
     next.set("sort", c.key);
     next.set("dir", sort === c.key && !descending ? "desc" : "asc");
+    next.delete("page");
     const arrow = sort === c.key ? (descending ? " ▼" : " ▲") : "";
     return el("th", { "data-column": c.key, class: c.numeric ? "numeric" : null, "aria-sort": sort === c.key ? (descending ? "descending" : "ascending") : null },
-      link(`#/sweeps/${sweepID}?${next}`, c.label + arrow));
+      c.key === "variant" ? c.label : link(`#/sweeps/${sweepID}?${next}`, c.label + arrow));
   }));
-  const body = el("tbody");
-  for (const row of sortRows(rows, sort, descending)) {
-    body.append(el("tr", { "data-key": row.key, "data-status": row.status },
-      columns.map((c) => el("td", { class: c.numeric ? "numeric" : null }, c.render ? c.render(row) : (row[c.key] ?? "–")))));
-  }
-  return el("table", { class: "results", id: "results" }, el("thead", {}, head), body);
+  const body = el("tbody", {}, table.rows.map((row) => el("tr", { "data-key": row.key, "data-status": row.status },
+    columns.map((c) => el("td", { class: c.numeric ? "numeric" : null }, c.render ? c.render(row) : (row[c.key] ?? "–"))))));
+  const pages = Math.max(1, Math.ceil(table.total / PAGE_ROWS));
+  const pageLink = (page, text) => {
+    const next = new URLSearchParams(params);
+    next.set("page", page);
+    return link(`#/sweeps/${sweepID}?${next}`, text);
+  };
+  const first = table.total ? table.page * PAGE_ROWS + 1 : 0, last = Math.min(table.total, (table.page + 1) * PAGE_ROWS);
+  const pager = el("p", { class: "pager", "data-page": table.page, "data-pages": pages },
+    table.page > 0 ? pageLink(table.page - 1, "← previous") : null, ` rows ${formatCount(first)}–${formatCount(last)} of ${formatCount(table.total)} `,
+    table.page + 1 < pages ? pageLink(table.page + 1, "next →") : null);
+  return el("div", {}, el("table", { class: "results", id: "results" }, el("thead", {}, head), body), pages > 1 ? pager : null);
 }
 
 // Mean ± s.d. over seeds per architecture × pruner × mode × variant × target, as the server
@@ -312,28 +339,33 @@ function summaryTable(groups) {
     body);
 }
 
-async function activeRunsSection(rows, generation) {
-  const active = rows.filter((r) => r.status === "running" || r.status === "leased").slice(0, 16);
-  const queued = rows.filter((r) => r.status === "queued").length;
-  if (!active.length && !queued) return null;
-  // A run that finished or vanished between the two requests shows its row without details.
-  const details = await Promise.all(active.map(async (row) => {
+// The runs in progress (at most 16), with their progress and latest metrics: a few small requests
+// whatever the sweep's size.
+async function activeRuns(id) {
+  if (REPORT) return [];
+  const lists = await Promise.all(["running", "leased"].map((status) => api(`runs?sweep=${id}&status=${status}&limit=16`)));
+  const rows = lists.flatMap((list) => list.runs).slice(0, 16);
+  // A run that finished or vanished between the requests shows its row without details.
+  return Promise.all(rows.map(async (row) => {
     try {
-      const [run, metrics] = await Promise.all([api(`runs/${row.key}`), api(`runs/${row.key}/metrics`)]);
-      return { row, run, metrics: metrics.metrics };
+      const [run, latest] = await Promise.all([api(`runs/${row.key}`), api(`runs/${row.key}/metrics?latest=true`)]);
+      return { row, run: { status: run.status, worker: run.worker, step: run.step, total_steps: run.total_steps }, metrics: latest.metrics };
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       return { row, run: { status: row.status }, metrics: [] };
     }
   }));
-  if (generation !== navigation) return null;
+}
+
+function activeRunsSection(active, queued) {
+  if (!active.length && !queued) return null;
   const latest = (metrics, name) => {
-    const values = metrics.filter((m) => m.name === name);
-    return values.length ? values[values.length - 1].value : null;
+    const found = metrics.find((m) => m.name === name);
+    return found ? found.value : null;
   };
   const table = el("table", { class: "active" },
     el("thead", {}, el("tr", {}, ["run", "pruner", "mode", "target", "seed", "worker", "progress", "train loss", "test acc."].map((h) => el("th", {}, h)))),
-    el("tbody", {}, details.map(({ row, run, metrics }) => el("tr", { "data-key": row.key },
+    el("tbody", {}, active.map(({ row, run, metrics }) => el("tr", { "data-key": row.key },
       el("td", {}, link(`#/runs/${row.key}`, shortKey(row.key))), el("td", {}, row.pruner), el("td", {}, row.mode || "–"),
       el("td", {}, significant(row.target_compression)), el("td", {}, row.seed), el("td", {}, run.worker || "–"),
       el("td", {}, run.total_steps ? progressBar(run.step || 0, run.total_steps, `${formatCount(run.step || 0)}/${formatCount(run.total_steps)}`) : statusBadge(run.status)),
@@ -343,39 +375,62 @@ async function activeRunsSection(rows, generation) {
     queued ? el("p", {}, `${queued} queued`) : null);
 }
 
-async function showSweep(generation, id, params) {
-  let sweep, results, groups, plots;
+// The sweep view. A poll reads the sweep (its counts and change cursor) and the runs in
+// progress; the plots, the summary and the table's page are read again only when the cursor
+// moved, and a section's DOM is replaced only when what it shows changed. So a poll's work is
+// bounded by a page of rows and the sweep's cells, not by its runs.
+async function showSweep(generation, id, params, last = null) {
+  let sweep, data, active;
   try {
-    let direct, effective;
-    [sweep, { results }, { groups }, direct, effective] = await Promise.all([api(`sweeps/${id}`), api(`sweeps/${id}/results`),
-      api(`sweeps/${id}/summary`), apiText(`sweeps/${id}/plot.svg?x=direct`), apiText(`sweeps/${id}/plot.svg?x=effective`)]);
-    plots = { direct, effective };
+    sweep = await api(`sweeps/${id}`);
+    if (last && last.changes === sweep.changes && !REPORT) {
+      data = last.data;
+    } else {
+      const [table, { groups }, direct, effective] = await Promise.all([resultsPage(id, params), api(`sweeps/${id}/summary`),
+        apiText(`sweeps/${id}/plot.svg?x=direct`), apiText(`sweeps/${id}/plot.svg?x=effective`)]);
+      data = { table, groups, plots: { direct, effective } };
+    }
+    active = await activeRuns(id);
   } catch (error) { return showFailure("sweep", error); }
-  if (generation !== navigation) return;
-  const active = await activeRunsSection(results, generation);
   if (generation !== navigation) return;
   document.title = `prunelab: sweep ${id} ${sweep.name}`;
   const done = FINISHED.reduce((n, s) => n + (sweep.counts[s] || 0), 0);
-  const models = [...new Set(results.map((r) => `${r.architecture} on ${r.dataset}`))];
+  const models = [...new Set(data.groups.map((g) => `${g.architecture} on ${g.dataset}`))];
   const csv = fileLink(`sweeps/${id}/results?format=csv`);
+  const varies = (key) => new Set(data.groups.map((g) => g[key] || "")).size > 1;
   const plot = (axis) => {
     const file = fileLink(`sweeps/${id}/plot.svg?x=${axis}`);
-    return el("figure", { class: "plot", "data-axis": axis },
-      serverPlot(plots[axis], axis),
+    return el("figure", { class: "plot", "data-axis": axis }, serverPlot(data.plots[axis], axis),
       el("figcaption", {}, `Test accuracy against ${axis} compression. `, file ? apiFileLink(file, "SVG file", `sweep-${id}-${axis}.svg`) : null));
   };
-  main().replaceChildren(...[
-    el("p", { class: "crumbs" }, REPORT && REPORT.single ? null : link("#/", "all sweeps")),
-    el("h2", {}, `Sweep #${id}: ${sweep.name} `, statusBadge(sweep.status)),
-    el("p", { class: "summary-line" }, progressBar(done, sweep.runs), " ", countsText(sweep.counts), models.length ? ` — ${models.join(", ")}` : ""),
-    el("section", { class: "plots" }, plot("direct"), plot("effective")),
-    active,
-    el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(groups)),
-    el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, apiFileLink(csv, "download CSV", `sweep-${id}.csv`)) : null),
-      el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, results, params)),
-  ].filter(Boolean));
+  // Each section with what it shows: rebuilt only when that changed.
+  const sections = [
+    ["crumbs", "", () => el("p", { class: "crumbs" }, REPORT && REPORT.single ? null : link("#/", "all sweeps"))],
+    ["title", `${sweep.name}|${sweep.status}`, () => el("h2", {}, `Sweep #${id}: ${sweep.name} `, statusBadge(sweep.status))],
+    ["counts", JSON.stringify([sweep.counts, models]), () => el("p", { class: "summary-line" }, progressBar(done, sweep.runs), " ",
+      countsText(sweep.counts), models.length ? ` — ${models.join(", ")}` : "")],
+    ["plots", data.plots.direct + data.plots.effective, () => el("section", { class: "plots" }, plot("direct"), plot("effective"))],
+    ["active", JSON.stringify(active), () => activeRunsSection(active, sweep.counts.queued || 0) || el("div", { class: "active-runs-none" })],
+    ["summary", JSON.stringify(data.groups), () => el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(data.groups))],
+    ["runs", JSON.stringify(data.table), () => el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, apiFileLink(csv, "download CSV", `sweep-${id}.csv`)) : null),
+      el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, data.table, params, varies))],
+  ];
+  const previous = last ? last.nodes : {};
+  const nodes = {};
+  for (const [name, shows, build] of sections) {
+    const kept = previous[name];
+    nodes[name] = kept && kept.shows === shows && kept.node.isConnected ? kept : { shows, node: build() };
+  }
+  if (!last) {
+    main().replaceChildren(...sections.map(([name]) => nodes[name].node));
+  } else {
+    for (const [name] of sections) if (nodes[name] !== previous[name]) previous[name].node.replaceWith(nodes[name].node);
+  }
+  document.body.dataset.redrawn = sections.filter(([name]) => !last || nodes[name] !== previous[name]).map(([name]) => name).join(" ");
   setState("sweep", "ready");
-  if (sweep.status === "active" && ACTIVE.some((s) => sweep.counts[s])) schedulePoll(generation, () => showSweep(generation, id, params));
+  if (sweep.status === "active" && ACTIVE.some((s) => sweep.counts[s])) {
+    schedulePoll(generation, () => showSweep(generation, id, params, { changes: sweep.changes, data, nodes }));
+  }
 }
 
 function definitionList(pairs) {
