@@ -64,6 +64,11 @@ import Yams
         let documented = properties(schema)
         #expect(documented.subtracting(fields).isEmpty, "documented but not in RunConfig: \(documented.subtracting(fields).sorted())")
         #expect(fields.subtracting(documented).isEmpty, "in RunConfig but not documented: \(fields.subtracting(documented).sorted())")
+        // What a client may send: every field but the format's version, plus the input-only ones
+        // (epochs become iterations; data_dir is where this machine keeps the data).
+        let input = properties(try #require(schemas["RunConfigInput"] as? [String: Any]))
+        let accepted = fields.subtracting(["format"]).union(["training.epochs", "data_dir"])
+        #expect(input == accepted, "RunConfigInput differs: \(input.symmetricDifference(accepted).sorted())")
 
         // The API's run config is RunConfig itself (typeOverrides), not a generated copy of it.
         let served: RunConfig.Type = Components.Schemas.RunConfig.self
