@@ -459,7 +459,9 @@ extension Optional {
 }
 
 /// The run's events, from the engine's thread to the server: metrics in batches, progress as
-/// heartbeats (and a heartbeat at least every third of the lease), checkpoints as uploads.
+/// heartbeats (and a heartbeat at least every third of the lease), checkpoints as uploads. The
+/// engine's thread queues events and wakes the pump, which sends whatever has queued meanwhile
+/// as one batch; nothing polls.
 final class Uplink: Reporter, @unchecked Sendable {
     unowned let worker: Worker
     var client: Client { worker.client }
@@ -469,6 +471,10 @@ final class Uplink: Reporter, @unchecked Sendable {
     private var pending: [RunEvent] = []
     private var closed = false
     private var lost = false
+    /// Wake-ups of the pump: an event queued, the heartbeat due, the run over. Coalesced: the
+    /// pump drains everything queued at each.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
     /// Metrics the server did not store, sent again first.
     private var unsent: [Components.Schemas.Metric] = []
     /// The masks the run trains with, packed as the masks route takes them.
@@ -479,6 +485,7 @@ final class Uplink: Reporter, @unchecked Sendable {
 
     init(worker: Worker, key: String, leaseSeconds: Double, log: Logger) {
         self.worker = worker; self.key = key; self.leaseSeconds = leaseSeconds; self.log = log
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     var leaseLost: Bool { lock.withLock { lost } }
@@ -497,12 +504,17 @@ final class Uplink: Reporter, @unchecked Sendable {
             unlink(snapshot)
             guard link(path, snapshot) == 0 else { return }
             lock.withLock { pending.append(.checkpoint(step: step, phase: phase, path: snapshot, sha256: sha256)) }
+            wake.yield()
             return
         }
         lock.withLock { pending.append(event) }
+        wake.yield()
     }
 
-    func close() { lock.withLock { closed = true } }
+    func close() {
+        lock.withLock { closed = true }
+        wake.yield()
+    }
 
     /// The metrics the server has not stored yet (after `close()` and the last pump).
     func takeUnsent() -> [Components.Schemas.Metric] {
@@ -524,10 +536,20 @@ final class Uplink: Reporter, @unchecked Sendable {
         return Data(bytes)
     }
 
-    /// Sends pending events until closed (then once more to flush).
+    /// Sends pending events at each wake-up until closed (then once more to flush).
     func pump() async {
         var lastHeartbeat = Date()
-        while true {
+        // The lease needs a heartbeat every third of its length even when the run reports nothing.
+        let beat = max(0.05, leaseSeconds / 3)
+        let timer = Task { [wake] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(beat * 1e9))
+                wake.yield()
+            }
+        }
+        defer { timer.cancel() }
+        var iterator = wakeups.makeAsyncIterator()
+        while await iterator.next() != nil {
             let (events, isClosed, retry) = lock.withLock { () -> ([RunEvent], Bool, [Components.Schemas.Metric]) in
                 defer { pending.removeAll(); unsent.removeAll() }
                 return (pending, closed, unsent)
@@ -553,13 +575,12 @@ final class Uplink: Reporter, @unchecked Sendable {
                 }
             }
             await send(&metrics)
-            if progress != nil || Date().timeIntervalSince(lastHeartbeat) > leaseSeconds / 3 {
+            if progress != nil || Date().timeIntervalSince(lastHeartbeat) >= beat {
                 let beat = Components.Schemas.Heartbeat(worker: worker.id, step: progress?.step, total_steps: progress?.steps)
                 if case .conflict = try? await client.heartbeat(path: .init(key: key), body: .json(beat)) { markLost() }
                 lastHeartbeat = Date()
             }
             if isClosed || Task.isCancelled { return }
-            try? await Task.sleep(nanoseconds: 100_000_000)
         }
     }
 
