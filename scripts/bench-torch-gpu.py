@@ -3,7 +3,7 @@ prunelab's GPU backend against (`prunelab bench NET --device gpu:0`, target >= 0
 
 Networks: LeNet-300-100 (Fashion-MNIST shapes 1x28x28, batch 100), VGG-16 CIFAR variant (3x32x32,
 batch 128) and ResNet-18 TinyImageNet variant (3x64x64, 200 classes, batch 64): the definitions
-of anchor_torch.py (the PyTorch-CPU anchor program, kept outside this repository), copied here, except that
+of bench/anchor_torch.py (the PyTorch-CPU anchor program), copied here, except that
 LeNet-300-100 has no BatchNorm on its logits, as prunelab's `lenet300-100` (anchor_torch.py's
 `lenet300(out_bn=False)`), and takes the 1x28x28 images through a Flatten, as prunelab does.
 

@@ -107,7 +107,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    /// dnnl_sgemm on n×n×n, best of 5 after one warm-up, as in shared/anchors/sgemm_peak.c.
+    /// dnnl_sgemm on n×n×n, best of 5 after one warm-up, as in bench/sgemm_peak.c.
     static func sgemmGFLOPS(size n: Int) -> Double {
         let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
         for i in 0..<(n * n) { a[i] = Float(i % 7 - 3) / 4; b[i] = Float(i % 5 - 2) / 4 }

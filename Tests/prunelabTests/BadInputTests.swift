@@ -105,12 +105,8 @@ struct BadInputTests {
     }
 
     /// The command as a user types it, on the installed Fashion-MNIST (skipped when it is absent).
-    @Test(.timeLimit(.minutes(10)))
+    @Test(.timeLimit(.minutes(10)), .enabled(if: InstalledFashionMNIST.isInstalled, InstalledFashionMNIST.absent))
     func vgg16OnInstalledFashionMNIST() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
-            print("skipping: /usr/share/datasets/fashion-mnist is absent (Debian package dataset-fashion-mnist)")
-            return
-        }
         let run = try PrunelabBinary.run(["train", "--arch", "vgg16", "--dataset", "fashion-mnist"], timeout: 45)
         try expectOneLine(run, naming: ["vgg16", "[1, 28, 28]"])
     }

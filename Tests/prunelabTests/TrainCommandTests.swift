@@ -74,13 +74,8 @@ struct TrainCommandTests {
     }
 
     /// The one real-data check: LeNet-300-100 on Fashion-MNIST reaches 80 % after one epoch.
-    @Test(.timeLimit(.minutes(10)))
+    @Test(.timeLimit(.minutes(10)), .enabled(if: InstalledFashionMNIST.isInstalled, InstalledFashionMNIST.absent))
     func fashionMNISTOneEpoch() throws {
-        let directory = "/usr/share/datasets/fashion-mnist"
-        guard FileManager.default.fileExists(atPath: directory) else {
-            print("skipping: \(directory) is absent (Debian package dataset-fashion-mnist)")
-            return
-        }
         let run = try PrunelabBinary.run(["train", "--arch", "lenet300-100", "--dataset", "fashion-mnist", "--epochs", "1", "--json"],
                                          timeout: 540)
         #expect(!run.timedOut && run.status == 0, "\(run)")
