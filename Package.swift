@@ -45,6 +45,8 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
         // Tiny C helpers Swift cannot express (the SSE control register).
         .target(name: "CSupport", path: "Sources/CSupport"),
+        // Files replaced whole or not at all (temporary, fsync, rename): no dependencies, so every module can use it.
+        .target(name: "FileSupport"),
         .target(
             name: "Tensors", dependencies: ["CDNNL", "CSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
@@ -98,6 +100,7 @@ let package = Package(
                 "NeuralNet", "Datasets", "Tensors", "CUDABackend", "DeviceChecks", "Pruning", "Experiments", "Store", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "DeviceChecks", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
