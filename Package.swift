@@ -59,7 +59,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Datasets", dependencies: ["Tensors", "CGzip", "CJPEG"]),
         .target(
-            name: "Pruning", dependencies: ["NeuralNet", "Tensors", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            name: "Pruning", dependencies: ["NeuralNet", "Tensors", "FileSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DeviceChecks", dependencies: ["Pruning", "NeuralNet", "Tensors"]),
         .target(
