@@ -52,7 +52,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // NVIDIA's libraries are loaded with dlopen at run time: nothing CUDA is linked.
         .target(
-            name: "CUDABackend", dependencies: ["Tensors"],
+            name: "CUDABackend", dependencies: ["Tensors", "FileSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(
             name: "NeuralNet", dependencies: ["Tensors"],
