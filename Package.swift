@@ -68,7 +68,7 @@ let package = Package(
         // The service's SQLite schema and queries. Migrations are plain SQL files (the top-level
         // `migrations/` links here) embedded in the binary, one line per file.
         .target(
-            name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            name: "Store", dependencies: ["FileSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql"),
                         .embedInCode("Migrations/0003_artifacts.sql"), .embedInCode("Migrations/0004_strict.sql"),
                         .embedInCode("Migrations/0005_event_counts.sql"), .embedInCode("Migrations/0006_results_config.sql")]),
@@ -110,7 +110,7 @@ let package = Package(
             name: "ExperimentsTests",
             dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "FileSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments",
                                                         .product(name: "PropertyBased", package: "swift-property-based"),
                                                         .product(name: "GRDB", package: "GRDB.swift"),
