@@ -45,28 +45,30 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
         // Tiny C helpers Swift cannot express (the SSE control register).
         .target(name: "CSupport", path: "Sources/CSupport"),
+        // Files replaced whole or not at all (temporary, fsync, rename): no dependencies, so every module can use it.
+        .target(name: "FileSupport"),
         .target(
             name: "Tensors", dependencies: ["CDNNL", "CSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         // NVIDIA's libraries are loaded with dlopen at run time: nothing CUDA is linked.
         .target(
-            name: "CUDABackend", dependencies: ["Tensors"],
+            name: "CUDABackend", dependencies: ["Tensors", "FileSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(
             name: "NeuralNet", dependencies: ["Tensors"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Datasets", dependencies: ["Tensors", "CGzip", "CJPEG"]),
         .target(
-            name: "Pruning", dependencies: ["NeuralNet", "Tensors", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            name: "Pruning", dependencies: ["NeuralNet", "Tensors", "FileSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DeviceChecks", dependencies: ["Pruning", "NeuralNet", "Tensors"]),
         .target(
             name: "Experiments",
-            dependencies: ["Pruning", "Datasets", "NeuralNet", "Tensors", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Pruning", "Datasets", "NeuralNet", "Tensors", "FileSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // The service's SQLite schema and queries. Migrations are plain SQL files (the top-level
         // `migrations/` links here) embedded in the binary, one line per file.
         .target(
-            name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            name: "Store", dependencies: ["FileSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql"),
                         .embedInCode("Migrations/0003_artifacts.sql"), .embedInCode("Migrations/0004_strict.sql"),
                         .embedInCode("Migrations/0005_event_counts.sql"), .embedInCode("Migrations/0006_results_config.sql"),
@@ -75,7 +77,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Store", "Experiments", "Pruning", "Tensors",
+                "Store", "Experiments", "Pruning", "Tensors", "FileSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -99,6 +101,7 @@ let package = Package(
                 "NeuralNet", "Datasets", "Tensors", "CUDABackend", "DeviceChecks", "Pruning", "Experiments", "Store", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "DeviceChecks", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
@@ -108,7 +111,7 @@ let package = Package(
             name: "ExperimentsTests",
             dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "FileSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments",
                                                         .product(name: "PropertyBased", package: "swift-property-based"),
                                                         .product(name: "GRDB", package: "GRDB.swift"),

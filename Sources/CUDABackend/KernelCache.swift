@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// Compiled kernel images by content key: in memory for the process, on disk across processes. Disk
@@ -55,14 +56,10 @@ enum KernelCache {
         }
     }
 
-    /// Writes to a temporary file and renames it into place, so a reader never sees half an image
+    /// Written atomically (`AtomicFile`), so a reader never sees half an image, also after a crash,
     /// and concurrent writers of the same key leave one whole file.
     static func write(_ image: [UInt8], key: String, format: CompiledKernels.Format, directory: String) {
-        let manager = FileManager.default
-        try? manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let final = path(key: key, format: format, directory: directory)
-        let temporary = "\(directory)/.\(key).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        guard manager.createFile(atPath: temporary, contents: Data(image)) else { return }
-        if rename(temporary, final) != 0 { unlink(temporary) }
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? AtomicFile.write(Data(image), to: path(key: key, format: format, directory: directory))
     }
 }

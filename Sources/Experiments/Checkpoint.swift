@@ -1,4 +1,5 @@
 import Crypto
+import FileSupport
 import Foundation
 import NeuralNet
 import Tensors
@@ -231,7 +232,13 @@ public struct Checkpoint: Equatable, Sendable {
                             metrics: metrics, trainWindow: trainWindow, quotas: quotas)
         do {
             let file = try AtomicFile(path: path)
-            try file.write(try prelude(header))
+            // The SHA-256 of everything written, kept as it goes: the file ends with it.
+            var hasher = SHA256()
+            func put(_ bytes: UnsafeRawBufferPointer) throws {
+                hasher.update(bufferPointer: bytes)
+                try file.write(bytes)
+            }
+            try prelude(header).withUnsafeBytes { try put($0) }
             // Absent velocities (no step yet) are zeros, absent masks ones: written from one small buffer.
             var filler = [Float](repeating: 0, count: 1 << 14)
             func fill(_ value: Float, count: Int) throws {
@@ -239,12 +246,12 @@ public struct Checkpoint: Equatable, Sendable {
                 var left = count
                 while left > 0 {
                     let n = min(left, filler.count)
-                    try filler.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[0..<(4 * n)])) }
+                    try filler.withUnsafeBytes { try put(UnsafeRawBufferPointer(rebasing: $0[0..<(4 * n)])) }
                     left -= n
                 }
             }
             func write(_ tensor: Tensor, count: Int) throws {
-                try file.write(UnsafeRawBufferPointer(start: tensor.readableData, count: 4 * count))
+                try put(UnsafeRawBufferPointer(start: tensor.readableData, count: 4 * count))
             }
             for (_, source) in contents {
                 switch source {
@@ -258,8 +265,8 @@ public struct Checkpoint: Equatable, Sendable {
                     if let mask = parameter.mask { try write(mask, count: parameter.count) } else { try fill(1, count: parameter.count) }
                 }
             }
-            try Array(file.digest).withUnsafeBytes { try file.write($0) }
-            let digest = file.digest
+            try Array(hasher.finalize()).withUnsafeBytes { try put($0) }
+            let digest = hasher.finalize()
             try file.commit()
             return (file.bytesWritten, digest.hexString)
         } catch let error as ExperimentsError {
@@ -282,7 +289,7 @@ public struct Checkpoint: Equatable, Sendable {
     /// Writes atomically: a temporary file in the same directory, then a rename.
     public func write(to path: String) throws {
         do {
-            try writeAtomically(try encoded(), to: path)
+            try AtomicFile.write(try encoded(), to: path)
         } catch {
             throw ExperimentsError.runDirectory(path: path, reason: "cannot write checkpoint: \(error)")
         }

@@ -1,4 +1,5 @@
 import Datasets
+import FileSupport
 import Foundation
 import NeuralNet
 import Pruning
@@ -422,7 +423,7 @@ public final class RunExecutor: @unchecked Sendable {
             data.append(line)
             data.append(0x0A)
         }
-        try? writeAtomically(data, to: path)
+        try? AtomicFile.write(data, to: path)
     }
 }
 

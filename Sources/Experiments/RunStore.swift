@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Tensors
 #if canImport(Glibc)
@@ -91,7 +92,7 @@ public final class RunStore {
                      stopAfter: (phase: Int, step: Int)?, checkpointEvery: Int?, backend: any Backend) throws -> (result: RunResult, reused: Bool) {
         // Another process may have finished it while we waited for the lock.
         if let done = result(for: key) { return (done, true) }
-        try writeAtomically(try config.encodedForDisk(), to: file("config.json", of: key))
+        try AtomicFile.write(try config.encodedForDisk(), to: file("config.json", of: key))
         let checkpointPath = file("checkpoint.bin", of: key)
         var checkpoint: Checkpoint?
         if resume, FileManager.default.fileExists(atPath: checkpointPath) {
@@ -109,7 +110,7 @@ public final class RunStore {
                                        backend: backend)
         if let stopAfter { executor.stop(after: stopAfter.step, of: stopAfter.phase) }
         let result = try executor.run(resume: checkpoint)
-        try writeAtomically(try JSONCoding.encoder(pretty: true).encode(result), to: file("result.json", of: key))
+        try AtomicFile.write(try JSONCoding.encoder(pretty: true).encode(result), to: file("result.json", of: key))
         try? FileManager.default.removeItem(atPath: checkpointPath)
         return (result, false)
     }

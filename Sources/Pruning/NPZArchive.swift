@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import ZIPFoundation
 
@@ -54,8 +55,8 @@ public enum NPZArchive {
     }
 
     /// Writes `arrays` as entries in the given order, deflated when `compressed` (as
-    /// `np.savez_compressed`). Atomic: the archive is written to a temporary file beside `path`
-    /// and renamed over it, so on any error `path` is left as it was (absent or untouched).
+    /// `np.savez_compressed`). Atomic (`AtomicFile`): the archive is written to a temporary file
+    /// beside `path` and renamed over it, so on any error `path` is left as it was (absent or untouched).
     public static func write(_ arrays: [(name: String, array: NPYArray)], to path: String, compressed: Bool) throws(NPZError) {
         try checkNames(arrays, path: path)
         let destination = URL(fileURLWithPath: path)
@@ -67,16 +68,14 @@ public enum NPZArchive {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw .cannotWrite(path: path, reason: "is a directory")
         }
-        let temporary = directory.appendingPathComponent(".\(destination.lastPathComponent).\(UUID().uuidString).tmp")
-        do throws(NPZError) {
-            try writeArchive(arrays, to: temporary, path: path, compressed: compressed)
-            guard rename(temporary.path, path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                throw .cannotWrite(path: path, reason: "rename from \(temporary.lastPathComponent) failed: \(reason)")
+        do {
+            try AtomicFile.replace(path) { temporary in
+                try writeArchive(arrays, to: URL(fileURLWithPath: temporary), path: path, compressed: compressed)
             }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
+        } catch let error as NPZError {
             throw error
+        } catch {
+            throw .cannotWrite(path: path, reason: "\(error)")
         }
     }
 
@@ -102,7 +101,7 @@ public enum NPZArchive {
         }
     }
 
-    /// Writes the archive to `temporary` and flushes it to disk; the archive is closed on return.
+    /// Writes the archive to `temporary`; the archive is closed on return.
     private static func writeArchive(_ arrays: [(name: String, array: NPYArray)], to temporary: URL, path: String,
                                      compressed: Bool) throws(NPZError) {
         let archive: Archive
@@ -112,13 +111,6 @@ public enum NPZArchive {
             throw .cannotWrite(path: path, reason: "cannot create \(temporary.lastPathComponent): \(error)")
         }
         try addEntries(arrays, to: archive, path: path, compressed: compressed)
-        do {
-            let handle = try FileHandle(forUpdating: temporary)
-            defer { try? handle.close() }
-            try handle.synchronize()
-        } catch {
-            throw .cannotWrite(path: path, reason: "cannot flush \(temporary.lastPathComponent): \(error)")
-        }
     }
 
     private static func addEntries(_ arrays: [(name: String, array: NPYArray)], to archive: Archive, path: String,

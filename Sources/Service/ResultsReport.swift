@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Logging
 import OpenAPIRuntime
@@ -52,7 +53,7 @@ public enum ResultsReport {
         try fileManager.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
         var written: [String] = []
         func put(_ name: String, _ text: String) throws {
-            try Data(text.utf8).write(to: directory.appendingPathComponent(name), options: .atomic)
+            try AtomicFile.write(Data(text.utf8), to: directory.appendingPathComponent(name).path)
             written.append(name)
         }
 

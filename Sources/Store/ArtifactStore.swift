@@ -1,4 +1,5 @@
 import Crypto
+import FileSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -148,45 +149,23 @@ public final class FileArtifactStore: ArtifactStore {
         }
         return names
     }
-
-    /// fsync on a directory makes a rename in it durable.
-    static func syncDirectory(_ path: String) {
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
-    }
 }
 
+/// An upload is an `AtomicFile` in `uploads/`, named by its SHA-256 once whole.
 private final class FileUpload: ArtifactUpload {
     private let store: FileArtifactStore
-    private let temporary: String
-    private var descriptor: Int32
+    private let file: AtomicFile
     private var hasher = SHA256()
-    private(set) var bytesWritten = 0
+    var bytesWritten: Int { file.bytesWritten }
 
     init(store: FileArtifactStore) throws {
         self.store = store
-        temporary = "\(store.root)/uploads/\(UUID().uuidString)"
-        descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw ArtifactError.io(path: temporary, operation: "create", errno: errno) }
+        file = try AtomicFile(temporaryIn: "\(store.root)/uploads")
     }
 
-    deinit { abort() }
-
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard descriptor >= 0 else { throw ArtifactError.io(path: temporary, operation: "write after close", errno: EBADF) }
         hasher.update(bufferPointer: bytes)
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ArtifactError.io(path: temporary, operation: "write", errno: errno)
-            }
-            offset += written
-        }
-        bytesWritten += bytes.count
+        try file.write(bytes)
     }
 
     var sha256: String {
@@ -198,27 +177,18 @@ private final class FileUpload: ArtifactUpload {
 
     func commit() throws -> String {
         let hash = sha256
-        guard fsync(descriptor) == 0 else { throw ArtifactError.io(path: temporary, operation: "fsync", errno: errno) }
-        close(descriptor)
-        descriptor = -1
         let folder = "\(store.root)/sha256/\(hash.prefix(2))"
-        if mkdir(folder, 0o755) != 0, errno != EEXIST { throw ArtifactError.io(path: folder, operation: "mkdir", errno: errno) }
-        // Same content, same name: renaming over an existing copy changes nothing a reader can see.
-        guard rename(temporary, store.path(of: hash)) == 0 else {
+        if mkdir(folder, 0o755) != 0, errno != EEXIST {
             let code = errno
-            unlink(temporary)
-            throw ArtifactError.io(path: store.path(of: hash), operation: "rename", errno: code)
+            file.abandon()
+            throw ArtifactError.io(path: folder, operation: "mkdir", errno: code)
         }
-        FileArtifactStore.syncDirectory(folder)
+        // Same content, same name: renaming over an existing copy changes nothing a reader can see.
+        try file.commit(to: store.path(of: hash))
         return hash
     }
 
-    func abort() {
-        guard descriptor >= 0 else { return }
-        close(descriptor)
-        descriptor = -1
-        unlink(temporary)
-    }
+    func abort() { file.abandon() }
 }
 
 /// A file read in order, a chunk at a time (stored artifacts, and checkpoint files a worker

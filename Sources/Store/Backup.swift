@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import GRDB
 
@@ -61,11 +62,11 @@ extension Store {
             throw BackupError.source(path: source, reason: "\(error)")
         }
 
-        let temporary = "\(folder)/.\(destinationURL.lastPathComponent).\(UUID().uuidString).tmp"
         var report = BackupReport()
         do {
-            defer { for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: temporary + suffix) } }
-            do {
+            try AtomicFile.replace(destinationURL.path) { temporary in
+                // SQLite's files beside the copy, left only by a failure: nothing but the copy is kept.
+                defer { for suffix in ["-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: temporary + suffix) } }
                 let copy = try DatabaseQueue(path: temporary)
                 try live.backup(to: copy)
                 try live.close()
@@ -86,17 +87,12 @@ extension Store {
                     try copyCheckpoints(of: copy, from: artifacts, to: defaultArtifactsPath(for: destinationURL.path), report: &report)
                 }
                 try copy.close()
-            } catch let error as BackupError {
-                throw error
-            } catch {
-                throw BackupError.destination(path: destination, reason: "\(error)")
+                report.bytes = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0
             }
-            report.bytes = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0
-            // The copy was written with synchronous=FULL (rollback journal): its bytes are on disk.
-            guard rename(temporary, destinationURL.path) == 0 else {
-                throw BackupError.destination(path: destination, reason: "rename failed: \(String(cString: strerror(errno)))")
-            }
-            FileArtifactStore.syncDirectory(folder)
+        } catch let error as BackupError {
+            throw error
+        } catch {
+            throw BackupError.destination(path: destination, reason: "\(error)")
         }
         return report
     }

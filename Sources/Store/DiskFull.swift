@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import GRDB
 #if canImport(Glibc)
@@ -5,8 +6,8 @@ import Glibc
 #endif
 
 /// A write that found no space: SQLite's SQLITE_FULL (its transaction rolled back, nothing of it
-/// stored) or ENOSPC/EDQUOT from the artifact store. The same request can succeed once space is
-/// freed, so the API answers it with 507 rather than a 500.
+/// stored) or ENOSPC/EDQUOT from the artifact store (its folders, or an upload's `AtomicFile`). The
+/// same request can succeed once space is freed, so the API answers it with 507 rather than a 500.
 public struct DiskFull: Error, CustomStringConvertible {
     /// "database" or "artifacts": which store ran out of space.
     public let store: String
@@ -22,6 +23,8 @@ public struct DiskFull: Error, CustomStringConvertible {
             return DiskFull(store: "database", reason: error.message ?? "database or disk is full")
         case let ArtifactError.io(path, operation, code) where code == ENOSPC || code == EDQUOT:
             return DiskFull(store: "artifacts", reason: "\(operation) \(path): \(String(cString: strerror(code)))")
+        case let error as FileWriteError where error.isDiskFull:
+            return DiskFull(store: "artifacts", reason: "\(error)")
         case let error as POSIXError where error.code == .ENOSPC || error.code == .EDQUOT:
             return DiskFull(store: "artifacts", reason: String(cString: strerror(error.code.rawValue)))
         default:

@@ -1,10 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `prunelab bench service`: the service's speed on loopback, against the real binary on a
 /// fresh SQLite file — start-up, storing a 7 000-run sweep, lease→finish cycles, batched metric
@@ -71,16 +65,16 @@ struct ServiceBench {
         let database = directory.appendingPathComponent("bench.sqlite").path
         var report = Report()
         // Start-up: a new file (migrations run), then two restarts on it.
-        var server: ServerChild?
+        var server: ServerProcess?
         for _ in 0..<3 {
             server?.stop()
-            let started = try ServerChild(database: database, token: token)
+            let started = try ServerProcess(executable: ServerProcess.thisExecutable, database: database, token: token,
+                                            extraArguments: ["--log-level", "warning"])
             report.readySeconds.append(started.readySeconds)
             server = started
         }
         guard let server else { throw Failure(description: "the server did not start") }
         defer { server.stop() }
-        let api = API(base: "http://127.0.0.1:\(server.port)/api/v1", token: token)
 
         // 5 pruners × 2 modes × 7 compressions × 100 seeds = 7 000 runs, none needing a parent.
         let sweep = Data("""
@@ -89,22 +83,22 @@ struct ServiceBench {
                       "compression": [2, 4, 10, 30, 100, 300, 1000], "seed": \(Array(0..<100))}}
             """.utf8)
         var start = Date()
-        let created = try await api.send("POST", "/sweeps", sweep)
+        let created = try await server.send("POST", "/api/v1/sweeps", body: sweep)
         report.sweepSeconds = Date().timeIntervalSince(start)
         guard created.status == 201, let runs = created.json?["runs"] as? Int else {
             throw Failure(description: "sweep refused: HTTP \(created.status) \(created.text.prefix(300))")
         }
         report.sweepRuns = runs
         start = Date()
-        _ = try await api.send("POST", "/sweeps", sweep)
+        _ = try await server.send("POST", "/api/v1/sweeps", body: sweep)
         report.resubmitSeconds = Date().timeIntervalSince(start)
-        let keys = try await allKeys(api)
+        let keys = try await allKeys(server)
 
         // GET /runs/{key} under wrk while four simulated workers heartbeat and upload metrics.
         let writers = (0..<4).map { "bench-writer-\($0)" }
         var leased: [String] = []
         for worker in writers {
-            guard let key = try await lease(api, worker: worker) else { throw Failure(description: "nothing to lease") }
+            guard let key = try await lease(server, worker: worker) else { throw Failure(description: "nothing to lease") }
             leased.append(key)
         }
         try await measureGets(port: server.port, keys: keys, writers: Array(zip(writers, leased)), directory: directory,
@@ -216,8 +210,8 @@ struct ServiceBench {
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
     }()
 
-    private func lease(_ api: API, worker: String) async throws -> String? {
-        let reply = try await api.send("POST", "/workers/lease", Data("{\"worker\": \"\(worker)\"}".utf8))
+    private func lease(_ server: ServerProcess, worker: String) async throws -> String? {
+        let reply = try await server.send("POST", "/api/v1/workers/lease", body: Data("{\"worker\": \"\(worker)\"}".utf8))
         if reply.status == 204 { return nil }
         guard reply.status == 200, let key = reply.json?["key"] as? String else {
             throw Failure(description: "lease refused: HTTP \(reply.status) \(reply.text)")
@@ -225,10 +219,10 @@ struct ServiceBench {
         return key
     }
 
-    private func allKeys(_ api: API) async throws -> [String] {
+    private func allKeys(_ server: ServerProcess) async throws -> [String] {
         var keys: [String] = [], cursor: String?
         repeat {
-            let page = try await api.send("GET", "/runs?limit=1000" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            let page = try await server.send("GET", "/api/v1/runs?limit=1000" + (cursor.map { "&cursor=\($0)" } ?? ""))
             keys += (page.json?["runs"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
             cursor = page.json?["next_cursor"] as? String
         } while cursor != nil
@@ -359,78 +353,5 @@ struct ServiceBench {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
-    }
-}
-
-/// JSON over loopback with the bearer token (URLSession, i.e. libcurl, as the CLI clients use).
-struct API: Sendable {
-    let base: String
-    let token: String
-
-    struct Reply {
-        let status: Int
-        let body: Data
-        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
-        var text: String { String(decoding: body, as: UTF8.self) }
-    }
-
-    func send(_ method: String, _ path: String, _ body: Data? = nil) async throws -> Reply {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.httpMethod = method
-        request.httpBody = body
-        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
-    }
-}
-
-/// `prunelab serve` as a child process of the benchmark: this very binary, no local workers.
-final class ServerChild: @unchecked Sendable {
-    let process = Process()
-    private(set) var port = 0
-    /// From spawning the process to the first 200 from /healthz.
-    private(set) var readySeconds = 0.0
-
-    init(database: String, token: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["serve", "--db", database, "--port", "0", "--token", token, "--workers", "0", "--log-level", "warning"]
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        let start = Date()
-        try process.run()
-        // The port is on the 'serving http://127.0.0.1:PORT/api/v1' line.
-        var text = ""
-        let reader = stderr.fileHandleForReading
-        while port == 0 {
-            let chunk = reader.availableData
-            guard !chunk.isEmpty else { throw ServiceBench.Failure(description: "serve exited: \(text)") }
-            text += String(decoding: chunk, as: UTF8.self)
-            if let range = text.range(of: "serving http://127.0.0.1:"), let end = text[range.upperBound...].firstIndex(of: "/") {
-                port = Int(text[range.upperBound..<end]) ?? 0
-            }
-        }
-        // Keep draining stderr so the server never blocks on a full pipe.
-        reader.readabilityHandler = { handle in _ = handle.availableData }
-        while true {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/healthz")!)
-            request.timeoutInterval = 1
-            let done = DispatchSemaphore(value: 0)
-            nonisolated(unsafe) var ok = false
-            URLSession.shared.dataTask(with: request) { _, response, _ in
-                ok = (response as? HTTPURLResponse)?.statusCode == 200
-                done.signal()
-            }.resume()
-            done.wait()
-            if ok { break }
-            guard Date().timeIntervalSince(start) < 30 else { throw ServiceBench.Failure(description: "serve not ready after 30 s") }
-        }
-        readySeconds = Date().timeIntervalSince(start)
-    }
-
-    func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
     }
 }

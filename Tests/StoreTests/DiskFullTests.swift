@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import GRDB
 import Store
@@ -33,11 +34,16 @@ import Glibc
         #expect(DiskFull.of(DatabaseError(resultCode: .SQLITE_BUSY)) == nil)
     }
 
-    /// The artifact store's ENOSPC and EDQUOT are a full disk; other I/O errors are not.
+    /// The artifact store's ENOSPC and EDQUOT are a full disk, from its folders or from an
+    /// upload's file; other I/O errors are not.
     @Test func artifactWritesOutOfSpaceAreDiskFull() {
-        #expect(DiskFull.of(ArtifactError.io(path: "/a", operation: "write", errno: ENOSPC))?.store == "artifacts")
-        #expect(DiskFull.of(ArtifactError.io(path: "/a", operation: "write", errno: EDQUOT))?.store == "artifacts")
-        #expect(DiskFull.of(ArtifactError.io(path: "/a", operation: "write", errno: EIO)) == nil)
+        #expect(DiskFull.of(ArtifactError.io(path: "/a", operation: "mkdir", errno: ENOSPC))?.store == "artifacts")
+        #expect(DiskFull.of(ArtifactError.io(path: "/a", operation: "mkdir", errno: EDQUOT))?.store == "artifacts")
+        #expect(DiskFull.of(ArtifactError.io(path: "/a", operation: "mkdir", errno: EIO)) == nil)
+        let upload = FileWriteError.io(path: "/a/uploads/u", operation: "write", errno: ENOSPC)
+        #expect(DiskFull.of(upload)?.store == "artifacts" && DiskFull.of(upload)?.reason.contains("/a/uploads/u") == true)
+        #expect(DiskFull.of(FileWriteError.io(path: "/a", operation: "fsync", errno: EDQUOT))?.store == "artifacts")
+        #expect(DiskFull.of(FileWriteError.io(path: "/a", operation: "write", errno: EIO)) == nil)
         #expect(DiskFull.of(POSIXError(.ENOSPC)) != nil)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+@testable import prunelab
 import Testing
 
 /// `prunelab backup` of a database a server is writing, and the sweep finished from the copy.

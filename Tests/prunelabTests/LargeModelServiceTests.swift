@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import prunelab
 import Testing
 
 /// The paper's architectures through `serve` and a worker with default settings: masks and

@@ -1,4 +1,5 @@
 import Foundation
+@testable import prunelab
 import Testing
 
 /// `serve` bound beyond loopback: every data route needs a bearer token (the write token, or the

@@ -5,6 +5,7 @@ import FoundationXML
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import prunelab
 import Testing
 
 /// A small sweep run to the end once (server + worker + SQLite), shared by the page tests:

@@ -1,4 +1,5 @@
 import Foundation
+@testable import prunelab
 import Testing
 
 /// `prunelab serve` over a real loopback socket and a real SQLite file.

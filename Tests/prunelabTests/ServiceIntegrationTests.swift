@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import prunelab
 import Testing
 
 /// Server, workers and SQLite together, as in production: real processes, a real socket, a real file.

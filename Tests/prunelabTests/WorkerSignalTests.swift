@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+@testable import prunelab
 import Testing
 
 /// What systemd, Slurm (scancel, preemption, time limit) and Kubernetes do to a worker: SIGTERM.
