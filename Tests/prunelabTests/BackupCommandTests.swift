@@ -45,7 +45,10 @@ struct BackupCommandTests {
 
         let copy = directory.appendingPathComponent("backup.sqlite").path
         let backup = try PrunelabBinary.run(["backup", "--db", path, "--out", copy], timeout: 60 * ChildProcess.busyMachineSlack)
-        #expect(backup.status == 0 && backup.stderr.isEmpty, "\(backup)")
+        // A checkpoint the worker replaces between the snapshot and the file copy is dropped from the
+        // copy (said on stderr; that run starts over there): a race a loaded machine can hit.
+        let raced = backup.stderr.contains("went from the live store during the copy")
+        #expect(backup.status == 0 && (backup.stderr.isEmpty || (raced && backup.stderrLines.count == 1)), "\(backup)")
         #expect(backup.stdout.hasPrefix("backup \(copy): ") && backup.stdout.contains("integrity ok"), "\(backup)")
         print("mid-sweep backup: \(backup.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) (command \(String(format: "%.2f", backup.seconds)) s)")
         #expect(try Self.query(copy, "PRAGMA integrity_check") == "ok")
@@ -56,7 +59,7 @@ struct BackupCommandTests {
         #expect(unfinished >= 1, "the copy is mid-sweep")
         // The running run's last checkpoint and the dense parent's final state its child prunes.
         let hashes = try Self.query(copy, "SELECT sha256 FROM checkpoints").split(separator: "\n").map(String.init)
-        #expect(hashes.count >= 2)
+        #expect(hashes.count >= (raced ? 1 : 2), "\(hashes)")
         #expect(try Self.query(copy, "SELECT COUNT(*) FROM checkpoints c JOIN runs r ON r.key = c.run_key WHERE r.status = 'succeeded'") == "1")
         for hash in hashes {
             let file = "\(copy).artifacts/sha256/\(hash.prefix(2))/\(hash)"
