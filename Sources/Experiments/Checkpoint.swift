@@ -227,16 +227,42 @@ public struct Checkpoint: Equatable, Sendable {
     @discardableResult
     public static func write(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
                              trainWindow: [Double]? = nil, quotas: [Double]? = nil, to path: String) throws -> (bytes: Int, sha256: String) {
+        do {
+            let file = try AtomicFile(path: path)
+            let sha256 = try stream(runKey: runKey, network: network, optimizer: optimizer, step: step, phase: phase, metrics: metrics,
+                                    trainWindow: trainWindow, quotas: quotas, into: file.write)
+            try file.commit()
+            return (file.bytesWritten, sha256)
+        } catch let error as ExperimentsError {
+            throw error
+        } catch {
+            throw ExperimentsError.runDirectory(path: path, reason: "cannot write checkpoint: \(error)")
+        }
+    }
+
+    /// The same checkpoint as bytes in memory, with their SHA-256: what a worker hands its uplink.
+    public static func encode(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]? = nil,
+                              trainWindow: [Double]? = nil, quotas: [Double]? = nil) throws -> (data: Data, sha256: String) {
+        var data = Data()
+        let sha256 = try stream(runKey: runKey, network: network, optimizer: optimizer, step: step, phase: phase, metrics: metrics,
+                                trainWindow: trainWindow, quotas: quotas) { data.append(contentsOf: $0) }
+        return (data, sha256)
+    }
+
+    /// Hands the checkpoint's bytes to `sink` in order, straight from the tensors; returns their
+    /// SHA-256 (which the bytes end with).
+    private static func stream(runKey: String, network: Network, optimizer: SGD, step: Int, phase: Int, metrics: [MetricRecord]?,
+                               trainWindow: [Double]?, quotas: [Double]?,
+                               into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> String {
         let contents = contents(of: network)
         let header = Header(runKey: runKey, architecture: network.name, step: step, phase: phase, tensors: contents.map(\.entry),
                             metrics: metrics, trainWindow: trainWindow, quotas: quotas)
         do {
-            let file = try AtomicFile(path: path)
-            // The SHA-256 of everything written, kept as it goes: the file ends with it.
+            // The SHA-256 of everything written, kept as it goes: the checkpoint ends with it.
             var hasher = SHA256()
             func put(_ bytes: UnsafeRawBufferPointer) throws {
                 hasher.update(bufferPointer: bytes)
-                try file.write(bytes)
+                try sink(bytes)
             }
             try prelude(header).withUnsafeBytes { try put($0) }
             // Absent velocities (no step yet) are zeros, absent masks ones: written from one small buffer.
@@ -266,13 +292,7 @@ public struct Checkpoint: Equatable, Sendable {
                 }
             }
             try Array(hasher.finalize()).withUnsafeBytes { try put($0) }
-            let digest = hasher.finalize()
-            try file.commit()
-            return (file.bytesWritten, digest.hexString)
-        } catch let error as ExperimentsError {
-            throw error
-        } catch {
-            throw ExperimentsError.runDirectory(path: path, reason: "cannot write checkpoint: \(error)")
+            return hasher.finalize().hexString
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Pruning
 import Tensors
 
@@ -76,14 +77,23 @@ public enum RunEvent {
     /// The masks the run trains with: per-layer figures, the masks themselves and their effective
     /// masks (canonical order), and the pruning figures (direct and effective counts).
     case masks(layers: [LayerFigures], masks: [Tensor], effectiveMasks: [Tensor], report: SparsityReport)
-    /// A checkpoint written to `path`, with the SHA-256 of the file (its content address).
-    case checkpoint(step: Int, phase: Int, path: String, sha256: String)
+    /// A checkpoint after `step` steps of `phase`, with its SHA-256 (its content address): its
+    /// bytes when the reporter takes them (`takesCheckpoints`), else nil (written to the run's
+    /// checkpoint file).
+    case checkpoint(step: Int, phase: Int, sha256: String, bytes: Data?)
     case finished(RunResult)
 }
 
 /// Receives a run's events: the CLI prints progress lines, the service streams them.
 public protocol Reporter: AnyObject {
     func report(_ event: RunEvent)
+    /// Whether checkpoints come to this reporter as bytes (a worker uploads them from memory);
+    /// the run then checkpoints even without a checkpoint file.
+    var takesCheckpoints: Bool { get }
+}
+
+extension Reporter {
+    public var takesCheckpoints: Bool { false }
 }
 
 /// A reporter that ignores everything (tests, parent runs nobody watches).

@@ -182,10 +182,8 @@ public final class RunExecutor: @unchecked Sendable {
                 // The pruner left the network as trained: keep the finished round, so that the
                 // resumed run starts this round's pruning instead of retraining the last one.
                 let iterations = config.training.iterations
-                if wantsCheckpoint(phase: phase), let path = files.checkpoint {
-                    let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: iterations,
-                                                       phase: phase - 1, metrics: metrics, quotas: quotas, to: path)
-                    reporter.report(.checkpoint(step: iterations, phase: phase - 1, path: path, sha256: written.sha256))
+                if wantsCheckpoint(phase: phase) {
+                    try saveCheckpoint(network, optimizer: optimizer, step: iterations, phase: phase - 1, trainWindow: nil, quotas: quotas)
                 }
                 throw RunInterrupted(step: iterations, phase: phase - 1,
                                      during: stopped.within("lottery-ticket round \(phase) of \(rounds): pruning").place)
@@ -208,6 +206,30 @@ public final class RunExecutor: @unchecked Sendable {
             imagesPerSecond: outcome.seconds > 0 ? Double(outcome.images) / outcome.seconds : 0, resumedFromStep: resumedFrom)
         reporter.report(.finished(result))
         return result
+    }
+
+    /// Whether the run checkpoints at all: into its checkpoint file, or as bytes to a reporter
+    /// that takes them.
+    private var checkpoints: Bool { files.checkpoint != nil || reporter.takesCheckpoints }
+
+    /// Checkpoints after `step` steps of `phase`: into the run's file (straight from the tensors)
+    /// and, when the reporter takes them, as bytes; nothing when the run has neither.
+    private func saveCheckpoint(_ network: Network, optimizer: SGD, step: Int, phase: Int, trainWindow: [Double]?,
+                                quotas: [Double]?) throws {
+        if reporter.takesCheckpoints {
+            let (data, sha256) = try Checkpoint.encode(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
+                                                       metrics: metrics, trainWindow: trainWindow, quotas: quotas)
+            if let path = files.checkpoint {
+                do { try AtomicFile.write(data, to: path) } catch {
+                    throw ExperimentsError.runDirectory(path: path, reason: "cannot write checkpoint: \(error)")
+                }
+            }
+            reporter.report(.checkpoint(step: step, phase: phase, sha256: sha256, bytes: data))
+        } else if let path = files.checkpoint {
+            let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
+                                               metrics: metrics, trainWindow: trainWindow, quotas: quotas, to: path)
+            reporter.report(.checkpoint(step: step, phase: phase, sha256: written.sha256, bytes: nil))
+        }
     }
 
     private func makeOptimizer() -> SGD {
@@ -319,11 +341,9 @@ public final class RunExecutor: @unchecked Sendable {
             } catch let stopped as ComputationStopped {
                 // The steps are done, their evaluation is not: the checkpoint keeps the window,
                 // and the resumed run evaluates first (below), so no metric goes missing.
-                if wantsCheckpoint(phase: phase), done != lastCheckpoint, let path = files.checkpoint {
-                    let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
-                                                       metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                       quotas: quotas, to: path)
-                    reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
+                if wantsCheckpoint(phase: phase), done != lastCheckpoint {
+                    try saveCheckpoint(network, optimizer: optimizer, step: done, phase: phase,
+                                       trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)], quotas: quotas)
                 }
                 throw RunInterrupted(step: done, phase: phase, during: stopped.within("evaluation after step \(done)").place)
             }
@@ -359,11 +379,9 @@ public final class RunExecutor: @unchecked Sendable {
             switch self.stop?(phase, step) {
             case .checkpointAndStop?:
                 // At the last checkpoint (or the resume point) the checkpoint exists already.
-                if step > start, step != lastCheckpoint, let path = files.checkpoint {
-                    let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
-                                                       metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                       quotas: quotas, to: path)
-                    reporter.report(.checkpoint(step: step, phase: phase, path: path, sha256: written.sha256))
+                if step > start, step != lastCheckpoint {
+                    try saveCheckpoint(network, optimizer: optimizer, step: step, phase: phase,
+                                       trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)], quotas: quotas)
                 }
                 throw RunInterrupted(step: step, phase: phase)
             case .abandon?: throw RunInterrupted(step: step, phase: phase)
@@ -380,13 +398,11 @@ public final class RunExecutor: @unchecked Sendable {
             let isLast = done == setup.iterations
             if isBoundary(done) { try evaluateAndRecord(after: done) }
             let due = done % checkpointEvery == 0 && monotonicSeconds() - lastCheckpointTime >= checkpointInterval
-            if !isLast, due, let path = files.checkpoint {
+            if !isLast, due, checkpoints {
                 lastCheckpoint = done
                 lastCheckpointTime = monotonicSeconds()
-                let written = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: done, phase: phase,
-                                                   metrics: metrics, trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)],
-                                                   quotas: quotas, to: path)
-                reporter.report(.checkpoint(step: done, phase: phase, path: path, sha256: written.sha256))
+                try saveCheckpoint(network, optimizer: optimizer, step: done, phase: phase,
+                                   trainWindow: [windowLoss, Double(windowCorrect), Double(windowImages)], quotas: quotas)
             }
         }
         return TrainingOutcome(test: test, trainLoss: lastTrain.loss, trainAccuracy: lastTrain.accuracy, seconds: seconds, images: trained)

@@ -294,6 +294,13 @@ public final class Worker: @unchecked Sendable {
                                                                       iterationBehavior: .single)))
     }
 
+    /// Uploads a checkpoint the engine handed over as bytes.
+    func uploadCheckpoint(_ key: String, bytes: Data, phase: Int, step: Int, sha256: String) async throws
+        -> Operations.uploadCheckpoint.Output {
+        try await bulk.uploadCheckpoint(path: .init(key: key), query: .init(worker: id, phase: phase, step: step, sha256: sha256),
+                                        body: .binary(HTTPBody(bytes)))
+    }
+
     /// Executes one leased run and reports its outcome.
     func execute(_ lease: Components.Schemas.Lease, log: Logger) async throws {
         let key = lease.key
@@ -315,7 +322,8 @@ public final class Worker: @unchecked Sendable {
             let config = try RunConfig.parse(Data(lease.config.utf8))
             let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0, into: folder, log: log) }
             let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder, log: log) : nil
-            let files = RunFiles(checkpoint: folder.appendingPathComponent("checkpoint.bin").path,
+            // Checkpoints go to the uplink as bytes; only the final state is a file (uploaded at the end).
+            let files = RunFiles(checkpoint: nil,
                                  final: folder.appendingPathComponent("final.bin").path)
             let uplink = Uplink(worker: self, key: key, leaseSeconds: lease.lease_seconds, log: log)
             // Metrics the checkpoint has passed go up again (idempotently), whatever the last worker managed to send.
@@ -490,23 +498,15 @@ final class Uplink: Reporter, @unchecked Sendable {
 
     var leaseLost: Bool { lock.withLock { lost } }
 
+    var takesCheckpoints: Bool { true }
+
     func report(_ event: RunEvent) {
         if case let .stage(name) = event { log.info("run stage", metadata: ["stage": "\(name)"]) }
         if case let .masks(_, masks, effectiveMasks, _) = event {
             let packed = (Self.pack(masks), Self.pack(effectiveMasks))
             lock.withLock { packedMasks = packed }
         }
-        if case let .checkpoint(step, phase, path, sha256) = event {
-            // The engine writes its next checkpoint over `path` (a new file renamed into place), so
-            // the upload reads a hard link to this one: the bytes the hash describes, whatever the
-            // engine writes meanwhile. Called on the engine's thread, before it goes on.
-            let snapshot = "\(path).\(phase).\(step).upload"
-            unlink(snapshot)
-            guard link(path, snapshot) == 0 else { return }
-            lock.withLock { pending.append(.checkpoint(step: step, phase: phase, path: snapshot, sha256: sha256)) }
-            wake.yield()
-            return
-        }
+        // Checkpoints come as bytes (takesCheckpoints): nothing of them is read back from disk.
         lock.withLock { pending.append(event) }
         wake.yield()
     }
@@ -565,11 +565,10 @@ final class Uplink: Reporter, @unchecked Sendable {
                 case let .metric(step, phase, name, value) where value.isFinite:
                     metrics.append(.init(phase: phase, step: step, name: name, value: value))
                 case let .progress(p): progress = p
-                case let .checkpoint(step, phase, path, sha256):
-                    defer { unlink(path) }
+                case let .checkpoint(step, phase, sha256, bytes?):
                     guard index == newest, !leaseLost else { continue }
                     await send(&metrics)
-                    let answer = try? await worker.uploadCheckpoint(key, path: path, phase: phase, step: step, sha256: sha256)
+                    let answer = try? await worker.uploadCheckpoint(key, bytes: bytes, phase: phase, step: step, sha256: sha256)
                     if case .conflict = answer { markLost() }
                 default: break
                 }
