@@ -63,7 +63,7 @@ public enum AccuracyPlot {
         }
         var groups: [SeriesKey: [Double: [(x: Double, accuracy: Double)]]] = [:]
         var omitted = 0
-        for row in rows where row.status == "succeeded" {
+        for row in rows where row.status == .succeeded {
             guard let accuracy = row.testAccuracy, (0...1).contains(accuracy) else { continue }
             guard let x = axis.value(row) else { omitted += 1; continue }
             let key = SeriesKey(architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode ?? "",

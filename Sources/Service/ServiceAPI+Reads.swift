@@ -7,7 +7,7 @@ import Store
 extension ServiceAPI {
     static func row(_ row: ResultRow) -> Components.Schemas.ResultRow {
         .init(key: row.key, architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode,
-              target_compression: row.targetCompression, seed: row.seed, status: row.status, attempts: row.attempts,
+              target_compression: row.targetCompression, seed: row.seed, status: row.status.rawValue, attempts: row.attempts,
               test_accuracy: row.testAccuracy, test_loss: row.testLoss,
               direct_compression: row.directCompression.flatMap { $0.isFinite ? $0 : nil },
               effective_compression: row.effectiveCompression.flatMap { $0.isFinite ? $0 : nil },
@@ -15,8 +15,8 @@ extension ServiceAPI {
     }
 
     func sweepBody(_ sweep: SweepSummary) throws -> Components.Schemas.Sweep {
-        let counts = try store.sweepCounts(sweep.id)
-        return .init(id: sweep.id, name: sweep.name, status: .init(rawValue: sweep.status) ?? .active, runs: counts.values.reduce(0, +),
+        let counts = Dictionary(uniqueKeysWithValues: try store.sweepCounts(sweep.id).map { ($0.key.rawValue, $0.value) })
+        return .init(id: sweep.id, name: sweep.name, status: Self.status(sweep.status), runs: counts.values.reduce(0, +),
                      counts: .init(additionalProperties: counts))
     }
 
@@ -81,7 +81,7 @@ extension ServiceAPI {
             }
             after = key
         }
-        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status?.rawValue, pruner: query.pruner, architecture: query.architecture),
+        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status.map(Self.status), pruner: query.pruner, architecture: query.architecture),
                                   after: after, limit: limit + 1)
         let page = Array(rows.prefix(limit))
         let next = rows.count > limit ? page.last.map { Self.encodeCursor($0.key) } : nil
@@ -118,7 +118,7 @@ extension ServiceAPI {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
         guard let masks = try store.masks(key, kind: kind.rawValue) else {
-            return .notFound(.init(body: .json(.init(error: "run \(key) has no \(kind.rawValue) masks (it is \(run.status))", field: "key"))))
+            return .notFound(.init(body: .json(.init(error: "run \(key) has no \(kind.rawValue) masks (it is \(run.status.rawValue))", field: "key"))))
         }
         // Shapes and sizes come from the run's config (its architecture), not from the rows: a
         // database edited by hand cannot make this allocate or index past what the model has.

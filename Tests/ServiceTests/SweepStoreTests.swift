@@ -23,6 +23,6 @@ import Testing
         #expect(first.new == 7000 && first.runs == 7000)
         let second = try store.submitSweep(name: spec.name, spec: spec.document, runs: try SweepExpansion.runs(of: spec))
         #expect(second.new == 0 && second.reused == 7000)
-        #expect(try store.sweepCounts(second.id) == ["queued": 7000])
+        #expect(try store.sweepCounts(second.id) == [.queued: 7000])
     }
 }
