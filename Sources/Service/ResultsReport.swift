@@ -85,7 +85,7 @@ public enum ResultsReport {
 
             """
         try put("data.js", data)
-        try put("results.csv", ServiceAPI.csv(rows))
+        try put("results.csv", try ServiceAPI.csv(rows))
         let variants = try store.runVariants(sweep: id)
         for axis in CompressionAxis.allCases {
             try put("plot-\(axis.rawValue).svg", AccuracyPlot.svg(rows, x: axis, variants: variants, title: ServiceAPI.plotTitle(sweep, axis: axis)))

@@ -47,23 +47,17 @@ extension ServiceAPI {
                 return body
             }))))
         }
-        return .ok(.init(body: .csv(HTTPBody(Self.csv(rows)))))
+        return .ok(.init(body: .csv(HTTPBody(try Self.csv(rows)))))
     }
 
-    /// RFC 4180 CSV with a header line.
-    static func csv(_ rows: [ResultRow]) -> String {
-        func field(_ value: Any?) -> String {
-            guard let value else { return "" }
-            let text = "\(value)"
+    /// RFC 4180 CSV with a header line: the `results` view's columns that `ResultRow` reads.
+    static func csv(_ rows: [ResultRow]) throws -> String {
+        func field(_ text: String?) -> String {
+            guard let text else { return "" }
             return text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
-        var lines = ["key,architecture,dataset,pruner,mode,target_compression,seed,status,attempts,test_accuracy,test_loss,"
-                     + "direct_compression,effective_compression,wall_seconds,error"]
-        for r in rows {
-            let values: [Any?] = [r.key, r.architecture, r.dataset, r.pruner, r.mode, r.targetCompression, r.seed, r.status, r.attempts,
-                                  r.testAccuracy, r.testLoss, r.directCompression, r.effectiveCompression, r.wallSeconds, r.error]
-            lines.append(values.map(field).joined(separator: ","))
-        }
+        var lines = [ResultRow.columnNames.joined(separator: ",")]
+        for row in rows { lines.append(try row.columnTexts().map(field).joined(separator: ",")) }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 

@@ -40,4 +40,12 @@ import Testing
         #expect(Set(json.keys) == Set(ResultRow.columnNames + ["variant"]))
         #expect(json["target_compression"] as? Double == 10 && json["status"] as? String == "succeeded" && json["seed"] as? Int == 3)
     }
+
+    @Test func csvHasTheColumnsInOrderAndQuotesFields() throws {
+        let csv = try ServiceAPI.csv([try Self.fullRow(error: "bad, \"worse\"")])
+        #expect(csv == "key,architecture,dataset,pruner,mode,target_compression,seed,status,attempts,test_accuracy,test_loss,"
+                + "direct_compression,effective_compression,wall_seconds,error\r\n"
+                + String(repeating: "a", count: 64) + ",vgg16,cifar10,snip,direct,10.0,3,succeeded,2,0.5,1.25,10.0,12.5,30.0,"
+                + "\"bad, \"\"worse\"\"\"\r\n")
+    }
 }
