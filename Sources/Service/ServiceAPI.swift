@@ -80,6 +80,7 @@ struct ServiceAPI: APIProtocol {
     static func status(_ status: SweepStatus) -> Components.Schemas.Sweep.statusPayload {
         switch status {
         case .active: .active
+        case .finished: .finished
         case .cancelled: .cancelled
         }
     }

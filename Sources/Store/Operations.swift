@@ -27,7 +27,7 @@ public struct OperationalCounts: Sendable, Equatable {
     public var runnable: Int
     /// Workers seen within the liveness window.
     public var liveWorkers: Int
-    /// Sweeps by status (every status present, zeros included).
+    /// Sweeps by stored status (`active` or `cancelled`: finished sweeps count as active here).
     public var sweeps: [SweepStatus: Int]
     /// Events so far by kind (lease_expired, retry, failed, succeeded, …): monotone totals.
     public var events: [String: Int]
@@ -57,7 +57,7 @@ extension Store {
                 .merging(try Self.runCounts(db, "SELECT status, COUNT(*) AS n FROM runs GROUP BY status")) { $1 }
             let runnable = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs AS r WHERE \(Self.runnableCondition)") ?? 0
             let live = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workers WHERE last_seen >= ?", arguments: [now - seconds]) ?? 0
-            var sweeps = Dictionary(uniqueKeysWithValues: SweepStatus.allCases.map { ($0, 0) })
+            var sweeps: [SweepStatus: Int] = [.active: 0, .cancelled: 0]
             for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM sweeps GROUP BY status") {
                 sweeps[try row.decode(SweepStatus.self, forColumn: "status")] = row["n"]
             }

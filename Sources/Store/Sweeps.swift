@@ -145,7 +145,7 @@ extension Store {
     }
 }
 
-/// A stored sweep.
+/// A stored sweep, its status derived as it is read (`SweepStatus`).
 public struct SweepSummary: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public var id: Int64
     public var name: String
@@ -154,7 +154,7 @@ public struct SweepSummary: Codable, Sendable, Equatable, FetchableRecord, Table
     public static let databaseTableName = "sweeps"
 
     public static var databaseSelection: [any SQLSelectable] {
-        [Column("id"), Column("name"), Column("status")]
+        [Column("id"), Column("name"), SweepStatus.derivedSQL.forKey("status")]
     }
 }
 

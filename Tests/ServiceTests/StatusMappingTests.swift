@@ -1,10 +1,12 @@
 import Foundation
 import GRDB
+import Logging
 @testable import Service
 import Store
 import Testing
 
-/// The store's statuses and result rows against the OpenAPI document's types.
+/// The store's statuses and result rows against the OpenAPI document's types, and the sweep
+/// status the API derives.
 @Suite struct StatusMappingTests {
     /// The document names the same statuses as the store: the switches in ServiceAPI catch a case
     /// the store has and the document lacks; these catch the reverse.
@@ -47,5 +49,45 @@ import Testing
                 + "direct_compression,effective_compression,wall_seconds,error\r\n"
                 + String(repeating: "a", count: 64) + ",vgg16,cifar10,snip,direct,10.0,3,succeeded,2,0.5,1.25,10.0,12.5,30.0,"
                 + "\"bad, \"\"worse\"\"\"\r\n")
+    }
+
+    static func run(_ name: String) -> NewRun {
+        NewRun(key: String(repeating: "0", count: 64 - name.count) + name, config: "{}", architecture: "lenet300-100",
+               dataset: "mnist", pruner: "snip", mode: "direct", compression: 10, seed: 0, shuffle: false)
+    }
+
+    /// GET /sweeps/{id} and GET /sweeps report the derived status: finished once no run is
+    /// queued, leased or running, cancelled when cancelled, active otherwise.
+    @Test func sweepsReportTheDerivedStatus() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("prunelab-status-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try Store(path: directory.appendingPathComponent("db.sqlite").path)
+        let (a1, a2, b1, c1) = (Self.run("a1"), Self.run("a2"), Self.run("b1"), Self.run("c1"))
+        let done = try store.submitSweep(name: "done", spec: "{}", runs: [a1, a2])
+        let waiting = try store.submitSweep(name: "waiting", spec: "{}", runs: [a2, b1])
+        let stopped = try store.submitSweep(name: "stopped", spec: "{}", runs: [c1])
+        try store.cancelSweep(stopped.id)
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE runs SET status = 'succeeded' WHERE key = ?", arguments: [a1.key])
+            try db.execute(sql: "UPDATE runs SET status = 'failed' WHERE key = ?", arguments: [a2.key])
+        }
+        let api = ServiceAPI(store: store, leaseSeconds: 60, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+                             metrics: ServiceMetrics.shared)
+        var statuses: [Int64: Components.Schemas.Sweep.statusPayload] = [:]
+        for id in [done.id, waiting.id, stopped.id] {
+            guard case let .ok(answer) = try await api.getSweep(.init(path: .init(id: id))), case let .json(sweep) = answer.body else {
+                Issue.record("GET /sweeps/\(id) failed")
+                continue
+            }
+            statuses[id] = sweep.status
+        }
+        #expect(statuses == [done.id: .finished, waiting.id: .active, stopped.id: .cancelled])
+        guard case let .ok(list) = try await api.listSweeps(.init()), case let .json(body) = list.body else {
+            Issue.record("GET /sweeps failed")
+            return
+        }
+        #expect(body.sweeps.map(\.status) == [.cancelled, .active, .finished])
+        #expect(body.sweeps.map(\.counts.additionalProperties) == [["cancelled": 1], ["failed": 1, "queued": 1], ["succeeded": 1, "failed": 1]])
     }
 }
