@@ -12,8 +12,8 @@ import Store
 /// and other events as monotone totals, metrics ingested).
 public final class ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let runs: [String: Prometheus.Gauge]
-    private let sweeps: [String: Prometheus.Gauge]
+    private let runs: [RunStatus: Prometheus.Gauge]
+    private let sweeps: [SweepStatus: Prometheus.Gauge]
     private let runnable: Prometheus.Gauge
     private let liveWorkers: Prometheus.Gauge
     private let events: NIOLockedEvents
@@ -30,11 +30,12 @@ public final class ServiceMetrics: Sendable {
     init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        runs = Dictionary(uniqueKeysWithValues: Store.runStatuses.map {
-            ($0, registry.makeGauge(descriptor: metric("prunelab_runs", "Runs by status."), labels: [("status", $0)]))
+        runs = Dictionary(uniqueKeysWithValues: RunStatus.allCases.map {
+            ($0, registry.makeGauge(descriptor: metric("prunelab_runs", "Runs by status."), labels: [("status", $0.rawValue)]))
         })
-        sweeps = Dictionary(uniqueKeysWithValues: ["active", "cancelled"].map {
-            ($0, registry.makeGauge(descriptor: metric("prunelab_sweeps", "Sweeps by status."), labels: [("status", $0)]))
+        // The stored statuses (`OperationalCounts.sweeps`).
+        sweeps = Dictionary(uniqueKeysWithValues: [SweepStatus.active, .cancelled].map {
+            ($0, registry.makeGauge(descriptor: metric("prunelab_sweeps", "Sweeps by status."), labels: [("status", $0.rawValue)]))
         })
         runnable = registry.makeGauge(descriptor: metric("prunelab_queue_depth", "Queued runs whose parents have all succeeded."))
         liveWorkers = registry.makeGauge(descriptor: metric("prunelab_live_workers", "Workers seen within the last lease period."))

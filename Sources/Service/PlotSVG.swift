@@ -66,7 +66,7 @@ public enum AccuracyPlot {
 
     static func cells(_ rows: [ResultRow], variants: [String: String]) -> [Cell: [ResultRow]] {
         var cells: [Cell: [ResultRow]] = [:]
-        for row in rows where row.status == "succeeded" {
+        for row in rows where row.status == .succeeded {
             guard let accuracy = row.testAccuracy, (0...1).contains(accuracy) else { continue }
             let cell = Cell(architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode ?? "",
                             variant: variants[row.key] ?? "", target: row.targetCompression ?? 1)

@@ -94,7 +94,7 @@ public enum ResultsReport {
 
             """
         try put("data.js", data)
-        try put("results.csv", ServiceAPI.csv(rows))
+        try put("results.csv", try ServiceAPI.csv(rows))
         for (axis, svg) in plots { try put("plot-\(axis.rawValue).svg", svg) }
         let page = String(decoding: PackageResources.index_html, as: UTF8.self)
         try put("index.html", page.replacingOccurrences(of: "<!-- report data -->", with: "<script src=\"data.js\"></script>"))

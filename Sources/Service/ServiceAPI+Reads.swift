@@ -7,7 +7,7 @@ import Store
 extension ServiceAPI {
     static func row(_ row: ResultRow) -> Components.Schemas.ResultRow {
         .init(key: row.key, architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode,
-              target_compression: row.targetCompression, seed: row.seed, status: row.status, attempts: row.attempts,
+              target_compression: row.targetCompression, seed: row.seed, status: row.status.rawValue, attempts: row.attempts,
               test_accuracy: row.testAccuracy, test_loss: row.testLoss,
               direct_compression: row.directCompression.flatMap { $0.isFinite ? $0 : nil },
               effective_compression: row.effectiveCompression.flatMap { $0.isFinite ? $0 : nil },
@@ -15,8 +15,8 @@ extension ServiceAPI {
     }
 
     func sweepBody(_ sweep: SweepSummary) throws -> Components.Schemas.Sweep {
-        let counts = try store.sweepCounts(sweep.id)
-        return .init(id: sweep.id, name: sweep.name, changes: try store.sweepChanges(sweep.id), status: .init(rawValue: sweep.status) ?? .active,
+        let counts = Dictionary(uniqueKeysWithValues: try store.sweepCounts(sweep.id).map { ($0.key.rawValue, $0.value) })
+        return .init(id: sweep.id, name: sweep.name, changes: try store.sweepChanges(sweep.id), status: Self.status(sweep.status),
                      runs: counts.values.reduce(0, +), counts: .init(additionalProperties: counts))
     }
 
@@ -60,23 +60,17 @@ extension ServiceAPI {
                 return body
             }, total: page.total, changes: page.changes))))
         }
-        return .ok(.init(body: .csv(HTTPBody(Self.csv(page.rows)))))
+        return .ok(.init(body: .csv(HTTPBody(try Self.csv(page.rows)))))
     }
 
-    /// RFC 4180 CSV with a header line.
-    static func csv(_ rows: [ResultRow]) -> String {
-        func field(_ value: Any?) -> String {
-            guard let value else { return "" }
-            let text = "\(value)"
+    /// RFC 4180 CSV with a header line: the `results` view's columns that `ResultRow` reads.
+    static func csv(_ rows: [ResultRow]) throws -> String {
+        func field(_ text: String?) -> String {
+            guard let text else { return "" }
             return text.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
-        var lines = ["key,architecture,dataset,pruner,mode,target_compression,seed,status,attempts,test_accuracy,test_loss,"
-                     + "direct_compression,effective_compression,wall_seconds,error"]
-        for r in rows {
-            let values: [Any?] = [r.key, r.architecture, r.dataset, r.pruner, r.mode, r.targetCompression, r.seed, r.status, r.attempts,
-                                  r.testAccuracy, r.testLoss, r.directCompression, r.effectiveCompression, r.wallSeconds, r.error]
-            lines.append(values.map(field).joined(separator: ","))
-        }
+        var lines = [ResultRow.columnNames.joined(separator: ",")]
+        for row in rows { lines.append(try row.columnTexts().map(field).joined(separator: ",")) }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
@@ -94,7 +88,7 @@ extension ServiceAPI {
             }
             after = key
         }
-        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status?.rawValue, pruner: query.pruner, architecture: query.architecture),
+        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status.map(Self.status), pruner: query.pruner, architecture: query.architecture),
                                   after: after, limit: limit + 1)
         let page = Array(rows.prefix(limit))
         let next = rows.count > limit ? page.last.map { Self.encodeCursor($0.key) } : nil
@@ -137,7 +131,7 @@ extension ServiceAPI {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
         guard let masks = try store.masks(key, kind: kind.rawValue) else {
-            return .notFound(.init(body: .json(.init(error: "run \(key) has no \(kind.rawValue) masks (it is \(run.status))", field: "key"))))
+            return .notFound(.init(body: .json(.init(error: "run \(key) has no \(kind.rawValue) masks (it is \(run.status.rawValue))", field: "key"))))
         }
         // Shapes and sizes come from the run's config (its architecture), not from the rows: a
         // database edited by hand cannot make this allocate or index past what the model has.

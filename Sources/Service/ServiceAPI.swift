@@ -64,7 +64,7 @@ struct ServiceAPI: APIProtocol {
         let layers = run.layers.map(Self.layer)
         func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
         return .ok(.init(body: .json(.init(
-            key: key, status: .init(rawValue: run.status) ?? .queued, attempts: run.attempts, error: run.error,
+            key: key, status: Self.status(run.status), attempts: run.attempts, error: run.error,
             config: config, max_attempts: run.maxAttempts, worker: run.worker, step: run.step,
             total_steps: run.totalSteps, created_at: run.createdAt, started_at: run.startedAt, finished_at: run.finishedAt,
             parents: run.parents, test_accuracy: run.testAccuracy, test_loss: run.testLoss, total: run.totalWeights, kept: run.kept,
@@ -75,6 +75,38 @@ struct ServiceAPI: APIProtocol {
 
     static func layer(_ layer: LayerSample) -> Components.Schemas.Layer {
         .init(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective, quota: layer.quota)
+    }
+
+    // Statuses cross the boundary by exhaustive switches: a case the store gains and the
+    // document lacks fails the build (StatusDriftTests checks the other direction).
+    static func status(_ status: RunStatus) -> Components.Schemas.Run.statusPayload {
+        switch status {
+        case .queued: .queued
+        case .leased: .leased
+        case .running: .running
+        case .succeeded: .succeeded
+        case .failed: .failed
+        case .cancelled: .cancelled
+        }
+    }
+
+    static func status(_ status: SweepStatus) -> Components.Schemas.Sweep.statusPayload {
+        switch status {
+        case .active: .active
+        case .finished: .finished
+        case .cancelled: .cancelled
+        }
+    }
+
+    static func status(_ status: Components.Schemas.RunStatusName) -> RunStatus {
+        switch status {
+        case .queued: .queued
+        case .leased: .leased
+        case .running: .running
+        case .succeeded: .succeeded
+        case .failed: .failed
+        case .cancelled: .cancelled
+        }
     }
 }
 

@@ -33,7 +33,7 @@ extension Store {
     public func collectGarbage(dryRun: Bool = false, grace: Double = 600) throws -> GarbageReport {
         var report = GarbageReport()
         let finished: [(String, Int)] = try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT c.sha256, c.size " + Self.finishedCheckpoints).map { ($0[0], $0[1]) }
+            try Row.fetchAll(db, SQLRequest(literal: "SELECT c.sha256, c.size \(Self.finishedCheckpoints)")).map { ($0["sha256"], $0["size"]) }
         }
         report.finishedCheckpoints = finished.count
         report.finishedCheckpointBytes = finished.reduce(0) { $0 + $1.1 }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// One row of the `events` table: what happened to a sweep or a run, in order.
-public struct EventRecord: Sendable, Equatable {
+public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, TableRecord {
     public var id: Int64
     public var at: String
     public var kind: String
@@ -10,43 +10,38 @@ public struct EventRecord: Sendable, Equatable {
     public var run: String?
     public var worker: String?
     public var detail: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable, ColumnExpression {
+        case id, at, kind, sweep = "sweep_id", run = "run_key", worker = "worker_id", detail
+    }
+
+    public static let databaseTableName = "events"
+    public static var databaseSelection: [any SQLSelectable] { CodingKeys.allCases }
 }
 
 /// What an operator watches: runs by status, what is runnable now, who is alive.
 public struct OperationalCounts: Sendable, Equatable {
     /// Runs by status (every status present, zeros included).
-    public var runs: [String: Int]
+    public var runs: [RunStatus: Int]
     /// Queued runs whose parents have all succeeded (what idle workers would lease now).
     public var runnable: Int
     /// Workers seen within the liveness window.
     public var liveWorkers: Int
-    public var sweeps: [String: Int]
+    /// Sweeps by stored status (`active` or `cancelled`: finished sweeps count as active here).
+    public var sweeps: [SweepStatus: Int]
     /// Events so far by kind (lease_expired, retry, failed, succeeded, …): monotone totals.
     public var events: [String: Int]
 }
 
 extension Store {
-    public static let runStatuses = ["queued", "leased", "running", "succeeded", "failed", "cancelled"]
-
     /// Events with id > `after`, oldest first, optionally of one sweep or one run.
     public func events(after: Int64 = 0, limit: Int = 1000, sweep: Int64? = nil, run: String? = nil) throws -> [EventRecord] {
         try pool.read { db in
-            var sql = "SELECT id, at, kind, sweep_id, run_key, worker_id, detail FROM events WHERE id > ?"
-            var arguments: StatementArguments = [after]
-            if let sweep {
-                sql += " AND (sweep_id = ? OR run_key IN (SELECT run_key FROM sweep_runs WHERE sweep_id = ?))"
-                arguments += [sweep, sweep]
-            }
-            if let run {
-                sql += " AND run_key = ?"
-                arguments += [run]
-            }
-            sql += " ORDER BY id LIMIT ?"
-            arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
-                EventRecord(id: $0["id"], at: $0["at"], kind: $0["kind"], sweep: $0["sweep_id"], run: $0["run_key"], worker: $0["worker_id"],
-                            detail: $0["detail"])
-            }
+            typealias Columns = EventRecord.CodingKeys
+            var request = EventRecord.filter(Columns.id > after)
+            if let sweep { request = request.filter(Columns.sweep == sweep || Self.runKeys(ofSweep: sweep).contains(Columns.run)) }
+            if let run { request = request.filter(Columns.run == run) }
+            return try request.order(Columns.id).limit(limit).fetchAll(db)
         }
     }
 
@@ -58,16 +53,14 @@ extension Store {
     /// Counts for /metrics, in one read transaction (a consistent snapshot).
     public func operationalCounts(now: Double, liveWithin seconds: Double) throws -> OperationalCounts {
         try pool.read { db in
-            var runs = Dictionary(uniqueKeysWithValues: Self.runStatuses.map { ($0, 0) })
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM runs GROUP BY status") { runs[row["status"]] = row["n"] }
-            let runnable = try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM runs AS r WHERE status = 'queued'
-                  AND NOT EXISTS (SELECT 1 FROM run_dependencies d JOIN runs p ON p.key = d.parent_key
-                                  WHERE d.run_key = r.key AND p.status <> 'succeeded')
-                """) ?? 0
+            let runs = Dictionary(uniqueKeysWithValues: RunStatus.allCases.map { ($0, 0) })
+                .merging(try Self.runCounts(db, "SELECT status, COUNT(*) AS n FROM runs GROUP BY status")) { $1 }
+            let runnable = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs AS r WHERE \(Self.runnableCondition)") ?? 0
             let live = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workers WHERE last_seen >= ?", arguments: [now - seconds]) ?? 0
-            var sweeps = ["active": 0, "cancelled": 0]
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM sweeps GROUP BY status") { sweeps[row["status"]] = row["n"] }
+            var sweeps: [SweepStatus: Int] = [.active: 0, .cancelled: 0]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM sweeps GROUP BY status") {
+                sweeps[try row.decode(SweepStatus.self, forColumn: "status")] = row["n"]
+            }
             // Running totals kept by a trigger (0005): O(kinds), and deleting old events lowers none.
             var events: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT kind, total FROM event_counts") { events[row["kind"]] = row["total"] }

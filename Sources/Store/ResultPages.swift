@@ -60,27 +60,19 @@ extension Store {
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM sweeps WHERE id = ?", arguments: [id]) != nil else {
                 throw StoreError.unknownSweep(id)
             }
-            var condition = "key IN (SELECT run_key FROM sweep_runs WHERE sweep_id = ?)"
-            var arguments: [any DatabaseValueConvertible] = [id]
+            typealias Columns = ResultRow.CodingKeys
+            var request = ResultRow.filter(Self.runKeys(ofSweep: id).contains(Columns.key))
             if let after = query.changedAfter {
-                condition += " AND key IN (SELECT key FROM runs WHERE changed > ?)"
-                arguments.append(after)
+                request = request.filter(sql: "key IN (SELECT key FROM runs WHERE changed > ?)", arguments: [after])
             }
-            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM results WHERE \(condition)", arguments: StatementArguments(arguments)) ?? 0
-            // Column names come from ResultColumn, never from the request.
-            let order = query.sort.map { column in
-                "(\(column.rawValue) IS NULL), \(column.rawValue) \(query.descending ? "DESC" : "ASC"), key"
-            } ?? "pruner, mode, target_compression, seed, key"
-            var sql = "SELECT \(ResultRow.columns) FROM results WHERE \(condition) ORDER BY \(order)"
-            if let limit = query.limit {
-                sql += " LIMIT ? OFFSET ?"
-                arguments += [limit, query.offset]
-            } else if query.offset > 0 {
-                sql += " LIMIT -1 OFFSET ?"
-                arguments.append(query.offset)
+            let total = try request.fetchCount(db)
+            if let sort = query.sort, let column = Columns(rawValue: sort.rawValue) {
+                request = request.order(column == nil, query.descending ? column.desc : column.asc, Columns.key)
+            } else {
+                request = request.order(Columns.pruner, Columns.mode, Columns.targetCompression, Columns.seed, Columns.key)
             }
-            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(ResultRow.init)
-            return ResultPage(rows: rows, total: total, changes: try Self.sweepChanges(id, db))
+            if query.limit != nil || query.offset > 0 { request = request.limit(query.limit ?? -1, offset: query.offset) }
+            return ResultPage(rows: try request.fetchAll(db), total: total, changes: try Self.sweepChanges(id, db))
         }
     }
 }

@@ -15,30 +15,6 @@ public struct Lease: Sendable, Equatable {
     public var parents: [String]
 }
 
-/// A metric a worker uploads.
-public struct MetricSample: Codable, Sendable, Equatable {
-    public var phase: Int
-    public var step: Int
-    public var name: String
-    public var value: Double
-    public init(phase: Int, step: Int, name: String, value: Double) {
-        self.phase = phase; self.step = step; self.name = name; self.value = value
-    }
-}
-
-/// Per-layer figures a finished run uploads.
-public struct LayerSample: Codable, Sendable, Equatable {
-    public var name: String
-    public var shape: [Int]
-    public var size: Int
-    public var kept: Int
-    public var effective: Int
-    public var quota: Double?
-    public init(name: String, shape: [Int], size: Int, kept: Int, effective: Int, quota: Double?) {
-        self.name = name; self.shape = shape; self.size = size; self.kept = kept; self.effective = effective; self.quota = quota
-    }
-}
-
 /// The final figures of a succeeded run.
 public struct FinalFigures: Sendable, Equatable {
     public var testAccuracy: Double
@@ -102,26 +78,28 @@ extension Store {
     }
 
     static func expireLeases(_ db: Database, now: Double) throws -> Int {
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(literal: """
             INSERT INTO events (kind, run_key, worker_id, detail)
             SELECT 'lease_expired', key, worker_id, 'attempt ' || attempts FROM runs
-            WHERE status IN ('leased', 'running') AND lease_expires < ?
-            """).execute(arguments: [now])
-        try db.cachedStatement(sql: """
-            UPDATE runs SET status = 'queued', worker_id = NULL, lease_expires = NULL
-            WHERE status IN ('leased', 'running') AND lease_expires < ?
-            """).execute(arguments: [now])
+            WHERE status IN \(RunStatus.holdingLease) AND lease_expires < \(now)
+            """).execute()
+        try db.cachedStatement(literal: """
+            UPDATE runs SET status = \(RunStatus.queued), worker_id = NULL, lease_expires = NULL
+            WHERE status IN \(RunStatus.holdingLease) AND lease_expires < \(now)
+            """).execute()
         return db.changesCount
     }
 
-    /// The oldest queued run whose parents have all succeeded (walks the `runs_queued` index).
-    public static let nextRunnableSQL = """
-        SELECT key, config, attempts FROM runs AS r
-        WHERE status = 'queued'
+    /// The condition on `runs AS r` of a queued run whose parents have all succeeded. Statuses are
+    /// literals here: the partial index `runs_queued` serves only a query that repeats its literal.
+    static let runnableCondition = """
+        r.status = \(RunStatus.queued.sqlLiteral)
           AND NOT EXISTS (SELECT 1 FROM run_dependencies d JOIN runs p ON p.key = d.parent_key
-                          WHERE d.run_key = r.key AND p.status <> 'succeeded')
-        ORDER BY rowid LIMIT 1
+                          WHERE d.run_key = r.key AND p.status <> \(RunStatus.succeeded.sqlLiteral))
         """
+
+    /// The oldest queued run whose parents have all succeeded (walks the `runs_queued` index).
+    public static let nextRunnableSQL = "SELECT key, config, attempts FROM runs AS r WHERE \(runnableCondition) ORDER BY rowid LIMIT 1"
 
     /// Leases the oldest queued run whose parents have all succeeded to `worker` until
     /// `now + duration`, after returning expired leases to the queue; nil when nothing is ready.
@@ -136,11 +114,11 @@ extension Store {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.nextRunnableSQL)) else { return nil }
             let key: String = row["key"]
             let attempt: Int = row["attempts"] + 1
-            try db.cachedStatement(sql: """
-                UPDATE runs SET status = 'leased', worker_id = ?, lease_expires = ?, attempts = ?,
-                                started_at = COALESCE(started_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-                WHERE key = ?
-                """).execute(arguments: [worker, now + duration, attempt, key])
+            try db.cachedStatement(literal: """
+                UPDATE runs SET status = \(RunStatus.leased), worker_id = \(worker), lease_expires = \(now + duration),
+                                attempts = \(attempt), started_at = COALESCE(started_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                WHERE key = \(key)
+                """).execute()
             try db.cachedStatement(sql: "INSERT INTO events (kind, run_key, worker_id, detail) VALUES ('leased', ?, ?, ?)")
                 .execute(arguments: [key, worker, "attempt \(attempt)"])
             let hasCheckpoint = try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE run_key = ?)"),
@@ -154,21 +132,20 @@ extension Store {
 
     /// Throws `leaseLost` unless `worker` holds `key`'s lease (checked inside write transactions).
     static func requireLease(_ db: Database, key: String, worker: String) throws {
-        let holder = try Row.fetchOne(db.cachedStatement(sql: "SELECT status, worker_id FROM runs WHERE key = ?"), arguments: [key])
-        guard let holder else { throw StoreError.unknownRun(key) }
-        guard ["leased", "running"].contains(holder["status"] as String), holder["worker_id"] as String? == worker else {
-            throw StoreError.leaseLost(run: key, worker: worker)
-        }
+        guard let holder = try RunState.fetchOne(db.cachedStatement(literal: "SELECT \(columnsOf: RunState.self) FROM runs WHERE key = \(key)"))
+        else { throw StoreError.unknownRun(key) }
+        guard holder.status.holdsLease, holder.worker == worker else { throw StoreError.leaseLost(run: key, worker: worker) }
     }
 
     /// Extends the lease and records progress; marks the run running.
     public func heartbeat(key: String, worker: String, now: Double, duration: Double, step: Int?, totalSteps: Int?) throws {
         try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
-            try db.cachedStatement(sql: """
-                UPDATE runs SET status = 'running', lease_expires = ?, step = COALESCE(?, step), total_steps = COALESCE(?, total_steps)
-                WHERE key = ?
-                """).execute(arguments: [now + duration, step, totalSteps, key])
+            try db.cachedStatement(literal: """
+                UPDATE runs SET status = \(RunStatus.running), lease_expires = \(now + duration), step = COALESCE(\(step), step),
+                                total_steps = COALESCE(\(totalSteps), total_steps)
+                WHERE key = \(key)
+                """).execute()
             try db.cachedStatement(sql: "UPDATE workers SET last_seen = ? WHERE id = ?").execute(arguments: [now, worker])
         }
     }
@@ -232,18 +209,18 @@ extension Store {
     /// runs other than dense ones, and a dense run's final state once none of its children still
     /// waits to run. Returns their hashes (to `release` after the commit).
     static func dropFinishedCheckpoints(_ db: Database) throws -> [String] {
-        let hashes = try String.fetchAll(db, sql: "SELECT c.sha256 " + finishedCheckpoints)
-        try db.execute(sql: "DELETE FROM checkpoints WHERE run_key IN (SELECT c.run_key " + finishedCheckpoints + ")")
+        let hashes = try String.fetchAll(db, SQLRequest(literal: "SELECT c.sha256 \(finishedCheckpoints)"))
+        try db.execute(literal: "DELETE FROM checkpoints WHERE run_key IN (SELECT c.run_key \(finishedCheckpoints))")
         return hashes
     }
 
     /// FROM/WHERE of the checkpoints nothing needs any more (see `dropFinishedCheckpoints`), as `c`.
-    static let finishedCheckpoints = """
+    static let finishedCheckpoints: SQL = """
             FROM checkpoints c JOIN runs r ON r.key = c.run_key
-            WHERE r.status IN ('succeeded', 'failed', 'cancelled')
-              AND (r.pruner <> 'dense' OR r.status <> 'succeeded' OR NOT EXISTS (
+            WHERE r.status IN \(RunStatus.finished)
+              AND (r.pruner <> 'dense' OR r.status <> \(RunStatus.succeeded) OR NOT EXISTS (
                    SELECT 1 FROM run_dependencies d JOIN runs child ON child.key = d.run_key
-                   WHERE d.parent_key = r.key AND child.status IN ('queued', 'leased', 'running')))
+                   WHERE d.parent_key = r.key AND child.status IN \(RunStatus.unfinished)))
             """
 
     /// Records a succeeded run: final figures and per-layer table, after checking them against
@@ -254,13 +231,13 @@ extension Store {
             try Self.requireLease(db, key: key, worker: worker)
             try Self.checkMasks(db, key: key, layers: layers)
             try db.cachedStatement(sql: """
-                UPDATE runs SET status = 'succeeded', worker_id = NULL, lease_expires = NULL, error = NULL,
+                UPDATE runs SET status = ?, worker_id = NULL, lease_expires = NULL, error = NULL,
                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), test_accuracy = ?, test_loss = ?, total_weights = ?,
                     kept = ?, effective = ?, direct_compression = ?, effective_compression = ?, wall_seconds = ?,
                     images_per_second = ?, result = ?, step = total_steps
                 WHERE key = ?
-                """).execute(arguments: [figures.testAccuracy, figures.testLoss, figures.totalWeights, figures.kept, figures.effective,
-                                 figures.directCompression, figures.effectiveCompression, figures.wallSeconds,
+                """).execute(arguments: [RunStatus.succeeded, figures.testAccuracy, figures.testLoss, figures.totalWeights, figures.kept,
+                                 figures.effective, figures.directCompression, figures.effectiveCompression, figures.wallSeconds,
                                  figures.imagesPerSecond, figures.result, key])
             try db.cachedStatement(sql: "DELETE FROM layers WHERE run_key = ?").execute(arguments: [key])
             let layer = try db.makeStatement(sql: """
@@ -324,16 +301,17 @@ extension Store {
     }
 
     /// Records a failed attempt: the run goes back to the queue while attempts remain, else it
-    /// fails for good (with its error), and so do the runs waiting on it. Returns the new status.
+    /// fails for good (with its error), and so do the runs waiting on it. Returns the new status
+    /// (a `RunStatus` raw value).
     @discardableResult
     public func fail(key: String, worker: String, error: String) throws -> String {
-        let (status, released): (String, [String]) = try pool.write { db in
+        let (status, released): (RunStatus, [String]) = try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
             guard let row = try Row.fetchOne(db, sql: "SELECT attempts, max_attempts FROM runs WHERE key = ?", arguments: [key]) else {
                 throw StoreError.unknownRun(key)
             }
             let final = (row["attempts"] as Int) >= (row["max_attempts"] as Int)
-            let status = final ? "failed" : "queued"
+            let status: RunStatus = final ? .failed : .queued
             try db.cachedStatement(sql: """
                 UPDATE runs SET status = ?, worker_id = NULL, lease_expires = NULL, error = ?,
                     finished_at = CASE WHEN ? THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END
@@ -347,15 +325,15 @@ extension Store {
                     WITH RECURSIVE blocked(key) AS (
                         SELECT run_key FROM run_dependencies WHERE parent_key = ?
                         UNION SELECT d.run_key FROM run_dependencies d JOIN blocked b ON d.parent_key = b.key)
-                    UPDATE runs SET status = 'failed', error = 'parent run ' || ? || ' failed',
+                    UPDATE runs SET status = ?, error = 'parent run ' || ? || ' failed',
                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                    WHERE key IN (SELECT key FROM blocked) AND status = 'queued'
-                    """).execute(arguments: [key, key])
+                    WHERE key IN (SELECT key FROM blocked) AND status = ?
+                    """).execute(arguments: [key, RunStatus.failed, key, RunStatus.queued])
             }
             return (status, final ? try Self.dropFinishedCheckpoints(db) : [])
         }
         try release(released)
-        return status
+        return status.rawValue
     }
 
     /// The stored checkpoint of a run (its latest, or a finished dense run's final state): where
@@ -381,15 +359,6 @@ extension Store {
             } catch StoreError.leaseLost {
                 return false
             }
-        }
-    }
-
-    /// A run's status, attempts and error.
-    public func runStatus(_ key: String) throws -> (status: String, attempts: Int, error: String?, worker: String?) {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT status, attempts, error, worker_id FROM runs WHERE key = ?",
-                                             arguments: [key]) else { throw StoreError.unknownRun(key) }
-            return (row["status"], row["attempts"], row["error"], row["worker_id"])
         }
     }
 }

@@ -13,13 +13,13 @@ func attribute(_ element: XMLElement, _ name: String) -> String? {
 
 /// The sweep plot as a pure function of result rows: aggregation over seeds, log ticks, SVG.
 @Suite struct AccuracyPlotTests {
-    /// A results row as the store returns it (ResultRow is Codable with its property names).
+    /// A results row as the store returns it (ResultRow is Codable with its column names).
     static func row(_ pruner: String, mode: String?, target: Double?, seed: Int, accuracy: Double?, direct: Double?, effective: Double?,
                     status: String = "succeeded", architecture: String = "lenet300-100") throws -> ResultRow {
         var object: [String: Any] = ["key": UUID().uuidString, "architecture": architecture, "dataset": "mnist", "pruner": pruner,
                                      "seed": seed, "status": status, "attempts": 1]
-        object["mode"] = mode; object["targetCompression"] = target; object["testAccuracy"] = accuracy
-        object["directCompression"] = direct; object["effectiveCompression"] = effective
+        object["mode"] = mode; object["target_compression"] = target; object["test_accuracy"] = accuracy
+        object["direct_compression"] = direct; object["effective_compression"] = effective
         return try JSONDecoder().decode(ResultRow.self, from: JSONSerialization.data(withJSONObject: object))
     }
 

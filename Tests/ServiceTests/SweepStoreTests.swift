@@ -25,6 +25,6 @@ import Testing
         #expect(first.new == 7000 && first.runs == 7000)
         let second = try store.submitSweep(name: spec.name, spec: text, runs: try spec.runs().map { NewRun($0, maxAttempts: 3) })
         #expect(second.new == 0 && second.reused == 7000)
-        #expect(try store.sweepCounts(second.id) == ["queued": 7000])
+        #expect(try store.sweepCounts(second.id) == [.queued: 7000])
     }
 }

@@ -102,7 +102,7 @@ func count(_ store: Store, _ table: String) throws -> Int {
         let second = try store.submitSweep(name: "s again", spec: "{}", runs: runs)
         #expect(second.new == 0 && second.reused == 2 && second.requeued == 1)
         let status = try store.runStatus(runs[0].key)
-        #expect(status.status == "queued" && status.attempts == 0 && status.error == nil)
+        #expect(status.status == .queued && status.attempts == 0 && status.error == nil)
         #expect(try count(store, "runs") == 3 && count(store, "sweeps") == 2 && count(store, "sweep_runs") == 6)
     }
 
@@ -135,7 +135,7 @@ func count(_ store: Store, _ table: String) throws -> Int {
         #expect(retry.key == parent.key && retry.attempt == 2)
         #expect(try store.fail(key: parent.key, worker: "w", error: "out of memory again") == "failed")
         let status = try store.runStatus(child.key)
-        #expect(status.status == "failed" && status.error?.contains(parent.key) == true)
+        #expect(status.status == .failed && status.error?.contains(parent.key) == true)
         #expect(try store.runStatus(parent.key).error == "out of memory again")
         #expect(try store.lease(worker: "w", now: 3, duration: 60) == nil)
     }
@@ -189,7 +189,7 @@ func count(_ store: Store, _ table: String) throws -> Int {
         }
         try store.saveMasks(key: run.key, worker: "w", kind: "effective", layers: [packed(ones: 81, of: 1000)])
         #expect(throws: StoreError.self) { try store.finish(key: run.key, worker: "w", figures: figures, layers: layers) }
-        #expect(try store.runStatus(run.key).status == "leased", "a refused finish changes nothing")
+        #expect(try store.runStatus(run.key).status == .leased, "a refused finish changes nothing")
         try store.saveMasks(key: run.key, worker: "w", kind: "effective", layers: [packed(ones: 80, of: 1000)])
         try store.finish(key: run.key, worker: "w", figures: figures, layers: layers)
         #expect(store.artifacts.size(of: saved.sha256) == nil, "a finished run's checkpoint file is removed")
@@ -214,9 +214,9 @@ func count(_ store: Store, _ table: String) throws -> Int {
         let first = try store.submitSweep(name: "one", spec: "{}", runs: [shared, own])
         _ = try store.submitSweep(name: "two", spec: "{}", runs: [shared])
         #expect(try store.cancelSweep(first.id) == 1)
-        #expect(try store.runStatus(own.key).status == "cancelled")
-        #expect(try store.runStatus(shared.key).status == "queued")
-        #expect(try store.sweepCounts(first.id) == ["cancelled": 1, "queued": 1])
+        #expect(try store.runStatus(own.key).status == .cancelled)
+        #expect(try store.runStatus(shared.key).status == .queued)
+        #expect(try store.sweepCounts(first.id) == [.cancelled: 1, .queued: 1])
         #expect(throws: StoreError.unknownSweep(99)) { try store.cancelSweep(99) }
     }
 }
@@ -251,7 +251,7 @@ func count(_ store: Store, _ table: String) throws -> Int {
         let later = newRun("a2", pruner: "lamp", parents: [parent.key])
         let submission = try store.submitSweep(name: "t", spec: "{}", runs: [later])
         #expect(submission.requeued == 1)
-        #expect(try store.runStatus(parent.key).status == "queued")
+        #expect(try store.runStatus(parent.key).status == .queued)
         #expect(try store.lease(worker: "w", now: 2, duration: 60)?.key == parent.key)
     }
 

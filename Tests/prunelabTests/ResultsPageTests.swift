@@ -72,6 +72,7 @@ struct ResultsPageTests {
         #expect(page.state == "ready" && page.view == "sweep", "\(context): \(run)")
         #expect(page.strayValues.isEmpty, "\(context): \(page.strayValues)")
         #expect(page.refreshes == nil, "\(context): a finished sweep is not polled")
+        #expect(page.html.contains("<span class=\"status status-finished\">finished</span>"), "\(context): the sweep's status")
         #expect(Set(page.resultKeys) == keys && page.resultKeys.count == keys.count, "\(context): \(page.resultKeys.count) rows")
         for axis in ["direct", "effective"] {
             let svg = page.plot(axis) ?? ""
@@ -112,6 +113,7 @@ struct ResultsPageTests {
         let listPage = DumpedPage(html: list.stdout)
         #expect(listPage.recordedErrors == "[]" && listPage.view == "sweeps" && listPage.state == "ready", "\(list)")
         #expect(list.stdout.contains("data-sweep=\"1\"") && list.stdout.contains("\(sweep.runs) succeeded"), "\(list)")
+        #expect(matches(of: #"<span class="status status-([a-z]+)">"#, in: list.stdout) == ["finished", "finished"], "\(list)")
 
         // Sorting is part of the URL: by test accuracy, best first, as the API's numbers say.
         let sorted = DumpedPage(html: try HeadlessChromium.dom(base + "#/sweeps/1?sort=test_accuracy&dir=desc").stdout)
@@ -177,6 +179,7 @@ struct ResultsPageTests {
         let page = DumpedPage(html: sweep.stdout)
         #expect(page.recordedErrors == "[]" && page.state == "ready" && page.strayValues.isEmpty, "\(sweep)")
         #expect((page.refreshes ?? 0) >= 1, "the view polls while runs are active: \(String(describing: page.refreshes))")
+        #expect(page.html.contains("<span class=\"status status-active\">active</span>"), "\(sweep)")
         let active = try #require(page.element("<section class=\"active-runs\"", end: "</section>"), "\(sweep)")
         #expect(active.contains("data-key=\"\(key)\"") && active.contains("1 queued"), "\(active)")
         let done = matches(of: #"<progress max="20000" value="(\d+)""#, in: active).compactMap { Int($0) }

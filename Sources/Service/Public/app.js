@@ -180,10 +180,6 @@ function el(tag, attributes, ...children) {
 }
 function link(href, text) { return el("a", { href }, text); }
 
-const ACTIVE = ["queued", "leased", "running"];
-const FINISHED = ["succeeded", "failed", "cancelled"];
-const STATUSES = ["running", "leased", "queued", "succeeded", "failed", "cancelled"];
-
 function shortKey(key) { return key.slice(0, 10); }
 function statusBadge(status) { return el("span", { class: `status status-${status}` }, status); }
 
@@ -194,7 +190,7 @@ function progressBar(done, total, label) {
 }
 
 function countsText(counts) {
-  return STATUSES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(" · ") || "no runs";
+  return RUN_STATUSES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(" · ") || "no runs";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +237,7 @@ async function showSweeps(generation) {
   main().replaceChildren(el("h2", {}, "Sweeps"),
     sweeps.length ? table : el("p", { class: "empty" }, "No sweeps yet: submit one with `prunelab submit SPEC.json` or POST /api/v1/sweeps."));
   setState("sweeps", "ready");
-  if (sweeps.some((s) => s.status === "active" && ACTIVE.some((a) => s.counts[a]))) schedulePoll(generation, () => showSweeps(generation));
+  if (sweeps.some((s) => s.status === STATUS.active)) schedulePoll(generation, () => showSweeps(generation));
 }
 
 const RESULT_COLUMNS = [
@@ -259,7 +255,7 @@ const RESULT_COLUMNS = [
   { key: "test_loss", label: "test loss", numeric: true, render: (r) => formatNumber(r.test_loss) },
   { key: "direct_compression", label: "direct compr.", numeric: true, render: (r) => significant(r.direct_compression) },
   { key: "effective_compression", label: "effective compr.", numeric: true,
-    render: (r) => (r.status === "succeeded" && r.effective_compression === undefined ? "∞" : significant(r.effective_compression)) },
+    render: (r) => (r.status === STATUS.succeeded && r.effective_compression === undefined ? "∞" : significant(r.effective_compression)) },
   { key: "wall_seconds", label: "wall s", numeric: true, render: (r) => formatNumber(r.wall_seconds, 3) },
   { key: "error", label: "error", render: (r) => (r.error ? el("span", { class: "error-text", title: r.error }, r.error.slice(0, 60)) : "") },
 ];
@@ -343,7 +339,7 @@ function summaryTable(groups) {
 // whatever the sweep's size.
 async function activeRuns(id) {
   if (REPORT) return [];
-  const lists = await Promise.all(["running", "leased"].map((status) => api(`runs?sweep=${id}&status=${status}&limit=16`)));
+  const lists = await Promise.all([STATUS.running, STATUS.leased].map((status) => api(`runs?sweep=${id}&status=${status}&limit=16`)));
   const rows = lists.flatMap((list) => list.runs).slice(0, 16);
   // A run that finished or vanished between the requests shows its row without details.
   return Promise.all(rows.map(async (row) => {
@@ -428,7 +424,7 @@ async function showSweep(generation, id, params, last = null) {
   }
   document.body.dataset.redrawn = sections.filter(([name]) => !last || nodes[name] !== previous[name]).map(([name]) => name).join(" ");
   setState("sweep", "ready");
-  if (sweep.status === "active" && ACTIVE.some((s) => sweep.counts[s])) {
+  if (sweep.status === STATUS.active) {
     schedulePoll(generation, () => showSweep(generation, id, params, { changes: sweep.changes, data, nodes }));
   }
 }
@@ -455,7 +451,7 @@ async function showRun(generation, key) {
   document.title = `prunelab: run ${shortKey(key)}`;
   const progress = run.total_steps ? progressBar(run.step || 0, run.total_steps, `${formatCount(run.step || 0)}/${formatCount(run.total_steps)} steps`) : null;
   const layers = run.layers || [];
-  const masks = (kind) => (run.status === "succeeded" ? fileLink(`runs/${key}/masks.npz?kind=${kind}`) : null);
+  const masks = (kind) => (run.status === STATUS.succeeded ? fileLink(`runs/${key}/masks.npz?kind=${kind}`) : null);
   const layerTable = el("table", { class: "layers" },
     el("thead", {}, el("tr", {}, ["layer", "shape", "size", "kept", "density", "effective", "eff. density", "quota"].map((h) => el("th", {}, h)))),
     el("tbody", {}, layers.map((l) => el("tr", { "data-layer": l.name },
@@ -482,8 +478,8 @@ async function showRun(generation, key) {
       ["prunable weights", run.total === undefined ? null : formatCount(run.total)],
       ["kept (direct)", run.kept === undefined ? null : formatCount(run.kept)],
       ["effective", run.effective === undefined ? null : formatCount(run.effective)],
-      ["direct compression", run.direct_compression === undefined ? (run.status === "succeeded" ? "∞" : null) : significant(run.direct_compression)],
-      ["effective compression", run.effective_compression === undefined ? (run.status === "succeeded" ? "∞" : null) : significant(run.effective_compression)],
+      ["direct compression", run.direct_compression === undefined ? (run.status === STATUS.succeeded ? "∞" : null) : significant(run.direct_compression)],
+      ["effective compression", run.effective_compression === undefined ? (run.status === STATUS.succeeded ? "∞" : null) : significant(run.effective_compression)],
       ["wall time", run.wall_seconds === undefined ? null : `${formatNumber(run.wall_seconds, 3)} s`],
       ["throughput", run.images_per_second === undefined ? null : `${formatCount(Math.round(run.images_per_second))} images/s`],
       ["masks", masks("direct") ? [apiFileLink(masks("direct"), "direct.npz", `${shortKey(key)}-direct.npz`), " ",
@@ -498,7 +494,7 @@ async function showRun(generation, key) {
     configDetails(config),
   ].filter(Boolean));
   setState("run", "ready");
-  if (ACTIVE.includes(run.status)) schedulePoll(generation, () => showRun(generation, key));
+  if (UNFINISHED.includes(run.status)) schedulePoll(generation, () => showRun(generation, key));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,17 @@
 // AccuracyPlot in Sources/Service/PlotSVG.swift line for line (same aggregation, same geometry),
 // so the page and GET /api/v1/sweeps/{id}/plot.svg draw the same figure.
 
+// Every status the API reports, named once for both scripts: runs' (RunStatus in Sources/Store)
+// and sweeps' (SweepStatus; the server derives `finished`: no run queued, leased or running).
+const STATUS = Object.freeze({
+  queued: "queued", leased: "leased", running: "running", succeeded: "succeeded", failed: "failed", cancelled: "cancelled",
+  active: "active", finished: "finished",
+});
+const UNFINISHED = [STATUS.queued, STATUS.leased, STATUS.running];
+const FINISHED = [STATUS.succeeded, STATUS.failed, STATUS.cancelled];
+// Run statuses in the order counts are listed: in progress first.
+const RUN_STATUSES = [STATUS.running, STATUS.leased, STATUS.queued, ...FINISHED];
+
 const SVG = "http://www.w3.org/2000/svg";
 function svgEl(tag, attributes, ...children) {
   const node = document.createElementNS(SVG, tag);
