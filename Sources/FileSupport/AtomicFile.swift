@@ -27,9 +27,10 @@ public final class AtomicFile {
     }
 
     /// Starts a file whose name is known only once written (a content address): an empty temporary
-    /// in `folder`, which must be on the destination's file system; `commit(to:)` names the destination.
-    public convenience init(temporaryIn folder: String) throws {
-        try self.init(temporary: "\(folder)/\(UUID().uuidString)", destination: nil)
+    /// in `folder`, which must be on the destination's file system, its name starting with `label`
+    /// (what it is, for whoever looks into the folder); `commit(to:)` names the destination.
+    public convenience init(temporaryIn folder: String, label: String = "") throws {
+        try self.init(temporary: "\(folder)/\(label)\(UUID().uuidString)", destination: nil)
     }
 
     private init(temporary: String, destination: String?) throws {

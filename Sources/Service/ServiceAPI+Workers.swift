@@ -114,7 +114,7 @@ extension ServiceAPI {
             }
             let started = Date()
             var check = Checkpoint.StreamCheck(runKey: key, phase: query.phase, step: query.step, layout: layout)
-            let upload = try store.artifacts.beginUpload()
+            let upload = try store.artifacts.beginUpload(label: "\(key)-phase\(query.phase)-step\(query.step)")
             defer { upload.abort() }
             do {
                 for try await chunk in body {

@@ -14,8 +14,9 @@ import Glibc
 /// an object store can stand in without touching the queue: uploads stream in and commit under
 /// their hash, downloads stream out by hash.
 public protocol ArtifactStore: Sendable {
-    /// Starts receiving a blob; nothing is visible until `commit`.
-    func beginUpload() throws -> any ArtifactUpload
+    /// Starts receiving a blob; nothing is visible until `commit`. `label` says what it is while
+    /// it streams in (a run key and step: `uploads/` then shows whose checkpoints are in flight).
+    func beginUpload(label: String) throws -> any ArtifactUpload
     /// The size of a stored blob, nil when there is none.
     func size(of sha256: String) -> Int?
     /// Reads a stored blob in order, a chunk at a time.
@@ -28,6 +29,11 @@ public protocol ArtifactStore: Sendable {
     /// removed when `remove`.
     @discardableResult
     func abandonedUploads(olderThan age: Double, remove: Bool) throws -> (count: Int, bytes: Int)
+}
+
+extension ArtifactStore {
+    /// Starts receiving a blob that needs no label.
+    public func beginUpload() throws -> any ArtifactUpload { try beginUpload(label: "") }
 }
 
 public struct StoredArtifact: Sendable, Equatable {
@@ -87,7 +93,7 @@ public final class FileArtifactStore: ArtifactStore {
 
     func path(of sha256: String) -> String { "\(root)/sha256/\(sha256.prefix(2))/\(sha256)" }
 
-    public func beginUpload() throws -> any ArtifactUpload { try FileUpload(store: self) }
+    public func beginUpload(label: String) throws -> any ArtifactUpload { try FileUpload(store: self, label: label) }
 
     public func size(of sha256: String) -> Int? {
         guard Self.isHash(sha256) else { return nil }
@@ -158,9 +164,11 @@ private final class FileUpload: ArtifactUpload {
     private var hasher = SHA256()
     var bytesWritten: Int { file.bytesWritten }
 
-    init(store: FileArtifactStore) throws {
+    init(store: FileArtifactStore, label: String) throws {
         self.store = store
-        file = try AtomicFile(temporaryIn: "\(store.root)/uploads")
+        // Only characters that are safe in a file name reach it.
+        let safe = String(label.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "-" }.prefix(100))
+        file = try AtomicFile(temporaryIn: "\(store.root)/uploads", label: safe.isEmpty ? "" : safe + "-")
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
