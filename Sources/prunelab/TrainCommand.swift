@@ -82,10 +82,13 @@ struct TrainCommand: ParsableCommand {
         let dataset = try data.resolvedDataset(entry)
         let splits = try data.loadSplits(dataset, entry: entry)
         let config = try runConfig(dataset: dataset, trainSamples: splits.train.count)
-        let reporter = EpochPrinter(epochs: epochs, stepsPerEpoch: config.training.evalEvery, batchSize: batchSize)
+        // Said once the network is built: an architecture that does not take the data's shape is
+        // one line of error, not a header and an error.
+        let reporter = EpochPrinter(epochs: epochs, stepsPerEpoch: config.training.evalEvery, batchSize: batchSize,
+                                    header: "prunelab: training \(arch) on \(dataset) (\(splits.train.count) train / \(splits.test.count) test), "
+                                        + backend.name)
         let executor = try RunExecutor(config: config, reporter: reporter, backend: backend)
         let augmentation = RunData.augmentation(for: splits, enabled: config.training.augment)
-        printError("prunelab: training \(arch) on \(dataset) (\(splits.train.count) train / \(splits.test.count) test), \(backend.name)")
         let result = try executor.run(splits: splits)
         let summary = TrainingSummary(
             architecture: arch, dataset: dataset, epochs: epochs, batchSize: batchSize, learningRate: lr, momentum: momentum,
@@ -106,18 +109,24 @@ final class EpochPrinter: Reporter {
     let epochs: Int
     let stepsPerEpoch: Int
     let batchSize: Int
+    /// Printed when the run enters its first stage (the network built).
+    private var header: String?
     private(set) var history: [EpochResult] = []
     private var progress: RunProgress?
     private var figures: [String: Double] = [:]
 
-    init(epochs: Int, stepsPerEpoch: Int, batchSize: Int) {
+    init(epochs: Int, stepsPerEpoch: Int, batchSize: Int, header: String) {
         self.epochs = epochs
         self.stepsPerEpoch = stepsPerEpoch
         self.batchSize = batchSize
+        self.header = header
     }
 
     func report(_ event: RunEvent) {
         switch event {
+        case .stage:
+            if let header { printError(header) }
+            header = nil
         case let .progress(progress): self.progress = progress
         case let .metric(_, _, name, value):
             figures[name] = value

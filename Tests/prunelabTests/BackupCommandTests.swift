@@ -100,7 +100,7 @@ struct BackupCommandTests {
     }
 
     /// Bad input: one line naming the option, exit ≠ 0, nothing written.
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(10)))
     func badInputIsOneLineAndWritesNothing() throws {
         let (path, directory) = try ServeCommandTests.database()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -231,7 +231,7 @@ struct ReadAccessTests {
         expectRefusal(try local.request("POST", route.path, body: Data("{}".utf8), token: .some(Self.readToken)), 403, route)
     }
 
-    @Test(.timeLimit(.minutes(2)), arguments: [
+    @Test(.timeLimit(.minutes(10)), arguments: [
         (["--token", "same", "--read-token", "same"], "--read-token"),
         (["--events-retention-days", "0"], "--events-retention-days"),
         (["--events-retention-days=-3"], "--events-retention-days"),
