@@ -33,8 +33,8 @@ public final class ServiceMetrics: Sendable {
         runs = Dictionary(uniqueKeysWithValues: RunStatus.allCases.map {
             ($0, registry.makeGauge(descriptor: metric("prunelab_runs", "Runs by status."), labels: [("status", $0.rawValue)]))
         })
-        // The stored statuses (`OperationalCounts.sweeps`).
-        sweeps = Dictionary(uniqueKeysWithValues: [SweepStatus.active, .cancelled].map {
+        // The statuses the API reports (`OperationalCounts.sweeps`).
+        sweeps = Dictionary(uniqueKeysWithValues: SweepStatus.allCases.map {
             ($0, registry.makeGauge(descriptor: metric("prunelab_sweeps", "Sweeps by status."), labels: [("status", $0.rawValue)]))
         })
         runnable = registry.makeGauge(descriptor: metric("prunelab_queue_depth", "Queued runs whose parents have all succeeded."))

@@ -27,7 +27,7 @@ public struct OperationalCounts: Sendable, Equatable {
     public var runnable: Int
     /// Workers seen within the liveness window.
     public var liveWorkers: Int
-    /// Sweeps by stored status (`active` or `cancelled`: finished sweeps count as active here).
+    /// Sweeps by status as the API reports it (active, finished, cancelled).
     public var sweeps: [SweepStatus: Int]
     /// Events so far by kind (lease_expired, retry, failed, succeeded, …): monotone totals.
     public var events: [String: Int]
@@ -57,8 +57,10 @@ extension Store {
                 .merging(try Self.runCounts(db, "SELECT status, COUNT(*) AS n FROM runs GROUP BY status")) { $1 }
             let runnable = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs AS r WHERE \(Self.runnableCondition)") ?? 0
             let live = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workers WHERE last_seen >= ?", arguments: [now - seconds]) ?? 0
-            var sweeps: [SweepStatus: Int] = [.active: 0, .cancelled: 0]
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM sweeps GROUP BY status") {
+            // The status the API reports, derived as it is read (finished sweeps are not active).
+            var sweeps = Dictionary(uniqueKeysWithValues: SweepStatus.allCases.map { ($0, 0) })
+            let derived: SQL = "SELECT \(SweepStatus.derivedSQL) AS status, COUNT(*) AS n FROM sweeps GROUP BY 1"
+            for row in try SQLRequest<Row>(literal: derived).fetchAll(db) {
                 sweeps[try row.decode(SweepStatus.self, forColumn: "status")] = row["n"]
             }
             // Running totals kept by a trigger (0005): O(kinds), and deleting old events lowers none.

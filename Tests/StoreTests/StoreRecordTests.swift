@@ -78,6 +78,6 @@ func succeed(_ store: Store, _ key: String, now: Double) throws {
 
         let counts = try store.operationalCounts(now: 3, liveWithin: 60)
         #expect(counts.runs == [.queued: 0, .leased: 0, .running: 1, .succeeded: 1, .failed: 0, .cancelled: 0])
-        #expect(counts.sweeps == [.active: 1, .cancelled: 0] && counts.runnable == 0 && counts.liveWorkers == 1)
+        #expect(counts.sweeps == [.active: 1, .finished: 0, .cancelled: 0] && counts.runnable == 0 && counts.liveWorkers == 1)
     }
 }
