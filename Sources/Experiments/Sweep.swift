@@ -151,18 +151,20 @@ public struct SweepSpec: Sendable {
         for cell in 0..<counts.reduce(1, *) {
             var config = base
             var remainder = cell
-            var described: [String] = []
+            var chosen: [JSONValue] = []
             for (axis, count) in zip(axes, counts).reversed() {
                 let value = axis.values[remainder % count]
                 remainder /= count
                 Self.set(value, at: axis.path[...], in: &config)
-                described.insert("\(axis.field)=\(value.text)", at: 0)
+                chosen.append(value)
             }
             let parsed: RunConfig
             do {
                 parsed = try RunConfig.completed(.object(config))
             } catch {
-                throw SweepError(field: error.field ?? "base", reason: "cell \(cell) (\(described.joined(separator: ", "))): \(error)")
+                // Named only for the cell refused: up to 100 000 cells are expanded.
+                let described = zip(axes, chosen.reversed()).map { "\($0.field)=\($1.text)" }.joined(separator: ", ")
+                throw SweepError(field: error.field ?? "base", reason: "cell \(cell) (\(described)): \(error)")
             }
             if let parent = parsed.parent(), seen.insert(parent.key).inserted {
                 runs.append(SweepRun(config: parent, parents: []))

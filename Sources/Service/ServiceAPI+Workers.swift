@@ -49,14 +49,10 @@ extension ServiceAPI {
 
     /// The layout of a stored run (its config decides the sizes of its masks and checkpoints).
     func layout(of key: String) throws -> RunLayout {
-        if let hit = layouts.withLock({ $0[key] }) { return hit }
-        guard let json = try store.runConfig(key) else { throw StoreError.unknownRun(key) }
-        let layout = try RunLayout.of(try RunConfig.parse(Data(json.utf8)))
-        layouts.withLock { entries in
-            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
-            entries[key] = layout
+        try layouts.value(for: key) {
+            guard let json = try store.runConfig(key) else { throw StoreError.unknownRun(key) }
+            return try RunLayout.of(try config(key: key, json: json))
         }
-        return layout
     }
 
     /// Refuses a write before its body is read when the worker does not hold the lease.

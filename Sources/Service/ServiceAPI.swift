@@ -14,21 +14,20 @@ struct ServiceAPI: APIProtocol {
     let logger: Logger
     let metrics: ServiceMetrics
     /// Decoded run configs by key (a key is the hash of its config, so entries never go stale).
-    let configs = ConfigCache()
+    let configs = BoundedCache<String, RunConfig>(capacity: 50_000)
     /// Layouts of runs, by key (a key is the hash of its config: entries never go stale).
-    let layouts = Locked<[String: RunLayout]>([:])
+    let layouts = BoundedCache<String, RunLayout>(capacity: 10_000)
     /// `Store.runVariants` by sweep: a sweep's runs and their configs never change once stored,
     /// and the page's polls would otherwise parse every config of a large sweep again and again.
-    let variants = Locked<[Int64: [String: String]]>([:])
+    let variants = BoundedCache<Int64, [String: String]>(capacity: 256)
+
+    /// A stored run's config, decoded once.
+    func config(key: String, json: String) throws -> RunConfig {
+        try configs.value(for: key) { try RunConfig.parse(Data(json.utf8)) }
+    }
 
     func variants(of sweep: Int64) throws -> [String: String] {
-        if let hit = variants.withLock({ $0[sweep] }) { return hit }
-        let computed = try store.runVariants(sweep: sweep)
-        variants.withLock { entries in
-            if entries.count >= 256 { entries.removeAll(keepingCapacity: true) }
-            entries[sweep] = computed
-        }
-        return computed
+        try variants.value(for: sweep) { try store.runVariants(sweep: sweep) }
     }
 
     func createSweep(_ input: Operations.createSweep.Input) async throws -> Operations.createSweep.Output {
@@ -60,7 +59,7 @@ struct ServiceAPI: APIProtocol {
         guard let run = try store.runSummary(key) else {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
-        let config = try configs.config(key: key, json: run.config)
+        let config = try config(key: key, json: run.config)
         let layers = run.layers.map(Self.layer)
         func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
         return .ok(.init(body: .json(.init(
@@ -110,20 +109,23 @@ struct ServiceAPI: APIProtocol {
     }
 }
 
-/// Run configs decoded for the API, by run key. Bounded: emptied when it reaches `capacity`.
-final class ConfigCache: @unchecked Sendable {
+/// Values computed once per key, for keys whose value never changes. Bounded: emptied when it
+/// reaches `capacity`.
+final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries: [String: RunConfig] = [:]
-    let capacity = 50_000
+    private var entries: [Key: Value] = [:]
+    let capacity: Int
 
-    func config(key: String, json: String) throws -> RunConfig {
+    init(capacity: Int) { self.capacity = capacity }
+
+    func value(for key: Key, compute: () throws -> Value) rethrows -> Value {
         if let hit = lock.withLock({ entries[key] }) { return hit }
-        let decoded = try RunConfig.parse(Data(json.utf8))
+        let computed = try compute()
         lock.withLock {
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[key] = decoded
+            entries[key] = computed
         }
-        return decoded
+        return computed
     }
 }
 

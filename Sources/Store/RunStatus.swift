@@ -12,7 +12,6 @@ public enum RunStatus: String, Codable, Sendable, CaseIterable, DatabaseValueCon
     /// Statuses of a run a worker holds the lease of (0004's CHECK: exactly these have a worker).
     public static let holdingLease: [RunStatus] = [.leased, .running]
 
-    public var isFinished: Bool { Self.finished.contains(self) }
     public var holdsLease: Bool { Self.holdingLease.contains(self) }
 
     /// The status as an SQL string literal, for statements that must name it in their text: a
