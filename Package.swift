@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "CSupport", path: "Sources/CSupport"),
         // Files replaced whole or not at all (temporary, fsync, rename): no dependencies, so every module can use it.
         .target(name: "FileSupport"),
+        // The figures a run produces (per layer, metrics, the finished run's), shared by engine, store and API: no dependencies.
+        .target(name: "Figures"),
         .target(
             name: "Tensors", dependencies: ["CDNNL", "CSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
@@ -59,16 +61,16 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Datasets", dependencies: ["Tensors", "CGzip", "CJPEG"]),
         .target(
-            name: "Pruning", dependencies: ["NeuralNet", "Tensors", "FileSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            name: "Pruning", dependencies: ["Figures", "NeuralNet", "Tensors", "FileSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DeviceChecks", dependencies: ["Pruning", "NeuralNet", "Tensors"]),
         .target(
             name: "Experiments",
-            dependencies: ["Pruning", "Datasets", "NeuralNet", "Tensors", "FileSupport", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Figures", "Pruning", "Datasets", "NeuralNet", "Tensors", "FileSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // The service's SQLite schema and queries. Migrations are plain SQL files (the top-level
         // `migrations/` links here) embedded in the binary, one line per file.
         .target(
-            name: "Store", dependencies: ["FileSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            name: "Store", dependencies: ["Figures", "FileSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql"),
                         .embedInCode("Migrations/0003_artifacts.sql"), .embedInCode("Migrations/0004_strict.sql"),
                         .embedInCode("Migrations/0005_event_counts.sql"), .embedInCode("Migrations/0006_results_config.sql"),
@@ -77,7 +79,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Store", "Experiments", "Pruning", "Tensors", "FileSupport",
+                "Figures", "Store", "Experiments", "Pruning", "Tensors", "FileSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -98,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "prunelab",
             dependencies: [
-                "NeuralNet", "Datasets", "Tensors", "CUDABackend", "DeviceChecks", "Pruning", "Experiments", "Store", "Service",
+                "NeuralNet", "Datasets", "Tensors", "CUDABackend", "DeviceChecks", "Figures", "Pruning", "Experiments", "Store", "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
@@ -106,13 +108,13 @@ let package = Package(
         .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "DeviceChecks", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
-        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet", "Tensors", "Datasets"]),
+        .testTarget(name: "PruningTests", dependencies: ["Figures", "Pruning", "NeuralNet", "Tensors", "Datasets"]),
         .testTarget(
             name: "ExperimentsTests",
-            dependencies: ["Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: ["Figures", "Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "FileSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Store", "Experiments",
+        .testTarget(name: "StoreTests", dependencies: ["Figures", "Store", "FileSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ServiceTests", dependencies: ["Figures", "Service", "Store", "Experiments",
                                                         .product(name: "PropertyBased", package: "swift-property-based"),
                                                         .product(name: "GRDB", package: "GRDB.swift"),
                                                         .product(name: "Yams", package: "Yams")]),

@@ -1,4 +1,5 @@
 import Crypto
+import Figures
 import FileSupport
 import Foundation
 import NeuralNet

@@ -13,9 +13,11 @@ public enum JSONCoding {
         return encoder
     }
 
-    public static func decoder() -> JSONDecoder {
+    /// `convertingKeys: false` for types whose coding keys are spelled in snake_case already
+    /// (`RunResult`, `RunFigures`): converting would look them up by their camelCase names.
+    public static func decoder(convertingKeys: Bool = true) -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        if convertingKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return decoder
     }

@@ -1,29 +1,7 @@
+import Figures
 import Foundation
 import Pruning
 import Tensors
-
-/// Per-layer figures of a run's masks.
-public struct LayerFigures: Codable, Equatable, Sendable {
-    public var name: String
-    public var shape: [Int]
-    public var size: Int
-    /// Weights the mask keeps (direct).
-    public var kept: Int
-    /// Kept weights on some input–output path.
-    public var effective: Int
-    /// The quota's target density for the layer (quota-based pruners only).
-    public var quota: Double?
-}
-
-extension LayerFigures {
-    /// The layers of a sparsity report, with the quota's per-layer densities when there are any.
-    public static func of(_ report: SparsityReport, quotas: [Double]?) -> [LayerFigures] {
-        report.layers.enumerated().map { index, layer in
-            LayerFigures(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective,
-                         quota: quotas?[index])
-        }
-    }
-}
 
 /// Training progress at one step.
 public struct RunProgress: Codable, Equatable, Sendable {
@@ -39,31 +17,56 @@ public struct RunProgress: Codable, Equatable, Sendable {
     public var imagesPerSecond: Double
 }
 
-/// What a finished run reports (also `result.json`).
+/// A finished run: which run, and what it measured (`RunFigures`, each figure once; read through
+/// this type as `result.testAccuracy`, `result.effectiveCompression`, …).
+///
+/// As `result.json` and in `prunelab run --json` it is one flat object: key, config, parent key,
+/// the figures' fields and, for readers, the totals and ratios the per-layer table implies
+/// (written, never read back).
+@dynamicMemberLookup
 public struct RunResult: Codable, Equatable, Sendable {
     public var key: String
     public var config: RunConfig
     public var parentKey: String?
-    public var testAccuracy: Double
-    public var testLoss: Double
-    public var trainLoss: Double
-    public var trainAccuracy: Double
-    public var total: Int
-    public var kept: Int
-    public var effective: Int
-    public var directSparsity: Double
-    public var effectiveSparsity: Double
-    public var directCompression: Double
-    public var effectiveCompression: Double
-    public var layers: [LayerFigures]
-    /// SGD steps of the final training phase, and of all phases (lottery-ticket rounds train several).
-    public var steps: Int
-    public var totalSteps: Int
-    public var trainingSeconds: Double
-    public var wallSeconds: Double
-    public var imagesPerSecond: Double
-    /// Step the final phase resumed from (nil when it ran from the start).
-    public var resumedFromStep: Int?
+    public var figures: RunFigures
+
+    public init(key: String, config: RunConfig, parentKey: String?, figures: RunFigures) {
+        self.key = key
+        self.config = config
+        self.parentKey = parentKey
+        self.figures = figures
+    }
+
+    public subscript<Value>(dynamicMember path: KeyPath<RunFigures, Value>) -> Value { figures[keyPath: path] }
+
+    enum CodingKeys: String, CodingKey {
+        case key, config, parentKey = "parent_key"
+        case total, kept, effective, directSparsity = "direct_sparsity", effectiveSparsity = "effective_sparsity"
+        case directCompression = "direct_compression", effectiveCompression = "effective_compression"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        key = try container.decode(String.self, forKey: .key)
+        config = try container.decode(RunConfig.self, forKey: .config)
+        parentKey = try container.decodeIfPresent(String.self, forKey: .parentKey)
+        figures = try RunFigures(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encode(config, forKey: .config)
+        try container.encodeIfPresent(parentKey, forKey: .parentKey)
+        try figures.encode(to: encoder)
+        try container.encode(figures.total, forKey: .total)
+        try container.encode(figures.kept, forKey: .kept)
+        try container.encode(figures.effective, forKey: .effective)
+        try container.encode(figures.directSparsity, forKey: .directSparsity)
+        try container.encode(figures.effectiveSparsity, forKey: .effectiveSparsity)
+        try container.encode(figures.directCompression, forKey: .directCompression)
+        try container.encode(figures.effectiveCompression, forKey: .effectiveCompression)
+    }
 }
 
 /// Everything a run tells the outside world, in order.
@@ -73,10 +76,10 @@ public enum RunEvent {
     case stage(String)
     case progress(RunProgress)
     /// A named scalar at a step (test_accuracy, test_loss, train_loss, …).
-    case metric(step: Int, phase: Int, name: String, value: Double)
-    /// The masks the run trains with: per-layer figures, the masks themselves and their effective
-    /// masks (canonical order), and the pruning figures (direct and effective counts).
-    case masks(layers: [LayerFigures], masks: [Tensor], effectiveMasks: [Tensor], report: SparsityReport)
+    case metric(MetricRecord)
+    /// The masks the run trains with: the masks themselves and their effective masks (canonical
+    /// order), and their per-layer table (with the quota's densities, when it has any).
+    case masks(masks: [Tensor], effectiveMasks: [Tensor], report: SparsityReport)
     /// A checkpoint after `step` steps of `phase`, with its SHA-256 (its content address): its
     /// bytes when the reporter takes them (`takesCheckpoints`), else nil (written to the run's
     /// checkpoint file).

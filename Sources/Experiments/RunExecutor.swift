@@ -1,4 +1,5 @@
 import Datasets
+import Figures
 import FileSupport
 import Foundation
 import NeuralNet
@@ -7,14 +8,6 @@ import Tensors
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A test-set evaluation or other scalar recorded during a run (metrics.jsonl, checkpoint header).
-public struct MetricRecord: Codable, Equatable, Sendable {
-    public var phase: Int
-    public var step: Int
-    public var name: String
-    public var value: Double
-}
 
 /// Where a run keeps its files; nil paths keep everything in memory (tests, dry runs).
 public struct RunFiles: Sendable {
@@ -194,16 +187,13 @@ public final class RunExecutor: @unchecked Sendable {
             try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
                                  metrics: metrics, quotas: quotas, to: final)
         }
-        let layers = LayerFigures.of(report, quotas: quotas)
-        let result = RunResult(
-            key: key, config: config, parentKey: config.parent()?.key,
+        let figures = RunFigures(
             testAccuracy: outcome.test.accuracy, testLoss: outcome.test.loss, trainLoss: outcome.trainLoss,
-            trainAccuracy: outcome.trainAccuracy, total: report.total, kept: report.kept, effective: report.effective,
-            directSparsity: report.directSparsity, effectiveSparsity: report.effectiveSparsity,
-            directCompression: report.directCompression, effectiveCompression: report.effectiveCompression, layers: layers,
+            trainAccuracy: outcome.trainAccuracy, layers: report.withQuotas(quotas).layers,
             steps: config.training.iterations, totalSteps: totalSteps, trainingSeconds: outcome.seconds,
             wallSeconds: monotonicSeconds() - wallStart,
             imagesPerSecond: outcome.seconds > 0 ? Double(outcome.images) / outcome.seconds : 0, resumedFromStep: resumedFrom)
+        let result = RunResult(key: key, config: config, parentKey: config.parent()?.key, figures: figures)
         reporter.report(.finished(result))
         return result
     }
@@ -305,7 +295,7 @@ public final class RunExecutor: @unchecked Sendable {
         let (effectiveMasks, report) = try effective.compute(masks)
         if let path = files.masks { try? MaskFile.write(masks, network: network, to: path) }
         if let path = files.effectiveMasks { try? MaskFile.write(effectiveMasks, network: network, to: path) }
-        reporter.report(.masks(layers: LayerFigures.of(report, quotas: quotas), masks: masks, effectiveMasks: effectiveMasks, report: report))
+        reporter.report(.masks(masks: masks, effectiveMasks: effectiveMasks, report: report.withQuotas(quotas)))
     }
 
     // MARK: - Training
@@ -353,8 +343,9 @@ public final class RunExecutor: @unchecked Sendable {
                                                   imagesPerSecond: rate)))
             for (name, value) in [("train_loss", lastTrain.loss), ("train_accuracy", lastTrain.accuracy),
                                   ("test_loss", test.loss), ("test_accuracy", test.accuracy)] {
-                metrics.append(MetricRecord(phase: phase, step: done, name: name, value: value))
-                reporter.report(.metric(step: done, phase: phase, name: name, value: value))
+                let record = MetricRecord(phase: phase, step: done, name: name, value: value)
+                metrics.append(record)
+                reporter.report(.metric(record))
             }
             writeMetrics()
             windowLoss = 0; windowCorrect = 0; windowImages = 0; windowStart = monotonicSeconds()

@@ -46,7 +46,7 @@ public final class RunStore {
     /// The result of a finished run, if there is one.
     public func result(for key: String) -> RunResult? {
         guard let data = FileManager.default.contents(atPath: file("result.json", of: key)) else { return nil }
-        return try? JSONCoding.decoder().decode(RunResult.self, from: data)
+        return try? JSONCoding.decoder(convertingKeys: false).decode(RunResult.self, from: data)
     }
 
     /// Runs `config` (and first its dense parent when it needs one and it has not run), or returns

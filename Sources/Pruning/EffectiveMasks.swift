@@ -1,29 +1,21 @@
+import Figures
 import NeuralNet
 import Tensors
 
-/// Direct and effective counts of one prunable layer.
-public struct LayerSparsity: Codable, Equatable, Sendable {
-    public var name: String
-    public var shape: [Int]
-    public var size: Int
-    /// Weights the mask keeps.
-    public var kept: Int
-    /// Kept weights on at least one input–output path.
-    public var effective: Int
-}
+/// Direct and effective sparsity of a mask set on a network: its per-layer table (quotas unset),
+/// with totals and compressions derived from it (`LayerTotals`).
+public struct SparsityReport: Codable, Equatable, Sendable, LayerTotals {
+    public var layers: [LayerFigures]
 
-/// Direct and effective sparsity of a mask set on a network.
-public struct SparsityReport: Codable, Equatable, Sendable {
-    public var layers: [LayerSparsity]
+    public init(layers: [LayerFigures]) { self.layers = layers }
 
-    public var total: Int { layers.reduce(0) { $0 + $1.size } }
-    public var kept: Int { layers.reduce(0) { $0 + $1.kept } }
-    public var effective: Int { layers.reduce(0) { $0 + $1.effective } }
-    public var directSparsity: Double { 1 - Double(kept) / Double(total) }
-    public var effectiveSparsity: Double { 1 - Double(effective) / Double(total) }
-    /// total / kept (infinite when nothing is kept).
-    public var directCompression: Double { Double(total) / Double(kept) }
-    public var effectiveCompression: Double { Double(total) / Double(effective) }
+    /// The same table with the quota's per-layer target densities (one a layer), when there are any.
+    public func withQuotas(_ quotas: [Double]?) -> SparsityReport {
+        guard let quotas else { return self }
+        var report = self
+        for index in report.layers.indices where index < quotas.count { report.layers[index].quota = quotas[index] }
+        return report
+    }
 }
 
 /// Exact effective masks (docs/science.md): reachability from an all-ones
@@ -81,7 +73,7 @@ public final class EffectiveMasks {
             return mask
         }
         try graph.run(weights: weights, semiring: .reach)
-        var layers: [LayerSparsity] = []
+        var layers: [LayerFigures] = []
         for index in weights.indices {
             let mask = weights[index].data, product = graph.products[index].data
             let size = weights[index].count
@@ -100,7 +92,7 @@ public final class EffectiveMasks {
                     effective &+= isKept && product[i] > 0 ? 1 : 0
                 }
             }
-            layers.append(LayerSparsity(name: layerNames[index], shape: graph.shapes[index], size: size, kept: kept, effective: effective))
+            layers.append(LayerFigures(name: layerNames[index], shape: graph.shapes[index], size: size, kept: kept, effective: effective))
         }
         return SparsityReport(layers: layers)
     }

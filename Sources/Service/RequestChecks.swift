@@ -1,4 +1,5 @@
 import Experiments
+import Figures
 import Foundation
 import Store
 
@@ -37,7 +38,7 @@ enum RequestChecks {
         try count(totalSteps, field: "total_steps")
     }
 
-    static func metrics(worker: String, _ samples: [MetricSample]) throws(StoreError) {
+    static func metrics(worker: String, _ samples: [MetricRecord]) throws(StoreError) {
         try Self.worker(worker)
         guard samples.count <= metricsPerBatch else {
             throw .invalid(field: "metrics", reason: "\(samples.count) metrics in one batch, at most \(metricsPerBatch)")
@@ -56,65 +57,41 @@ enum RequestChecks {
     }
 
     /// A finish's figures against the run's layout: the per-layer table is the architecture's
-    /// (names, shapes, sizes), counts are consistent per layer (effective ≤ kept ≤ size) and the
-    /// totals and compressions are what the table implies (a compression may be left out). The
-    /// compressions stored are computed here from the counts, so what the store holds never
-    /// depends on a client's arithmetic.
-    static func finish(_ finish: Components.Schemas.Finish, layout: RunLayout) throws(StoreError)
-        -> (figures: FinalFigures, layers: [LayerSample]) {
+    /// (names, shapes, sizes), counts are consistent per layer (effective ≤ kept ≤ size), and the
+    /// scalars are in range. Totals and compressions are not sent: the store derives them from
+    /// the table, so what it holds never depends on a client's arithmetic.
+    static func finish(_ finish: Components.Schemas.Finish, layout: RunLayout) throws(StoreError) -> RunFigures {
         try worker(finish.worker)
-        guard finish.layers.count == layout.layers.count else {
-            throw .invalid(field: "layers", reason: "\(finish.layers.count) layers, \(layout.architecture) has \(layout.layers.count)")
+        let figures = finish.figures
+        guard figures.layers.count == layout.layers.count else {
+            throw .invalid(field: "figures.layers", reason: "\(figures.layers.count) layers, \(layout.architecture) has \(layout.layers.count)")
         }
-        var total = 0, kept = 0, effective = 0
-        for (index, (layer, expected)) in zip(finish.layers, layout.layers).enumerated() {
+        for (index, (layer, expected)) in zip(figures.layers, layout.layers).enumerated() {
             guard layer.name == expected.name, layer.shape == expected.shape, layer.size == expected.size else {
-                throw .invalid(field: "layers", reason: "layer \(index) is \(expected.name) \(expected.shape) in \(layout.architecture)")
+                throw .invalid(field: "figures.layers", reason: "layer \(index) is \(expected.name) \(expected.shape) in \(layout.architecture)")
             }
             guard (0...layer.size).contains(layer.kept), (0...layer.kept).contains(layer.effective) else {
-                throw .invalid(field: "layers", reason: "layer \(index) (\(layer.name)): inconsistent size, kept and effective counts")
+                throw .invalid(field: "figures.layers", reason: "layer \(index) (\(layer.name)): inconsistent size, kept and effective counts")
             }
             if let quota = layer.quota, !(quota.isFinite && quota >= 0) {
-                throw .invalid(field: "layers", reason: "layer \(index) (\(layer.name)): quota must be a non-negative number")
-            }
-            // Bounded by the architecture's sizes: these sums cannot overflow.
-            total += expected.size
-            kept += layer.kept
-            effective += layer.effective
-        }
-        for (field, given, sum) in [("total", finish.total, total), ("kept", finish.kept, kept), ("effective", finish.effective, effective)]
-        where given != sum {
-            throw .invalid(field: field, reason: "\(field) is \(given), the layers add up to \(sum)")
-        }
-        func compression(_ field: String, _ given: Double?, count: Int) throws(StoreError) -> Double? {
-            let implied = count > 0 ? Double(total) / Double(count) : nil
-            switch (given, implied) {
-            case (nil, _): return implied
-            case let (given?, implied?) where abs(given - implied) <= 1e-9 * implied: return implied
-            default:
-                throw .invalid(field: field, reason: "\(field) must be total / \(field == "direct_compression" ? "kept" : "effective") = "
-                               + (implied.map { "\($0)" } ?? "absent (nothing left)") + ", got \(given.map { "\($0)" } ?? "nothing")")
+                throw .invalid(field: "figures.layers", reason: "layer \(index) (\(layer.name)): quota must be a non-negative number")
             }
         }
-        let direct = try compression("direct_compression", finish.direct_compression, count: kept)
-        let live = try compression("effective_compression", finish.effective_compression, count: effective)
-        guard (0...1).contains(finish.test_accuracy) else {
-            throw .invalid(field: "test_accuracy", reason: "an accuracy is in [0, 1], got \(finish.test_accuracy)")
+        for (field, value) in [("test_accuracy", figures.testAccuracy), ("train_accuracy", figures.trainAccuracy)]
+        where !(0...1).contains(value) {
+            throw .invalid(field: "figures.\(field)", reason: "an accuracy is in [0, 1], got \(value)")
         }
-        for (field, value) in [("test_loss", finish.test_loss), ("wall_seconds", finish.wall_seconds),
-                               ("images_per_second", finish.images_per_second)] where !(value.isFinite && value >= 0) {
-            throw .invalid(field: field, reason: "\(field) must be a non-negative number, got \(value)")
+        // Losses are NaN when absent (a diverged run); present, they are non-negative.
+        for (field, value) in [("test_loss", figures.testLoss), ("train_loss", figures.trainLoss),
+                               ("training_seconds", figures.trainingSeconds), ("wall_seconds", figures.wallSeconds),
+                               ("images_per_second", figures.imagesPerSecond)]
+        where !(value.isNaN && field.hasSuffix("_loss")) && !(value.isFinite && value >= 0) {
+            throw .invalid(field: "figures.\(field)", reason: "\(field) must be a non-negative number, got \(value)")
         }
-        let result: Data
-        do { result = try JSONEncoder().encode(finish.result) } catch { throw .invalid(field: "result", reason: "not encodable: \(error)") }
-        let figures = FinalFigures(testAccuracy: finish.test_accuracy, testLoss: finish.test_loss, totalWeights: total, kept: kept,
-                                   effective: effective, directCompression: direct, effectiveCompression: live,
-                                   wallSeconds: finish.wall_seconds, imagesPerSecond: finish.images_per_second,
-                                   result: String(decoding: result, as: UTF8.self))
-        let layers = finish.layers.map {
-            LayerSample(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective, quota: $0.quota)
+        for (field, value) in [("steps", figures.steps), ("total_steps", figures.totalSteps), ("resumed_from_step", figures.resumedFromStep ?? 0)] {
+            try count(value, field: "figures.\(field)")
         }
-        return (figures, layers)
+        return figures
     }
 
     /// Splits an uploaded masks body (`packedMaskBytes` long: the caller bounds it while reading)

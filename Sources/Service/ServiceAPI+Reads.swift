@@ -1,4 +1,5 @@
 import Foundation
+import Figures
 import OpenAPIRuntime
 import Pruning
 import Store
@@ -115,11 +116,11 @@ extension ServiceAPI {
         var metrics = try store.metrics(key).filter(\.value.isFinite)
         if input.query.latest == true {
             // In (phase, step) order: the last of each name is its latest.
-            var latest: [String: MetricSample] = [:]
+            var latest: [String: MetricRecord] = [:]
             for metric in metrics { latest[metric.name] = metric }
             metrics = latest.values.sorted { $0.name < $1.name }
         }
-        return .ok(.init(body: .json(.init(metrics: metrics.map { .init(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }))))
+        return .ok(.init(body: .json(.init(metrics: metrics))))
     }
 
     func runMasks(_ input: Operations.runMasks.Input) async throws -> Operations.runMasks.Output {

@@ -73,9 +73,8 @@ extension ServiceAPI {
     func uploadMetrics(_ input: Operations.uploadMetrics.Input) async throws -> Operations.uploadMetrics.Output {
         guard case let .json(batch) = input.body else { throw APIError(.badRequest, "expected JSON", field: "body") }
         return try await guarded(input.path.key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
-            let samples = batch.metrics.map { MetricSample(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
-            try RequestChecks.metrics(worker: batch.worker, samples)
-            try store.recordMetrics(key: input.path.key, worker: batch.worker, samples)
+            try RequestChecks.metrics(worker: batch.worker, batch.metrics)
+            try store.recordMetrics(key: input.path.key, worker: batch.worker, batch.metrics)
             metrics.metricsIngested.increment(by: Int64(batch.metrics.count))
             return .noContent(.init())
         }
@@ -176,8 +175,7 @@ extension ServiceAPI {
         return try await guarded(key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
             try RequestChecks.worker(finish.worker)
             try requireLease(key, worker: finish.worker)
-            let (figures, layers) = try RequestChecks.finish(finish, layout: try layout(of: key))
-            try store.finish(key: key, worker: finish.worker, figures: figures, layers: layers)
+            try store.finish(key: key, worker: finish.worker, figures: try RequestChecks.finish(finish, layout: try layout(of: key)))
             return .noContent(.init())
         }
     }

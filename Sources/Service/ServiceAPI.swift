@@ -60,7 +60,6 @@ struct ServiceAPI: APIProtocol {
             return .notFound(.init(body: .json(.init(error: "unknown run \(key)", field: "key"))))
         }
         let config = try config(key: key, json: run.config)
-        let layers = run.layers.map(Self.layer)
         func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
         return .ok(.init(body: .json(.init(
             key: key, status: Self.status(run.status), attempts: run.attempts, error: run.error,
@@ -69,11 +68,7 @@ struct ServiceAPI: APIProtocol {
             parents: run.parents, test_accuracy: run.testAccuracy, test_loss: run.testLoss, total: run.totalWeights, kept: run.kept,
             effective: run.effective, direct_compression: finite(run.directCompression),
             effective_compression: finite(run.effectiveCompression), wall_seconds: run.wallSeconds,
-            images_per_second: run.imagesPerSecond, layers: layers.isEmpty ? nil : layers))))
-    }
-
-    static func layer(_ layer: LayerSample) -> Components.Schemas.Layer {
-        .init(name: layer.name, shape: layer.shape, size: layer.size, kept: layer.kept, effective: layer.effective, quota: layer.quota)
+            images_per_second: run.imagesPerSecond, layers: run.layers.isEmpty ? nil : run.layers))))
     }
 
     // Statuses cross the boundary by exhaustive switches: a case the store gains and the

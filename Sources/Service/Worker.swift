@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Experiments
+import Figures
 import Foundation
 import HTTPTypes
 import Logging
@@ -392,14 +393,7 @@ public final class Worker: @unchecked Sendable {
                 }, log: log)
                 guard case .noContent = answer else { throw WorkerError(description: "the server refused the final state of run \(key): \(answer)") }
             }
-            let finish = Components.Schemas.Finish(
-                worker: id, test_accuracy: result.testAccuracy, test_loss: result.testLoss, total: result.total, kept: result.kept,
-                effective: result.effective, direct_compression: result.directCompression.isFinite ? result.directCompression : nil,
-                effective_compression: result.effectiveCompression.isFinite ? result.effectiveCompression : nil,
-                wall_seconds: result.wallSeconds, images_per_second: result.imagesPerSecond,
-                layers: result.layers.map { .init(name: $0.name, shape: $0.shape, size: $0.size, kept: $0.kept, effective: $0.effective,
-                                                  quota: $0.quota) },
-                result: .init(additionalProperties: try Self.resultObject(result)))
+            let finish = Components.Schemas.Finish(worker: id, figures: result.figures)
             switch try await retrying({ try await self.client.finishRun(path: .init(key: key), body: .json(finish)) }, log: log) {
             case .noContent:
                 log.info("run finished", metadata: ["test_accuracy": "\(result.testAccuracy)",
@@ -453,10 +447,6 @@ public final class Worker: @unchecked Sendable {
     static func brief(_ error: any Error) -> String {
         "\((error as? ClientError)?.underlyingError ?? error)"
     }
-
-    static func resultObject(_ result: RunResult) throws -> OpenAPIObjectContainer {
-        try JSONDecoder().decode(OpenAPIObjectContainer.self, from: try JSONCoding.encoder().encode(result))
-    }
 }
 
 extension Optional {
@@ -484,7 +474,7 @@ final class Uplink: Reporter, @unchecked Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     /// Metrics the server did not store, sent again first.
-    private var unsent: [Components.Schemas.Metric] = []
+    private var unsent: [MetricRecord] = []
     /// The masks the run trains with, packed as the masks route takes them.
     private(set) var packedMasks: (direct: Data, effective: Data)?
 
@@ -502,7 +492,7 @@ final class Uplink: Reporter, @unchecked Sendable {
 
     func report(_ event: RunEvent) {
         if case let .stage(name) = event { log.info("run stage", metadata: ["stage": "\(name)"]) }
-        if case let .masks(_, masks, effectiveMasks, _) = event {
+        if case let .masks(masks, effectiveMasks, _) = event {
             let packed = (Self.pack(masks), Self.pack(effectiveMasks))
             lock.withLock { packedMasks = packed }
         }
@@ -517,7 +507,7 @@ final class Uplink: Reporter, @unchecked Sendable {
     }
 
     /// The metrics the server has not stored yet (after `close()` and the last pump).
-    func takeUnsent() -> [Components.Schemas.Metric] {
+    func takeUnsent() -> [MetricRecord] {
         lock.withLock {
             defer { unsent.removeAll() }
             return unsent
@@ -550,11 +540,11 @@ final class Uplink: Reporter, @unchecked Sendable {
         defer { timer.cancel() }
         var iterator = wakeups.makeAsyncIterator()
         while await iterator.next() != nil {
-            let (events, isClosed, retry) = lock.withLock { () -> ([RunEvent], Bool, [Components.Schemas.Metric]) in
+            let (events, isClosed, retry) = lock.withLock { () -> ([RunEvent], Bool, [MetricRecord]) in
                 defer { pending.removeAll(); unsent.removeAll() }
                 return (pending, closed, unsent)
             }
-            var metrics: [Components.Schemas.Metric] = retry
+            var metrics: [MetricRecord] = retry
             var progress: RunProgress?
             // Events go out in order: a checkpoint is uploaded only after every metric before it,
             // so a resumed run never lacks metrics its checkpoint has already passed.
@@ -562,8 +552,8 @@ final class Uplink: Reporter, @unchecked Sendable {
             let newest = events.lastIndex { if case .checkpoint = $0 { true } else { false } }
             for (index, event) in events.enumerated() {
                 switch event {
-                case let .metric(step, phase, name, value) where value.isFinite:
-                    metrics.append(.init(phase: phase, step: step, name: name, value: value))
+                case let .metric(record) where record.value.isFinite:
+                    metrics.append(record)
                 case let .progress(p): progress = p
                 case let .checkpoint(step, phase, sha256, bytes?):
                     guard index == newest, !leaseLost else { continue }
@@ -586,7 +576,7 @@ final class Uplink: Reporter, @unchecked Sendable {
     private func markLost() { lock.withLock { lost = true } }
 
     /// Uploads and empties a batch of metrics.
-    func send(_ metrics: inout [Components.Schemas.Metric]) async {
+    func send(_ metrics: inout [MetricRecord]) async {
         guard !metrics.isEmpty else { return }
         let batch = Components.Schemas.MetricBatch(worker: worker.id, metrics: metrics)
         metrics.removeAll()

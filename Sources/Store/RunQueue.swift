@@ -1,3 +1,4 @@
+import Figures
 import Foundation
 import GRDB
 
@@ -13,28 +14,6 @@ public struct Lease: Sendable, Equatable {
     public var hasCheckpoint: Bool
     /// Parent runs' keys (finished), whose final state the worker fetches.
     public var parents: [String]
-}
-
-/// The final figures of a succeeded run.
-public struct FinalFigures: Sendable, Equatable {
-    public var testAccuracy: Double
-    public var testLoss: Double
-    public var totalWeights: Int
-    public var kept: Int
-    public var effective: Int
-    public var directCompression: Double?
-    /// nil when nothing is effective (infinite compression).
-    public var effectiveCompression: Double?
-    public var wallSeconds: Double
-    public var imagesPerSecond: Double
-    /// The whole result as JSON.
-    public var result: String
-    public init(testAccuracy: Double, testLoss: Double, totalWeights: Int, kept: Int, effective: Int, directCompression: Double?,
-                effectiveCompression: Double?, wallSeconds: Double, imagesPerSecond: Double, result: String) {
-        self.testAccuracy = testAccuracy; self.testLoss = testLoss; self.totalWeights = totalWeights; self.kept = kept
-        self.effective = effective; self.directCompression = directCompression; self.effectiveCompression = effectiveCompression
-        self.wallSeconds = wallSeconds; self.imagesPerSecond = imagesPerSecond; self.result = result
-    }
 }
 
 /// A worker as it introduces itself when asking for work.
@@ -151,7 +130,7 @@ extension Store {
     }
 
     /// Stores a batch of metrics (re-sent metrics after a resume replace their earlier values).
-    public func recordMetrics(key: String, worker: String, _ samples: [MetricSample]) throws {
+    public func recordMetrics(key: String, worker: String, _ samples: [MetricRecord]) throws {
         try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
             let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO metrics (run_key, phase, step, name, value) VALUES (?, ?, ?, ?, ?)")
@@ -223,29 +202,34 @@ extension Store {
                    WHERE d.parent_key = r.key AND child.status IN \(RunStatus.unfinished)))
             """
 
-    /// Records a succeeded run: final figures and per-layer table, after checking them against
-    /// the masks the worker uploaded (`saveMasks`: both kinds, as many bits set per layer as the
-    /// table says, effective ⊆ direct). Drops the checkpoints nothing needs any more.
-    public func finish(key: String, worker: String, figures: FinalFigures, layers: [LayerSample]) throws {
+    /// Records a succeeded run: its figures (the per-layer table in `layers`, the totals and
+    /// compressions it implies in the run's columns, the whole as `result`), after checking them
+    /// against the masks the worker uploaded (`saveMasks`: both kinds, as many bits set per layer
+    /// as the table says, effective ⊆ direct). Drops the checkpoints nothing needs any more.
+    public func finish(key: String, worker: String, figures: RunFigures) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let result = String(decoding: try encoder.encode(figures), as: UTF8.self)
+        func finite(_ value: Double) -> Double? { value.isFinite ? value : nil }
         let released: [String] = try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
-            try Self.checkMasks(db, key: key, layers: layers)
+            try Self.checkMasks(db, key: key, layers: figures.layers)
             try db.cachedStatement(sql: """
                 UPDATE runs SET status = ?, worker_id = NULL, lease_expires = NULL, error = NULL,
                     finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), test_accuracy = ?, test_loss = ?, total_weights = ?,
                     kept = ?, effective = ?, direct_compression = ?, effective_compression = ?, wall_seconds = ?,
                     images_per_second = ?, result = ?, step = total_steps
                 WHERE key = ?
-                """).execute(arguments: [RunStatus.succeeded, figures.testAccuracy, figures.testLoss, figures.totalWeights, figures.kept,
-                                 figures.effective, figures.directCompression, figures.effectiveCompression, figures.wallSeconds,
-                                 figures.imagesPerSecond, figures.result, key])
+                """).execute(arguments: [RunStatus.succeeded, figures.testAccuracy, finite(figures.testLoss), figures.total, figures.kept,
+                                 figures.effective, finite(figures.directCompression), finite(figures.effectiveCompression),
+                                 figures.wallSeconds, figures.imagesPerSecond, result, key])
             try db.cachedStatement(sql: "DELETE FROM layers WHERE run_key = ?").execute(arguments: [key])
             let layer = try db.makeStatement(sql: """
                 INSERT INTO layers (run_key, layer_index, name, shape, size, kept, effective, quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for (index, sample) in layers.enumerated() {
-                let shape = "[" + sample.shape.map(String.init).joined(separator: ",") + "]"
-                try layer.execute(arguments: [key, index, sample.name, shape, sample.size, sample.kept, sample.effective, sample.quota])
+            for (index, figures) in figures.layers.enumerated() {
+                let shape = "[" + figures.shape.map(String.init).joined(separator: ",") + "]"
+                try layer.execute(arguments: [key, index, figures.name, shape, figures.size, figures.kept, figures.effective, figures.quota])
             }
             try db.cachedStatement(sql: "INSERT INTO events (kind, run_key, worker_id) VALUES ('succeeded', ?, ?)").execute(arguments: [key, worker])
             // A dense run keeps its final state (uploaded as its last checkpoint) while children wait to prune it.
@@ -271,7 +255,7 @@ extension Store {
 
     /// The uploaded masks of `key` agree with `layers`: one per layer and kind, as many bits set as
     /// the layer's kept (direct) and effective counts, and no effective weight the direct mask prunes.
-    static func checkMasks(_ db: Database, key: String, layers: [LayerSample]) throws {
+    static func checkMasks(_ db: Database, key: String, layers: [LayerFigures]) throws {
         var masks: [String: [Int: Data]] = ["direct": [:], "effective": [:]]
         for row in try Row.fetchAll(db, sql: "SELECT layer_index, kind, bits FROM masks WHERE run_key = ?", arguments: [key]) {
             masks[row["kind"], default: [:]][row["layer_index"]] = row["bits"]

@@ -1,3 +1,4 @@
+import Figures
 import Foundation
 import GRDB
 
@@ -27,7 +28,7 @@ public struct RunSummary: Codable, Sendable, Equatable, FetchableRecord, TableRe
     /// Dense runs this one prunes from (from `run_dependencies`, not a column).
     public var parents: [String] = []
     /// Per prunable layer, once the run succeeded (from `layers`, not a column).
-    public var layers: [LayerSample] = []
+    public var layers: [LayerFigures] = []
 
     /// The `runs` columns, each named once.
     enum CodingKeys: String, CodingKey, CaseIterable, ColumnExpression {
@@ -53,8 +54,8 @@ extension Store {
             run.parents = try String.fetchAll(db.cachedStatement(literal: """
                 SELECT parent_key FROM run_dependencies WHERE run_key = \(key) ORDER BY parent_key
                 """))
-            run.layers = try LayerSample.fetchAll(db.cachedStatement(literal: """
-                SELECT \(columnsOf: LayerSample.self) FROM layers WHERE run_key = \(key) ORDER BY layer_index
+            run.layers = try LayerFigures.fetchAll(db.cachedStatement(literal: """
+                SELECT \(columnsOf: LayerFigures.self) FROM layers WHERE run_key = \(key) ORDER BY layer_index
                 """))
             return run
         }
@@ -62,17 +63,17 @@ extension Store {
 
     /// A succeeded run's masks of one kind ("direct" or "effective") with their layers, in
     /// canonical order; nil when the run has none stored.
-    public func masks(_ key: String, kind: String) throws -> [(layer: LayerSample, bits: Data)]? {
+    public func masks(_ key: String, kind: String) throws -> [(layer: LayerFigures, bits: Data)]? {
         try pool.read { db in
             let rows = try Row.fetchAll(db, SQLRequest(literal: """
-                SELECT \(columnsOf: LayerSample.self, tableAlias: "l"), m.bits FROM layers l
+                SELECT \(columnsOf: LayerFigures.self, tableAlias: "l"), m.bits FROM layers l
                 JOIN masks m ON m.run_key = l.run_key AND m.layer_index = l.layer_index AND m.kind = \(kind)
                 JOIN runs r ON r.key = l.run_key AND r.status = \(RunStatus.succeeded)
                 WHERE l.run_key = \(key) ORDER BY l.layer_index
                 """))
             let layerCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM layers WHERE run_key = ?", arguments: [key]) ?? 0
             guard !rows.isEmpty, rows.count == layerCount else { return nil }
-            return try rows.map { (try LayerSample(row: $0), $0["bits"]) }
+            return try rows.map { (try LayerFigures(row: $0), $0["bits"]) }
         }
     }
 }

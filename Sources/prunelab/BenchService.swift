@@ -129,13 +129,16 @@ struct ServiceBench {
 
         // Lease → finish cycles, one connection per worker, as a worker does them: lease, upload both
         // kinds of packed masks (2 × 33 KB, as binary), then finish with LeNet-300-100's per-layer
-        // table (whose counts the masks match) and a real result object.
+        // table (whose counts the masks match) and a real run's figures.
         let layers: [(name: String, shape: [Int], kept: Int, effective: Int)] = [
             ("fc1", [300, 784], 23_520, 23_000), ("fc2", [100, 300], 3_000, 2_900), ("fc3", [10, 100], 100, 100)]
         let finishBody = String(decoding: try JSONSerialization.data(withJSONObject: [
-            "worker": "WORKER", "test_accuracy": 0.9, "test_loss": 0.3, "total": 266_200, "kept": 26_620,
-            "effective": 26_000, "wall_seconds": 1.0, "images_per_second": 1000.0, "result": Self.typicalResult,
-            "layers": layers.map { ["name": $0.name, "shape": $0.shape, "size": $0.shape.reduce(1, *), "kept": $0.kept, "effective": $0.effective] },
+            "worker": "WORKER",
+            "figures": [
+                "test_accuracy": 0.886, "test_loss": 0.3534, "train_loss": 0.2630, "train_accuracy": 0.904, "steps": 96_000,
+                "total_steps": 96_000, "training_seconds": 30.2, "wall_seconds": 400.7, "images_per_second": 33_949.0,
+                "layers": layers.map { ["name": $0.name, "shape": $0.shape, "size": $0.shape.reduce(1, *), "kept": $0.kept, "effective": $0.effective] },
+            ] as [String: Any],
         ] as [String: Any]), as: UTF8.self)
         /// Every layer's first `count` weights kept, packed as the masks route takes them.
         func packed(_ count: (Int, Int, Int)) -> Data {
@@ -192,23 +195,6 @@ struct ServiceBench {
         report.leaseFinishErrors = cycles.errors
         return report
     }
-
-    /// A LeNet-300-100 synflow run's result object as a worker sends it (about 1 KB).
-    nonisolated(unsafe) static let typicalResult: [String: Any] = {
-        let text = """
-            {"training_seconds":30.2,"direct_sparsity":0.9,"config":{"pruner":"synflow","synflow":{"rounds":100},"format":1,
-             "architecture":"lenet300-100","mode":"direct","compression":10,"dataset":"fashion-mnist","shuffle":false,"seed":0,
-             "training":{"eval_every":9600,"momentum":0.9,"lr_drops":[25000,50000,75000],"weight_decay":0.0005,"batch_size":100,
-             "iterations":96000,"learning_rate":0.1}},"test_loss":0.3534,"train_loss":0.2630,"effective":26603,"total_steps":96000,
-             "test_accuracy":0.886,"effective_sparsity":0.9000638617580766,"key":"2b208a371f3456cc626b03865723a25ed19dfa947e7bce5bd886aae53f1420b4",
-             "kept":26620,"effective_compression":10.006390256737962,"wall_seconds":400.7,"total":266200,"images_per_second":33949.0,
-             "train_accuracy":0.904,"steps":96000,"direct_compression":10,"layers":[
-             {"kept":16588,"shape":[300,784],"size":235200,"name":"fc1","effective":16586},
-             {"shape":[100,300],"name":"fc2","size":30000,"kept":9054,"effective":9039},
-             {"kept":978,"name":"fc3","shape":[10,100],"size":1000,"effective":978}]}
-            """
-        return (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
-    }()
 
     private func lease(_ server: ServerProcess, worker: String) async throws -> String? {
         let reply = try await server.send("POST", "/api/v1/workers/lease", body: Data("{\"worker\": \"\(worker)\"}".utf8))

@@ -1,36 +1,45 @@
 import ArgumentParser
 import Datasets
 import Experiments
+import Figures
 import Foundation
 import NeuralNet
 import Pruning
 import Tensors
 
-/// Direct and effective counts of one mask set, as printed by the CLI.
+/// Direct and effective counts of one mask set, as printed by the CLI: the report's per-layer
+/// table and, for readers, the totals and ratios it implies.
 struct SparsityFigures: Encodable {
     var architecture: String
     var inputShape: [Int]
-    var total: Int
-    var kept: Int
-    var effective: Int
-    var directSparsity: Double
-    var effectiveSparsity: Double
-    var directCompression: Double
-    var effectiveCompression: Double
-    var layers: [LayerFigures]
+    var report: SparsityReport
 
     init(architecture: String, inputShape: [Int], report: SparsityReport, quotas: [Double]? = nil) {
         self.architecture = architecture
         self.inputShape = inputShape
-        total = report.total
-        kept = report.kept
-        effective = report.effective
-        directSparsity = report.directSparsity
-        effectiveSparsity = report.effectiveSparsity
-        directCompression = report.directCompression
-        effectiveCompression = report.effectiveCompression
-        layers = LayerFigures.of(report, quotas: quotas)
+        self.report = report.withQuotas(quotas)
     }
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, inputShape, total, kept, effective, directSparsity, effectiveSparsity, directCompression, effectiveCompression
+        case layers
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(architecture, forKey: .architecture)
+        try container.encode(inputShape, forKey: .inputShape)
+        try container.encode(report.total, forKey: .total)
+        try container.encode(report.kept, forKey: .kept)
+        try container.encode(report.effective, forKey: .effective)
+        try container.encode(report.directSparsity, forKey: .directSparsity)
+        try container.encode(report.effectiveSparsity, forKey: .effectiveSparsity)
+        try container.encode(report.directCompression, forKey: .directCompression)
+        try container.encode(report.effectiveCompression, forKey: .effectiveCompression)
+        try container.encode(report.layers, forKey: .layers)
+    }
+
+    var layers: [LayerFigures] { report.layers }
 
     /// A readable table for the terminal.
     var table: String {
@@ -42,8 +51,8 @@ struct SparsityFigures: Encodable {
                          + pad("\(layer.effective)", 11) + (layer.quota.map { String(format: "%.4f", $0) } ?? ""))
         }
         lines.append(String(format: "total %d weights: kept %d (direct sparsity %.6f, compression %@), effective %d (sparsity %.6f, compression %@)",
-                            total, kept, directSparsity, formatCompression(directCompression), effective, effectiveSparsity,
-                            formatCompression(effectiveCompression)))
+                            report.total, report.kept, report.directSparsity, formatCompression(report.directCompression), report.effective, report.effectiveSparsity,
+                            formatCompression(report.effectiveCompression)))
         return lines.joined(separator: "\n")
     }
 }

@@ -79,14 +79,14 @@ final class ProgressPrinter: Reporter {
                        + (config.compression.map { " \(config.mode ?? "direct") \($0)×" } ?? "") + ", seed \(config.seed)")
         case let .stage(name):
             printError("prunelab: \(name)")
-        case let .masks(_, _, _, report):
+        case let .masks(_, _, report):
             printError("prunelab: masks keep \(report.kept) of \(report.total) weights (direct \(formatCompression(report.directCompression))), "
                        + "\(report.effective) effective (\(formatCompression(report.effectiveCompression)))")
         case let .progress(p):
             printError(String(format: "step %d/%d%@  lr %.4g  train loss %.4f acc %.2f%%  %.0f images/s", p.step, p.steps,
                               p.phase > 0 ? " (round \(p.phase))" : "", p.learningRate, p.loss, 100 * p.accuracy, p.imagesPerSecond))
-        case let .metric(_, _, name, value) where name == "test_accuracy":
-            printError(String(format: "  test accuracy %.2f%%", 100 * value))
+        case let .metric(record) where record.name == "test_accuracy":
+            printError(String(format: "  test accuracy %.2f%%", 100 * record.value))
         case .metric, .checkpoint, .finished:
             break
         }

@@ -128,14 +128,15 @@ final class EpochPrinter: Reporter {
             if let header { printError(header) }
             header = nil
         case let .progress(progress): self.progress = progress
-        case let .metric(_, _, name, value):
-            figures[name] = value
+        case let .metric(record):
+            let name = record.name
+            figures[name] = record.value
             // test_accuracy is the evaluation's last figure.
             guard name == "test_accuracy", let progress else { return }
             let images = Double(stepsPerEpoch * batchSize)
             let epoch = EpochResult(epoch: progress.step / stepsPerEpoch, learningRate: progress.learningRate,
                                     trainLoss: figures["train_loss"] ?? .nan, trainAccuracy: figures["train_accuracy"] ?? .nan,
-                                    testLoss: figures["test_loss"] ?? .nan, testAccuracy: value,
+                                    testLoss: figures["test_loss"] ?? .nan, testAccuracy: record.value,
                                     seconds: progress.imagesPerSecond > 0 ? images / progress.imagesPerSecond : 0,
                                     imagesPerSecond: progress.imagesPerSecond)
             history.append(epoch)

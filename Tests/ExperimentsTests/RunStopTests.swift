@@ -41,7 +41,7 @@ final class StopCounter: @unchecked Sendable {
         let resumed = try RunExecutor(config: config, reporter: recorder, files: files).run(resume: checkpoint)
         #expect(resumed.resumedFromStep == 16)
         #expect(resumed.testAccuracy == whole.testAccuracy && resumed.testLoss == whole.testLoss && resumed.trainLoss == whole.trainLoss)
-        let steps = recorder.events.compactMap { if case let .metric(step, _, name, _) = $0, name == "test_accuracy" { step } else { nil } }
+        let steps = recorder.events.compactMap { if case let .metric(record) = $0, record.name == "test_accuracy" { record.step } else { nil } }
         #expect(steps == [16, 24], "the resumed run evaluates step 16 first")
     }
 

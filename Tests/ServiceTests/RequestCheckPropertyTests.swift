@@ -1,4 +1,5 @@
 import Experiments
+import Figures
 import Foundation
 import PropertyBased
 @testable import Service
@@ -33,7 +34,7 @@ import Testing
             let inRange = (0...Int(Int32.max)).contains(value), goodWorker = (1...200).contains(worker.count)
             #expect(field == (goodWorker ? (inRange ? nil : "step") : "worker"))
             let metric = Self.invalidField {
-                try RequestChecks.metrics(worker: "w", [MetricSample(phase: 0, step: value, name: name, value: 0.5)])
+                try RequestChecks.metrics(worker: "w", [MetricRecord(phase: 0, step: value, name: name, value: 0.5)])
             }
             #expect(metric == (inRange ? ((1...64).contains(name.count) ? nil : "metrics[0].name") : "metrics[0].step"))
         }
@@ -77,43 +78,40 @@ import Testing
     }
 
     /// Finishes whose counts are drawn around and beyond every bound: accepted exactly when the
-    /// table is the architecture's, effective ≤ kept ≤ size per layer, the totals are the sums and
-    /// the compressions are total / count; what is stored is then the server's own arithmetic.
+    /// table is the architecture's, effective ≤ kept ≤ size per layer and the scalars are in
+    /// range; the totals and compressions are then the table's own (nothing else carries them).
     @Test func finishesAreAcceptedExactlyWhenConsistent() async {
         let layers = Self.layout.layers
         let count = Gen.oneOf(Gen.int(in: 0...1000), Gen.element(of: [-1, 0, Int.max, Int.min, 235_200, 235_201]).map { $0 ?? 0 })
-        await propertyCheck(count: 3000, input: count.array(of: 3), count.array(of: 3), Gen.int(in: 0...7), Gen.double(in: -0.5...1.5)) {
-            kept, effective, tamper, accuracy in
+        let loss = Gen.element(of: [0.3, 0, -0.1, .nan, .infinity]).map { $0 ?? 0 }
+        await propertyCheck(count: 3000, input: count.array(of: 3), count.array(of: 3), Gen.int(in: 0...7), Gen.double(in: -0.5...1.5), loss) {
+            kept, effective, tamper, accuracy, testLoss in
             let table = zip(layers, zip(kept, effective)).map { layer, counts in
-                Components.Schemas.Layer(name: layer.name, shape: layer.shape, size: layer.size, kept: counts.0, effective: counts.1)
+                LayerFigures(name: layer.name, shape: layer.shape, size: layer.size, kept: counts.0, effective: counts.1)
             }
             let consistent = zip(layers, zip(kept, effective)).allSatisfy { (0...$0.size).contains($1.0) && (0...$1.0).contains($1.1) }
             let total = layers.reduce(0) { $0 + $1.size }
-            // Sums of counts within the sizes cannot overflow; others are only used when consistent.
-            let keptSum = consistent ? kept.reduce(0, +) : 0, liveSum = consistent ? effective.reduce(0, +) : 0
-            var finish = Components.Schemas.Finish(
-                worker: "w", test_accuracy: accuracy, test_loss: 0.3, total: total, kept: keptSum, effective: liveSum,
-                direct_compression: keptSum > 0 ? Double(total) / Double(keptSum) : nil,
-                effective_compression: liveSum > 0 ? Double(total) / Double(liveSum) : nil,
-                wall_seconds: 1, images_per_second: 100, layers: table, result: .init())
+            var finish = Components.Schemas.Finish(worker: "w", figures: RunFigures(
+                testAccuracy: accuracy, testLoss: testLoss, trainLoss: 0.2, trainAccuracy: 0.9, layers: table, steps: 10, totalSteps: 10,
+                trainingSeconds: 1, wallSeconds: 1, imagesPerSecond: 100))
             switch tamper {
-            case 1: finish.total += 1
-            case 2: finish.kept = finish.kept == 0 ? 1 : finish.kept - 1
-            case 3: finish.direct_compression = (finish.direct_compression ?? 1) * 1.001
-            case 4: finish.layers.removeLast()
-            case 5: finish.layers[0].shape = [300, 785]
+            case 1: finish.figures.steps = -1
+            case 2: finish.figures.wallSeconds = .infinity
+            case 3: finish.figures.trainAccuracy = 1.5
+            case 4: finish.figures.layers.removeLast()
+            case 5: finish.figures.layers[0].shape = [300, 785]
             default: break
             }
-            let valid = consistent && (0...1).contains(accuracy) && !(1...5).contains(tamper)
+            let valid = consistent && (0...1).contains(accuracy) && !(1...5).contains(tamper) && (testLoss.isNaN || (testLoss.isFinite && testLoss >= 0))
             do {
-                let (figures, stored) = try RequestChecks.finish(finish, layout: Self.layout)
+                let figures = try RequestChecks.finish(finish, layout: Self.layout)
                 #expect(valid)
-                #expect(figures.totalWeights == total && figures.kept == keptSum && figures.effective == liveSum)
-                #expect(figures.directCompression == (keptSum > 0 ? Double(total) / Double(keptSum) : nil))
-                #expect(stored.map(\.kept) == kept)
+                #expect(figures.total == total && figures.kept == kept.reduce(0, +) && figures.effective == effective.reduce(0, +))
+                #expect(figures.layers.map(\.kept) == kept)
             } catch let StoreError.invalid(field, _) {
                 #expect(!valid, "refused a consistent finish (field \(field))")
-                #expect(["layers", "total", "kept", "effective", "direct_compression", "effective_compression", "test_accuracy"].contains(field))
+                #expect(["figures.layers", "figures.steps", "figures.wall_seconds", "figures.train_accuracy", "figures.test_accuracy",
+                         "figures.test_loss"].contains(field), "\(field)")
             } catch {
                 Issue.record("unexpected \(error)")
             }

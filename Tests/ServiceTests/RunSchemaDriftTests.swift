@@ -1,4 +1,5 @@
 import Experiments
+import Figures
 import Foundation
 import GRDB
 import Service
@@ -127,5 +128,29 @@ import Yams
                 }
             }
         }
+    }
+
+    /// A run's figures are defined once, by the Figures module: the document's `Layer`, `Metric`
+    /// and `RunFigures` are those types (typeOverrides), and each schema names exactly the fields
+    /// they encode (every optional one present), with the encoded ones required but the optional.
+    @Test func openAPIFiguresMatchTheFiguresTypes() throws {
+        let document = try #require(try Yams.load(yaml: openAPIDocument) as? [String: Any])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let layer = LayerFigures(name: "fc1", shape: [2, 2], size: 4, kept: 2, effective: 1, quota: 0.5)
+        let figures = RunFigures(testAccuracy: 0.5, testLoss: 1, trainLoss: 1, trainAccuracy: 0.5, layers: [layer], steps: 1, totalSteps: 1,
+                                 trainingSeconds: 1, wallSeconds: 1, imagesPerSecond: 1, resumedFromStep: 0)
+        let optional: [String: Set<String>] = ["Layer": ["quota"], "Metric": [], "RunFigures": ["resumed_from_step"]]
+        let encoded: [(String, any Encodable)] = [("Layer", layer), ("Metric", MetricRecord(phase: 0, step: 1, name: "x", value: 1)),
+                                                  ("RunFigures", figures)]
+        for (name, value) in encoded {
+            let schema = try #require(schemas[name] as? [String: Any], "\(name)")
+            let documented = Set((schema["properties"] as? [String: Any] ?? [:]).keys)
+            let fields = Set(try Self.object(try JSONEncoder().encode(value)).keys)
+            #expect(documented == fields, "\(name): \(documented.symmetricDifference(fields).sorted())")
+            #expect(Set(schema["required"] as? [String] ?? []) == fields.subtracting(optional[name] ?? []), "\(name)")
+        }
+        let served: (LayerFigures.Type, MetricRecord.Type, RunFigures.Type) =
+            (Components.Schemas.Layer.self, Components.Schemas.Metric.self, Components.Schemas.RunFigures.self)
+        #expect(served.0 == LayerFigures.self && served.1 == MetricRecord.self && served.2 == RunFigures.self)
     }
 }

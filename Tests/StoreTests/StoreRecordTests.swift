@@ -1,3 +1,4 @@
+import Figures
 import Foundation
 import GRDB
 import Store
@@ -9,10 +10,13 @@ func succeed(_ store: Store, _ key: String, now: Double) throws {
     let lease = try #require(try store.lease(worker: "w", now: now, duration: 60))
     #expect(lease.key == key)
     for kind in ["direct", "effective"] { try store.saveMasks(key: key, worker: "w", kind: kind, layers: [packed(ones: 16, of: 16)]) }
-    try store.finish(key: key, worker: "w",
-                     figures: FinalFigures(testAccuracy: 0.5, testLoss: 1, totalWeights: 16, kept: 16, effective: 16, directCompression: 1,
-                                           effectiveCompression: 1, wallSeconds: 1, imagesPerSecond: 1, result: "{}"),
-                     layers: [LayerSample(name: "fc1", shape: [4, 4], size: 16, kept: 16, effective: 16, quota: nil)])
+    try store.finish(key: key, worker: "w", figures: figures([LayerFigures(name: "fc1", shape: [4, 4], size: 16, kept: 16, effective: 16)]))
+}
+
+/// A finished run's figures with this per-layer table (timings of 1 s, one step).
+func figures(_ layers: [LayerFigures], testAccuracy: Double = 0.5, testLoss: Double = 1) -> RunFigures {
+    RunFigures(testAccuracy: testAccuracy, testLoss: testLoss, trainLoss: 0.9, trainAccuracy: 0.6, layers: layers, steps: 1, totalSteps: 1,
+               trainingSeconds: 1, wallSeconds: 1, imagesPerSecond: 1)
 }
 
 /// The records read the columns their `CodingKeys` name: the `results` view has every column
@@ -35,8 +39,8 @@ func succeed(_ store: Store, _ key: String, now: Double) throws {
         try succeed(store, parent.key, now: 1)
         let lease = try #require(try store.lease(worker: "w", now: 2, duration: 60))
         try store.heartbeat(key: lease.key, worker: "w", now: 3, duration: 60, step: 7, totalSteps: 70)
-        try store.recordMetrics(key: lease.key, worker: "w", [MetricSample(phase: 0, step: 7, name: "train_loss", value: .nan),
-                                                             MetricSample(phase: 0, step: 7, name: "test_accuracy", value: 0.25)])
+        try store.recordMetrics(key: lease.key, worker: "w", [MetricRecord(phase: 0, step: 7, name: "train_loss", value: .nan),
+                                                             MetricRecord(phase: 0, step: 7, name: "test_accuracy", value: 0.25)])
 
         let run = try #require(try store.runSummary(child.key))
         #expect(run.key == child.key && run.status == .running && run.attempts == 1 && run.maxAttempts == 3 && run.worker == "w")
@@ -45,7 +49,7 @@ func succeed(_ store: Store, _ key: String, now: Double) throws {
         let dense = try #require(try store.runSummary(parent.key))
         #expect(dense.status == .succeeded && dense.worker == nil && dense.testAccuracy == 0.5 && dense.totalWeights == 16)
         #expect(dense.directCompression == 1 && dense.wallSeconds == 1 && dense.imagesPerSecond == 1 && dense.finishedAt != nil)
-        #expect(dense.layers == [LayerSample(name: "fc1", shape: [4, 4], size: 16, kept: 16, effective: 16, quota: nil)])
+        #expect(dense.layers == [LayerFigures(name: "fc1", shape: [4, 4], size: 16, kept: 16, effective: 16)])
         #expect(try store.runSummary(newRun("none").key) == nil)
 
         let masks = try #require(try store.masks(parent.key, kind: "direct"))

@@ -1,3 +1,4 @@
+import Figures
 import Foundation
 import GRDB
 import Store
@@ -153,7 +154,7 @@ func count(_ store: Store, _ table: String) throws -> Int {
         try store.heartbeat(key: run.key, worker: "a", now: 5, duration: 10, step: 40, totalSteps: 100)
         let saved = try artifact(store, [1, 2, 3])
         try store.saveCheckpoint(key: run.key, worker: "a", phase: 0, step: 40, sha256: saved.sha256, size: saved.size)
-        try store.recordMetrics(key: run.key, worker: "a", [MetricSample(phase: 0, step: 40, name: "test_accuracy", value: 0.5)])
+        try store.recordMetrics(key: run.key, worker: "a", [MetricRecord(phase: 0, step: 40, name: "test_accuracy", value: 0.5)])
         #expect(try store.lease(worker: "b", now: 14, duration: 10) == nil, "a's lease runs to 15")
         let resumed = try #require(try store.lease(worker: "b", now: 16, duration: 10))
         #expect(resumed.key == run.key && resumed.attempt == 2 && resumed.hasCheckpoint)
@@ -164,7 +165,7 @@ func count(_ store: Store, _ table: String) throws -> Int {
             try store.heartbeat(key: run.key, worker: "a", now: 17, duration: 10, step: 50, totalSteps: 100)
         }
         // Re-sent metrics replace, they do not duplicate.
-        try store.recordMetrics(key: run.key, worker: "b", [MetricSample(phase: 0, step: 40, name: "test_accuracy", value: 0.5)])
+        try store.recordMetrics(key: run.key, worker: "b", [MetricRecord(phase: 0, step: 40, name: "test_accuracy", value: 0.5)])
         #expect(try count(store, "metrics") == 1)
         #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE kind = 'lease_expired'") } == 1)
     }
@@ -178,26 +179,30 @@ func count(_ store: Store, _ table: String) throws -> Int {
         _ = try store.lease(worker: "w", now: 0, duration: 60)
         let saved = try artifact(store, [9])
         try store.saveCheckpoint(key: run.key, worker: "w", phase: 0, step: 1, sha256: saved.sha256, size: saved.size)
-        let figures = FinalFigures(testAccuracy: 0.8, testLoss: 0.5, totalWeights: 1000, kept: 100, effective: 80,
-                                   directCompression: 10, effectiveCompression: 12.5, wallSeconds: 3, imagesPerSecond: 1e4,
-                                   result: "{}")
-        let layers = [LayerSample(name: "fc1", shape: [10, 100], size: 1000, kept: 100, effective: 80, quota: 0.1)]
+        let finished = figures([LayerFigures(name: "fc1", shape: [10, 100], size: 1000, kept: 100, effective: 80, quota: 0.1)],
+                              testAccuracy: 0.8, testLoss: 0.5)
         try store.saveMasks(key: run.key, worker: "w", kind: "direct", layers: [packed(ones: 100, of: 1000)])
         // Finishing checks the figures against the uploaded masks: the effective ones are missing.
         #expect(throws: StoreError.invalid(field: "effective_masks", reason: "0 effective masks uploaded for 1 layers")) {
-            try store.finish(key: run.key, worker: "w", figures: figures, layers: layers)
+            try store.finish(key: run.key, worker: "w", figures: finished)
         }
         try store.saveMasks(key: run.key, worker: "w", kind: "effective", layers: [packed(ones: 81, of: 1000)])
-        #expect(throws: StoreError.self) { try store.finish(key: run.key, worker: "w", figures: figures, layers: layers) }
+        #expect(throws: StoreError.self) { try store.finish(key: run.key, worker: "w", figures: finished) }
         #expect(try store.runStatus(run.key).status == .leased, "a refused finish changes nothing")
         try store.saveMasks(key: run.key, worker: "w", kind: "effective", layers: [packed(ones: 80, of: 1000)])
-        try store.finish(key: run.key, worker: "w", figures: figures, layers: layers)
+        try store.finish(key: run.key, worker: "w", figures: finished)
         #expect(store.artifacts.size(of: saved.sha256) == nil, "a finished run's checkpoint file is removed")
         let row = try #require(try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM results") })
         #expect(row["key"] as String == run.key && row["status"] as String == "succeeded")
         #expect(row["architecture"] as String == "lenet300-100" && row["pruner"] as String == "random/erk")
         #expect(row["target_compression"] as Double == 10 && row["iterations"] as Int == 100 && row["batch_size"] as Int == 50)
-        #expect(row["test_accuracy"] as Double == 0.8 && row["effective_compression"] as Double == 12.5)
+        // Totals and compressions are the store's arithmetic on the per-layer table.
+        #expect(row["test_accuracy"] as Double == 0.8 && row["direct_compression"] as Double == 10 && row["effective_compression"] as Double == 12.5)
+        #expect(row["kept"] as Int == 100 && row["effective"] as Int == 80 && row["total_weights"] as Int == 1000)
+        // The run's `result` is its figures, each once, and reads back as sent.
+        let result = try #require(try store.pool.read { db in try String.fetchOne(db, sql: "SELECT result FROM runs") })
+        #expect(try JSONDecoder().decode(RunFigures.self, from: Data(result.utf8)) == finished)
+        #expect(!result.contains("compression") && !result.contains("\"total\""))
         #expect(abs((row["direct_sparsity"] as Double) - 0.9) < 1e-12 && abs((row["effective_sparsity"] as Double) - 0.92) < 1e-12)
         #expect(try count(store, "checkpoints") == 0)
         #expect(try count(store, "layers") == 1)
@@ -234,10 +239,9 @@ func count(_ store: Store, _ table: String) throws -> Int {
         func finish(_ key: String, kept: Int) throws {
             try store.saveMasks(key: key, worker: "w", kind: "direct", layers: [packed(ones: kept, of: 16)])
             try store.saveMasks(key: key, worker: "w", kind: "effective", layers: [packed(ones: kept, of: 16)])
+            // A diverged run (NaN loss) finishes too: its loss is stored as NULL.
             try store.finish(key: key, worker: "w",
-                             figures: FinalFigures(testAccuracy: 0.5, testLoss: 1, totalWeights: 16, kept: kept, effective: kept, directCompression: nil,
-                                                   effectiveCompression: nil, wallSeconds: 1, imagesPerSecond: 1, result: "{}"),
-                             layers: [LayerSample(name: "fc1", shape: [4, 4], size: 16, kept: kept, effective: kept, quota: nil)])
+                             figures: figures([LayerFigures(name: "fc1", shape: [4, 4], size: 16, kept: kept, effective: kept)], testLoss: .nan))
         }
         #expect(try store.lease(worker: "w", now: 0, duration: 60)?.key == parent.key)
         let final = try artifact(store, [7, 7, 7])
@@ -246,6 +250,8 @@ func count(_ store: Store, _ table: String) throws -> Int {
         #expect(try store.checkpoint(parent.key)?.sha256 == final.sha256, "the child still waits for it")
         #expect(try store.lease(worker: "w", now: 1, duration: 60)?.key == child.key)
         try finish(child.key, kept: 2)
+        #expect(try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT test_loss IS NULL AS null_loss, direct_compression FROM runs WHERE key = ?",
+                                                             arguments: [child.key]) }.map { [$0["null_loss"] as Int, $0["direct_compression"] as Int] } == [1, 8])
         #expect(try store.checkpoint(parent.key) == nil && store.artifacts.size(of: final.sha256) == nil)
         // A new child of the same parent: the parent trains again for its final state.
         let later = newRun("a2", pruner: "lamp", parents: [parent.key])

@@ -146,8 +146,9 @@ struct ServeCommandTests {
 
     /// A finish message for a 2×2 layer keeping 2 weights, 1 of them effective.
     static let finish = """
-        {"worker": "w", "test_accuracy": 0.5, "test_loss": 1, "total": 4, "kept": 2, "effective": 1, "wall_seconds": 1,
-         "images_per_second": 1, "layers": [{"name": "fc1", "shape": [2, 2], "size": 4, "kept": 2, "effective": 1}], "result": {}}
+        {"worker": "w", "figures": {"test_accuracy": 0.5, "test_loss": 1, "train_loss": 1, "train_accuracy": 0.5, "steps": 1,
+         "total_steps": 1, "training_seconds": 1, "wall_seconds": 1, "images_per_second": 1,
+         "layers": [{"name": "fc1", "shape": [2, 2], "size": 4, "kept": 2, "effective": 1}]}}
         """
     static let someHash = String(repeating: "0", count: 64)
     static let badCases: [BadCase] = [
