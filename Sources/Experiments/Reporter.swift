@@ -41,8 +41,6 @@ public struct RunResult: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case key, config, parentKey = "parent_key"
-        case total, kept, effective, directSparsity = "direct_sparsity", effectiveSparsity = "effective_sparsity"
-        case directCompression = "direct_compression", effectiveCompression = "effective_compression"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,13 +57,7 @@ public struct RunResult: Codable, Equatable, Sendable {
         try container.encode(config, forKey: .config)
         try container.encodeIfPresent(parentKey, forKey: .parentKey)
         try figures.encode(to: encoder)
-        try container.encode(figures.total, forKey: .total)
-        try container.encode(figures.kept, forKey: .kept)
-        try container.encode(figures.effective, forKey: .effective)
-        try container.encode(figures.directSparsity, forKey: .directSparsity)
-        try container.encode(figures.effectiveSparsity, forKey: .effectiveSparsity)
-        try container.encode(figures.directCompression, forKey: .directCompression)
-        try container.encode(figures.effectiveCompression, forKey: .effectiveCompression)
+        try figures.encodeTotals(to: encoder)
     }
 }
 

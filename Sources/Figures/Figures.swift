@@ -39,6 +39,24 @@ extension LayerTotals {
     public var directCompression: Double { Double(total) / Double(kept) }
     /// total / effective (infinite when nothing is effective).
     public var effectiveCompression: Double { Double(total) / Double(effective) }
+
+    /// Writes the totals and ratios beside the encoder's other fields, for readers of result.json
+    /// and CLI output; nothing reads them back (the table is the figure).
+    public func encodeTotals(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: TotalsKey.self)
+        try container.encode(total, forKey: .total)
+        try container.encode(kept, forKey: .kept)
+        try container.encode(effective, forKey: .effective)
+        try container.encode(directSparsity, forKey: .directSparsity)
+        try container.encode(effectiveSparsity, forKey: .effectiveSparsity)
+        try container.encode(directCompression, forKey: .directCompression)
+        try container.encode(effectiveCompression, forKey: .effectiveCompression)
+    }
+}
+
+private enum TotalsKey: String, CodingKey {
+    case total, kept, effective, directSparsity = "direct_sparsity", effectiveSparsity = "effective_sparsity"
+    case directCompression = "direct_compression", effectiveCompression = "effective_compression"
 }
 
 /// A named scalar a run records at a step of a phase (test accuracy and loss at each evaluation):

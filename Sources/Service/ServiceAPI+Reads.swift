@@ -8,7 +8,7 @@ import Store
 extension ServiceAPI {
     static func row(_ row: ResultRow) -> Components.Schemas.ResultRow {
         .init(key: row.key, architecture: row.architecture, dataset: row.dataset, pruner: row.pruner, mode: row.mode,
-              target_compression: row.targetCompression, seed: row.seed, status: row.status.rawValue, attempts: row.attempts,
+              target_compression: row.targetCompression, seed: row.seed, status: row.status, attempts: row.attempts,
               test_accuracy: row.testAccuracy, test_loss: row.testLoss,
               direct_compression: row.directCompression.flatMap { $0.isFinite ? $0 : nil },
               effective_compression: row.effectiveCompression.flatMap { $0.isFinite ? $0 : nil },
@@ -17,7 +17,7 @@ extension ServiceAPI {
 
     func sweepBody(_ sweep: SweepSummary) throws -> Components.Schemas.Sweep {
         let counts = Dictionary(uniqueKeysWithValues: try store.sweepCounts(sweep.id).map { ($0.key.rawValue, $0.value) })
-        return .init(id: sweep.id, name: sweep.name, changes: try store.sweepChanges(sweep.id), status: Self.status(sweep.status),
+        return .init(id: sweep.id, name: sweep.name, changes: try store.sweepChanges(sweep.id), status: sweep.status,
                      runs: counts.values.reduce(0, +), counts: .init(additionalProperties: counts))
     }
 
@@ -89,7 +89,7 @@ extension ServiceAPI {
             }
             after = key
         }
-        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status.map(Self.status), pruner: query.pruner, architecture: query.architecture),
+        let rows = try store.runs(RunFilter(sweep: query.sweep, status: query.status, pruner: query.pruner, architecture: query.architecture),
                                   after: after, limit: limit + 1)
         let page = Array(rows.prefix(limit))
         let next = rows.count > limit ? page.last.map { Self.encodeCursor($0.key) } : nil

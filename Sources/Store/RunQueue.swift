@@ -285,10 +285,9 @@ extension Store {
     }
 
     /// Records a failed attempt: the run goes back to the queue while attempts remain, else it
-    /// fails for good (with its error), and so do the runs waiting on it. Returns the new status
-    /// (a `RunStatus` raw value).
+    /// fails for good (with its error), and so do the runs waiting on it. Returns the new status.
     @discardableResult
-    public func fail(key: String, worker: String, error: String) throws -> String {
+    public func fail(key: String, worker: String, error: String) throws -> RunStatus {
         let (status, released): (RunStatus, [String]) = try pool.write { db in
             try Self.requireLease(db, key: key, worker: worker)
             guard let row = try Row.fetchOne(db, sql: "SELECT attempts, max_attempts FROM runs WHERE key = ?", arguments: [key]) else {
@@ -317,7 +316,7 @@ extension Store {
             return (status, final ? try Self.dropFinishedCheckpoints(db) : [])
         }
         try release(released)
-        return status.rawValue
+        return status
     }
 
     /// The stored checkpoint of a run (its latest, or a finished dense run's final state): where

@@ -4,6 +4,7 @@ import OpenAPIRuntime
 import OpenAPIURLSession
 import Experiments
 import Service
+import Store
 
 /// Where the server is, for the client commands.
 struct ServerOptions: ParsableArguments {
@@ -87,11 +88,11 @@ struct StatusCommand: AsyncParsableCommand {
 
     static func line(_ sweep: Components.Schemas.Sweep) -> String {
         let counts = sweep.counts.additionalProperties
-        let done = (counts["succeeded"] ?? 0) + (counts["failed"] ?? 0) + (counts["cancelled"] ?? 0)
+        let done = RunStatus.finished.reduce(0) { $0 + (counts[$1.rawValue] ?? 0) }
         let width = 30, filled = sweep.runs == 0 ? width : width * done / sweep.runs
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let parts = ["succeeded", "running", "leased", "queued", "failed", "cancelled"].compactMap { name in
-            counts[name].map { "\($0) \(name)" }
+        let parts = [RunStatus.succeeded, .running, .leased, .queued, .failed, .cancelled].compactMap { status in
+            counts[status.rawValue].map { "\($0) \(status.rawValue)" }
         }
         return "sweep \(sweep.id) \(sweep.name) [\(bar)] \(done)/\(sweep.runs): " + parts.joined(separator: ", ")
             + (sweep.status == .cancelled ? " (cancelled)" : "")
@@ -111,9 +112,7 @@ struct StatusCommand: AsyncParsableCommand {
             case let .ok(ok):
                 let s = try ok.body.json
                 print(Self.line(s))
-                let counts = s.counts.additionalProperties
-                let active = (counts["queued"] ?? 0) + (counts["leased"] ?? 0) + (counts["running"] ?? 0)
-                guard watch, active > 0 else { return }
+                guard watch, s.status == .active else { return }
                 try await Task.sleep(nanoseconds: 2_000_000_000)
             case let .notFound(answer): throw ServerRefused("404", try? answer.body.json)
             case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
@@ -147,7 +146,7 @@ struct ResultsCommand: AsyncParsableCommand {
                       + pad("direct", 10) + "effective")
                 for r in table.results {
                     print(pad(r.pruner, 18) + pad(r.mode ?? "—", 10) + pad(f(r.target_compression, "%g×"), 8) + pad("\(r.seed)", 6)
-                          + pad(r.status, 11) + pad(f(r.test_accuracy.map { 100 * $0 }, "%.2f%%"), 10)
+                          + pad(r.status.rawValue, 11) + pad(f(r.test_accuracy.map { 100 * $0 }, "%.2f%%"), 10)
                           + pad(f(r.direct_compression, "%.1f×"), 10) + f(r.effective_compression, "%.1f×"))
                 }
             }

@@ -21,22 +21,15 @@ struct SparsityFigures: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case architecture, inputShape, total, kept, effective, directSparsity, effectiveSparsity, directCompression, effectiveCompression
-        case layers
+        case architecture, inputShape, layers
     }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(architecture, forKey: .architecture)
         try container.encode(inputShape, forKey: .inputShape)
-        try container.encode(report.total, forKey: .total)
-        try container.encode(report.kept, forKey: .kept)
-        try container.encode(report.effective, forKey: .effective)
-        try container.encode(report.directSparsity, forKey: .directSparsity)
-        try container.encode(report.effectiveSparsity, forKey: .effectiveSparsity)
-        try container.encode(report.directCompression, forKey: .directCompression)
-        try container.encode(report.effectiveCompression, forKey: .effectiveCompression)
         try container.encode(report.layers, forKey: .layers)
+        try report.encodeTotals(to: encoder)
     }
 
     var layers: [LayerFigures] { report.layers }

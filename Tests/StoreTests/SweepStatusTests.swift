@@ -50,7 +50,7 @@ import Testing
         #expect(try store.sweep(sweep.id)?.status == .active, "one run is still queued")
         _ = try #require(try store.lease(worker: "w", now: 2, duration: 60))
         #expect(try store.sweep(sweep.id)?.status == .active, "one run is leased")
-        #expect(try store.fail(key: bad.key, worker: "w", error: "boom") == RunStatus.failed.rawValue)
+        #expect(try store.fail(key: bad.key, worker: "w", error: "boom") == .failed)
         #expect(try store.sweep(sweep.id)?.status == .finished)
         #expect(try store.pool.read { db in try String.fetchOne(db, sql: "SELECT status FROM sweeps") } == "active",
                 "finished is derived, never stored")
