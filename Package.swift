@@ -101,7 +101,7 @@ let package = Package(
             name: "prunelab",
             dependencies: [
                 "NeuralNet", "Datasets", "Tensors", "CUDABackend", "DeviceChecks", "Figures", "Pruning", "Experiments", "Store", "Service",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

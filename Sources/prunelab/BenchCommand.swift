@@ -16,6 +16,11 @@ struct BenchCommand: AsyncParsableCommand {
             service: this binary's `serve` on a new SQLite file over loopback: start-up, a 7 000-run sweep,
             GET /runs/{key} under wrk (apt-get install wrk) while four simulated workers write, batched
             metric ingest, lease→finish cycles (--seconds per timed phase).
+            sweep: this binary's `serve` with --workers local workers on a new SQLite file runs a sweep of short
+            LeNet-300-100 runs on Fashion-MNIST (random/erk and snip at 10×, 50 and 600 iterations, --seeds seeds);
+            reported against the pure training time of those runs at `bench lenet300` speed, measured first in the
+            same run: runs/s, per-run overhead (lease→finish − pure training) and sweep efficiency
+            (Σ pure training ÷ (sweep wall × workers)).
             effective: exact effective masks of uniformly random 100× masks per architecture (median of
             --windows calls, --arch for one), and effective random/uniform pruning of VGG-16 to 1000×.
             Networks train on synthetic data of the architecture's input shape at its default batch:
@@ -30,9 +35,9 @@ struct BenchCommand: AsyncParsableCommand {
         "resnet18": ("resnet18", 64), "resnet20": ("resnet20", 128), "resnet50": ("resnet50", 32),
         "mobilenetv2": ("mobilenetv2", 32),
     ]
-    static var targets: [String] { ["gemm", "effective", "service"] + networks.keys.sorted() }
+    static var targets: [String] { ["gemm", "effective", "service", "sweep"] + networks.keys.sorted() }
 
-    @Argument(help: "What to measure: gemm, effective, service or a network (lenet300, lenet5, vgg16, vgg19, resnet18, resnet20, resnet50, mobilenetv2).")
+    @Argument(help: "What to measure: gemm, effective, service, sweep or a network (lenet300, lenet5, vgg16, vgg19, resnet18, resnet20, resnet50, mobilenetv2).")
     var target: String
     @Option(help: "Length of each timed window in seconds.")
     var seconds: Double = 2
@@ -49,6 +54,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Activation layout of the convolution-family layers: native (the processor's blocked layout), plain, nhwc, blocked8, blocked16.")
     var layout: String = "native"
     @OptionGroup var device: DeviceOptions
+    @Option(help: "sweep: local workers serve spawns.")
+    var workers: Int = 1
+    @Option(help: "sweep: seeds per pruner and iteration count (runs = 2 pruners × 2 lengths × seeds).")
+    var seeds: Int = 4
 
     /// The backend for `--device` and `--layout` (a GPU compiles or loads its kernels on opening).
     func makeBackend() throws -> any Backend {
@@ -85,6 +94,23 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard windows >= 1 else { throw InvalidOption(option: "--windows", reason: "must be at least 1, got \(windows)") }
         if let batchSize, batchSize < 1 { throw InvalidOption(option: "--batch-size", reason: "must be at least 1, got \(batchSize)") }
+        if target == "sweep" {
+            guard (1...64).contains(workers) else { throw InvalidOption(option: "--workers", reason: "must be from 1 to 64, got \(workers)") }
+            guard (1...1000).contains(seeds) else { throw InvalidOption(option: "--seeds", reason: "must be from 1 to 1000, got \(seeds)") }
+            // The engine's own speed first, in this sitting: the yardstick of the sweep's cost.
+            var speed = BenchReport(bench: "lenet300", device: CPUBackend.shared.name, sgemmGflops: Self.sgemmGFLOPS(size: 2048))
+            let entry = try ModelZoo.entry("lenet300-100")
+            try measureTraining(arch: "lenet300-100", sampleShape: entry.inputShape, classes: entry.classes, backend: CPUBackend.shared,
+                                batch: 100, into: &speed)
+            let report = try await SweepBench(workers: workers, seeds: seeds, imagesPerSecond: speed.imagesPerSecond ?? 1).run()
+            if json {
+                try printJSON(SweepBenchOutput(lenet300: speed, sweep: report))
+            } else {
+                print(speed.summary)
+                print(report.summary)
+            }
+            return
+        }
         let backend = try makeBackend()
         let sgemm = Self.sgemmGFLOPS(size: 2048)
         var report = BenchReport(bench: target, device: backend.name, sgemmGflops: sgemm)
@@ -182,6 +208,11 @@ struct BenchCommand: AsyncParsableCommand {
         report.windows = windows
         report.stepsPerWindow = stepsPerWindow
     }
+}
+
+struct SweepBenchOutput: Encodable {
+    var lenet300: BenchReport
+    var sweep: SweepBench.Report
 }
 
 struct BenchReport: Encodable {
