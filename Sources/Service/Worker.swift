@@ -19,6 +19,8 @@ import FoundationNetworking
 
 /// How a worker runs.
 public struct WorkerConfiguration: Sendable {
+    /// 2 GiB: Fashion-MNIST (0.2 GB normalised) and CIFAR-10 (0.7 GB) together.
+    public static let defaultDataCacheBytes = 2 << 30
     /// The API root, e.g. http://127.0.0.1:8080/api/v1.
     public var server: URL
     public var token: String
@@ -34,15 +36,19 @@ public struct WorkerConfiguration: Sendable {
     public var checkpointSeconds: Double
     /// The backend runs compute on (opened once by the caller, for `device`).
     public var backend: BackendHandle
+    /// Data sets kept decoded and normalised between runs (`--data-cache-mb`).
+    public var dataCache: DatasetCache
     /// Seconds the requests in flight when `stop()` is called get to finish (the checkpoint of
     /// the steps done, a finish) before they are cancelled.
     public var stopGraceSeconds: Double = 3
 
     public init(server: URL, token: String, device: String = "cpu", pollInterval: Double = 1, exitWhenIdle: Bool = false,
-                scratchDirectory: String = NSTemporaryDirectory(), checkpointSeconds: Double = 60, backend: any Backend = CPUBackend.shared) {
+                scratchDirectory: String = NSTemporaryDirectory(), checkpointSeconds: Double = 60, backend: any Backend = CPUBackend.shared,
+                dataCacheBytes: Int = WorkerConfiguration.defaultDataCacheBytes) {
         self.server = server; self.token = token; self.device = device; self.pollInterval = pollInterval
         self.exitWhenIdle = exitWhenIdle; self.scratchDirectory = scratchDirectory; self.checkpointSeconds = checkpointSeconds
         self.backend = BackendHandle(backend)
+        self.dataCache = DatasetCache(capacityBytes: dataCacheBytes)
     }
 }
 
@@ -340,8 +346,14 @@ public final class Worker: @unchecked Sendable {
             let uplinkTask = Task { await uplink.pump() }
             let result: RunResult
             do {
+                let cache = configuration.dataCache
                 result = try await withCheckedThrowingContinuation { continuation in
-                    Thread.detachNewThread { continuation.resume(with: Result { try executor.run(resume: resume) }) }
+                    Thread.detachNewThread {
+                        continuation.resume(with: Result {
+                            let splits = try cache.splits(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
+                            return try executor.run(resume: resume, splits: splits)
+                        })
+                    }
                 }
             } catch let error as RunInterrupted where isStopping {
                 uplink.close()

@@ -28,6 +28,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var exitWhenIdle = false
     @Option(help: "Least seconds between checkpoint uploads, at evaluation boundaries (default: $PRUNELAB_CHECKPOINT_SECONDS, else 60). A stop on SIGTERM always uploads one; a killed worker loses at most this much work; 0 uploads at every evaluation.")
     var checkpointSeconds: Double?
+    @Option(help: "Megabytes of decoded, normalised data sets kept between runs (least recently used evicted; 0 keeps none).")
+    var dataCacheMb: Int = WorkerConfiguration.defaultDataCacheBytes >> 20
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -40,13 +42,17 @@ struct WorkerCommand: AsyncParsableCommand {
             throw InvalidOption(option: "--checkpoint-seconds",
                                 reason: "must be 0 or more seconds, got \(self.checkpointSeconds.map { "\($0)" } ?? environment ?? "")")
         }
+        guard (0...(1 << 30)).contains(dataCacheMb) else {
+            throw InvalidOption(option: "--data-cache-mb", reason: "must be from 0 to \(1 << 30), got \(dataCacheMb)")
+        }
         guard let token = token ?? ProcessInfo.processInfo.environment["PRUNELAB_TOKEN"], !token.isEmpty else {
             throw InvalidOption(option: "--token", reason: "give the server's token (or set PRUNELAB_TOKEN)")
         }
         // Open the device before leasing anything: a GPU worker without CUDA fails here, in one line.
         let backend = try chosen.openBackend()
         let worker = Worker(WorkerConfiguration(server: url, token: token, device: chosen.description, pollInterval: pollInterval,
-                                                exitWhenIdle: exitWhenIdle, checkpointSeconds: checkpointSeconds, backend: backend))
+                                                exitWhenIdle: exitWhenIdle, checkpointSeconds: checkpointSeconds, backend: backend,
+                                                dataCacheBytes: dataCacheMb << 20))
         let logger = try logging.logger(label: "prunelab.worker")
         let signals = Self.stopOnSignals(worker, logger: logger)
         let executed = try await worker.run(logger: logger)
