@@ -16,6 +16,7 @@ struct Prunelab: ParsableCommand {
 @main
 enum Main {
     static func main() async {
+        boundOpenMPSpinning()
         // The server's handlers then run on NIO's event loops instead of hopping to Swift's
         // cooperative pool and back for every request (measured: see BENCHMARKS.md, service).
         if CommandLine.arguments.dropFirst().first == "serve" {
@@ -39,6 +40,26 @@ enum Main {
             exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
+}
+
+/// Commands that compute with OpenMP (oneDNN and the engine's parallel loops), or start processes that do.
+let computeCommands: Set<String> = ["train", "serve", "worker", "run", "reproduce", "prune", "effective", "curve", "bench", "device-check"]
+
+/// Bounds libgomp's busy-wait before the process computes: unless the environment chooses
+/// (`GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`), the process executes itself again with
+/// `GOMP_SPINCOUNT=1000`. libgomp reads its environment when it loads, before `main`, so setting it
+/// later does nothing. By default each thread of a team spins 300 000 rounds at every barrier:
+/// while another process holds one of the cores, a 50-step LeNet-300-100 run took 37 s instead
+/// of 1.5 s (BENCHMARKS.md, "Busy neighbours"); 1 000 rounds cost nothing on an idle machine.
+/// Child processes (the server's workers) inherit the setting and do not execute again.
+func boundOpenMPSpinning() {
+    #if os(Linux)
+    guard getenv("GOMP_SPINCOUNT") == nil, getenv("OMP_WAIT_POLICY") == nil,
+          let command = CommandLine.arguments.dropFirst().first, computeCommands.contains(command) else { return }
+    setenv("GOMP_SPINCOUNT", "1000", 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+    // Only reached when the exec failed: run as is, with libgomp's default.
+    #endif
 }
 
 /// A CLI argument that parsed but makes no sense; reported as one line naming the option.

@@ -22,6 +22,31 @@ struct ServeCommandTests {
          "training": {"iterations": 10}}, "grid": {"pruner": ["random/erk", "magnitude/global"], "seed": [0, 1]}}
         """
 
+    /// Compute commands bound libgomp's busy-wait: serve runs (and its workers inherit)
+    /// GOMP_SPINCOUNT=1000, set by executing itself again, unless the environment chose a policy.
+    @Test(.timeLimit(.minutes(10)))
+    func computeCommandsBoundOpenMPSpinning() throws {
+        func environment(of server: ServerProcess) throws -> [String] {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(server.process.processIdentifier)/environ"))
+            return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        let (path, directory) = try Self.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var inherited = PrunelabBinary.childEnvironment
+        inherited["GOMP_SPINCOUNT"] = nil
+        inherited["OMP_WAIT_POLICY"] = nil
+        let server = try ServerProcess(executable: PrunelabBinary.location.get(), database: path, token: "t", environment: inherited,
+                                       readyTimeout: 30 * ChildProcess.busyMachineSlack)
+        #expect(try environment(of: server).contains("GOMP_SPINCOUNT=1000"))
+        server.stop()
+        inherited["OMP_WAIT_POLICY"] = "active"
+        let chosen = try ServerProcess(executable: PrunelabBinary.location.get(), database: path, token: "t", environment: inherited,
+                                       readyTimeout: 30 * ChildProcess.busyMachineSlack)
+        defer { chosen.stop() }
+        let variables = try environment(of: chosen)
+        #expect(variables.contains("OMP_WAIT_POLICY=active") && !variables.contains { $0.hasPrefix("GOMP_SPINCOUNT=") })
+    }
+
     @Test(.timeLimit(.minutes(10)))
     func submitReadAndResubmit() throws {
         let (path, directory) = try Self.database()
