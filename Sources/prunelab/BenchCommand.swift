@@ -58,6 +58,8 @@ struct BenchCommand: AsyncParsableCommand {
     var workers: Int = 1
     @Option(help: "sweep: seeds per pruner and iteration count (runs = 2 pruners × 2 lengths × seeds).")
     var seeds: Int = 4
+    @Option(help: "sweep: another prunelab binary to serve and work with (an older build, to compare in one sitting).")
+    var executable: String?
 
     /// The backend for `--device` and `--layout` (a GPU compiles or loads its kernels on opening).
     func makeBackend() throws -> any Backend {
@@ -102,7 +104,11 @@ struct BenchCommand: AsyncParsableCommand {
             let entry = try ModelZoo.entry("lenet300-100")
             try measureTraining(arch: "lenet300-100", sampleShape: entry.inputShape, classes: entry.classes, backend: CPUBackend.shared,
                                 batch: 100, into: &speed)
-            let report = try await SweepBench(workers: workers, seeds: seeds, imagesPerSecond: speed.imagesPerSecond ?? 1).run()
+            if let executable, !FileManager.default.isExecutableFile(atPath: executable) {
+                throw InvalidOption(option: "--executable", reason: "\(executable) is not an executable file")
+            }
+            let report = try await SweepBench(workers: workers, seeds: seeds, imagesPerSecond: speed.imagesPerSecond ?? 1,
+                                              executable: executable.map { URL(fileURLWithPath: $0) }).run()
             if json {
                 try printJSON(SweepBenchOutput(lenet300: speed, sweep: report))
             } else {

@@ -19,6 +19,9 @@ struct SweepBench {
         var pureTrainingSeconds: Double
         /// leaseToFinish − pureTraining (median run).
         var overheadSeconds: Double
+        /// Median of lease→finish − the run's own training loop: what is not training, whatever
+        /// the yardstick's speed in this sitting.
+        var outsideTrainingSeconds: Double
     }
 
     struct Report: Encodable {
@@ -48,9 +51,9 @@ struct SweepBench {
             ]
             for group in groups {
                 lines.append(String(format: "  %4d iterations (%d runs, medians): lease→finish %.2f s, run wall %.2f s, training loop %.2f s, "
-                                    + "pure training %.3f s, overhead %.2f s per run", group.iterations, group.runs,
+                                    + "pure training %.3f s, overhead %.2f s per run (%.2f s outside the training loop)", group.iterations, group.runs,
                                     group.leaseToFinishSeconds, group.runWallSeconds, group.trainingSeconds, group.pureTrainingSeconds,
-                                    group.overheadSeconds))
+                                    group.overheadSeconds, group.outsideTrainingSeconds))
             }
             lines.append(String(format: "sweep efficiency (pure training ÷ (sweep wall × workers)): %.1f %%", 100 * sweepEfficiency))
             return lines.joined(separator: "\n")
@@ -64,6 +67,8 @@ struct SweepBench {
     let workers: Int
     let seeds: Int
     let imagesPerSecond: Double
+    /// The prunelab binary that serves and works (nil: this one), to compare builds in one sitting.
+    var executable: URL? = nil
     let iterations = [50, 600]
     let pruners = ["random/erk", "snip"]
     let token = "bench-token"
@@ -79,8 +84,11 @@ struct SweepBench {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("bench.sqlite").path
-        let server = try ServerProcess(executable: ServerProcess.thisExecutable, database: database, token: token, workers: "\(workers)",
-                                       extraArguments: ["--log-level", "warning"])
+        // Another binary runs as it would on its own: without the GOMP_SPINCOUNT this process set for itself.
+        var environment = ProcessInfo.processInfo.environment
+        if executable != nil { environment["GOMP_SPINCOUNT"] = nil }
+        let server = try ServerProcess(executable: executable ?? ServerProcess.thisExecutable, database: database, token: token,
+                                       workers: "\(workers)", extraArguments: ["--log-level", "warning"], environment: environment)
         defer { server.stop() }
 
         var report = Report(pruners: pruners, seeds: seeds, workers: workers, benchImagesPerSecond: imagesPerSecond)
@@ -136,7 +144,8 @@ struct SweepBench {
             let leaseToFinish = median(group.map { $0["lease_to_finish"] as Double })
             report.groups.append(Group(iterations: count, runs: group.count, runWallSeconds: median(group.map { $0["wall_seconds"] as Double }),
                                        trainingSeconds: median(group.map { $0["training_seconds"] as Double }),
-                                       leaseToFinishSeconds: leaseToFinish, pureTrainingSeconds: pure, overheadSeconds: leaseToFinish - pure))
+                                       leaseToFinishSeconds: leaseToFinish, pureTrainingSeconds: pure, overheadSeconds: leaseToFinish - pure,
+                                       outsideTrainingSeconds: median(group.map { ($0["lease_to_finish"] as Double) - ($0["training_seconds"] as Double) })))
         }
         report.sweepEfficiency = pureTotal / (report.sweepSeconds * Double(max(1, workers)))
         return report
