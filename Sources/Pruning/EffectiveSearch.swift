@@ -32,9 +32,10 @@ enum EffectiveSearch {
 
         // Step up to where the effective count would reach `needed` if it were proportional to K:
         // ⌈K · needed / effective⌉, one past the answer when effective = K − c for a small c
-        // (SynFlow), on it when effective = ⌊r K⌋. Each miss at least doubles the step, so the misses
-        // are O(log n); ×2 while nothing is effective.
-        var hi: Int, effectiveHi: Int, step = 0
+        // (SynFlow), on it when effective = ⌊r K⌋. The m-th step is at least 2^(m−1), so the misses
+        // are O(log n) while a near miss may still take a small proportional step; ×2 while nothing
+        // is effective.
+        var hi: Int, effectiveHi: Int, minimumStep = 1
         while true {
             guard lo < limit else { return .unreachable(effectiveAtLimit: effectiveLo) }
             var next: Int
@@ -44,13 +45,13 @@ enum EffectiveSearch {
                 let (product, overflow) = lo.multipliedReportingOverflow(by: needed)
                 next = overflow ? limit : (product + effectiveLo - 1) / effectiveLo
             }
-            next = min(max(next, lo + 1, lo + 2 * step), limit)
+            next = min(max(next, lo + minimumStep), limit)
             let effectiveNext = try effective(next)
             if effectiveNext >= needed {
                 (hi, effectiveHi) = (next, effectiveNext)
                 break
             }
-            step = next - lo
+            minimumStep = minimumStep < limit ? 2 * minimumStep : limit
             (lo, effectiveLo) = (next, effectiveNext)
         }
 

@@ -71,6 +71,14 @@ import Testing
         #expect(result.probes == [147_156, 147_231, 147_230, 147_229])
     }
 
+    /// A near miss (SynFlow's counts scatter by tens of weights from K to K + 1) takes a small
+    /// proportional step: ⌈112·100/99⌉ = 114, not a doubled one past 136.
+    @Test func aNearMissTakesASmallStep() {
+        let result = Self.search(needed: 100, limit: 1000) { $0 <= 110 ? $0 - 10 : $0 - 13 }
+        #expect(result.answer == .kept(113))
+        #expect(result.probes == [100, 112, 114, 113])
+    }
+
     /// Not monotone (an iterative pruner re-run per K): the answer is sufficient and one weight
     /// fewer was probed and is not, the criterion bisection met.
     @Test func nonMonotoneCountsEndAtAProbedCrossing() {
