@@ -108,7 +108,9 @@ let package = Package(
         .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "DeviceChecks", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
-        .testTarget(name: "PruningTests", dependencies: ["Figures", "Pruning", "NeuralNet", "Tensors", "Datasets"]),
+        .testTarget(
+            name: "PruningTests",
+            dependencies: ["Figures", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "ExperimentsTests",
             dependencies: ["Figures", "Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto"),

@@ -24,7 +24,7 @@ public struct SparsityReport: Codable, Equatable, Sendable, LayerTotals {
 /// non-zero. Data-independent: the weights' values do not matter, only the masks.
 ///
 /// Create one per network and reuse it: the kernels and buffers are made once, so repeated
-/// calls (bisection in effective pruning) cost two passes over a single sample.
+/// calls (the probes of effective pruning) cost two passes over a single sample.
 public final class EffectiveMasks {
     public let network: Network
     public let layerNames: [String]

@@ -71,7 +71,7 @@ public struct Pruner: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether scores are recomputed over several rounds (one run per bisection probe).
+    /// Whether scores are recomputed over several rounds (one run per effective-mode probe).
     public var isIterative: Bool {
         switch method {
         case .snipIterative, .synflow, .randomLike(.synflow): true
@@ -121,7 +121,7 @@ public struct PruningOutcome {
     public var report: SparsityReport
     /// Per-layer target density of the quota (nil for methods without one).
     public var quotaDensities: [Double]?
-    /// Masks evaluated while bisecting (effective mode), 1 for direct pruning.
+    /// Masks evaluated while searching for the effective target (`EffectiveSearch`), 1 for direct pruning.
     public var probes: Int
     /// Kept weights the direct pruning step was asked for (before any shuffle).
     public var directKeptTarget: Int

@@ -66,7 +66,7 @@ final class PruningSession {
             masks = try self.masks(method, kept: kept)
             report = try effective.report(masks)
         case .effective:
-            (kept, masks, report, probes) = try bisectEffective(method, pruner: pruner)
+            (kept, masks, report, probes) = try searchEffective(method, pruner: pruner)
         }
         if options.shuffle {
             masks = shuffleWithinLayers(masks, seed: options.seed)
@@ -90,54 +90,38 @@ final class PruningSession {
     /// The paper's effective pruning: the smallest direct kept count K whose masks keep at least
     /// total / compression effective weights, i.e. the largest effective sparsity not above the
     /// target. Masks are nested in K for the one-shot and layerwise methods, so effective counts
-    /// grow with K and bisection is exact; iterative methods are re-run per probe.
-    private func bisectEffective(_ method: Pruner.Method, pruner: String) throws
+    /// grow with K and the search is exact; iterative methods are re-run per probe, which is why
+    /// `EffectiveSearch` interpolates rather than bisects.
+    private func searchEffective(_ method: Pruner.Method, pruner: String) throws
         -> (kept: Int, masks: [Tensor], report: SparsityReport, probes: Int) {
         let exact = Double(layout.total) / options.compression
         // Effective kept ≥ total / C, as a whole number (tolerating float noise in total / C).
         let needed = abs(exact - exact.rounded()) < 1e-9 * exact ? Int(exact.rounded()) : Int(exact.rounded(.up))
         try checkReachable(needed, pruner: pruner)
         var probes = 0
-        var cache: [Int: ([Tensor], SparsityReport)] = [:]
-        func probe(_ kept: Int) throws -> ([Tensor], SparsityReport) {
-            if let hit = cache[kept] { return hit }
-            try options.stop.check("bisection probe \(probes + 1) (kept \(kept))")
+        // The smallest sufficient probe is the answer: keeping it saves probing the answer again.
+        var best: (kept: Int, masks: [Tensor], report: SparsityReport)?
+        let answer = try EffectiveSearch.smallestSufficient(needed: needed, limit: eligibleCount) { kept in
+            try options.stop.check("probe \(probes + 1) (kept \(kept))")
             probes += 1
             let masks: [Tensor]
             do {
                 masks = try self.masks(method, kept: kept)
             } catch let stopped as ComputationStopped {
-                throw stopped.within("bisection probe \(probes) (kept \(kept))")
+                throw stopped.within("probe \(probes) (kept \(kept))")
             }
-            let result = (masks, try effective.report(masks))
-            cache = [kept: result]  // only the latest is ever reused
-            return result
+            let report = try effective.report(masks)
+            if report.effective >= needed, kept < best?.kept ?? .max { best = (kept, masks, report) }
+            return report.effective
         }
-        // Gallop up from the target (effective compression rarely exceeds direct by more than a
-        // few times) to bracket the answer, then bisect inside the bracket.
-        var low = needed, high = min(2 * needed, eligibleCount)
-        var top = try probe(high)
-        while top.1.effective < needed {
-            guard high < eligibleCount else {
-                throw PruningError.unreachableTarget(method: pruner, reason:
-                    "keeping all \(high) weights leaves only \(top.1.effective) effective, fewer than the \(needed) the target needs")
-            }
-            low = high + 1
-            high = min(2 * high, eligibleCount)
-            top = try probe(high)
+        switch answer {
+        case let .unreachable(effectiveAtLimit):
+            throw PruningError.unreachableTarget(method: pruner, reason:
+                "keeping all \(eligibleCount) weights leaves only \(effectiveAtLimit) effective, fewer than the \(needed) the target needs")
+        case let .kept(kept):
+            guard let best, best.kept == kept else { preconditionFailure("the answer \(kept) is not the smallest sufficient probe") }
+            return (best.kept, best.masks, best.report, probes)
         }
-        var best = (kept: high, masks: top.0, report: top.1)
-        while low < high {
-            let mid = low + (high - low) / 2
-            let (masks, report) = try probe(mid)
-            if report.effective >= needed {
-                high = mid
-                best = (mid, masks, report)
-            } else {
-                low = mid + 1
-            }
-        }
-        return (best.kept, best.masks, best.report, probes)
     }
 
     /// Masks keeping exactly `kept` weights by `method`.

@@ -1,5 +1,5 @@
 /// A request to stop a long computation early, asked between its units of work (a pruning round,
-/// a bisection probe, a scoring or evaluation batch): the one hook that SIGTERM and a lost lease
+/// an effective-mode probe, a scoring or evaluation batch): the one hook that SIGTERM and a lost lease
 /// reach the engine through. Cheap to ask: the worker's closure reads two flags.
 public struct StopCheck: Sendable {
     private let requested: @Sendable () -> Bool
@@ -20,7 +20,7 @@ public struct StopCheck: Sendable {
 
 /// A computation gave up on request (`StopCheck`), leaving its inputs as they were.
 public struct ComputationStopped: Error, CustomStringConvertible {
-    /// Where it stopped, outermost first: "bisection probe 3 (kept 1204): round 17 of 100".
+    /// Where it stopped, outermost first: "probe 3 (kept 1204): round 17 of 100".
     public var place: String
 
     public init(place: String = "") { self.place = place }

@@ -12,8 +12,8 @@ struct PruneCommand: ParsableCommand {
         discussion: """
             --mode direct prunes to the target compression (total / kept, within one weight).
             --mode effective prunes until the effective compression (weights on some input–output path)
-            reaches the target: the largest effective sparsity not above it (bisection on the kept count;
-            iterative pruners re-run per probe).
+            reaches the target: the largest effective sparsity not above it (an interpolation search on the
+            kept count, a few probes; iterative pruners re-run per probe, and the output says how many).
             Magnitude and LAMP rank the initial weights unless --weights gives trained ones. SNIP, GraSP
             and random/snip score on --score-samples training samples of --dataset.
             """)

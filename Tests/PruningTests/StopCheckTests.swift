@@ -14,10 +14,10 @@ final class StopAfter: @unchecked Sendable {
 }
 
 @Suite struct StopCheckTests {
-    /// A stop in the middle of SynFlow's rounds, of effective mode's bisection probes or of
+    /// A stop in the middle of SynFlow's rounds, of effective mode's probes or of
     /// iterative SNIP's scoring batches ends the call there (saying where) and leaves the network
     /// as it was: weights, masks and BatchNorm statistics.
-    @Test(arguments: [("synflow", "direct", 3, "round 4 of 50"), ("synflow", "effective", 3, "bisection probe 1 (kept "),
+    @Test(arguments: [("synflow", "direct", 3, "round 4 of 50"), ("synflow", "effective", 3, "probe 1 (kept "),
                       ("snip/iterative", "direct", 2, "round 1 of 50: scoring batch 2 of 2")])
     func stopEndsPruningWhereItIsAndLeavesTheNetworkAlone(pruner: String, mode: String, calls: Int, place: String) throws {
         let network = try ModelZoo.make("lenet5")
