@@ -71,7 +71,7 @@ public final class RunExecutor: @unchecked Sendable {
     /// need not write one per evaluation. Stopping on request always writes one. 0: every boundary.
     public var checkpointInterval: Double = 0
     /// The one stop hook: asked before every training step with the run's phase and the steps
-    /// done in it, and inside pruning and evaluation (every round, bisection probe, scoring and
+    /// done in it, and inside pruning and evaluation (every round, effective-target probe, scoring and
     /// evaluation batch) with no step count; nil lets the run go on. A stop while pruning or
     /// evaluating comes within one round or batch (seconds on VGG-16) and throws
     /// `RunInterrupted`; `.checkpointAndStop` first checkpoints what was trained since the last

@@ -136,7 +136,7 @@ public final class Worker: @unchecked Sendable {
     private var localDiskFull = false
 
     /// Asks the worker to stop soon (SIGTERM from systemd, Slurm or Kubernetes): no new lease, the
-    /// current run stops before its next step, pruning round, bisection probe or evaluation batch
+    /// current run stops before its next step, pruning round, effective-target probe or evaluation batch
     /// without reporting a failure, no retry waits any longer, and `run` returns; requests still
     /// in flight after `stopGraceSeconds` are cancelled. The run's lease then expires and another
     /// worker resumes it from its last uploaded checkpoint.

@@ -23,7 +23,7 @@ struct EffectivePruningBenchRow: Encodable {
     var architecture: String
     var pruner: String
     var targetEffectiveCompression: Double
-    /// Whole call: rankings, bisection probes (masks + effective masks each), report.
+    /// Whole call: rankings, effective-target probes (masks + effective masks each), report.
     var seconds: Double
     var probes: Int
     var directCompression: Double
