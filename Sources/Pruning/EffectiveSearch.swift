@@ -7,8 +7,10 @@ import Foundation
 /// Effective counts are smooth and nearly proportional to K for most methods (SynFlow keeps
 /// effective ≈ direct), so the search steps proportionally up from K = `needed`, then interpolates
 /// the crossing on log scale inside the bracket: three or four probes when the counts are smooth
-/// (K = needed, a step past the answer, the answer, the answer − 1), against bisection's ~17 on VGG-16. Regula falsi with the Illinois rule keeps one-sided
-/// convergence from stalling, and a halving budget bounds the worst case like bisection's.
+/// (K = needed, a step past the answer, the answer, the answer − 1), against bisection's 18 on
+/// VGG-16. Regula falsi with the Illinois rule keeps one-sided convergence from stalling, and a
+/// halving budget bounds the worst case like bisection's. SynFlow's counts scatter by tens of
+/// weights between neighbouring K, so it takes 6–7 probes there (BENCHMARKS.md).
 enum EffectiveSearch {
     enum Answer: Equatable {
         /// `kept` is sufficient, and it is `needed` or `kept − 1` was probed insufficient.
