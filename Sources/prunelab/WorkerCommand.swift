@@ -10,7 +10,7 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Lease runs from a prunelab server and execute them (heartbeats, metrics, checkpoints, results over HTTP).",
         discussion: """
             SIGTERM or SIGINT (systemd stop, Slurm preemption or scancel, Kubernetes pod deletion) stops the worker \
-            within seconds in every phase — before the current run's next training step, pruning round, bisection \
+            within seconds in every phase — before the current run's next training step, pruning round, effective-target \
             probe or evaluation batch, and without waiting out retries of an unreachable server — uploads a \
             checkpoint of the steps done (requests still in flight get 3 seconds) and exits 0 without failing the \
             run, whose lease then expires and another worker resumes it from that checkpoint. A second signal \
