@@ -335,7 +335,6 @@ public final class Worker: @unchecked Sendable {
             let uplink = Uplink(worker: self, key: key, leaseSeconds: lease.lease_seconds, log: log)
             // Metrics the checkpoint has passed go up again (idempotently), whatever the last worker managed to send.
             var history = (resume?.header.metrics ?? []).filter(\.value.isFinite)
-                .map { Components.Schemas.Metric(phase: $0.phase, step: $0.step, name: $0.name, value: $0.value) }
             await uplink.send(&history)
             let executor = try RunExecutor(config: config, reporter: uplink, files: files, parent: parent,
                                            backend: configuration.backend.backend)

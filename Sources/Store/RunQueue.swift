@@ -227,9 +227,9 @@ extension Store {
             let layer = try db.makeStatement(sql: """
                 INSERT INTO layers (run_key, layer_index, name, shape, size, kept, effective, quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for (index, figures) in figures.layers.enumerated() {
-                let shape = "[" + figures.shape.map(String.init).joined(separator: ",") + "]"
-                try layer.execute(arguments: [key, index, figures.name, shape, figures.size, figures.kept, figures.effective, figures.quota])
+            for (index, row) in figures.layers.enumerated() {
+                let shape = "[" + row.shape.map(String.init).joined(separator: ",") + "]"
+                try layer.execute(arguments: [key, index, row.name, shape, row.size, row.kept, row.effective, row.quota])
             }
             try db.cachedStatement(sql: "INSERT INTO events (kind, run_key, worker_id) VALUES ('succeeded', ?, ?)").execute(arguments: [key, worker])
             // A dense run keeps its final state (uploaded as its last checkpoint) while children wait to prune it.
