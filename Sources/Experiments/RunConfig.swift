@@ -449,7 +449,10 @@ extension RunConfig {
             lrDrops = scaledDrops(paper.lrDrops, from: paper.iterations, to: iterations)
         }
 
-        let evalEvery = try object?.integer("eval_every") ?? max(1, iterations / 10)
+        // By default ten evaluations a run, but none closer than an epoch: every evaluation is a
+        // pass over the whole test set, which in a short run would cost more than its training.
+        let epoch = PaperSetups.trainSampleCount(for: dataset).map { max(1, $0 / batchSize) } ?? 1
+        let evalEvery = try object?.integer("eval_every") ?? min(iterations, max(1, iterations / 10, epoch))
         guard (1...Limits.iterations).contains(evalEvery) else {
             throw .invalidField(field: "training.eval_every", reason: "must be from 1 to \(Limits.iterations), got \(evalEvery)")
         }

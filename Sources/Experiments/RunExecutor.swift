@@ -64,11 +64,13 @@ public final class RunExecutor: @unchecked Sendable {
     private let reporter: any Reporter
     private let files: RunFiles
     private let parent: Checkpoint?
-    /// Steps between checkpoints (besides the one at each evaluation).
-    public var checkpointEvery: Int
+    /// Steps between the points where a checkpoint may be written; nil: every step when
+    /// `checkpointInterval` is set (checkpoints by time alone), every evaluation when it is 0.
+    public var checkpointEvery: Int?
     /// Seconds that must pass since the last checkpoint (or the start) before the next one is
-    /// written at a `checkpointEvery` boundary: a VGG-16 checkpoint is 180 MB, and a short run
-    /// need not write one per evaluation. Stopping on request always writes one. 0: every boundary.
+    /// written at a `checkpointEvery` point: a VGG-16 checkpoint is 180 MB, and a short run need
+    /// not write any. Stopping on request always writes one, and the end of the run writes the
+    /// final state. 0: at every point.
     public var checkpointInterval: Double = 0
     /// The one stop hook: asked before every training step with the run's phase and the steps
     /// done in it, and inside pruning and evaluation (every round, effective-target probe, scoring and
@@ -85,6 +87,15 @@ public final class RunExecutor: @unchecked Sendable {
 
     private var metrics: [MetricRecord] = []
     private let backend: any Backend
+    /// Where the last `run` spent its wall time.
+    public private(set) var profile = RunProfile()
+
+    /// Runs `body`, adding its wall time to `phase` of the profile (also when it throws).
+    private func timed<T>(_ phase: WritableKeyPath<RunProfile, Double>, _ body: () throws -> T) rethrows -> T {
+        let start = monotonicSeconds()
+        defer { profile[keyPath: phase] += monotonicSeconds() - start }
+        return try body()
+    }
 
     /// The stop hook as the long loops of pruning and evaluation of `phase` ask it.
     private func stopCheck(phase: Int) -> StopCheck {
@@ -104,7 +115,7 @@ public final class RunExecutor: @unchecked Sendable {
         self.reporter = reporter
         self.files = files
         self.parent = parent
-        self.checkpointEvery = max(1, checkpointEvery ?? config.training.evalEvery)
+        self.checkpointEvery = checkpointEvery.map { max(1, $0) }
         if config.pruner.needsParent, parent == nil {
             throw ExperimentsError.missingParent(key: config.parent()?.key ?? "?", reason: "\(config.pruner) needs the trained dense parent")
         }
@@ -114,12 +125,18 @@ public final class RunExecutor: @unchecked Sendable {
     /// the run's data when the caller has loaded it already (`RunData.load` of the config's).
     public func run(resume: Checkpoint? = nil, splits loaded: DatasetSplits? = nil) throws -> RunResult {
         let wallStart = monotonicSeconds()
-        let splits = try loaded ?? RunData.load(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
+        profile = RunProfile()
+        defer { profile.wall = monotonicSeconds() - wallStart }
+        let splits = try timed(\.data) {
+            try loaded ?? RunData.load(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
+        }
         reporter.report(.started(key: key, config: config))
-        let network = try ModelZoo.make(config.architecture, inputShape: splits.train.sampleShape, classes: splits.train.classes,
-                                        backend: backend)
-        network.initialize(seed: config.seed)
-        let effective = try EffectiveMasks(network: network)
+        let (network, effective) = try timed(\.network) {
+            let network = try ModelZoo.make(config.architecture, inputShape: splits.train.sampleShape, classes: splits.train.classes,
+                                            backend: backend)
+            network.initialize(seed: config.seed)
+            return (network, try EffectiveMasks(network: network))
+        }
         let rounds = config.pruner == .lth ? config.pruner.phases(config.settings) : 0
         var phase = config.pruner == .lth ? 1 : 0
         var startStep = 0
@@ -149,7 +166,7 @@ public final class RunExecutor: @unchecked Sendable {
         } else {
             reporter.report(.stage("pruning"))
             do {
-                (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+                (report, quotas) = try timed(\.pruning) { try prune(network, splits: splits, effective: effective, round: phase, of: rounds) }
             } catch let stopped as ComputationStopped {
                 // Nothing trained yet: the next attempt prunes again from the seed.
                 throw RunInterrupted(step: 0, phase: phase, during: stopped.within("pruning").place)
@@ -158,7 +175,7 @@ public final class RunExecutor: @unchecked Sendable {
         var resumedFrom: Int? = resume.map { $0.header.step }
         var outcome: TrainingOutcome
         while true {
-            try announceMasks(network, effective: effective, quotas: quotas)
+            try timed(\.masks) { try announceMasks(network, effective: effective, quotas: quotas) }
             reporter.report(.stage(phase == 0 ? "training" : "lottery-ticket round \(phase) of \(rounds): training"))
             outcome = try train(network, optimizer: optimizer, splits: splits, phase: phase, from: startStep,
                                 window: resumedFrom != nil ? resume?.header.trainWindow : nil, quotas: quotas)
@@ -170,7 +187,7 @@ public final class RunExecutor: @unchecked Sendable {
             resumedFrom = nil
             reporter.report(.stage("lottery-ticket round \(phase) of \(rounds): pruning"))
             do {
-                (report, quotas) = try prune(network, splits: splits, effective: effective, round: phase, of: rounds)
+                (report, quotas) = try timed(\.pruning) { try prune(network, splits: splits, effective: effective, round: phase, of: rounds) }
             } catch let stopped as ComputationStopped {
                 // The pruner left the network as trained: keep the finished round, so that the
                 // resumed run starts this round's pruning instead of retraining the last one.
@@ -184,8 +201,10 @@ public final class RunExecutor: @unchecked Sendable {
             optimizer = makeOptimizer()
         }
         if let final = files.final {
-            try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
+            try timed(\.finalState) {
+            _ = try Checkpoint.write(runKey: key, network: network, optimizer: optimizer, step: config.training.iterations, phase: phase,
                                  metrics: metrics, quotas: quotas, to: final)
+            }
         }
         let figures = RunFigures(
             testAccuracy: outcome.test.accuracy, testLoss: outcome.test.loss, trainLoss: outcome.trainLoss,
@@ -206,6 +225,12 @@ public final class RunExecutor: @unchecked Sendable {
     /// and, when the reporter takes them, as bytes; nothing when the run has neither.
     private func saveCheckpoint(_ network: Network, optimizer: SGD, step: Int, phase: Int, trainWindow: [Double]?,
                                 quotas: [Double]?) throws {
+        try timed(\.checkpoints) { try writeCheckpoint(network, optimizer: optimizer, step: step, phase: phase, trainWindow: trainWindow,
+                                                     quotas: quotas) }
+    }
+
+    private func writeCheckpoint(_ network: Network, optimizer: SGD, step: Int, phase: Int, trainWindow: [Double]?,
+                                 quotas: [Double]?) throws {
         if reporter.takesCheckpoints {
             let (data, sha256) = try Checkpoint.encode(runKey: key, network: network, optimizer: optimizer, step: step, phase: phase,
                                                        metrics: metrics, trainWindow: trainWindow, quotas: quotas)
@@ -322,6 +347,7 @@ public final class RunExecutor: @unchecked Sendable {
         var test = (loss: Double.nan, accuracy: Double.nan)
         let stop = stopCheck(phase: phase)
         var lastCheckpoint = start, lastCheckpointTime = monotonicSeconds()
+        let checkpointSpacing = checkpointEvery ?? (checkpointInterval > 0 ? 1 : setup.evalEvery)
         /// The evaluation after step `done` (the window's train figures, the test split), recorded as metrics.
         func evaluateAndRecord(after done: Int) throws {
             lastTrain = (windowLoss / Double(windowImages), Double(windowCorrect) / Double(windowImages))
@@ -380,7 +406,9 @@ public final class RunExecutor: @unchecked Sendable {
             }
             let stepStart = monotonicSeconds()
             let result = try steps.run(step: step)
-            seconds += monotonicSeconds() - stepStart
+            let stepSeconds = monotonicSeconds() - stepStart
+            seconds += stepSeconds
+            profile.training += stepSeconds
             trained += setup.batchSize
             windowLoss += result.lossSum
             windowCorrect += result.correct
@@ -388,7 +416,7 @@ public final class RunExecutor: @unchecked Sendable {
             let done = step + 1
             let isLast = done == setup.iterations
             if isBoundary(done) { try evaluateAndRecord(after: done) }
-            let due = done % checkpointEvery == 0 && monotonicSeconds() - lastCheckpointTime >= checkpointInterval
+            let due = done % checkpointSpacing == 0 && monotonicSeconds() - lastCheckpointTime >= checkpointInterval
             if !isLast, due, checkpoints {
                 lastCheckpoint = done
                 lastCheckpointTime = monotonicSeconds()
@@ -399,16 +427,32 @@ public final class RunExecutor: @unchecked Sendable {
         return TrainingOutcome(test: test, trainLoss: lastTrain.loss, trainAccuracy: lastTrain.accuracy, seconds: seconds, images: trained)
     }
 
+    /// The test split's loader and batch buffers, made at the first evaluation and reused by the
+    /// rest (its order never changes: no shuffling, no augmentation).
+    private final class TestBatches {
+        let loader: BatchLoader
+        let images: Tensor
+        var labels: [Int32]
+
+        init(_ test: Dataset, batchSize: Int) {
+            loader = BatchLoader(dataset: test, batchSize: batchSize, shuffle: false, augmentation: .none, seed: 0, dropLast: false)
+            images = Tensor(shape: [batchSize] + test.sampleShape)
+            labels = [Int32](repeating: 0, count: batchSize)
+        }
+    }
+
+    private var testBatches: TestBatches?
+
     /// Mean loss and accuracy over the whole test split in evaluation mode (running statistics).
     private func evaluate(_ network: Network, splits: DatasetSplits, batchSize: Int, stop: StopCheck = .never) throws
         -> (loss: Double, accuracy: Double) {
-        let loader = BatchLoader(dataset: splits.test, batchSize: batchSize, shuffle: false, augmentation: .none, seed: 0,
-                                 dropLast: false)
-        loader.startEpoch(0)
-        let images = Tensor(shape: [batchSize] + splits.test.sampleShape)
-        var labels = [Int32](repeating: 0, count: batchSize)
+        let start = monotonicSeconds()
+        defer { profile.evaluation += monotonicSeconds() - start }
+        let batches = testBatches ?? TestBatches(splits.test, batchSize: batchSize)
+        testBatches = batches
+        let (loader, images) = (batches.loader, batches.images)
         var lossSum = 0.0, correct = 0, seen = 0
-        try labels.withUnsafeMutableBufferPointer { labels in
+        try batches.labels.withUnsafeMutableBufferPointer { labels in
             for batch in 0..<loader.batchesPerEpoch {
                 try stop.check("batch \(batch + 1) of \(loader.batchesPerEpoch)")
                 let n = loader.fill(batch: batch, images: images, labels: labels.baseAddress!)

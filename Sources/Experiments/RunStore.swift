@@ -21,6 +21,8 @@ import Glibc
 /// parent trained first. Runs of one key are serialised by an advisory lock (`.lock`).
 public final class RunStore {
     public let root: URL
+    /// Where the last run this store executed (not reused) spent its time.
+    public private(set) var lastProfile: RunProfile?
 
     /// Opens (creating if needed) a runs directory, failing early when it cannot be written.
     public init(path: String) throws {
@@ -53,14 +55,15 @@ public final class RunStore {
     /// the stored result of an identical finished run. With `resume`, an unfinished run continues
     /// from its checkpoint; without, it starts over.
     public func execute(_ config: RunConfig, resume: Bool = false, reporter: any Reporter = SilentReporter(),
-                        stopAfter: (phase: Int, step: Int)? = nil, checkpointEvery: Int? = nil,
+                        stopAfter: (phase: Int, step: Int)? = nil, checkpointEvery: Int? = nil, checkpointSeconds: Double = 0,
                         backend: any Backend = CPUBackend.shared) throws -> (result: RunResult, reused: Bool) {
         let key = config.key
         if let done = result(for: key) { return (done, true) }
         var parent: Checkpoint?
         if let parentConfig = config.parent() {
             reporter.report(.stage("dense parent \(parentConfig.key)"))
-            _ = try execute(parentConfig, resume: resume, reporter: reporter, checkpointEvery: checkpointEvery, backend: backend)
+            _ = try execute(parentConfig, resume: resume, reporter: reporter, checkpointEvery: checkpointEvery,
+                            checkpointSeconds: checkpointSeconds, backend: backend)
             parent = try Checkpoint.read(path: file("final.bin", of: parentConfig.key))
         }
         let folder = folder(for: key)
@@ -79,7 +82,7 @@ public final class RunStore {
         }
         do {
             return try run(config, key: key, parent: parent, resume: resume, reporter: reporter, stopAfter: stopAfter,
-                           checkpointEvery: checkpointEvery, backend: backend)
+                           checkpointEvery: checkpointEvery, checkpointSeconds: checkpointSeconds, backend: backend)
         } catch let error as RunInterrupted {
             throw error
         } catch {
@@ -89,7 +92,7 @@ public final class RunStore {
     }
 
     private func run(_ config: RunConfig, key: String, parent: Checkpoint?, resume: Bool, reporter: any Reporter,
-                     stopAfter: (phase: Int, step: Int)?, checkpointEvery: Int?, backend: any Backend) throws -> (result: RunResult, reused: Bool) {
+                     stopAfter: (phase: Int, step: Int)?, checkpointEvery: Int?, checkpointSeconds: Double, backend: any Backend) throws -> (result: RunResult, reused: Bool) {
         // Another process may have finished it while we waited for the lock.
         if let done = result(for: key) { return (done, true) }
         try AtomicFile.write(try config.encodedForDisk(), to: file("config.json", of: key))
@@ -108,7 +111,9 @@ public final class RunStore {
                              final: file("final.bin", of: key))
         let executor = try RunExecutor(config: config, reporter: reporter, files: files, parent: parent, checkpointEvery: checkpointEvery,
                                        backend: backend)
+        executor.checkpointInterval = checkpointSeconds
         if let stopAfter { executor.stop(after: stopAfter.step, of: stopAfter.phase) }
+        defer { lastProfile = executor.profile }
         let result = try executor.run(resume: checkpoint)
         try AtomicFile.write(try JSONCoding.encoder(pretty: true).encode(result), to: file("result.json", of: key))
         try? FileManager.default.removeItem(atPath: checkpointPath)

@@ -329,9 +329,10 @@ public final class Worker: @unchecked Sendable {
             let config = try RunConfig.parse(Data(lease.config.utf8))
             let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0, into: folder, log: log) }
             let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder, log: log) : nil
-            // Checkpoints go to the uplink as bytes; only the final state is a file (uploaded at the end).
+            // Checkpoints go to the uplink as bytes; only the final state is a file, which dense runs
+            // upload at the end for their children (nobody prunes a pruned run's final state).
             let files = RunFiles(checkpoint: nil,
-                                 final: folder.appendingPathComponent("final.bin").path)
+                                 final: config.pruner.isDense ? folder.appendingPathComponent("final.bin").path : nil)
             let uplink = Uplink(worker: self, key: key, leaseSeconds: lease.lease_seconds, log: log)
             // Metrics the checkpoint has passed go up again (idempotently), whatever the last worker managed to send.
             var history = (resume?.header.metrics ?? []).filter(\.value.isFinite)
@@ -409,7 +410,8 @@ public final class Worker: @unchecked Sendable {
             case .noContent:
                 log.info("run finished", metadata: ["test_accuracy": "\(result.testAccuracy)",
                                                     "effective_compression": "\(result.effectiveCompression)",
-                                                    "wall_seconds": "\(result.wallSeconds)"])
+                                                    "wall_seconds": "\(result.wallSeconds)",
+                                                    "profile": "\(executor.profile.summary)"])
             case .conflict: throw WorkerError(description: "lost the lease of run \(key) before finishing")
             case let .badRequest(answer):
                 throw WorkerError(description: "the server refused the result of run \(key): \((try? answer.body.json.error) ?? "")")

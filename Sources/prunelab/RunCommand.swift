@@ -23,8 +23,12 @@ struct RunCommand: ParsableCommand {
     var runsDir: String = "runs"
     @Flag(help: "Continue an unfinished run from its last checkpoint (otherwise it starts over).")
     var resume = false
-    @Option(help: "Steps between checkpoints (default: every evaluation).")
+    @Option(help: "Steps between the points where a checkpoint may be written (default: every step, subject to --checkpoint-seconds).")
     var checkpointEvery: Int?
+    @Option(help: "Least seconds between checkpoints; 0 writes one at every --checkpoint-every point. A run that ends sooner writes none, only its final state.")
+    var checkpointSeconds: Double = 60
+    @Flag(help: "Print where the run's wall time went (data, network, pruning, masks, training, evaluation, checkpoints, final state) on stderr.")
+    var profile = false
     @Option(help: ArgumentHelp("Stop after this many steps of the final phase, leaving a checkpoint (for testing resume).",
                                visibility: .hidden))
     var stopAfterSteps: Int?
@@ -47,11 +51,15 @@ struct RunCommand: ParsableCommand {
         if let checkpointEvery, checkpointEvery < 1 {
             throw InvalidOption(option: "--checkpoint-every", reason: "must be at least 1, got \(checkpointEvery)")
         }
+        guard checkpointSeconds >= 0, checkpointSeconds.isFinite else {
+            throw InvalidOption(option: "--checkpoint-seconds", reason: "must be 0 or more seconds, got \(checkpointSeconds)")
+        }
         let store = try RunStore(path: runsDir)
         let reporter = ProgressPrinter()
         let stopAfter = stopAfterSteps.map { (phase: runConfig.pruner == .lth ? runConfig.pruner.phases(runConfig.settings) : 0, step: $0) }
         let (result, reused) = try store.execute(runConfig, resume: resume, reporter: reporter, stopAfter: stopAfter,
-                                                 checkpointEvery: checkpointEvery, backend: backend)
+                                                 checkpointEvery: checkpointEvery, checkpointSeconds: checkpointSeconds, backend: backend)
+        if profile, !reused, let runProfile = store.lastProfile { printError(runProfile.table) }
         if reused { printError("prunelab: run \(result.key) already finished; reusing its result") }
         if json {
             try printJSON(RunOutput(result: result, reused: reused, runDirectory: store.folder(for: result.key).path))

@@ -49,6 +49,22 @@ struct RunConfigTests {
         for name in NeuralNet.ModelZoo.names { #expect(PaperSetups.setup(for: name) != nil, "\(name)") }
     }
 
+    /// Ten evaluations a run, none closer than an epoch (⌊training samples / batch⌋ steps), at
+    /// most the run: an evaluation passes over the whole test set.
+    @Test(arguments: [
+        // Fashion-MNIST at the paper's batch of 100: an epoch is 600 steps.
+        (#""iterations": 50"#, 50), (#""iterations": 600"#, 600), (#""iterations": 3000"#, 600),
+        (#""iterations": 6000"#, 600), (#""iterations": 12000"#, 1200), (#""epochs": 20"#, 1200),
+        // Batch 7: an epoch is ⌊60 000 / 7⌋ = 8 571 steps.
+        (#""iterations": 100000, "batch_size": 7"#, 10000), (#""iterations": 50000, "batch_size": 7"#, 8571),
+        // Given, it stays as given.
+        (#""iterations": 50, "eval_every": 5"#, 5),
+    ])
+    func evaluationsDefaultToATenthButAtLeastAnEpoch(training: String, evalEvery: Int) throws {
+        let config = try parse(lenet + #", "training": {"# + training + "}}")
+        #expect(config.training.evalEvery == evalEvery, "\(training)")
+    }
+
     /// ResNet-50 and MobileNetV2 default to ImageNet, which the catalog cannot load: the error
     /// says to set the data set; once set, the ImageNet recipe applies.
     @Test func imagenetArchitecturesNeedADataset() throws {
@@ -62,7 +78,9 @@ struct RunConfigTests {
     @Test func dropsScaleToTheRunLength() throws {
         let config = try parse(lenet + #", "training": {"iterations": 200}}"#)
         #expect(config.training.lrDrops == [52, 104, 156])
-        #expect(config.training.evalEvery == 20)
+        // A tenth of the run would be 20 steps, closer than an epoch (60 000 / 100 = 600 steps):
+        // the run is shorter than an epoch, so it evaluates once, at the end.
+        #expect(config.training.evalEvery == 200)
         // 3 iterations: 0.78 → 1, 1.56 → 2, 2.34 → 2 (deduplicated).
         #expect(try parse(lenet + #", "training": {"iterations": 3}}"#).training.lrDrops == [1, 2])
         // 1 iteration: 0.26 → 0 and 0.52 → 1, 0.78 → 1: only iteration 1 remains; eval every 1.
@@ -233,7 +251,7 @@ struct RunConfigTests {
     }
 
     @Test func canonicalJSONText() throws {
-        let config = try parse(lenet + #", "data_dir": "/data", "training": {"iterations": 200}}"#)
+        let config = try parse(lenet + #", "data_dir": "/data", "training": {"iterations": 200, "eval_every": 20}}"#)
         let expected = #"{"architecture":"lenet300-100","compression":100,"dataset":"fashion-mnist","format":1,"#
             + #""mode":"direct","pruner":"random/igq","seed":0,"shuffle":false,"#
             + #""training":{"batch_size":100,"eval_every":20,"iterations":200,"learning_rate":0.1,"lr_drops":[52,104,156],"#

@@ -63,6 +63,47 @@ final class RecordingReporter: Reporter, @unchecked Sendable {
         #expect(uninterrupted.layers == resumed.layers, "the per-layer table, quotas included, survives the resume")
     }
 
+    /// Checkpoints come by time: a run that ends before `checkpointInterval` writes none, only its
+    /// final state; a stop still writes one, and resuming from it ends bit-identical to the
+    /// uninterrupted run. At interval 0 every `checkpointEvery` point writes one.
+    @Test func checkpointsComeByTimeAndOnStop() throws {
+        let config = try smallConfig(pruner: "random/erk", compression: 20)
+        func checkpointSteps(_ reporter: RecordingReporter) -> [Int] {
+            reporter.events.compactMap { if case let .checkpoint(step, _, _, _) = $0 { step } else { nil } }
+        }
+        let folder = try temporaryDirectory("cadence")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func files(_ name: String) -> RunFiles {
+            RunFiles(checkpoint: folder.appendingPathComponent("\(name).checkpoint").path, final: folder.appendingPathComponent("\(name).final").path)
+        }
+        let quiet = RecordingReporter()
+        let whole = try RunExecutor(config: config, reporter: quiet, files: files("whole"))
+        whole.checkpointInterval = 3600
+        let uninterrupted = try whole.run()
+        #expect(checkpointSteps(quiet).isEmpty, "a run shorter than the interval writes no checkpoint")
+        #expect(!FileManager.default.fileExists(atPath: files("whole").checkpoint!))
+        #expect(whole.profile.checkpoints == 0 && whole.profile.training > 0 && whole.profile.evaluation > 0)
+
+        let everyPoint = RecordingReporter()
+        let eager = try RunExecutor(config: config, reporter: everyPoint, files: files("eager"), checkpointEvery: 5)
+        _ = try eager.run()
+        #expect(checkpointSteps(everyPoint) == [5, 10, 15, 20], "interval 0: every 5 steps but the last")
+
+        let stopped = RecordingReporter()
+        let first = try RunExecutor(config: config, reporter: stopped, files: files("split"))
+        first.checkpointInterval = 3600
+        first.stop(after: 13, of: 0)
+        #expect(throws: RunInterrupted.self) { try first.run() }
+        #expect(checkpointSteps(stopped) == [13], "a stop writes its checkpoint whatever the interval")
+        let checkpoint = try Checkpoint.read(path: files("split").checkpoint!)
+        let resumed = try RunExecutor(config: config, files: files("split")).run(resume: checkpoint)
+        #expect(resumed.resumedFromStep == 13 && resumed.testLoss == uninterrupted.testLoss)
+        let a = try Checkpoint.read(path: files("whole").final!), b = try Checkpoint.read(path: files("split").final!)
+        for (entry, (x, y)) in zip(a.header.tensors, zip(a.values, b.values)) {
+            #expect(zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(entry.name) differs after the resume")
+        }
+    }
+
     /// A worker may stop between uploading a run's final state and finishing the run; the next one
     /// resumes from that state, trains no step, and must report the figures of the uninterrupted run.
     @Test(arguments: [("dense", nil), ("random/erk", 20.0)] as [(String, Double?)])
