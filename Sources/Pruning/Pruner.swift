@@ -121,8 +121,25 @@ public struct PruningOutcome {
     public var report: SparsityReport
     /// Per-layer target density of the quota (nil for methods without one).
     public var quotaDensities: [Double]?
-    /// Masks evaluated while searching for the effective target (`EffectiveSearch`), 1 for direct pruning.
+    /// Pruner runs (masks built by the method) while searching for the effective target
+    /// (`EffectiveSearch`), 1 for direct pruning.
     public var probes: Int
+    /// Iterative pruners in effective mode: masks of the last run trimmed by its last round's
+    /// scores and evaluated, without running the pruner (0 otherwise).
+    public var trimProbes: Int { search.reduce(0) { $0 + ($1.trimmed ? 1 : 0) } }
+    /// Iterative pruners in effective mode: the kept count of the run whose masks were trimmed to
+    /// `directKeptTarget`; nil when nothing was trimmed.
+    public var trimmedFrom: Int?
     /// Kept weights the direct pruning step was asked for (before any shuffle).
     public var directKeptTarget: Int
+    /// Effective mode: every mask the search evaluated, in order (empty for direct pruning).
+    public var search: [EffectiveProbe]
+}
+
+/// One mask the effective search evaluated: its direct and effective kept counts, and whether it
+/// was the last run trimmed (no pruner run) rather than a run of the pruner.
+public struct EffectiveProbe: Equatable, Sendable, Encodable {
+    public var kept: Int
+    public var effective: Int
+    public var trimmed: Bool
 }

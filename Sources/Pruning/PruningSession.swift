@@ -58,7 +58,7 @@ final class PruningSession {
     func keptTarget(_ compression: Double) -> Int { Int((Double(layout.total) / compression).rounded()) }
 
     func run(_ method: Pruner.Method, pruner: String) throws -> PruningOutcome {
-        var kept: Int, masks: [Tensor], report: SparsityReport, probes = 1
+        var kept: Int, masks: [Tensor], report: SparsityReport, probes = 1, trimmedFrom: Int?, search: [EffectiveProbe] = []
         switch options.mode {
         case .direct:
             kept = keptTarget(options.compression)
@@ -66,7 +66,9 @@ final class PruningSession {
             masks = try self.masks(method, kept: kept)
             report = try effective.report(masks)
         case .effective:
-            (kept, masks, report, probes) = try searchEffective(method, pruner: pruner)
+            let found = try searchEffective(method, pruner: pruner)
+            (kept, masks, report, probes, trimmedFrom, search) =
+                (found.kept, found.masks, found.report, found.probes, found.trimmedFrom, found.search)
         }
         if options.shuffle {
             masks = shuffleWithinLayers(masks, seed: options.seed)
@@ -75,7 +77,8 @@ final class PruningSession {
         var quotaDensities: [Double]?
         if case let .random(quota) = method { quotaDensities = try quota.densities(keptTotal: kept, shapes: layout.shapes) }
         if case let .magnitude(quota) = method { quotaDensities = try quota.densities(keptTotal: kept, shapes: layout.shapes) }
-        return PruningOutcome(masks: masks, report: report, quotaDensities: quotaDensities, probes: probes, directKeptTarget: kept)
+        return PruningOutcome(masks: masks, report: report, quotaDensities: quotaDensities, probes: probes, trimmedFrom: trimmedFrom,
+                              directKeptTarget: kept, search: search)
     }
 
     private func checkReachable(_ kept: Int, pruner: String) throws {
@@ -87,18 +90,32 @@ final class PruningSession {
         }
     }
 
+    /// What the effective search settled on, and what it cost.
+    struct EffectiveFound {
+        var kept: Int
+        var masks: [Tensor]
+        var report: SparsityReport
+        /// Pruner runs (masks built by `method`).
+        var probes: Int
+        /// The kept count of the run whose masks were trimmed to `kept`, when they were.
+        var trimmedFrom: Int?
+        /// Every mask evaluated, runs and trimmed ones, in order.
+        var search: [EffectiveProbe]
+    }
+
     /// The paper's effective pruning: the smallest direct kept count K whose masks keep at least
     /// total / compression effective weights, i.e. the largest effective sparsity not above the
     /// target. Masks are nested in K for the one-shot and layerwise methods, so effective counts
-    /// grow with K and the search is exact; iterative methods are re-run per probe, which is why
-    /// `EffectiveSearch` interpolates rather than bisects.
-    private func searchEffective(_ method: Pruner.Method, pruner: String) throws
-        -> (kept: Int, masks: [Tensor], report: SparsityReport, probes: Int) {
+    /// grow with K and `EffectiveSearch` finds the exact answer. Iterative methods are re-run per
+    /// probe and their masks are not nested in K, so they run until one run suffices and that
+    /// run's masks are then trimmed by its last round's scores (`searchTrimming`).
+    private func searchEffective(_ method: Pruner.Method, pruner: String) throws -> EffectiveFound {
         let exact = Double(layout.total) / options.compression
         // Effective kept ≥ total / C, as a whole number (tolerating float noise in total / C).
         let needed = abs(exact - exact.rounded()) < 1e-9 * exact ? Int(exact.rounded()) : Int(exact.rounded(.up))
         try checkReachable(needed, pruner: pruner)
-        var probes = 0
+        if let source = iterativeSource(method) { return try searchTrimming(method, source: source, needed: needed, pruner: pruner) }
+        var probes = 0, search: [EffectiveProbe] = []
         // The smallest sufficient probe is the answer: keeping it saves probing the answer again.
         var best: (kept: Int, masks: [Tensor], report: SparsityReport)?
         let answer = try EffectiveSearch.smallestSufficient(needed: needed, limit: eligibleCount) { kept in
@@ -111,17 +128,85 @@ final class PruningSession {
                 throw stopped.within("probe \(probes) (kept \(kept))")
             }
             let report = try effective.report(masks)
+            search.append(EffectiveProbe(kept: kept, effective: report.effective, trimmed: false))
             if report.effective >= needed, kept < best?.kept ?? .max { best = (kept, masks, report) }
             return report.effective
         }
         switch answer {
         case let .unreachable(effectiveAtLimit):
-            throw PruningError.unreachableTarget(method: pruner, reason:
-                "keeping all \(eligibleCount) weights leaves only \(effectiveAtLimit) effective, fewer than the \(needed) the target needs")
+            throw unreachable(needed: needed, effectiveAtLimit: effectiveAtLimit, pruner: pruner)
         case let .kept(kept):
             guard let best, best.kept == kept else { preconditionFailure("the answer \(kept) is not the smallest sufficient probe") }
-            return (best.kept, best.masks, best.report, probes)
+            return EffectiveFound(kept: best.kept, masks: best.masks, report: best.report, probes: probes, search: search)
         }
+    }
+
+    /// The effective search of an iterative method (`source`, or the random method taking its
+    /// layerwise counts): runs it until one run at K_hi is sufficient, then trims that run's result
+    /// by the scores of its last round, which is what the last round keeps when its target is
+    /// smaller (the rounds before it follow the schedule to K_hi, a fraction of a percent away).
+    /// The trimmed masks are nested, so the answer is exact for them: K* suffices and the same run
+    /// trimmed to K* − 1 does not. Only runs count as probes (docs/science.md).
+    private func searchTrimming(_ method: Pruner.Method, source: Pruner.Method, needed: Int, pruner: String) throws -> EffectiveFound {
+        var probes = 0, trimProbes = 0, search: [EffectiveProbe] = []
+        var last: IterativeRun?
+        var best: (kept: Int, masks: [Tensor], report: SparsityReport)?
+        func evaluate(_ kept: Int, _ keep: [Bool], trimmed: Bool) throws -> Int {
+            let masks = self.masks(method, iterativeKeep: keep)
+            let report = try effective.report(masks)
+            search.append(EffectiveProbe(kept: kept, effective: report.effective, trimmed: trimmed))
+            if report.effective >= needed, kept < best?.kept ?? .max { best = (kept, masks, report) }
+            return report.effective
+        }
+        let answer = try EffectiveSearch.smallestSufficientByTrimming(needed: needed, limit: eligibleCount, run: { kept in
+            try options.stop.check("probe \(probes + 1) (kept \(kept))")
+            probes += 1
+            do {
+                last = try iterative(source, kept: kept)
+            } catch let stopped as ComputationStopped {
+                throw stopped.within("probe \(probes) (kept \(kept))")
+            }
+            return try evaluate(kept, last!.keep, trimmed: false)
+        }, trimmed: { kept in
+            try options.stop.check("trim \(trimProbes + 1) (kept \(kept))")
+            trimProbes += 1
+            return try evaluate(kept, last!.trimmed(to: kept), trimmed: true)
+        })
+        switch answer {
+        case let .unreachable(effectiveAtLimit):
+            throw unreachable(needed: needed, effectiveAtLimit: effectiveAtLimit, pruner: pruner)
+        case let .kept(kept):
+            guard let best, best.kept == kept, let last else { preconditionFailure("the answer \(kept) is not the smallest sufficient mask") }
+            return EffectiveFound(kept: kept, masks: best.masks, report: best.report, probes: probes,
+                                  trimmedFrom: last.kept == kept ? nil : last.kept, search: search)
+        }
+    }
+
+    private func unreachable(needed: Int, effectiveAtLimit: Int, pruner: String) -> PruningError {
+        PruningError.unreachableTarget(method: pruner, reason:
+            "keeping all \(eligibleCount) weights leaves only \(effectiveAtLimit) effective, fewer than the \(needed) the target needs")
+    }
+
+    /// The iterative method behind `method` (itself, or the source of a random method taking its
+    /// layerwise counts); nil for one-shot and layerwise methods.
+    func iterativeSource(_ method: Pruner.Method) -> Pruner.Method? {
+        switch method {
+        case .synflow, .snipIterative: method
+        case let .randomLike(source): iterativeSource(source)
+        default: nil
+        }
+    }
+
+    /// `method`'s masks from the flat result of its iterative source: those masks, or random ones
+    /// with their layerwise counts.
+    func masks(_ method: Pruner.Method, iterativeKeep keep: [Bool]) -> [Tensor] {
+        let masks = layout.masks(from: keep)
+        guard case .randomLike = method else { return masks }
+        return layerwise(counts: keptCounts(masks), ranks: randomLayerRanks())
+    }
+
+    private func keptCounts(_ masks: [Tensor]) -> [Int] {
+        masks.map { mask in (0..<mask.count).reduce(0) { $0 + (mask[$1] != 0 ? 1 : 0) } }
     }
 
     /// Masks keeping exactly `kept` weights by `method`.
@@ -143,9 +228,7 @@ final class PruningSession {
             }
             return layerwise(counts: counts, ranks: magnitudeRanks!)
         case .randomLike(let source):
-            let sourceMasks = try masks(source, kept: kept)
-            let counts = sourceMasks.map { mask in (0..<mask.count).reduce(0) { $0 + (mask[$1] != 0 ? 1 : 0) } }
-            return layerwise(counts: counts, ranks: randomLayerRanks())
+            return layerwise(counts: keptCounts(try masks(source, kept: kept)), ranks: randomLayerRanks())
         case .magnitudeGlobal, .lamp, .snip, .grasp:
             if globalRanks == nil { globalRanks = descendingRanks(try oneShotKeys(method), eligible: eligible) }
             return layout.layers.map { layer in
@@ -157,7 +240,7 @@ final class PruningSession {
                 return tensor
             }
         case .synflow, .snipIterative:
-            return try iterative(method, kept: kept)
+            return layout.masks(from: try iterative(method, kept: kept).keep)
         }
     }
 
@@ -207,10 +290,11 @@ final class PruningSession {
     }
 
     /// SynFlow and iterative SNIP: `rounds` rounds of scoring the masked network and keeping the
-    /// top fraction, on the exponential schedule density_r = (K / K₀)^(r / R).
-    private func iterative(_ method: Pruner.Method, kept: Int) throws -> [Tensor] {
+    /// top fraction, on the exponential schedule density_r = (S / K₀)^(r / R) with S = `scheduledFor`
+    /// (`kept` unless given), the last round keeping exactly `kept`.
+    func iterative(_ method: Pruner.Method, kept: Int, scheduledFor scheduled: Int? = nil) throws -> IterativeRun {
         var current = eligible
-        let start = Double(eligibleCount), ratio = Double(kept) / Double(eligibleCount)
+        let start = Double(eligibleCount), ratio = Double(scheduled ?? kept) / Double(eligibleCount)
         let rounds = options.rounds
         // Buffers reused by every round: masks, keys and the selection's scratch.
         let masks = layout.masks(from: current)
@@ -237,7 +321,29 @@ final class PruningSession {
             }
             narrow(&current, to: target, keys: keys, scratch: &scratch)
         }
-        return layout.masks(from: current)
+        return IterativeRun(keep: current, kept: kept, lastRoundKeys: keys)
+    }
+}
+
+/// An iterative pruner's result and the scores of its last round (computed on the masks before
+/// that round), which rank the weights it kept.
+struct IterativeRun {
+    /// Flat keep/drop over the prunable weights.
+    let keep: [Bool]
+    /// How many weights `keep` keeps.
+    let kept: Int
+    /// Larger is more important (only those of the weights in `keep` are read).
+    let lastRoundKeys: [Double]
+
+    /// The `count` ≤ `kept` weights with the largest last-round scores, ties to the lower index:
+    /// exactly what the last round keeps when its target is `count` instead of `kept` (`narrow`
+    /// keeps a prefix of one order, by score then index, so the top `count` of the round's input
+    /// are the top `count` of its top `kept`).
+    func trimmed(to count: Int) -> [Bool] {
+        precondition(count <= kept, "trimming \(kept) kept weights to \(count)")
+        var keep = self.keep, scratch: [Double] = []
+        narrow(&keep, to: count, keys: lastRoundKeys, scratch: &scratch)
+        return keep
     }
 }
 

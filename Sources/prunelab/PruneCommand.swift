@@ -13,7 +13,11 @@ struct PruneCommand: ParsableCommand {
             --mode direct prunes to the target compression (total / kept, within one weight).
             --mode effective prunes until the effective compression (weights on some input–output path)
             reaches the target: the largest effective sparsity not above it (an interpolation search on the
-            kept count, a few probes; iterative pruners re-run per probe, and the output says how many).
+            kept count, a few probes). Iterative pruners (synflow, snip/iterative, random/synflow) run until
+            one run is sufficient, then that run is trimmed by its last round's scores to the smallest
+            sufficient count (the last round with a slightly smaller target): probes counts pruner runs,
+            trim_probes the trimmed masks evaluated, trimmed_from the kept count of the run trimmed; with
+            --json, search lists every mask evaluated (kept, effective, trimmed) in order.
             Magnitude and LAMP rank the initial weights unless --weights gives trained ones. SNIP, GraSP
             and random/snip score on --score-samples training samples of --dataset.
             """)
@@ -40,6 +44,10 @@ struct PruneCommand: ParsableCommand {
         var shuffle: Bool
         var targetCompression: Double
         var probes: Int
+        var trimProbes: Int
+        var trimmedFrom: Int?
+        /// Effective mode: each mask evaluated (kept, effective, trimmed), in order.
+        var search: [EffectiveProbe]?
         var seconds: Double
         var masks: SparsityFigures
         var saved: String?
@@ -65,10 +73,12 @@ struct PruneCommand: ParsableCommand {
                                       quotas: outcome.quotaDensities)
         if json {
             try printJSON(Output(pruner: pruner.name, mode: mode.rawValue, seed: seed, shuffle: shuffle, targetCompression: compression,
-                                 probes: outcome.probes, seconds: seconds, masks: figures, saved: save))
+                                 probes: outcome.probes, trimProbes: outcome.trimProbes, trimmedFrom: outcome.trimmedFrom,
+                                 search: mode == .effective ? outcome.search : nil, seconds: seconds, masks: figures, saved: save))
         } else {
             print("\(pruner.name) on \(network.arch) \(model.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
-                  + (shuffle ? ", shuffled" : "") + String(format: " (%.2f s, %d probes)", seconds, outcome.probes))
+                  + (shuffle ? ", shuffled" : "") + String(format: " (%.2f s, %d probes", seconds, outcome.probes)
+                  + (outcome.trimmedFrom.map { ", trimmed from \($0) in \(outcome.trimProbes) evaluations)" } ?? ")"))
             print(figures.table)
             if let save { print("masks written to \(save)") }
         }

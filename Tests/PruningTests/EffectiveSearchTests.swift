@@ -157,3 +157,120 @@ import Testing
         }
     }
 }
+
+/// `EffectiveSearch.smallestSufficientByTrimming` on stand-ins for an iterative pruner: `run(K)` the
+/// effective count of a fresh run to K (not monotone in K), `trimmed(k)` that of the last run
+/// trimmed to k (nested, so nondecreasing in k).
+@Suite struct TrimmingSearchTests {
+    enum Call: Equatable { case run(Int), trim(Int) }
+
+    /// Runs the search, recording every call in order.
+    static func search(needed: Int, limit: Int, run: (Int) -> Int, trimmed: (_ last: Int, _ kept: Int) -> Int)
+        -> (answer: EffectiveSearch.Answer, calls: [Call]) {
+        var calls: [Call] = [], last = 0
+        let answer = EffectiveSearch.smallestSufficientByTrimming(needed: needed, limit: limit, run: { kept in
+            calls.append(.run(kept))
+            last = kept
+            return run(kept)
+        }, trimmed: { kept in
+            calls.append(.trim(kept))
+            return trimmed(last, kept)
+        })
+        return (answer, calls)
+    }
+
+    /// SynFlow-like counts (K − 74 around VGG-16's 147 156 at 100×, each dropped weight one
+    /// effective weight less). Run 147 156 misses by 74, so the next run aims 74 past: ⌈147 156 ·
+    /// 147 230 / 147 082⌉ = 147 305 (147 231, sufficient). Trimming it: 147 156 (147 082), the
+    /// proportional step 147 231 (147 157), the interpolation 147 229.5 → 147 230 (147 156, sufficient),
+    /// the same estimate clamped below it to 147 229 (147 155): two runs where the search without
+    /// trimming ran four.
+    @Test func synflowLikeCountsTakeTwoRuns() {
+        let result = Self.search(needed: 147_156, limit: 14_715_584, run: { $0 - 74 }, trimmed: { _, kept in kept - 74 })
+        #expect(result.answer == .kept(147_230))
+        #expect(result.calls == [.run(147_156), .run(147_305), .trim(147_156), .trim(147_231), .trim(147_230), .trim(147_229)])
+    }
+
+    /// A run that misses: c jumps from 10 to 40 past K = 1015. Run 1000 (990) aims 10 past:
+    /// ⌈1000 · 1010 / 990⌉ = 1021 (981, a miss by 19, but the margin stays at 1 % of 1000 = 10), then
+    /// ⌈1021 · 1010 / 981⌉ = 1052 (1012). Trimming run 1052 (k − 40): 1000 (960), ⌈1000 · 1000 / 960⌉ =
+    /// 1042 (1002), log interpolation 1039.5 → 1040 (1000), again 1039.5 → 1040 clamped to 1039 (999).
+    @Test func aMissedRunStepsAgainThenTrims() {
+        let result = Self.search(needed: 1000, limit: 100_000, run: { $0 < 1015 ? $0 - 10 : $0 - 40 }, trimmed: { _, kept in kept - 40 })
+        #expect(result.answer == .kept(1040))
+        #expect(result.calls == [.run(1000), .run(1021), .run(1052), .trim(1000), .trim(1042), .trim(1040), .trim(1039)])
+    }
+
+    /// Sufficient at K = `needed`: nothing to trim (fewer than `needed` weights never suffice).
+    /// Unreachable: the runs step to the limit and the answer names its count; nothing is trimmed.
+    @Test func noTrimmingAtNeededOrWhenUnreachable() {
+        #expect(Self.search(needed: 50, limit: 100, run: { $0 }, trimmed: { _, _ in 0 }).calls == [.run(50)])
+        let result = Self.search(needed: 5, limit: 8, run: { min($0, 3) }, trimmed: { _, _ in 0 })
+        #expect(result.answer == .unreachable(effectiveAtLimit: 3))
+        #expect(result.calls == [.run(5), .run(8)])
+    }
+
+    /// A run's trimmed family, as masks give it: from the run's own count at K, each dropped
+    /// weight takes itself and `extra[i]` others off the effective paths, at most k effective.
+    static func trimmedFamily(runEffective: Int, runKept: Int, extra: [Int]) -> (Int) -> Int {
+        var effective = [Int](repeating: 0, count: runKept + 1)
+        effective[runKept] = runEffective
+        for k in stride(from: runKept - 1, through: 0, by: -1) {
+            effective[k] = max(0, min(k, effective[k + 1] - 1 - extra[k % extra.count]))
+        }
+        return { effective[$0] }
+    }
+
+    /// Noisy runs (K − c − noise(K), the noise drawn per K as SynFlow's scatter is) and nested
+    /// trimmed families: the answer is sufficient, one weight fewer trimmed is not (the linear
+    /// scan's answer over the trimmed family), trims only follow the last run and stay below it.
+    /// Where the counts look like SynFlow's (c within 1 % of the target, the scatter within c;
+    /// VGG-16 at 100×: c ≈ 74 of 147 156, scatter tens) two runs always do: the first misses by
+    /// s = c + noise ≥ c, the margin min(s, ⌈needed/100⌉) is then at least c, and the second run,
+    /// ⌈needed · (needed + margin) / (needed − s)⌉ ≥ needed + margin + s, keeps at least
+    /// needed + margin + s − c − scatter ≥ needed effective weights.
+    @Test func noisyRunsEndExactlyOnTheTrimmedFamily() async {
+        var synflowLikeCases = 0
+        await propertyCheck(count: 400, input: Gen.int(in: 100...200_000), Gen.int(in: 0...2000), Gen.int(in: 0...2000),
+                            Gen.int(in: 0...3).array(of: 1...50), Gen.int(in: 0...Int(UInt32.max))) { needed, offset, scatter, extra, salt in
+            let limit = needed * 20
+            // Noise in 0...scatter, a fixed pseudo-random draw per K (a hash of K and the salt).
+            let run = { (kept: Int) in
+                var hash = UInt64(kept) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(salt)
+                hash = (hash ^ (hash >> 31)) &* 0xBF58_476D_1CE4_E5B9
+                return max(0, kept - offset - Int((hash >> 33) % UInt64(scatter + 1)))
+            }
+            var family: ((Int) -> Int)?
+            var calls: [Call] = []
+            let answer = EffectiveSearch.smallestSufficientByTrimming(needed: needed, limit: limit, run: { kept in
+                calls.append(.run(kept))
+                let effective = run(kept)
+                family = Self.trimmedFamily(runEffective: effective, runKept: kept, extra: extra)
+                return effective
+            }, trimmed: { kept in
+                calls.append(.trim(kept))
+                return family!(kept)
+            })
+            let runs = calls.compactMap { if case let .run(kept) = $0 { kept } else { nil } }
+            let trims = calls.compactMap { if case let .trim(kept) = $0 { kept } else { nil } }
+            if offset <= needed / 100, scatter <= offset {
+                synflowLikeCases += 1
+                #expect(runs.count <= 2, "SynFlow-like counts (c \(offset), scatter \(scatter)) took runs \(runs)")
+            }
+            guard case let .kept(kept) = answer else {
+                #expect(answer == .unreachable(effectiveAtLimit: run(limit)) && run(limit) < needed && trims.isEmpty)
+                return
+            }
+            let last = runs.last!
+            #expect(calls == runs.map(Call.run) + trims.map(Call.trim), "a trim before the last run")
+            #expect(trims.allSatisfy { $0 < last && $0 >= needed })
+            #expect(Set(trims).count == trims.count)
+            let effective = { (k: Int) in k == last ? run(last) : family!(k) }
+            #expect(effective(kept) >= needed)
+            #expect(kept == needed || effective(kept - 1) < needed, "\(kept) after \(calls)")
+            #expect(kept == (needed...last).first { effective($0) >= needed }, "not the trimmed family's smallest sufficient count")
+            #expect(runs.count <= EffectiveSearchTests.probeBound(needed: needed, limit: limit))
+        }
+        #expect(synflowLikeCases > 20, "too few SynFlow-like cases generated")
+    }
+}

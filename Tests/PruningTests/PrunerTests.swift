@@ -202,17 +202,58 @@ func keptCounts(_ masks: [Tensor]) -> [Int] {
         #expect(outcome.report.effective >= needed)
         #expect(outcome.report.effectiveCompression <= target)
         #expect(outcome.report.kept == outcome.directKeptTarget && outcome.probes > 1)
+        #expect(outcome.trimProbes == 0 && outcome.trimmedFrom == nil, "\(name): nested masks need no trimming")
         let fewer = try pruner.prune(network, options: PruningOptions(compression: Double(total) / Double(outcome.report.kept - 1), seed: 3))
         #expect(fewer.report.kept == outcome.report.kept - 1)
         #expect(fewer.report.effective < needed, "\(name): one weight less still reaches the target")
     }
 
-    @Test func iterativePrunersRunPerProbe() throws {
+    /// Iterative pruners run until one run suffices, then trim it by its last round's scores: the
+    /// answer keeps the needed effective weights, the same run trimmed by one weight more does not,
+    /// and the trimmed masks are what the run's last round keeps with the answer as its target (the
+    /// rounds before it scheduled for the run's count).
+    @Test(arguments: ["synflow", "snip/iterative", "random/synflow"])
+    func iterativePrunersTrimTheirLastRun(name: String) throws {
         let network = try ModelZoo.make("lenet5")
         network.initialize(seed: 2)
-        let outcome = try Pruner("synflow").prune(network, options: PruningOptions(compression: 50, mode: .effective, rounds: 5))
-        #expect(outcome.report.effectiveCompression <= 50)
-        #expect(outcome.report.effective >= Int((Double(network.prunableParameterCount) / 50).rounded(.up)))
+        let batches = syntheticBatches(for: network)
+        let pruner = try Pruner(name)
+        let options = PruningOptions(compression: 50, mode: .effective, seed: 3, rounds: 5)
+        let outcome = try pruner.prune(network, options: options, batches: batches)
+        let needed = Int((Double(network.prunableParameterCount) / 50).rounded(.up))
+        let kept = outcome.report.kept
+        #expect(outcome.report.effective >= needed && outcome.report.effectiveCompression <= 50)
+        #expect(kept == outcome.directKeptTarget)
+        let from = try #require(outcome.trimmedFrom, "\(name): K = needed fell short, so the answer is a trimmed run")
+        #expect(kept < from && outcome.trimProbes > 0 && outcome.probes <= 3, "\(name): \(outcome.probes) runs")
+
+        let session = try PruningSession(network: network, options: options, batches: batches, effective: EffectiveMasks(network: network))
+        defer { session.snapshot.restore(network) }
+        let source = try #require(session.iterativeSource(pruner.method))
+        let run = try session.iterative(source, kept: from)
+        #expect(session.masks(pruner.method, iterativeKeep: run.trimmed(to: kept)).map(\.array) == outcome.masks.map(\.array))
+        let fewer = try session.effective.report(session.masks(pruner.method, iterativeKeep: run.trimmed(to: kept - 1)))
+        #expect(fewer.kept == kept - 1 && fewer.effective < needed, "\(name): one weight fewer still reaches the target")
+        #expect(run.trimmed(to: kept) == (try session.iterative(source, kept: kept, scheduledFor: from)).keep)
+        #expect(run.trimmed(to: from) == run.keep)
+    }
+
+    /// With one round SynFlow is one-shot (its masks are nested in K), so trimming a run is running
+    /// it again at the smaller count: the answer's masks are direct SynFlow's at that count, and
+    /// direct SynFlow one weight lower falls short.
+    @Test func oneRoundSynflowTrimsToWhatARerunGives() throws {
+        let network = try ModelZoo.make("lenet5")
+        network.initialize(seed: 2)
+        let total = network.prunableParameterCount, needed = Int((Double(total) / 50).rounded(.up))
+        let outcome = try Pruner("synflow").prune(network, options: PruningOptions(compression: 50, mode: .effective, rounds: 1))
+        let kept = outcome.report.kept
+        #expect(outcome.report.effective >= needed)
+        func direct(_ kept: Int) throws -> PruningOutcome {
+            try Pruner("synflow").prune(network, options: PruningOptions(compression: Double(total) / Double(kept), rounds: 1))
+        }
+        #expect(try direct(kept).masks.map(\.array) == outcome.masks.map(\.array))
+        let fewer = try direct(kept - 1).report
+        #expect(fewer.kept == kept - 1 && fewer.effective < needed)
     }
 
     @Test func unreachableEffectiveTargetIsAnError() throws {

@@ -56,6 +56,25 @@ struct PruneCommandTests {
         #expect(result["mode"] as? String == "effective" && (number(result["probes"]) ?? 0) > 1)
     }
 
+    /// An iterative pruner's effective search says what it ran and what it trimmed: `probes` runs,
+    /// `trim_probes` trimmed masks, the run `trimmed_from`, and `search` lists each mask evaluated.
+    @Test(.timeLimit(.minutes(10)))
+    func effectiveSynflowReportsRunsAndTrims() throws {
+        let result = try succeed(["prune", "--arch", "lenet5", "--pruner", "synflow", "--rounds", "5", "--compression", "50",
+                                  "--mode", "effective", "--json"])
+        let figures = try #require(result["masks"] as? [String: Any])
+        let kept = try #require(number(figures["kept"])), total = try #require(number(figures["total"]))
+        let probes = try #require(number(result["probes"])), trims = try #require(number(result["trim_probes"]))
+        let search = try #require(result["search"] as? [[String: Any]])
+        #expect(search.count == Int(probes + trims))
+        #expect(search.filter { $0["trimmed"] as? Bool == true }.count == Int(trims))
+        #expect(try #require(number(result["trimmed_from"])) > kept)
+        #expect(try #require(number(figures["effective"])) >= (total / 50).rounded(.up))
+        // The search evaluated the answer and the same run trimmed by one weight more, which falls short.
+        let fewer = try #require(search.first { $0["trimmed"] as? Bool == true && number($0["kept"]) == kept - 1 })
+        #expect(try #require(number(fewer["effective"])) < (total / 50).rounded(.up))
+    }
+
     @Test(.timeLimit(.minutes(10)))
     func curveReportsMeanAndSpreadOverSeeds() throws {
         let result = try succeed(["curve", "--arch", "lenet300-100", "--pruner", "random/uniform", "--compressions", "10,100",
