@@ -21,8 +21,9 @@ extension Pruner {
         guard options.rounds >= 1 else { throw PruningError.unsupported("rounds must be at least 1, got \(options.rounds)") }
         if needsData, batches.isEmpty { throw PruningError.missingData(pruner: name) }
         let session = try PruningSession(network: network, options: options, batches: batches,
-                                         effective: effectiveMasks ?? EffectiveMasks(network: network))
-        defer { session.snapshot.restore(network) }
+                                         effective: effectiveMasks ?? EffectiveMasks(network: network),
+                                         snapshotting: method.changesNetwork)
+        defer { session.snapshot?.restore(network) }
         return try session.run(method, pruner: name)
     }
 }
@@ -33,7 +34,9 @@ final class PruningSession {
     let options: PruningOptions
     let batches: [ScoringBatch]
     let effective: EffectiveMasks
-    let snapshot: NetworkSnapshot
+    /// The network as it was, for the methods that change it while scoring (nil for the others:
+    /// copying VGG-19's 20 M weights twice would cost more than random pruning itself).
+    let snapshot: NetworkSnapshot?
     let layout: FlatLayout
     /// Weights that may be kept (those the network's own masks keep).
     let eligible: [Bool]
@@ -43,15 +46,21 @@ final class PruningSession {
     private var globalRanks: [Int32]?
     private var synflowGraph: (graph: PathGraph, scratch: [Tensor])?
 
-    init(network: Network, options: PruningOptions, batches: [ScoringBatch], effective: EffectiveMasks) throws {
+    init(network: Network, options: PruningOptions, batches: [ScoringBatch], effective: EffectiveMasks, snapshotting: Bool) throws {
         self.network = network
         self.options = options
         self.batches = batches
         self.effective = effective
-        snapshot = NetworkSnapshot(network)
+        snapshot = snapshotting ? NetworkSnapshot(network) : nil
         layout = FlatLayout(shapes: network.prunableParameters.map(\.shape))
         eligible = layout.flatten(network.prunableParameters.map(\.mask))
         eligibleCount = eligible.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
+
+    /// Puts the network back as it was before scoring changed it.
+    private func restore() {
+        guard let snapshot else { preconditionFailure("a method that changes the network ran without a snapshot") }
+        snapshot.restore(network)
     }
 
     /// Kept weights for a compression: the nearest whole number (within one weight of the target).
@@ -166,10 +175,10 @@ final class PruningSession {
         case .magnitudeGlobal: return Scores.magnitude(network, layout: layout)
         case .lamp: return Scores.lamp(network, layout: layout, eligible: eligible)
         case .snip:
-            defer { snapshot.restore(network) }
+            defer { restore() }
             return try Scores.snip(network, layout: layout, batches: batches, stop: options.stop)
         case .grasp:
-            defer { snapshot.restore(network) }
+            defer { restore() }
             return try Scores.grasp(network, layout: layout, batches: batches, stop: options.stop)
         default: preconditionFailure("not a one-shot method")
         }
@@ -195,11 +204,24 @@ final class PruningSession {
         var rng = RandomGenerator(seed: options.seed, stream: "prune-random")
         let ranks = layout.layers.map { layer -> [Int32] in
             let offset = layout.offsets[layer], size = layout.sizes[layer]
-            var order = (0..<size).filter { eligible[offset + $0] }
+            // Int32 positions, filled once: the shuffle's random accesses then span half the memory
+            // (VGG-19's largest layer: 9 MB, within the L3 cache) and no array grows while filling.
+            var order = [Int32](unsafeUninitializedCapacity: size) { buffer, count in
+                eligible.withUnsafeBufferPointer { keep in
+                    for index in 0..<size where keep[offset + index] {
+                        buffer[count] = Int32(index)
+                        count += 1
+                    }
+                }
+            }
             let eligibleCount = order.count
-            for i in stride(from: eligibleCount - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
             var ranks = [Int32](repeating: Int32(eligibleCount), count: size)
-            for (rank, index) in order.enumerated() { ranks[index] = Int32(rank) }
+            order.withUnsafeMutableBufferPointer { order in
+                for i in stride(from: eligibleCount - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+                ranks.withUnsafeMutableBufferPointer { ranks in
+                    for rank in 0..<eligibleCount { ranks[Int(order[rank])] = Int32(rank) }
+                }
+            }
             return ranks
         }
         randomRanks = ranks
@@ -233,7 +255,7 @@ final class PruningSession {
                 } catch let stopped as ComputationStopped {
                     throw stopped.within("round \(round) of \(rounds)")
                 }
-                snapshot.restore(network)
+                restore()
             }
             narrow(&current, to: target, keys: keys, scratch: &scratch)
         }

@@ -15,7 +15,8 @@ struct PruneCommand: ParsableCommand {
             reaches the target: the largest effective sparsity not above it (an interpolation search on the
             kept count, a few probes; iterative pruners re-run per probe, and the output says how many).
             Magnitude and LAMP rank the initial weights unless --weights gives trained ones. SNIP, GraSP
-            and random/snip score on --score-samples training samples of --dataset.
+            and random/snip score on --score-samples training samples of --dataset. Pruners that never
+            read weights (dense, random with a quota) skip initialising them: the masks are the same.
             """)
 
     @OptionGroup var network: NetworkOptions
