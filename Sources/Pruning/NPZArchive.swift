@@ -134,12 +134,12 @@ public enum NPZArchive {
         var bytes = Data()
         // A corrupt header may claim any size: reserve at most 256 MiB up front, grow past it if real.
         bytes.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
-        let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, bufferSize: chunkSize) { chunk in bytes.append(chunk) }
+            _ = try archive.extract(entry, bufferSize: chunkSize, skipCRC32: true) { chunk in bytes.append(chunk) }
         } catch {
             throw .corruptArray(path: path, entry: name, reason: "cannot extract \(entry.path) (\(error))")
         }
+        let checksum = CRC32Checksum.of(bytes)
         guard checksum == entry.checksum else {
             throw .corruptArray(path: path, entry: name, reason: "CRC-32 mismatch (stored \(entry.checksum), computed \(checksum))")
         }
