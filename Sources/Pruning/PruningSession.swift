@@ -23,7 +23,7 @@ extension Pruner {
         let session = try PruningSession(network: network, options: options, batches: batches,
                                          effective: effectiveMasks ?? EffectiveMasks(network: network),
                                          snapshotting: method.changesNetwork)
-        defer { session.snapshot?.restore(network) }
+        defer { session.snapshot.restore(network) }
         return try session.run(method, pruner: name)
     }
 }
@@ -34,9 +34,9 @@ final class PruningSession {
     let options: PruningOptions
     let batches: [ScoringBatch]
     let effective: EffectiveMasks
-    /// The network as it was, for the methods that change it while scoring (nil for the others:
-    /// copying VGG-19's 20 M weights twice would cost more than random pruning itself).
-    let snapshot: NetworkSnapshot?
+    /// The network as it was, for the methods that change it while scoring; an empty snapshot for
+    /// the others (copying VGG-19's 20 M weights and back would cost more than random pruning).
+    let snapshot: NetworkSnapshot
     let layout: FlatLayout
     /// Weights that may be kept (those the network's own masks keep).
     let eligible: [Bool]
@@ -46,21 +46,16 @@ final class PruningSession {
     private var globalRanks: [Int32]?
     private var synflowGraph: (graph: PathGraph, scratch: [Tensor])?
 
-    init(network: Network, options: PruningOptions, batches: [ScoringBatch], effective: EffectiveMasks, snapshotting: Bool) throws {
+    init(network: Network, options: PruningOptions, batches: [ScoringBatch], effective: EffectiveMasks,
+         snapshotting: Bool = true) throws {
         self.network = network
         self.options = options
         self.batches = batches
         self.effective = effective
-        snapshot = snapshotting ? NetworkSnapshot(network) : nil
+        snapshot = snapshotting ? NetworkSnapshot(network) : .nothing
         layout = FlatLayout(shapes: network.prunableParameters.map(\.shape))
         eligible = layout.flatten(network.prunableParameters.map(\.mask))
         eligibleCount = eligible.reduce(0) { $0 + ($1 ? 1 : 0) }
-    }
-
-    /// Puts the network back as it was before scoring changed it.
-    private func restore() {
-        guard let snapshot else { preconditionFailure("a method that changes the network ran without a snapshot") }
-        snapshot.restore(network)
     }
 
     /// Kept weights for a compression: the nearest whole number (within one weight of the target).
@@ -175,10 +170,10 @@ final class PruningSession {
         case .magnitudeGlobal: return Scores.magnitude(network, layout: layout)
         case .lamp: return Scores.lamp(network, layout: layout, eligible: eligible)
         case .snip:
-            defer { restore() }
+            defer { snapshot.restore(network) }
             return try Scores.snip(network, layout: layout, batches: batches, stop: options.stop)
         case .grasp:
-            defer { restore() }
+            defer { snapshot.restore(network) }
             return try Scores.grasp(network, layout: layout, batches: batches, stop: options.stop)
         default: preconditionFailure("not a one-shot method")
         }
@@ -255,7 +250,7 @@ final class PruningSession {
                 } catch let stopped as ComputationStopped {
                     throw stopped.within("round \(round) of \(rounds)")
                 }
-                restore()
+                snapshot.restore(network)
             }
             narrow(&current, to: target, keys: keys, scratch: &scratch)
         }
