@@ -61,7 +61,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Datasets", dependencies: ["Tensors", "CGzip", "CJPEG"]),
         .target(
-            name: "Pruning", dependencies: ["Figures", "NeuralNet", "Tensors", "FileSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            name: "Pruning", dependencies: ["Figures", "NeuralNet", "Tensors", "FileSupport", "CGzip", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DeviceChecks", dependencies: ["Pruning", "NeuralNet", "Tensors"]),
         .target(

@@ -4,7 +4,8 @@ import Tensors
 
 /// Whole models: training steps of LeNet-300-100 (masked) and VGG-16, the same steps twice on the
 /// device (bit-identical: same config + seed on the same device kind ⇒ same numbers), and the
-/// effective masks of a sparse VGG-16.
+/// effective masks of a sparse VGG-16 (bit maps from the network's structure, computed on the host
+/// whatever the backend: a network built for the device must give the CPU's masks).
 enum ModelChecks {
     static var all: [DeviceCheck] {
         [

@@ -1,3 +1,4 @@
+import Foundation
 import NeuralNet
 import Tensors
 
@@ -12,8 +13,8 @@ enum LayerArrayFile {
 
     /// The arrays in canonical layer order, each with the name it has in the file. Masks get
     /// `PruningError`'s mask cases; weights get `.unsupported` with the same facts.
-    static func match(_ arrays: [(name: String, array: NPYArray)], network: Network, path: String,
-                      kind: Kind) throws(PruningError) -> [(name: String, array: NPYArray)] {
+    static func match<Array: ShapedArray>(_ arrays: [(name: String, array: Array)], network: Network, path: String,
+                                          kind: Kind) throws(PruningError) -> [(name: String, array: Array)] {
         let layers = network.prunableLayerNames
         let shapes = network.prunableParameters.map(\.shape)
         let names = arrays.map(\.name)
@@ -33,7 +34,7 @@ enum LayerArrayFile {
             case .weights: throw .unsupported("\(path) holds \(arrays.count) weight arrays, expected \(layers.count) (one per prunable layer)")
             }
         }
-        let ordered: [(name: String, array: NPYArray)]
+        let ordered: [(name: String, array: Array)]
         if byName {
             ordered = layers.map { layer in arrays.first { $0.name == layer }! }
         } else {
@@ -59,25 +60,32 @@ enum LayerArrayFile {
         }
         return index
     }
-
-    /// The first value other than 0 and 1 (NaN included), if any.
-    static func firstNonBinary(_ values: UnsafeBufferPointer<Float>) -> Float? {
-        for value in values where value != 0 && value != 1 { return value }
-        return nil
-    }
 }
+
+/// An array whose shape is known before its values are read.
+protocol ShapedArray {
+    var shape: [Int] { get }
+}
+
+extension NPYArray: ShapedArray {}
+extension NPYEntry: ShapedArray {}
 
 /// Pruning masks as npz files, one 0/1 array per prunable layer: NumPy's `np.savez` output in, bool
 /// arrays keyed by layer name out.
 public enum MaskFile {
     /// Reads masks (any dtype holding only 0 and 1) in canonical layer order, shaped like the weights.
     public static func read(path: String, network: Network) throws -> [Tensor] {
-        let arrays = try LayerArrayFile.match(NPZArchive.read(path: path), network: network, path: path, kind: .mask)
-        return try zip(network.prunableLayerNames, arrays).map { layer, entry throws(PruningError) in
-            if let value = entry.array.values.withUnsafeBufferPointer(LayerArrayFile.firstNonBinary) {
-                throw .nonBinaryMask(layer: layer, value: value)
-            }
-            return Tensor(shape: entry.array.shape, values: entry.array.values)
+        try readBinary(path: path, network: network).map(\.tensor)
+    }
+
+    /// Reads masks as bytes (any dtype holding only 0 and 1), in canonical layer order, shaped like
+    /// the weights: bool and uint8 arrays straight from the file's bytes, no float tensor made.
+    public static func readBinary(path: String, network: Network) throws -> [BinaryMask] {
+        let entries = try LayerArrayFile.match(NPZArchive.entries(path: path), network: network, path: path, kind: .mask)
+        return try zip(network.prunableLayerNames, entries).map { layer, item throws(PruningError) in
+            let mask = BinaryMask(shape: item.array.shape)
+            if let value = item.array.maskBytes(into: mask.bytes) { throw .nonBinaryMask(layer: layer, value: value) }
+            return mask
         }
     }
 
@@ -87,16 +95,31 @@ public enum MaskFile {
         let layers = network.prunableLayerNames
         let shapes = network.prunableParameters.map(\.shape)
         guard masks.count == layers.count else { throw PruningError.maskCount(expected: layers.count, got: masks.count) }
-        var arrays: [(name: String, array: NPYArray)] = []
+        var binary: [BinaryMask] = []
         for (layer, (shape, mask)) in zip(layers, zip(shapes, masks)) {
             guard mask.shape == shape else { throw PruningError.maskShape(layer: layer, expected: shape, got: mask.shape) }
             guard mask.layout == .plain else { throw PruningError.unsupported("mask for \(layer) is stored \(mask.layout), not plain") }
-            if let value = LayerArrayFile.firstNonBinary(UnsafeBufferPointer(start: mask.data, count: mask.count)) {
-                throw PruningError.nonBinaryMask(layer: layer, value: value)
-            }
-            arrays.append((layer, NPYArray(shape: shape, values: mask.array, dtype: .bool)))
+            let (converted, nonBinary) = BinaryMask.from(mask)
+            guard let converted else { throw PruningError.nonBinaryMask(layer: layer, value: nonBinary ?? .nan) }
+            binary.append(converted)
         }
-        try NPZArchive.write(arrays, to: path, compressed: compressed)
+        try write(binary, network: network, to: path, compressed: compressed)
+    }
+
+    /// Writes byte masks (canonical order) as bool arrays keyed by layer name, atomically.
+    public static func write(_ masks: [BinaryMask], network: Network, to path: String, compressed: Bool = true) throws {
+        let layers = network.prunableLayerNames
+        let shapes = network.prunableParameters.map(\.shape)
+        guard masks.count == layers.count else { throw PruningError.maskCount(expected: layers.count, got: masks.count) }
+        for (layer, (shape, mask)) in zip(layers, zip(shapes, masks)) where mask.shape != shape {
+            throw PruningError.maskShape(layer: layer, expected: shape, got: mask.shape)
+        }
+        let entries = zip(layers, masks).map { layer, mask in
+            (name: layer, npyData: { () throws(NPZError) -> Data in
+                NPYArray.npyData(shape: mask.shape, dtype: .bool) { $0.copyMemory(from: mask.bytes, byteCount: mask.count) }
+            })
+        }
+        try NPZArchive.write(entries: entries, to: path, compressed: compressed)
     }
 }
 

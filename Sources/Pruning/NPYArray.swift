@@ -71,53 +71,12 @@ public struct NPYArray: Equatable, Sendable {
 
     /// Parses the bytes of a `.npy` file (format 1.0, 2.0 or 3.0); `path` and `entry` name it in errors.
     public init(npyData data: Data, path: String, entry: String) throws(NPZError) {
-        func corrupt(_ reason: String) -> NPZError { .corruptArray(path: path, entry: entry, reason: reason) }
-        let prefix = [UInt8](data.prefix(12))
-        guard prefix.count >= 10, prefix.starts(with: Self.magic) else { throw corrupt("not an .npy array (no \\x93NUMPY magic)") }
-        let lengthBytes: Int
-        switch prefix[6] {
-        case 1: lengthBytes = 2
-        case 2, 3: lengthBytes = 4
-        default: throw corrupt("unsupported .npy format version \(prefix[6]).\(prefix[7])")
-        }
-        guard prefix.count >= 8 + lengthBytes else { throw corrupt("truncated header") }
-        let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
-        let headerStart = 8 + lengthBytes
-        guard data.count - headerStart >= headerLength else {
-            throw corrupt("header of \(headerLength) bytes runs past the end of the \(data.count)-byte entry")
-        }
-        let dataStart = headerStart + headerLength
-        let header: NPYHeader
-        do {
-            header = try NPYHeader(parsing: [UInt8](data[(data.startIndex + headerStart)..<(data.startIndex + dataStart)]))
-        } catch {
-            switch error {
-            case let .malformed(reason): throw corrupt("bad header: \(reason)")
-            case let .unsupportedDType(text): throw .unsupportedDType(path: path, entry: entry, dtype: text)
-            }
-        }
-        guard let (dtype, bigEndian) = NPYDType.parse(header.descr) else {
-            throw .unsupportedDType(path: path, entry: entry, dtype: header.descr)
-        }
-        var count = 1, byteCount = dtype.itemSize
-        for dimension in header.shape {
-            let (elements, overflow) = count.multipliedReportingOverflow(by: dimension)
-            let (bytes, byteOverflow) = byteCount.multipliedReportingOverflow(by: dimension)
-            guard !overflow, !byteOverflow else { throw corrupt("shape \(header.shape) is too large") }
-            (count, byteCount) = (elements, bytes)
-        }
-        let payload = data.count - dataStart
-        guard payload == byteCount else {
-            throw corrupt("holds \(payload) data bytes, shape \(header.shape) of \(header.descr) needs \(byteCount)")
-        }
-        var values = data.withUnsafeBytes { raw in
-            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                Self.load(UnsafeRawBufferPointer(rebasing: raw[dataStart...]), as: dtype, bigEndian: bigEndian, into: buffer)
-                initialized = count
-            }
-        }
-        if header.fortranOrder && header.shape.count > 1 { values = Self.cOrder(fromFortran: values, shape: header.shape) }
-        self.init(shape: header.shape, values: values, dtype: dtype)
+        self.init(try NPYEntry(npyData: data, path: path, entry: entry))
+    }
+
+    /// The values of a parsed entry, widened to Float in C order.
+    init(_ entry: NPYEntry) {
+        self.init(shape: entry.shape, values: entry.values(), dtype: entry.dtype)
     }
 
     /// The `.npy` bytes: format 1.0 (2.0 if the header outgrows 64 KiB, as NumPy does), C order,
@@ -128,6 +87,19 @@ public struct NPYArray: Equatable, Sendable {
         guard shape.allSatisfy({ $0 >= 0 }), values.count == shape.reduce(1, *) else {
             throw invalid("\(values.count) values do not fill shape \(shape)")
         }
+        var unrepresentable: Int?
+        let data = Self.npyData(shape: shape, dtype: dtype) { payload in
+            unrepresentable = values.withUnsafeBufferPointer { Self.store($0, as: dtype, into: payload) }
+        }
+        if let index = unrepresentable {
+            throw invalid("value \(values[index]) at index \(index) is not representable as \(dtype.rawValue)")
+        }
+        return data
+    }
+
+    /// `.npy` bytes of `shape` and `dtype` (format 1.0, or 2.0 when the header outgrows 64 KiB),
+    /// the payload written by `fill` into the space after the header.
+    static func npyData(shape: [Int], dtype: NPYDType, fill: (UnsafeMutableRawPointer) -> Void) -> Data {
         let literal = NPYHeader(descr: dtype.rawValue, fortranOrder: false, shape: shape).literal
         var prefixLength = 10, version: UInt8 = 1
         var header = Self.padded(literal, after: prefixLength)
@@ -136,16 +108,12 @@ public struct NPYArray: Equatable, Sendable {
             header = Self.padded(literal, after: prefixLength)
         }
         let dataStart = prefixLength + header.count
-        var data = Data(count: dataStart + values.count * dtype.itemSize)
-        let unrepresentable = data.withUnsafeMutableBytes { raw -> Int? in
-            let base = raw.baseAddress!
+        var data = Data(count: dataStart + shape.reduce(1, *) * dtype.itemSize)
+        data.withUnsafeMutableBytes { raw in
             raw.copyBytes(from: Self.magic + [version, 0])
             for i in 0..<(prefixLength - 8) { raw[8 + i] = UInt8(truncatingIfNeeded: header.count >> (8 * i)) }
             UnsafeMutableRawBufferPointer(rebasing: raw[prefixLength..<dataStart]).copyBytes(from: header)
-            return values.withUnsafeBufferPointer { Self.store($0, as: dtype, into: base + dataStart) }
-        }
-        if let index = unrepresentable {
-            throw invalid("value \(values[index]) at index \(index) is not representable as \(dtype.rawValue)")
+            fill(raw.baseAddress! + dataStart)
         }
         return data
     }
@@ -270,6 +238,109 @@ public struct NPYArray: Equatable, Sendable {
                 initialized = count
             }
         }
+    }
+}
+
+/// A parsed `.npy` file whose values are still in their stored form: shape, dtype and byte order
+/// checked against the payload's size, nothing converted yet. Reading one layer's values (or its
+/// mask bytes) then costs one pass over its own payload.
+struct NPYEntry {
+    let shape: [Int]
+    let dtype: NPYDType
+    let bigEndian: Bool
+    let fortranOrder: Bool
+    let count: Int
+    private let data: Data
+    private let dataStart: Int
+
+    init(npyData data: Data, path: String, entry: String) throws(NPZError) {
+        func corrupt(_ reason: String) -> NPZError { .corruptArray(path: path, entry: entry, reason: reason) }
+        let prefix = [UInt8](data.prefix(12))
+        guard prefix.count >= 10, prefix.starts(with: NPYArray.magic) else { throw corrupt("not an .npy array (no \\x93NUMPY magic)") }
+        let lengthBytes: Int
+        switch prefix[6] {
+        case 1: lengthBytes = 2
+        case 2, 3: lengthBytes = 4
+        default: throw corrupt("unsupported .npy format version \(prefix[6]).\(prefix[7])")
+        }
+        guard prefix.count >= 8 + lengthBytes else { throw corrupt("truncated header") }
+        let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
+        let headerStart = 8 + lengthBytes
+        guard data.count - headerStart >= headerLength else {
+            throw corrupt("header of \(headerLength) bytes runs past the end of the \(data.count)-byte entry")
+        }
+        let dataStart = headerStart + headerLength
+        let header: NPYHeader
+        do {
+            header = try NPYHeader(parsing: [UInt8](data[(data.startIndex + headerStart)..<(data.startIndex + dataStart)]))
+        } catch {
+            switch error {
+            case let .malformed(reason): throw corrupt("bad header: \(reason)")
+            case let .unsupportedDType(text): throw .unsupportedDType(path: path, entry: entry, dtype: text)
+            }
+        }
+        guard let (dtype, bigEndian) = NPYDType.parse(header.descr) else {
+            throw .unsupportedDType(path: path, entry: entry, dtype: header.descr)
+        }
+        var count = 1, byteCount = dtype.itemSize
+        for dimension in header.shape {
+            let (elements, overflow) = count.multipliedReportingOverflow(by: dimension)
+            let (bytes, byteOverflow) = byteCount.multipliedReportingOverflow(by: dimension)
+            guard !overflow, !byteOverflow else { throw corrupt("shape \(header.shape) is too large") }
+            (count, byteCount) = (elements, bytes)
+        }
+        let payload = data.count - dataStart
+        guard payload == byteCount else {
+            throw corrupt("holds \(payload) data bytes, shape \(header.shape) of \(header.descr) needs \(byteCount)")
+        }
+        shape = header.shape
+        self.dtype = dtype
+        self.bigEndian = bigEndian
+        fortranOrder = header.fortranOrder && header.shape.count > 1
+        self.count = count
+        self.data = data
+        self.dataStart = dataStart
+    }
+
+    /// The values widened to Float, in C order.
+    func values() -> [Float] {
+        let values = data.withUnsafeBytes { raw in
+            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                NPYArray.load(UnsafeRawBufferPointer(rebasing: raw[dataStart...]), as: dtype, bigEndian: bigEndian, into: buffer)
+                initialized = count
+            }
+        }
+        return fortranOrder ? NPYArray.cOrder(fromFortran: values, shape: shape) : values
+    }
+
+    /// The values as 0/1 bytes in C order, written to `out` (`count` bytes); returns the first value
+    /// (in C order) other than 0 and 1, as Float, when there is one. Bool and uint8 arrays in C
+    /// order, what NumPy and prunelab write, are read byte for byte; bool is 1 wherever non-zero.
+    func maskBytes(into out: UnsafeMutablePointer<UInt8>) -> Float? {
+        if !fortranOrder, dtype == .bool || dtype == .uint8 {
+            return data.withUnsafeBytes { raw -> Float? in
+                let source = raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + dataStart
+                var largest: UInt8 = 0
+                if dtype == .bool {
+                    for i in 0..<count { out[i] = source[i] == 0 ? 0 : 1 }
+                    return nil
+                }
+                for i in 0..<count {
+                    let value = source[i]
+                    out[i] = value
+                    largest = max(largest, value)
+                }
+                guard largest > 1 else { return nil }
+                return (0..<count).first { source[$0] > 1 }.map { Float(source[$0]) }
+            }
+        }
+        let values = values()
+        for i in 0..<count {
+            let value = values[i]
+            guard value == 0 || value == 1 else { return value }
+            out[i] = value == 0 ? 0 : 1
+        }
+        return nil
     }
 }
 

@@ -17,6 +17,12 @@ public enum NPZArchive {
 
     /// Reads every array of the archive at `path` in archive order, names without `.npy`.
     public static func read(path: String) throws(NPZError) -> [(name: String, array: NPYArray)] {
+        try entries(path: path).map { ($0.name, NPYArray($0.array)) }
+    }
+
+    /// Every entry of the archive at `path` in archive order, parsed but not converted: what the
+    /// arrays are (names, shapes, dtypes) before any values are widened.
+    static func entries(path: String) throws(NPZError) -> [(name: String, array: NPYEntry)] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw .cannotOpen(path: path, reason: "no such file")
@@ -35,7 +41,7 @@ public enum NPZArchive {
         // A corrupt central directory makes ZIPFoundation's iteration end early instead of failing,
         // so the entry count the end record promises is checked against what iteration found.
         let promised = centralDirectoryEntryCount(of: url)
-        var arrays: [(name: String, array: NPYArray)] = []
+        var arrays: [(name: String, array: NPYEntry)] = []
         var names = Set<String>()
         var found = 0
         for entry in archive {
@@ -46,7 +52,7 @@ public enum NPZArchive {
             let name = String(entry.path.dropLast(4))
             guard names.insert(name).inserted else { throw .corruptArchive(path: path, reason: "two entries named '\(entry.path)'") }
             let bytes = try contents(of: entry, in: archive, path: path, name: name)
-            arrays.append((name, try NPYArray(npyData: bytes, path: path, entry: name)))
+            arrays.append((name, try NPYEntry(npyData: bytes, path: path, entry: name)))
         }
         if let promised, promised != found {
             throw .corruptArchive(path: path, reason: "the central directory promises \(promised) entries, \(found) are readable")
@@ -58,7 +64,14 @@ public enum NPZArchive {
     /// `np.savez_compressed`). Atomic (`AtomicFile`): the archive is written to a temporary file
     /// beside `path` and renamed over it, so on any error `path` is left as it was (absent or untouched).
     public static func write(_ arrays: [(name: String, array: NPYArray)], to path: String, compressed: Bool) throws(NPZError) {
-        try checkNames(arrays, path: path)
+        try write(entries: encoders(arrays, path: path), to: path, compressed: compressed)
+    }
+
+    /// Writes entries whose `.npy` bytes each encoder makes when its turn comes (so only one
+    /// array's bytes are held twice), atomically as `write(_:to:compressed:)`.
+    static func write(entries: [(name: String, npyData: () throws(NPZError) -> Data)], to path: String,
+                      compressed: Bool) throws(NPZError) {
+        try checkNames(entries.map(\.name), path: path)
         let destination = URL(fileURLWithPath: path)
         let directory = destination.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
@@ -70,7 +83,7 @@ public enum NPZArchive {
         }
         do {
             try AtomicFile.replace(path) { temporary in
-                try writeArchive(arrays, to: URL(fileURLWithPath: temporary), path: path, compressed: compressed)
+                try writeArchive(entries, to: URL(fileURLWithPath: temporary), path: path, compressed: compressed)
             }
         } catch let error as NPZError {
             throw error
@@ -81,43 +94,48 @@ public enum NPZArchive {
 
     /// The archive's bytes, built in memory (what a server sends as a download).
     public static func data(_ arrays: [(name: String, array: NPYArray)], compressed: Bool) throws(NPZError) -> Data {
-        try checkNames(arrays, path: "<memory>")
+        try checkNames(arrays.map(\.name), path: "<memory>")
         let archive: Archive
         do {
             archive = try Archive(data: Data(), accessMode: .create)
         } catch {
             throw .cannotWrite(path: "<memory>", reason: "cannot create an in-memory archive: \(error)")
         }
-        try addEntries(arrays, to: archive, path: "<memory>", compressed: compressed)
+        try addEntries(encoders(arrays, path: "<memory>"), to: archive, path: "<memory>", compressed: compressed)
         guard let data = archive.data else { throw .cannotWrite(path: "<memory>", reason: "the in-memory archive has no data") }
         return data
     }
 
-    private static func checkNames(_ arrays: [(name: String, array: NPYArray)], path: String) throws(NPZError) {
-        var names = Set<String>()
-        for (name, _) in arrays {
+    private static func encoders(_ arrays: [(name: String, array: NPYArray)], path: String)
+        -> [(name: String, npyData: () throws(NPZError) -> Data)] {
+        arrays.map { name, array in (name, { () throws(NPZError) -> Data in try array.npyData(path: path, entry: name) }) }
+    }
+
+    private static func checkNames(_ names: [String], path: String) throws(NPZError) {
+        var seen = Set<String>()
+        for name in names {
             guard !name.isEmpty else { throw .invalidArray(path: path, entry: name, reason: "empty array name") }
-            guard names.insert(name).inserted else { throw .invalidArray(path: path, entry: name, reason: "name used twice") }
+            guard seen.insert(name).inserted else { throw .invalidArray(path: path, entry: name, reason: "name used twice") }
         }
     }
 
     /// Writes the archive to `temporary`; the archive is closed on return.
-    private static func writeArchive(_ arrays: [(name: String, array: NPYArray)], to temporary: URL, path: String,
-                                     compressed: Bool) throws(NPZError) {
+    private static func writeArchive(_ entries: [(name: String, npyData: () throws(NPZError) -> Data)], to temporary: URL,
+                                     path: String, compressed: Bool) throws(NPZError) {
         let archive: Archive
         do {
             archive = try Archive(url: temporary, accessMode: .create)
         } catch {
             throw .cannotWrite(path: path, reason: "cannot create \(temporary.lastPathComponent): \(error)")
         }
-        try addEntries(arrays, to: archive, path: path, compressed: compressed)
+        try addEntries(entries, to: archive, path: path, compressed: compressed)
     }
 
-    private static func addEntries(_ arrays: [(name: String, array: NPYArray)], to archive: Archive, path: String,
-                                   compressed: Bool) throws(NPZError) {
-        for (name, array) in arrays {
+    private static func addEntries(_ entries: [(name: String, npyData: () throws(NPZError) -> Data)], to archive: Archive,
+                                   path: String, compressed: Bool) throws(NPZError) {
+        for (name, npyData) in entries {
             // Encoded one entry at a time, so only one array's bytes are held twice.
-            let bytes = try array.npyData(path: path, entry: name)
+            let bytes = try npyData()
             do {
                 try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count),
                                      compressionMethod: compressed ? .deflate : .none, bufferSize: chunkSize) { position, size in
@@ -134,12 +152,12 @@ public enum NPZArchive {
         var bytes = Data()
         // A corrupt header may claim any size: reserve at most 256 MiB up front, grow past it if real.
         bytes.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
-        let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, bufferSize: chunkSize) { chunk in bytes.append(chunk) }
+            _ = try archive.extract(entry, bufferSize: chunkSize, skipCRC32: true) { chunk in bytes.append(chunk) }
         } catch {
             throw .corruptArray(path: path, entry: name, reason: "cannot extract \(entry.path) (\(error))")
         }
+        let checksum = CRC32Checksum.of(bytes)
         guard checksum == entry.checksum else {
             throw .corruptArray(path: path, entry: name, reason: "CRC-32 mismatch (stored \(entry.checksum), computed \(checksum))")
         }

@@ -8,8 +8,10 @@ import Tensors
 /// run on a single all-ones sample, on the same oneDNN kernels the layers train with.
 ///
 /// Two semirings run over it:
-/// - `reach` (effective masks): every layer's output is clamped to {0, 1}, so the pass counts
-///   nothing and cannot overflow; values stay small integers, which float32 holds exactly.
+/// - `reach`: every layer's output is clamped to {0, 1}, so the pass counts nothing and cannot
+///   overflow; values stay small integers, which float32 holds exactly. `EffectiveMasks` computes
+///   the same reach on bits (`ReachGraph`, no float tensors the size of the weights); this float
+///   version on the training kernels is what the tests check that one against.
 /// - `synflow` (SynFlow scores): the linearised network on |w|, no clamping. To survive depth the
 ///   forward activations and backward gradients are divided by their maximum at every point all
 ///   paths pass through (between the top-level blocks), and the logarithms of those factors are

@@ -17,6 +17,25 @@ public struct Pruner: Hashable, Sendable, CustomStringConvertible {
         /// Largest |w| per layer, layerwise counts from a quota.
         case magnitude(Quota)
         case snip, snipIterative, grasp, synflow, lamp
+
+        /// Whether masks depend on the weights' values (|w|, gradients, SynFlow's |w| paths).
+        var readsWeights: Bool {
+            switch self {
+            case .dense, .random: false
+            case let .randomLike(source): source.readsWeights
+            case .magnitudeGlobal, .magnitude, .snip, .snipIterative, .grasp, .synflow, .lamp: true
+            }
+        }
+
+        /// Whether scoring changes the network while it runs (weights, masks, BatchNorm running
+        /// statistics), so that pruning must snapshot it first and restore it after.
+        var changesNetwork: Bool {
+            switch self {
+            case .snip, .snipIterative, .grasp: true
+            case let .randomLike(source): source.changesNetwork
+            case .dense, .random, .magnitudeGlobal, .magnitude, .synflow, .lamp: false
+            }
+        }
     }
 
     let method: Method
@@ -70,6 +89,11 @@ public struct Pruner: Hashable, Sendable, CustomStringConvertible {
         default: false
         }
     }
+
+    /// Whether the pruner reads the network's weight values. Those that do not (dense and the
+    /// random pruners with a quota) only need the network's structure: commands skip initialising
+    /// its weights for them, and pruning neither copies nor restores them.
+    public var readsWeights: Bool { method.readsWeights }
 
     /// Whether scores are recomputed over several rounds (one run per effective-mode probe).
     public var isIterative: Bool {

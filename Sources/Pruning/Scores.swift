@@ -26,6 +26,16 @@ struct NetworkSnapshot {
         buffers = network.buffers.map(\.tensor.array)
     }
 
+    private init(values: [[Float]], masks: [Tensor?], buffers: [[Float]]) {
+        self.values = values
+        self.masks = masks
+        self.buffers = buffers
+    }
+
+    /// A snapshot of nothing, for pruning methods that leave the network as they found it:
+    /// restoring it changes nothing.
+    static let nothing = NetworkSnapshot(values: [], masks: [], buffers: [])
+
     func restore(_ network: Network) {
         for (parameter, (value, mask)) in zip(network.parameters, zip(values, masks)) {
             value.withUnsafeBufferPointer { parameter.value.data.update(from: $0.baseAddress!, count: $0.count) }

@@ -31,8 +31,10 @@ struct EffectiveCommand: ParsableCommand {
     func run() throws {
         try network.check()
         if let saveEffective { try checkWritable(saveEffective, option: "--save-effective") }
+        // The network's structure only: its weights are never initialised or read, and masks stay
+        // bytes from the file to the report (and to --save-effective).
         let model = try network.makeNetwork()
-        let masks = try MaskFile.read(path: self.masks, network: model)
+        let masks = try MaskFile.readBinary(path: self.masks, network: model)
         let (effectiveMasks, report) = try EffectiveMasks(network: model).compute(masks)
         if let saveEffective { try MaskFile.write(effectiveMasks, network: model, to: saveEffective) }
         let figures = SparsityFigures(architecture: network.arch, inputShape: model.inputShape, report: report)

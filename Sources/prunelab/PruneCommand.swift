@@ -19,7 +19,8 @@ struct PruneCommand: ParsableCommand {
             trim_probes the trimmed masks evaluated, trimmed_from the kept count of the run trimmed; with
             --json, search lists every mask evaluated (kept, effective, trimmed) in order.
             Magnitude and LAMP rank the initial weights unless --weights gives trained ones. SNIP, GraSP
-            and random/snip score on --score-samples training samples of --dataset.
+            and random/snip score on --score-samples training samples of --dataset. Pruners that never
+            read weights (dense, random with a quota) skip initialising them: the masks are the same.
             """)
 
     @OptionGroup var network: NetworkOptions

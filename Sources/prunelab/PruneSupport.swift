@@ -108,7 +108,9 @@ struct PrunerOptions: ParsableArguments {
     }
 
     /// The network (initialised from `seed`, trained weights loaded when given) and, for
-    /// data-dependent pruners, its scoring batches.
+    /// data-dependent pruners, its scoring batches. For pruners that never read weights (dense,
+    /// random with a quota) the weights stay uninitialised: their storage is mapped lazily, so a
+    /// network nobody writes costs address space, not time or memory (VGG-19: 20 M normal draws).
     func prepare(_ network: NetworkOptions, pruner: Pruner, seed: UInt64) throws -> (Network, [ScoringBatch]) {
         let entry = try ModelZoo.entry(network.arch)
         var batches: [ScoringBatch] = []
@@ -124,7 +126,7 @@ struct PrunerOptions: ParsableArguments {
         } else {
             model = try network.makeNetwork()
         }
-        model.initialize(seed: seed)
+        if pruner.readsWeights { model.initialize(seed: seed) }
         if let weights {
             let values = try WeightFile.read(path: weights, network: model)
             for (parameter, value) in zip(model.prunableParameters, values) { parameter.value.copy(from: value) }

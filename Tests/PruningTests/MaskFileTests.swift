@@ -113,6 +113,65 @@ struct MaskFileTests {
         #expect(throws: PruningError.nonBinaryMask(layer: Self.lenet5Names[layer], value: value)) {
             try MaskFile.read(path: path, network: network)
         }
+        #expect(throws: PruningError.nonBinaryMask(layer: Self.lenet5Names[layer], value: value)) {
+            try MaskFile.readBinary(path: path, network: network)
+        }
+    }
+
+    /// Masks read as bytes are the masks read as floats, whatever the dtype, stored or deflated.
+    @Test(arguments: [NPYDType.bool, .uint8, .int8, .float32, .float64, .int64], [false, true])
+    func binaryReadsAgreeWithFloatReads(dtype: NPYDType, compressed: Bool) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let network = try ModelZoo.make("lenet5")
+        let masks = patternMasks(network)
+        let path = scratch.file("masks.npz")
+        try NPZArchive.write(arrays(masks, names: Self.lenet5Names, dtype: dtype), to: path, compressed: compressed)
+        let binary = try MaskFile.readBinary(path: path, network: network)
+        #expect(binary.map(\.shape) == network.prunableParameters.map(\.shape))
+        #expect(binary.map { $0.tensor.array } == masks.map(\.array))
+        #expect(try MaskFile.read(path: path, network: network).map(\.array) == masks.map(\.array))
+    }
+
+    /// A bool array's byte is true wherever it is not 0, as NumPy reads it (`np.bool_(2)` is True).
+    @Test func boolBytesOtherThanZeroAreKept() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let network = try ModelZoo.make("lenet300-100", inputShape: [1, 2, 2], classes: 2)
+        let path = scratch.file("masks.npz")
+        let entries = zip(network.prunableLayerNames, network.prunableParameters).map { name, parameter in
+            (name: name, npyData: { () throws(NPZError) -> Data in
+                NPYArray.npyData(shape: parameter.shape, dtype: .bool) { payload in
+                    for i in 0..<parameter.count { payload.storeBytes(of: UInt8(i % 4 == 0 ? 0 : i % 3 + 1), toByteOffset: i, as: UInt8.self) }
+                }
+            })
+        }
+        try NPZArchive.write(entries: entries, to: path, compressed: false)
+        let expected = network.prunableParameters.map { parameter in (0..<parameter.count).map { UInt8($0 % 4 == 0 ? 0 : 1) } }
+        #expect(try MaskFile.readBinary(path: path, network: network).map(\.array) == expected)
+        #expect(try MaskFile.read(path: path, network: network).map { $0.array.map { UInt8($0) } } == expected)
+    }
+
+    /// Byte masks are written exactly as the same masks as floats: bool arrays, same names, same values.
+    @Test(arguments: [false, true])
+    func binaryMasksWriteTheSameArchive(compressed: Bool) throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let network = try ModelZoo.make("lenet5")
+        let masks = patternMasks(network)
+        try MaskFile.write(masks, network: network, to: scratch.file("floats.npz"), compressed: compressed)
+        let binary = masks.map { BinaryMask.from($0).mask! }
+        try MaskFile.write(binary, network: network, to: scratch.file("bytes.npz"), compressed: compressed)
+        let fromFloats = try NPZArchive.read(path: scratch.file("floats.npz")), fromBytes = try NPZArchive.read(path: scratch.file("bytes.npz"))
+        #expect(fromBytes.map(\.name) == fromFloats.map(\.name) && fromBytes.map(\.array) == fromFloats.map(\.array))
+        #expect(try MaskFile.readBinary(path: scratch.file("bytes.npz"), network: network) == binary)
+        #expect(throws: PruningError.maskShape(layer: "conv1", expected: [6, 3, 5, 5], got: [16, 6, 5, 5])) {
+            try MaskFile.write([binary[1], binary[0]] + binary.dropFirst(2), network: network, to: scratch.file("bad.npz"))
+        }
+        #expect(throws: PruningError.maskCount(expected: 5, got: 4)) {
+            try MaskFile.write(Array(binary.prefix(4)), network: network, to: scratch.file("bad.npz"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("bad.npz")))
     }
 
     @Test(arguments: [

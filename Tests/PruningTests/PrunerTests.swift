@@ -266,3 +266,37 @@ func keptCounts(_ masks: [Tensor]) -> [Int] {
         }
     }
 }
+
+@Suite struct PrunersThatIgnoreWeightsTests {
+    static let weightFree = ["dense", "random/uniform", "random/uniform+", "random/erk", "random/igq"]
+
+    @Test func onlyDenseAndQuotaRandomPrunersIgnoreTheWeights() throws {
+        for name in PrunerName.allNames {
+            #expect(try Pruner(name).readsWeights == !Self.weightFree.contains(name), "\(name)")
+        }
+    }
+
+    /// Random pruners with a quota give the same masks on a network whose weights were never
+    /// initialised as on an initialised one, and never read or write its weights: the lazily mapped
+    /// weight and gradient storage stays out of memory (no snapshot, no restore).
+    @Test(arguments: ["random/uniform", "random/uniform+", "random/erk", "random/igq"], [PruningMode.direct, .effective])
+    func randomPrunersLeaveUninitialisedWeightsUntouched(name: String, mode: PruningMode) throws {
+        // The middle layer's 2 MB weight and gradient are mapped lazily (uniform+ keeps the first layer dense).
+        func network() throws -> Network {
+            try makeNetwork([Flatten(), Linear(64, 512), ReLU(), Linear(512, 1024), ReLU(), Linear(1024, 10)], input: [1, 8, 8],
+                            classes: 10)
+        }
+        let structure = try network(), initialised = try network()
+        initialised.initialize(seed: 3)
+        let large = structure.parameters.flatMap { [$0.value, $0.gradient] }.filter { $0.count * 4 >= 1 << 20 }
+        #expect(large.count == 2)
+        let options = PruningOptions(compression: 10, mode: mode, seed: 6)
+        let outcome = try Pruner(name).prune(structure, options: options)
+        #expect(large.map(residentPages).reduce(0, +) == 0, "\(name) touched the weights")
+        #expect(try Pruner("magnitude/global").prune(structure, options: options).report.total > 0 && residentPages(large[0]) > 0,
+                "reading the weights shows")
+        let reference = try Pruner(name).prune(initialised, options: options)
+        #expect(outcome.masks.map(\.array) == reference.masks.map(\.array))
+        #expect(outcome.report == reference.report && outcome.probes == reference.probes)
+    }
+}
