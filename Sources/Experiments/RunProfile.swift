@@ -2,7 +2,7 @@ import Foundation
 
 /// Where one run's wall time went, phase by phase (`RunExecutor.profile`, `prunelab run --profile`):
 /// what a short run costs besides training.
-public struct RunProfile: Sendable, Equatable, Encodable {
+public struct RunProfile: Sendable, Equatable {
     /// Loading the data set (nothing when a warm worker's cache had it).
     public var data = 0.0
     /// Building and initialising the network and its effective-mask graph.
@@ -41,23 +41,5 @@ public struct RunProfile: Sendable, Equatable, Encodable {
     private var rows: [(String, Double)] {
         [("data", data), ("network", network), ("pruning", pruning), ("masks", masks), ("training", training),
          ("evaluation", evaluation), ("checkpoints", checkpoints), ("final state", finalState), ("other", other), ("wall", wall)]
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case data, network, pruning, masks, training, evaluation, checkpoints, finalState = "final_state", other, wall
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(data, forKey: .data)
-        try container.encode(network, forKey: .network)
-        try container.encode(pruning, forKey: .pruning)
-        try container.encode(masks, forKey: .masks)
-        try container.encode(training, forKey: .training)
-        try container.encode(evaluation, forKey: .evaluation)
-        try container.encode(checkpoints, forKey: .checkpoints)
-        try container.encode(finalState, forKey: .finalState)
-        try container.encode(other, forKey: .other)
-        try container.encode(wall, forKey: .wall)
     }
 }
