@@ -347,13 +347,10 @@ public final class Worker: @unchecked Sendable {
             let result: RunResult
             do {
                 let cache = configuration.dataCache
-                result = try await withCheckedThrowingContinuation { continuation in
-                    Thread.detachNewThread {
-                        continuation.resume(with: Result {
-                            let splits = try cache.splits(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
-                            return try executor.run(resume: resume, splits: splits)
-                        })
-                    }
+                // On the process's one compute thread, whose OpenMP team every run reuses (see ComputeThread).
+                result = try await ComputeThread.shared.run {
+                    let splits = try cache.splits(dataset: config.dataset, architecture: config.architecture, directory: config.dataDirectory)
+                    return try executor.run(resume: resume, splits: splits)
                 }
             } catch let error as RunInterrupted where isStopping {
                 uplink.close()

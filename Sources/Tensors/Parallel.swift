@@ -8,11 +8,16 @@ public enum Parallel {
 
     /// Flushes denormals to zero on the calling thread and on every thread of the OpenMP team
     /// (libgomp keeps its workers, so this holds for all later oneDNN calls). Idempotent.
-    public static let flushDenormals: Bool = {
-        var supported = prunelab_flush_denormals() == 1
+    public static let flushDenormals: Bool = flushDenormalsOnThisThreadsTeam()
+
+    /// Flushes denormals to zero on the calling thread and its OpenMP team, which libgomp makes
+    /// per thread: a thread that will drive the engine (`ComputeThread`) calls it first.
+    @discardableResult
+    public static func flushDenormalsOnThisThreadsTeam() -> Bool {
+        let supported = prunelab_flush_denormals() == 1
         onTeam(threads: threads) { _, _ in _ = prunelab_flush_denormals() }
         return supported
-    }()
+    }
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges of at least
     /// `minimumChunk` elements; small ranges run inline on the caller's thread. The split depends

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Service
+import Tensors
 
 /// `prunelab worker`: pulls runs from a server and executes them.
 struct WorkerCommand: AsyncParsableCommand {
@@ -49,7 +50,9 @@ struct WorkerCommand: AsyncParsableCommand {
             throw InvalidOption(option: "--token", reason: "give the server's token (or set PRUNELAB_TOKEN)")
         }
         // Open the device before leasing anything: a GPU worker without CUDA fails here, in one line.
-        let backend = try chosen.openBackend()
+        // On the thread that will run the engine: the backend's setup (the denormal flush on its
+        // OpenMP team, a GPU's context) belongs to it.
+        let backend = try await ComputeThread.shared.run { try chosen.openBackend() }
         let worker = Worker(WorkerConfiguration(server: url, token: token, device: chosen.description, pollInterval: pollInterval,
                                                 exitWhenIdle: exitWhenIdle, checkpointSeconds: checkpointSeconds, backend: backend,
                                                 dataCacheBytes: dataCacheMb << 20))
