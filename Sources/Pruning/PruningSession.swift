@@ -315,7 +315,8 @@ final class PruningSession {
         let rounds = options.rounds
         // Buffers reused by every round: masks, keys and the selection's scratch.
         let masks = layout.masks(from: current)
-        var keys: [Double] = [], scratch: [Double] = []
+        var keys: [Double] = [], scratch = SelectionScratch()
+        var active = current.indices.filter { current[$0] }
         for round in 1...rounds {
             try options.stop.check("round \(round) of \(rounds)")
             let target = round == rounds ? kept : Int((start * pow(ratio, Double(round) / Double(rounds))).rounded())
@@ -336,7 +337,7 @@ final class PruningSession {
                 }
                 snapshot.restore(network)
             }
-            narrow(&current, to: target, keys: keys, scratch: &scratch)
+            narrow(&current, active: &active, to: target, keys: keys, scratch: &scratch)
         }
         return IterativeRun(keep: current, kept: kept, lastRoundKeys: keys)
     }
@@ -358,7 +359,7 @@ struct IterativeRun {
     /// are the top `count` of its top `kept`).
     func trimmed(to count: Int) -> [Bool] {
         precondition(count <= kept, "trimming \(kept) kept weights to \(count)")
-        var keep = self.keep, scratch: [Double] = []
+        var keep = self.keep, scratch = SelectionScratch()
         narrow(&keep, to: count, keys: lastRoundKeys, scratch: &scratch)
         return keep
     }

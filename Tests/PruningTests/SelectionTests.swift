@@ -2,7 +2,7 @@
 import PropertyBased
 import Testing
 
-@Suite("narrow: the top `count` kept keys, ties to the lower index")
+@Suite("narrow: the top `count` kept keys, ties to the lower index (radix selection over the kept entries)")
 struct SelectionTests {
     /// The definition: the kept entries sorted by key (NaN lowest, −0 = +0) descending, then by
     /// index; the first `count` stay kept.
@@ -15,7 +15,7 @@ struct SelectionTests {
     }
 
     static func narrowed(_ keep: [Bool], count: Int, keys: [Double]) -> [Bool] {
-        var keep = keep, scratch: [Double] = []
+        var keep = keep, scratch = SelectionScratch()
         narrow(&keep, to: count, keys: keys, scratch: &scratch)
         return keep
     }
@@ -42,8 +42,8 @@ struct SelectionTests {
         }
     }
 
-    /// Large inputs: many values one ulp apart with repeats, and all-equal keys (the selection's
-    /// three-way partition), where ties must go to the lower index.
+    /// Large inputs: more candidates than the final sort takes share leading digits (further 16-bit
+    /// digits are needed), all-equal keys take every digit; ties then go to the lower index.
     @Test func largeInputsWithTiesAndAllEqual() {
         let n = 100_000
         let close = (0..<n).map { 1 + Double($0 % 7919) * .ulpOfOne } // 7 919 distinct values, one ulp apart
@@ -67,6 +67,29 @@ struct SelectionTests {
         #expect(Self.narrowed(keep, count: 5, keys: keys) == keep)
         #expect(Self.narrowed(keep, count: 0, keys: keys) == [false, false, false, false, false, false])
         #expect(Self.narrowed(keep, count: 9, keys: keys) == keep)
+    }
+
+    /// Round after round on one list of kept indices, as iterative pruners narrow: each round
+    /// equals narrowing the flags alone, and the list stays the kept indices in ascending order.
+    @Test func roundsOnAKeptList() {
+        var rng = SplitMix(7)
+        let n = 20_000
+        var keep = [Bool](repeating: true, count: n), active = Array(0..<n), scratch = SelectionScratch()
+        for count in [15_000, 9_000, 9_000, 4_321, 1_000, 17, 0] {
+            let keys = (0..<n).map { _ in Double(rng.next() % 300) / 7 - 20 } // ties in every round
+            let expected = Self.reference(keep, count: count, keys: keys)
+            narrow(&keep, active: &active, to: count, keys: keys, scratch: &scratch)
+            #expect(keep == expected)
+            #expect(active == keep.indices.filter { keep[$0] })
+        }
+    }
+
+    @Test func orderedBitsKeepTheOrderAndInvert() {
+        let values: [Double] = [-.infinity, -.greatestFiniteMagnitude, -1, -.leastNonzeroMagnitude, 0, .leastNonzeroMagnitude, 1,
+                                1.0.nextUp, .greatestFiniteMagnitude, .infinity]
+        for (a, b) in zip(values, values.dropFirst()) { #expect(orderedBits(a) < orderedBits(b), "\(a) < \(b)") }
+        #expect(orderedBits(-0.0) == orderedBits(0.0))
+        for value in values { #expect(doubleFromOrderedBits(orderedBits(value)) == value) }
     }
 
     struct SplitMix {
