@@ -35,20 +35,16 @@ final class PathGraph {
     /// The path graph of `network`, run on the network's backend.
     init(network: Network) throws {
         let backend = network.backend
-        let prunable = network.prunableLayers.map { ObjectIdentifier($0.layer) }
-        let indices = Dictionary(uniqueKeysWithValues: prunable.enumerated().map { ($1, $0) })
         inputShape = [1] + network.inputShape
         self.backend = backend
-        var builder = PathBuilder(indices: indices, backend: backend)
+        var builder = PathBuilder(layers: PrunableLayerNumbers(network), backend: backend)
         root = try builder.sequence(network.body, inputShape: inputShape, isMainChain: true).node as! PathSequence
         shapes = network.prunableParameters.map(\.shape)
         products = shapes.map { Tensor(shape: $0) }
         logScale = Array(repeating: 0, count: shapes.count)
         input = Tensor(shape: inputShape)
         outputGradient = Tensor(shape: [1, network.classes])
-        guard builder.seen == prunable.count else {
-            throw PruningError.unsupported("\(network.name): \(prunable.count - builder.seen) prunable layers are outside the path graph")
-        }
+        try builder.layers.checkAllMet(in: network)
     }
 
     /// One forward pass from an all-ones input and one backward pass from an all-ones output
@@ -366,12 +362,11 @@ final class PathResidual: PathNode {
 
 /// Turns a layer tree into path nodes, tracking shapes at batch 1.
 struct PathBuilder {
-    let indices: [ObjectIdentifier: Int]
+    private(set) var layers: PrunableLayerNumbers
     let backend: any Backend
-    private(set) var seen = 0
 
-    init(indices: [ObjectIdentifier: Int], backend: any Backend) {
-        self.indices = indices
+    init(layers: PrunableLayerNumbers, backend: any Backend) {
+        self.layers = layers
         self.backend = backend
     }
 
@@ -397,10 +392,10 @@ struct PathBuilder {
             return (PathResidual(body: body, shortcut: shortcut, inputShape: inputShape, outputShape: outputShape, backend: backend),
                     outputShape)
         case let linear as Linear:
-            return (PathDense(index: try index(of: linear), inFeatures: linear.inFeatures, outFeatures: linear.outFeatures,
+            return (PathDense(index: try layers.number(of: linear), inFeatures: linear.inFeatures, outFeatures: linear.outFeatures,
                               backend: backend), outputShape)
         case let conv as Conv2d:
-            return (try PathConvolution(index: try index(of: conv), geometry: try conv.geometry(for: inputShape), backend: backend),
+            return (try PathConvolution(index: try layers.number(of: conv), geometry: try conv.geometry(for: inputShape), backend: backend),
                     outputShape)
         case let pool as Pool2d:
             return (PathPooling(geometry: try pool.geometry(for: inputShape), flatOutput: pool.isGlobal), outputShape)
@@ -412,12 +407,31 @@ struct PathBuilder {
             throw PruningError.unsupported("effective masks do not know layer \(layer.description)")
         }
     }
+}
 
-    private mutating func index(of layer: any Layer) throws -> Int {
-        guard let index = indices[ObjectIdentifier(layer)] else {
+/// The canonical number of each prunable layer of a network, for the path engines (`PathGraph`,
+/// `ReachGraph`) that turn its layer tree into nodes: a walk asks for each dense or convolution
+/// layer's number and must meet every prunable layer once.
+struct PrunableLayerNumbers {
+    private let numbers: [ObjectIdentifier: Int]
+    private(set) var met = 0
+
+    init(_ network: Network) {
+        numbers = Dictionary(uniqueKeysWithValues: network.prunableLayers.enumerated().map { (ObjectIdentifier($1.layer), $0) })
+    }
+
+    mutating func number(of layer: any Layer) throws -> Int {
+        guard let number = numbers[ObjectIdentifier(layer)] else {
             throw PruningError.unsupported("layer \(layer.description) is not among the network's prunable layers")
         }
-        seen += 1
-        return index
+        met += 1
+        return number
+    }
+
+    /// Throws unless the walk met every prunable layer of `network`.
+    func checkAllMet(in network: Network) throws {
+        guard met == numbers.count else {
+            throw PruningError.unsupported("\(network.name): \(numbers.count - met) prunable layers are outside the path graph")
+        }
     }
 }

@@ -33,19 +33,15 @@ final class ReachGraph {
     private let input: ReachMap, outputGradient: ReachMap
 
     init(network: Network) throws {
-        let prunable = network.prunableLayers.map { ObjectIdentifier($0.layer) }
-        let indices = Dictionary(uniqueKeysWithValues: prunable.enumerated().map { ($1, $0) })
         let inputShape = [1] + network.inputShape
-        var builder = ReachBuilder(indices: indices)
+        var builder = ReachBuilder(layers: PrunableLayerNumbers(network))
         root = try builder.sequence(network.body, inputShape: inputShape).node
         shapes = network.prunableParameters.map(\.shape)
         input = try ReachMap(shape: inputShape)
         input.fill()
         outputGradient = ReachMap(channels: network.classes, height: 1, width: 1)
         outputGradient.fill()
-        guard builder.seen == prunable.count else {
-            throw PruningError.unsupported("\(network.name): \(prunable.count - builder.seen) prunable layers are outside the path graph")
-        }
+        try builder.layers.checkAllMet(in: network)
     }
 
     /// One forward and one backward pass through `masks` (one per prunable layer, canonical order,
@@ -570,10 +566,7 @@ final class ReachResidual: ReachNode {
 
 /// Turns a layer tree into reach nodes, tracking batch-1 shapes.
 struct ReachBuilder {
-    let indices: [ObjectIdentifier: Int]
-    private(set) var seen = 0
-
-    init(indices: [ObjectIdentifier: Int]) { self.indices = indices }
+    private(set) var layers: PrunableLayerNumbers
 
     mutating func sequence(_ sequential: Sequential, inputShape: [Int]) throws -> (node: ReachSequence, shape: [Int]) {
         var shape = inputShape
@@ -597,14 +590,14 @@ struct ReachBuilder {
             let shortcut = try residual.shortcut.map { try sequence($0, inputShape: inputShape).node }
             return ([try ReachResidual(body: body, shortcut: shortcut, inputShape: inputShape, outputShape: outputShape)], outputShape)
         case let linear as Linear:
-            let dense = ReachConvolution(index: try index(of: linear), inFeatures: linear.inFeatures, outFeatures: linear.outFeatures)
+            let dense = ReachConvolution(index: try layers.number(of: linear), inFeatures: linear.inFeatures, outFeatures: linear.outFeatures)
             // A dense layer reads a [1, C, H, W] input as its C·H·W values in order.
             if inputShape.count == 4, inputShape[2] * inputShape[3] > 1 {
                 return ([ReachFlatten(channels: inputShape[1], height: inputShape[2], width: inputShape[3]), dense], outputShape)
             }
             return ([dense], outputShape)
         case let conv as Conv2d:
-            return ([ReachConvolution(index: try index(of: conv), geometry: try conv.geometry(for: inputShape))], outputShape)
+            return ([ReachConvolution(index: try layers.number(of: conv), geometry: try conv.geometry(for: inputShape))], outputShape)
         case let pool as Pool2d:
             return ([ReachPooling(geometry: try pool.geometry(for: inputShape))], outputShape)
         case is Flatten:
@@ -616,13 +609,5 @@ struct ReachBuilder {
         default:
             throw PruningError.unsupported("effective masks do not know layer \(layer.description)")
         }
-    }
-
-    private mutating func index(of layer: any Layer) throws -> Int {
-        guard let index = indices[ObjectIdentifier(layer)] else {
-            throw PruningError.unsupported("layer \(layer.description) is not among the network's prunable layers")
-        }
-        seen += 1
-        return index
     }
 }

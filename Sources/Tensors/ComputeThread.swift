@@ -1,4 +1,3 @@
-import CSupport
 import Foundation
 
 /// The one thread that runs a long-lived process's engine work, job after job, for the life of
