@@ -73,7 +73,8 @@ func descendingRanks(_ keys: [Double], eligible: [Bool]? = nil, range: Range<Int
 /// Bits of a Float whose unsigned order is the Float's order (−inf lowest).
 @inline(__always)
 func orderedBits(_ value: Float) -> UInt32 {
-    let bits = value.bitPattern
+    let raw = value.bitPattern
+    let bits = raw == 1 << 31 ? 0 : raw // −0 ties with +0, as in the Double version below
     return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
 }
 
@@ -92,7 +93,11 @@ struct SelectionScratch {
 /// is mapped by the caller).
 @inline(__always)
 func orderedBits(_ value: Double) -> UInt64 {
-    let bits = (value + 0).bitPattern // −0 + 0 = +0: equal keys get equal bits
+    // −0 gets +0's bits, so equal keys get equal bits. Done on the bits, not as `value + 0`:
+    // a thread that treats denormals as zero (the compute thread, `Parallel.flushDenormals`)
+    // would turn ±5e-324 + 0 into 0 and break the order.
+    let raw = value.bitPattern
+    let bits = raw == 1 << 63 ? 0 : raw
     return bits & (1 << 63) != 0 ? ~bits : bits | (1 << 63)
 }
 
