@@ -13,6 +13,11 @@ public struct Pruner: Hashable, Sendable, CustomStringConvertible {
         case random(Quota)
         /// Uniformly random positions with the layerwise counts another method arrives at.
         case randomLike(Method)
+        /// The layerwise shuffle of another method (`shuffle: true`): its layerwise counts at
+        /// uniformly random positions, from a random stream of their own. Unlike a shuffle of the
+        /// finished masks, it is a method of its own, so an effective-mode search reaches the
+        /// target with the shuffled masks (the comparison at equal effective sparsity).
+        case shuffled(Method)
         case magnitudeGlobal
         /// Largest |w| per layer, layerwise counts from a quota.
         case magnitude(Quota)
@@ -22,7 +27,7 @@ public struct Pruner: Hashable, Sendable, CustomStringConvertible {
         var readsWeights: Bool {
             switch self {
             case .dense, .random: false
-            case let .randomLike(source): source.readsWeights
+            case let .randomLike(source), let .shuffled(source): source.readsWeights
             case .magnitudeGlobal, .magnitude, .snip, .snipIterative, .grasp, .synflow, .lamp: true
             }
         }
@@ -32,7 +37,7 @@ public struct Pruner: Hashable, Sendable, CustomStringConvertible {
         var changesNetwork: Bool {
             switch self {
             case .snip, .snipIterative, .grasp: true
-            case let .randomLike(source): source.changesNetwork
+            case let .randomLike(source), let .shuffled(source): source.changesNetwork
             case .dense, .random, .magnitudeGlobal, .magnitude, .synflow, .lamp: false
             }
         }
@@ -118,7 +123,9 @@ public struct PruningOptions: Sendable {
     public var compression: Double
     public var mode: PruningMode
     public var seed: UInt64
-    /// Reshuffle the surviving positions uniformly within each layer afterwards.
+    /// The layerwise shuffle (Frankle et al. 2021): each layer keeps the method's count of weights
+    /// at uniformly random positions. In effective mode the search runs on the shuffled masks, so
+    /// they, not the method's own, reach the effective target.
     public var shuffle: Bool
     /// Rounds of the iterative pruners (SynFlow, iterative SNIP); the paper uses 100.
     public var rounds: Int

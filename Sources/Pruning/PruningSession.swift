@@ -42,6 +42,7 @@ final class PruningSession {
     let eligible: [Bool]
     let eligibleCount: Int
     private var randomRanks: [[Int32]]?
+    private var shuffledRanks: [[Int32]]?
     private var magnitudeRanks: [[Int32]]?
     private var globalRanks: [Int32]?
     private var synflowGraph: (graph: PathGraph, scratch: [Tensor])?
@@ -61,7 +62,8 @@ final class PruningSession {
     /// Kept weights for a compression: the nearest whole number (within one weight of the target).
     func keptTarget(_ compression: Double) -> Int { Int((Double(layout.total) / compression).rounded()) }
 
-    func run(_ method: Pruner.Method, pruner: String) throws -> PruningOutcome {
+    func run(_ source: Pruner.Method, pruner: String) throws -> PruningOutcome {
+        let method = options.shuffle && source != .dense ? Pruner.Method.shuffled(source) : source
         var kept: Int, masks: [Tensor], report: SparsityReport, probes = 1, trimmedFrom: Int?, search: [EffectiveProbe] = []
         switch options.mode {
         case .direct:
@@ -74,13 +76,9 @@ final class PruningSession {
             (kept, masks, report, probes, trimmedFrom, search) =
                 (found.kept, found.masks, found.report, found.probes, found.trimmedFrom, found.search)
         }
-        if options.shuffle {
-            masks = shuffleWithinLayers(masks, seed: options.seed)
-            report = try effective.report(masks)
-        }
         var quotaDensities: [Double]?
-        if case let .random(quota) = method { quotaDensities = try quota.densities(keptTotal: kept, shapes: layout.shapes) }
-        if case let .magnitude(quota) = method { quotaDensities = try quota.densities(keptTotal: kept, shapes: layout.shapes) }
+        if case let .random(quota) = source { quotaDensities = try quota.densities(keptTotal: kept, shapes: layout.shapes) }
+        if case let .magnitude(quota) = source { quotaDensities = try quota.densities(keptTotal: kept, shapes: layout.shapes) }
         return PruningOutcome(masks: masks, report: report, quotaDensities: quotaDensities, probes: probes, trimmedFrom: trimmedFrom,
                               directKeptTarget: kept, search: search)
     }
@@ -196,17 +194,22 @@ final class PruningSession {
     func iterativeSource(_ method: Pruner.Method) -> Pruner.Method? {
         switch method {
         case .synflow, .snipIterative: method
-        case let .randomLike(source): iterativeSource(source)
+        case let .randomLike(source), let .shuffled(source): iterativeSource(source)
         default: nil
         }
     }
 
     /// `method`'s masks from the flat result of its iterative source: those masks, or random ones
-    /// with their layerwise counts.
+    /// with their layerwise counts (random/synflow, a shuffle).
     func masks(_ method: Pruner.Method, iterativeKeep keep: [Bool]) -> [Tensor] {
-        let masks = layout.masks(from: keep)
-        guard case .randomLike = method else { return masks }
-        return layerwise(counts: keptCounts(masks), ranks: randomLayerRanks())
+        switch method {
+        case let .randomLike(source):
+            layerwise(counts: keptCounts(masks(source, iterativeKeep: keep)), ranks: randomLayerRanks())
+        case let .shuffled(source):
+            layerwise(counts: keptCounts(masks(source, iterativeKeep: keep)), ranks: shuffleRanks())
+        default:
+            layout.masks(from: keep)
+        }
     }
 
     private func keptCounts(_ masks: [Tensor]) -> [Int] {
@@ -233,6 +236,8 @@ final class PruningSession {
             return layerwise(counts: counts, ranks: magnitudeRanks!)
         case .randomLike(let source):
             return layerwise(counts: keptCounts(try masks(source, kept: kept)), ranks: randomLayerRanks())
+        case .shuffled(let source):
+            return layerwise(counts: keptCounts(try masks(source, kept: kept)), ranks: shuffleRanks())
         case .magnitudeGlobal, .lamp, .snip, .grasp:
             if globalRanks == nil { globalRanks = descendingRanks(try oneShotKeys(method), eligible: eligible) }
             return layout.layers.map { layer in
@@ -275,12 +280,28 @@ final class PruningSession {
         }
     }
 
-    /// A uniformly random order of each layer's eligible weights (ranks 0…e−1, ineligible after),
-    /// fixed per call so masks for different kept counts are nested. A Fisher–Yates shuffle per layer.
+    /// The random pruners' order of each layer's eligible weights (`layerRanks`).
     private func randomLayerRanks() -> [[Int32]] {
         if let randomRanks { return randomRanks }
-        var rng = RandomGenerator(seed: options.seed, stream: "prune-random")
-        let ranks = layout.layers.map { layer -> [Int32] in
+        let ranks = layerRanks(stream: "prune-random")
+        randomRanks = ranks
+        return ranks
+    }
+
+    /// The layerwise shuffle's order, from a stream of its own: a shuffled random pruner is a
+    /// fresh draw with the same layerwise counts, not the same masks again.
+    private func shuffleRanks() -> [[Int32]] {
+        if let shuffledRanks { return shuffledRanks }
+        let ranks = layerRanks(stream: "layerwise-shuffle")
+        shuffledRanks = ranks
+        return ranks
+    }
+
+    /// A uniformly random order of each layer's eligible weights (ranks 0…e−1, ineligible after),
+    /// fixed per call so masks for different kept counts are nested. A Fisher–Yates shuffle per layer.
+    private func layerRanks(stream: String) -> [[Int32]] {
+        var rng = RandomGenerator(seed: options.seed, stream: stream)
+        return layout.layers.map { layer -> [Int32] in
             let offset = layout.offsets[layer], size = layout.sizes[layer]
             // Int32 positions, filled once: the shuffle's random accesses then span half the memory
             // (VGG-19's largest layer: 9 MB, within the L3 cache) and no array grows while filling.
@@ -302,8 +323,6 @@ final class PruningSession {
             }
             return ranks
         }
-        randomRanks = ranks
-        return ranks
     }
 
     /// SynFlow and iterative SNIP: `rounds` rounds of scoring the masked network and keeping the
@@ -362,25 +381,5 @@ struct IterativeRun {
         var keep = self.keep, scratch = SelectionScratch()
         narrow(&keep, to: count, keys: lastRoundKeys, scratch: &scratch)
         return keep
-    }
-}
-
-/// The layerwise-shuffle sanity check (Frankle et al. 2021): each layer keeps as many weights as
-/// before, at uniformly random positions.
-public func shuffleWithinLayers(_ masks: [Tensor], seed: UInt64) -> [Tensor] {
-    var rng = RandomGenerator(seed: seed, stream: "layerwise-shuffle")
-    return masks.map { mask in
-        let n = mask.count
-        var kept = 0
-        for i in 0..<n where mask[i] != 0 { kept += 1 }
-        // Partial Fisher–Yates: the first `kept` entries of a random permutation.
-        var positions = Array(0..<n)
-        let shuffled = Tensor(shape: mask.shape)
-        for i in 0..<kept {
-            let j = i + rng.nextInt(below: n - i)
-            positions.swapAt(i, j)
-            shuffled[positions[i]] = 1
-        }
-        return shuffled
     }
 }

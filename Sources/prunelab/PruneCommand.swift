@@ -31,7 +31,7 @@ struct PruneCommand: ParsableCommand {
     var mode: String = "direct"
     @Option(help: "Random seed (initialisation, random positions, scoring data).")
     var seed: UInt64 = 0
-    @Flag(help: "Reshuffle surviving weights uniformly within each layer (layerwise-shuffle sanity check).")
+    @Flag(help: "Layerwise shuffle: the pruner's count per layer at random positions (with --mode effective, the shuffled masks reach the target).")
     var shuffle = false
     @Option(help: "Write the masks to this .npz file (one bool array per prunable layer, keyed conv1…/fc1…).")
     var save: String?

@@ -161,6 +161,46 @@ func keptCounts(_ masks: [Tensor]) -> [Int] {
         #expect(shuffled.report.kept == plain.report.kept)
     }
 
+    /// In effective mode the search runs on the shuffled masks: they reach the effective target
+    /// (which the method's own masks, shuffled afterwards, generally do not), each layer keeps the
+    /// method's count at the kept total found, and one weight fewer would not suffice.
+    @Test(arguments: ["snip", "magnitude/global", "random/igq", "synflow"])
+    func effectiveShuffleReachesTheTargetWithTheShuffledMasks(name: String) throws {
+        let network = try ModelZoo.make("lenet5")
+        network.initialize(seed: 2)
+        let batches = syntheticBatches(for: network)
+        let pruner = try Pruner(name)
+        let compression = 300.0
+        let options = PruningOptions(compression: compression, mode: .effective, seed: 4, shuffle: true, rounds: 6)
+        let outcome = try pruner.prune(network, options: options, batches: batches)
+        let total = network.prunableParameterCount
+        let needed = Int((Double(total) / compression).rounded(.up))
+        #expect(outcome.report.effective >= needed)
+        let kept = outcome.report.kept
+        #expect(keptCounts(outcome.masks) == outcome.report.layers.map(\.kept))
+        let session = try PruningSession(network: network, options: options, batches: batches, effective: EffectiveMasks(network: network))
+        defer { session.snapshot.restore(network) }
+        // The same masks from the session, and one weight fewer falls short (nested masks).
+        if pruner.isIterative {
+            let run = try session.iterative(pruner.method, kept: outcome.trimmedFrom ?? kept)
+            #expect(session.masks(.shuffled(pruner.method), iterativeKeep: run.trimmed(to: kept)).map(\.array) == outcome.masks.map(\.array))
+            let fewer = session.masks(.shuffled(pruner.method), iterativeKeep: run.trimmed(to: kept - 1))
+            #expect(try session.effective.report(fewer).effective < needed)
+        } else {
+            #expect(try session.masks(.shuffled(pruner.method), kept: kept).map(\.array) == outcome.masks.map(\.array))
+            #expect(keptCounts(outcome.masks) == keptCounts(try session.masks(pruner.method, kept: kept)))
+            let fewer = try session.masks(.shuffled(pruner.method), kept: kept - 1)
+            #expect(try session.effective.report(fewer).effective < needed)
+        }
+        // A shuffled random pruner is a fresh draw: same counts, other positions.
+        if name == "random/igq" {
+            let plain = try pruner.prune(network, options: PruningOptions(compression: 30, seed: 4))
+            let shuffled = try pruner.prune(network, options: PruningOptions(compression: 30, seed: 4, shuffle: true))
+            #expect(keptCounts(plain.masks) == keptCounts(shuffled.masks))
+            #expect(plain.masks.map(\.array) != shuffled.masks.map(\.array))
+        }
+    }
+
     @Test func badRequestsAreErrors() throws {
         let network = try ModelZoo.make("lenet300-100")
         #expect(throws: PruningError.unknownPruner("magnitude/fancy")) { try Pruner("magnitude/fancy") }
