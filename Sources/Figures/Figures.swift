@@ -150,3 +150,64 @@ public struct RunFigures: Codable, Hashable, Sendable, LayerTotals {
         try container.encodeIfPresent(resumedFromStep, forKey: .resumedFromStep)
     }
 }
+
+/// One point of a connectivity curve (`prunelab curves`, `GET /curves`): an architecture pruned
+/// at initialisation by one pruner, in direct mode, to one target compression with one seed — no
+/// training. What the paper's effective-vs-direct figures plot.
+public struct ConnectivityPoint: Codable, Hashable, Sendable {
+    public var architecture: String
+    public var pruner: String
+    public var seed: Int
+    /// The target (direct) compression.
+    public var target: Double
+    /// Rounds of the iterative pruners (1 for the others).
+    public var rounds: Int
+    /// The data set data-dependent pruners scored on; "" for the data-free ones.
+    public var dataset: String
+    /// Prunable weights, kept weights, and kept weights on an input–output path.
+    public var total: Int
+    public var kept: Int
+    public var effective: Int
+    /// Time to prune and compute the effective masks.
+    public var seconds: Double
+
+    public init(architecture: String, pruner: String, seed: Int, target: Double, rounds: Int, dataset: String,
+                total: Int, kept: Int, effective: Int, seconds: Double) {
+        self.architecture = architecture
+        self.pruner = pruner
+        self.seed = seed
+        self.target = target
+        self.rounds = rounds
+        self.dataset = dataset
+        self.total = total
+        self.kept = kept
+        self.effective = effective
+        self.seconds = seconds
+    }
+
+    /// total / kept and total / effective (infinite when nothing is kept or effective).
+    public var directCompression: Double { Double(total) / Double(kept) }
+    public var effectiveCompression: Double { Double(total) / Double(effective) }
+
+    /// What identifies a point: the same identity means the same numbers (pruning is deterministic).
+    public struct Identity: Hashable, Sendable {
+        public var architecture, pruner: String
+        public var seed: Int
+        public var target: Double
+        public var rounds: Int
+        public var dataset: String
+
+        public init(architecture: String, pruner: String, seed: Int, target: Double, rounds: Int, dataset: String) {
+            self.architecture = architecture
+            self.pruner = pruner
+            self.seed = seed
+            self.target = target
+            self.rounds = rounds
+            self.dataset = dataset
+        }
+    }
+
+    public var identity: Identity {
+        Identity(architecture: architecture, pruner: pruner, seed: seed, target: target, rounds: rounds, dataset: dataset)
+    }
+}

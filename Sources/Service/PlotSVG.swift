@@ -46,8 +46,10 @@ public struct AccuracySeries: Sendable, Equatable {
 /// dashed for effective-mode runs, the mean over seeds with a ± 1 s.d. band; dense runs are a
 /// dotted reference line. The page shows this very SVG; its table shows `groups`.
 public enum AccuracyPlot {
-    /// Tableau 10: colours stay distinguishable for the usual handful of pruners (sorted by name).
-    static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+    /// Tableau 10 and four of Tableau 20's: one colour per pruner (sorted by name) for the paper's
+    /// eleven and a few more.
+    static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+                          "#499894", "#d37295", "#8cd17d", "#b6992d"]
     static let markers = ["circle", "square", "triangle", "diamond"]
 
     /// A sweep's succeeded runs (with an accuracy in [0, 1]) by cell: architecture, dataset,

@@ -29,6 +29,13 @@ public enum ResultsReport {
         }
     }
 
+    /// JavaScript's encodeURIComponent: everything but letters, digits and -_.!~*'() escaped.
+    static func uriComponent(_ text: String) -> String {
+        var allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        allowed.insert(charactersIn: "-_.!~*'()")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
     /// Writes sweep `id` of `store` into `directory` (created when missing; files of an earlier
     /// report there are replaced).
     public static func write(store: Store, sweep id: Int64, to directory: URL) async throws -> Summary {
@@ -48,6 +55,18 @@ public enum ResultsReport {
         let plots = Dictionary(uniqueKeysWithValues: CompressionAxis.allCases.map { axis in
             (axis, AccuracyPlot.svg(rows, x: axis, variants: variants, title: ServiceAPI.plotTitle(sweep, axis: axis)))
         })
+        // Each method's figures, under the paths the page asks for (`methodPlotPath` in app.js).
+        var methodPlots: [String: String] = [:]
+        for pruner in Set(rows.map(\.pruner)).subtracting(["dense"]).sorted() {
+            for axis in CompressionAxis.allCases {
+                guard case let .ok(answer) = try await api.sweepPlot(.init(path: .init(id: id), query: .init(x: .init(rawValue: axis.rawValue),
+                                                                                                             pruner: pruner))),
+                      case let .image_svg_plus_xml(body) = answer.body
+                else { throw ReportError.unexpectedAnswer("the \(pruner) plot of sweep \(id)") }
+                let path = "sweeps/\(id)/plot.svg?x=\(axis.rawValue)&pruner=\(uriComponent(pruner))"
+                methodPlots[path] = try await String(collecting: body, upTo: 64 << 20)
+            }
+        }
 
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
@@ -88,7 +107,7 @@ public enum ResultsReport {
             "sweeps/\(id)/results": \(try json(resultsBody)),
             "sweeps/\(id)/summary": \(try json(summaryBody)),
             "sweeps/\(id)/plot.svg?x=direct": \(try json(plots[.direct])),
-            "sweeps/\(id)/plot.svg?x=effective": \(try json(plots[.effective]))
+            "sweeps/\(id)/plot.svg?x=effective": \(try json(plots[.effective]))\(try methodPlots.keys.sorted().map { ",\n\(try json($0)): \(try json(methodPlots[$0]))" }.joined())
             }};
             window.PRUNELAB_REPORT.add = function (entries) { Object.assign(window.PRUNELAB_REPORT.data, entries); };
 

@@ -11,8 +11,17 @@ extension ServiceAPI {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(id)", field: "id"))))
         }
         let axis = CompressionAxis(rawValue: (input.query.x ?? .direct).rawValue) ?? .direct
-        let svg = AccuracyPlot.svg(try store.results(sweep: id), x: axis, variants: try variants(of: id),
-                                   title: Self.plotTitle(sweep, axis: axis))
+        var rows = try store.results(sweep: id)
+        var title = Self.plotTitle(sweep, axis: axis)
+        if let pruner = input.query.pruner {
+            // One method's figure: its lines and the dense reference.
+            guard rows.contains(where: { $0.pruner == pruner }) else {
+                return .notFound(.init(body: .json(.init(error: "sweep \(id) has no runs of pruner '\(pruner.prefix(200))'", field: "pruner"))))
+            }
+            rows = rows.filter { $0.pruner == pruner || $0.pruner == "dense" }
+            title = "sweep \(sweep.id) \(sweep.name): \(pruner), test accuracy vs \(axis.rawValue) compression"
+        }
+        let svg = AccuracyPlot.svg(rows, x: axis, variants: try variants(of: id), title: title)
         return .ok(.init(body: .image_svg_plus_xml(HTTPBody(svg))))
     }
 

@@ -45,7 +45,7 @@ enum Main {
 /// Commands that compute with OpenMP (oneDNN and the engine's parallel loops), or start processes that do.
 /// Not `effective`: its masks are bit maps on one thread, and executing itself again would double
 /// the start-up of a command that takes a tenth of a second (BENCHMARKS.md, mask-only commands).
-let computeCommands: Set<String> = ["train", "serve", "worker", "run", "reproduce", "prune", "curve", "bench", "device-check"]
+let computeCommands: Set<String> = ["train", "serve", "worker", "run", "reproduce", "prune", "curve", "curves", "bench", "device-check"]
 
 /// Bounds libgomp's busy-wait before the process computes: unless the environment chooses
 /// (`GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`), the process executes itself again with

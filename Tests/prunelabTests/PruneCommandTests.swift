@@ -1,4 +1,5 @@
 import Foundation
+@testable import prunelab
 import Testing
 
 /// `prunelab prune`, `effective` and `curve` as a user runs them.
@@ -75,18 +76,49 @@ struct PruneCommandTests {
         #expect(try #require(number(fewer["effective"])) < (total / 50).rounded(.up))
     }
 
+    /// `prunelab curves`: mean and spread over seeds, files for a paper, points in the service's
+    /// database that a second invocation reuses and the server serves.
     @Test(.timeLimit(.minutes(10)))
-    func curveReportsMeanAndSpreadOverSeeds() throws {
-        let result = try succeed(["curve", "--arch", "lenet300-100", "--pruner", "random/uniform", "--compressions", "10,100",
-                                  "--seeds", "3", "--json"])
-        let points = try #require(result["points"] as? [[String: Any]])
+    func curvesReportMeanAndSpreadOverSeedsAndAreStoredOnce() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("prunelab.sqlite").path
+        let arguments = ["curves", "--arch", "lenet300-100", "--pruners", "random/uniform", "--compressions", "10,100", "--seeds", "3",
+                         "--db", database, "--out", directory.path, "--json"]
+        let result = try succeed(arguments)
+        let curves = try #require(result["curves"] as? [[String: Any]])
+        #expect((result["points"] as? [Any])?.count == 6)
+        let points = try #require(curves.first?["points"] as? [[String: Any]])
         #expect(points.count == 2)
         for (point, target) in zip(points, [10.0, 100.0]) {
-            #expect(abs((number(point["direct_mean"]) ?? 0) - target) < 0.01 * target)
-            #expect((point["effective_compression"] as? [Any])?.count == 3)
-            #expect((number(point["effective_mean"]) ?? 0) > (number(point["direct_mean"]) ?? .infinity))
+            #expect(abs((number(point["direct_compression"]) ?? 0) - target) < 0.01 * target)
+            #expect(number(point["seeds"]) == 3)
+            #expect((number(point["effective_mean"]) ?? 0) > (number(point["direct_compression"]) ?? .infinity))
             #expect((number(point["effective_std"]) ?? -1) > 0)
         }
+        for file in ["curves.csv", "curves-summary.csv", "curves.json", "curve-lenet300-100.svg"] {
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), "\(file)")
+        }
+        // Again: every point comes from the database, with the same numbers.
+        let again = try PrunelabBinary.run(arguments, timeout: 90)
+        #expect(again.status == 0 && again.stderr.contains("0 points computed") && again.stderr.contains("6 reused"), "\(again)")
+        #expect(NSDictionary(dictionary: try PrunelabBinary.json(again)["curves"].map { ["c": $0] } ?? [:])
+                == NSDictionary(dictionary: ["c": result["curves"] as Any]))
+        #expect(try ServeCommandTests.query(database, "SELECT count(*) FROM connectivity_points") == "6")
+
+        // The server reads them: the points, the curves and the figure.
+        let server = try ServerProcess(database: database)
+        defer { server.stop() }
+        let served = try server.request("GET", "/api/v1/curves")
+        #expect(served.status == 200 && (served.json?["points"] as? [Any])?.count == 6, "\(served.text)")
+        let servedCurve = try #require((served.json?["curves"] as? [[String: Any]])?.first)
+        #expect(number(servedCurve["first_loss"]) == 10, "\(servedCurve)")
+        let csv = try server.request("GET", "/api/v1/curves?format=csv&architecture=lenet300-100")
+        #expect(csv.status == 200 && csv.text.split(separator: "\r\n").count == 7, "\(csv.text)")
+        let svg = try server.request("GET", "/api/v1/curves/plot.svg?architecture=lenet300-100")
+        #expect(svg.status == 200 && svg.text.contains("<path class=\"series\""), "\(svg.text.prefix(300))")
+        let unknown = try server.request("GET", "/api/v1/curves/plot.svg?architecture=alexnet")
+        #expect(unknown.status == 404 && unknown.json?["field"] as? String == "architecture", "\(unknown.text)")
     }
 
     @Test(.timeLimit(.minutes(10)))
@@ -121,8 +153,12 @@ struct PruneCommandTests {
             (["prune", "--arch", "lenet5", "--pruner", "random/uniform", "--compression", "10", "--save", "/nonexistent/dir/m.npz"],
              ["/nonexistent/dir"]),
             (["prune", "--arch", "lenet300-100", "--pruner", "random/uniform+", "--compression", "10", "--save", output], ["uniform+"]),
-            (["curve", "--arch", "lenet5", "--pruner", "random/uniform", "--compressions", "10,abc"], ["abc"]),
-            (["curve", "--arch", "lenet5", "--pruner", "random/uniform", "--compressions", "10", "--seeds", "0"], ["--seeds"]),
+            (["curves", "--arch", "lenet5", "--pruners", "random/uniform", "--compressions", "10,abc"], ["abc"]),
+            (["curves", "--arch", "lenet5", "--pruners", "random/uniform", "--compressions", "10", "--seeds", "0"], ["--seeds"]),
+            (["curves", "--arch", "lenet5,alexnet", "--pruners", "random/uniform", "--compressions", "10"], ["alexnet"]),
+            (["curves", "--arch", "lenet5", "--pruners", "snip", "--compressions", "10"], ["snip"]),
+            (["curves", "--arch", "lenet5", "--pruners", "random/uniform", "--compressions", "1"], ["--compressions"]),
+            (["curve", "--arch", "lenet5", "--pruners", "random/fancy", "--compressions", "10"], ["random/fancy"]),
         ]
         for c in cases {
             let run = try PrunelabBinary.run(c.arguments, timeout: 60)

@@ -142,10 +142,51 @@ struct ResultsPageTests {
             #expect(svg.contains("random/erk · direct [shuffle=true]"), "\(svg)")
         }
         #expect(variantPage.html.contains("<th data-column=\"variant\""), "variant column")
+        // The variants side by side: one row per target (4×, 16×), both variants, their difference.
+        let variantTable = Self.section(variantPage.html, from: "<table class=\"variants\">", to: "</table>")
+        #expect(variantTable.components(separatedBy: "<tr>").count - 1 == 3, "\(variantTable)")
+        #expect(variantTable.contains("test acc. [shuffle=false]") && variantTable.contains("test acc. [shuffle=true]")
+                && variantTable.contains("Δ test acc. (points)"), "\(variantTable)")
+
+        // One method's figures: only its lines (and the dense reference), against both axes.
+        let method = DumpedPage(html: try HeadlessChromium.dom(base + "#/sweeps/1?method=random%2Ferk").stdout)
+        #expect(method.recordedErrors == "[]" && method.state == "ready", "\(method.html.prefix(2000))")
+        let perMethod = Self.section(method.html, from: "<section class=\"per-method\">", to: "</section>")
+        #expect(perMethod.components(separatedBy: "data-method=\"random/erk\"").count - 1 == 2, "\(perMethod.prefix(2000))")
+        let methodLines = matches(of: #"<path class="series" data-pruner="([^"]+)""#, in: perMethod)
+        #expect(methodLines.count == 4 && Set(methodLines) == ["random/erk"], "\(methodLines)")
 
         // Unknown things are said on the page, not thrown.
         let missing = DumpedPage(html: try HeadlessChromium.dom(base + "#/sweeps/999").stdout)
         #expect(missing.recordedErrors == "[]" && missing.state == "failed" && missing.html.contains("unknown sweep 999"), "\(missing.html.prefix(2000))")
+    }
+
+    /// The text from `start` to the end of the first `end` after it ("" when absent).
+    static func section(_ html: String, from start: String, to end: String) -> String {
+        guard let open = html.range(of: start), let close = html.range(of: end, range: open.upperBound..<html.endIndex) else { return "" }
+        return String(html[open.lowerBound..<close.upperBound])
+    }
+
+    /// Connectivity curves computed by `prunelab curves --db` show on the page (#/curves): one
+    /// figure per architecture, a row per pruner with its thresholds.
+    @Test(.timeLimit(.minutes(10)))
+    func curvesViewShowsTheStoredCurves() throws {
+        let (database, directory) = try ServeCommandTests.database()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let computed = try PrunelabBinary.run(["curves", "--arch", "lenet5,lenet300-100", "--pruners", "random/uniform,random/igq",
+                                               "--compressions", "10,1000", "--seeds", "2", "--db", database], timeout: 300)
+        #expect(computed.status == 0, "\(computed)")
+        let server = try ServerProcess(database: database)
+        defer { server.stop() }
+        let run = try HeadlessChromium.dom("http://127.0.0.1:\(server.port)/#/curves")
+        let page = DumpedPage(html: run.stdout)
+        #expect(page.recordedErrors == "[]" && page.view == "curves" && page.state == "ready", "\(run)")
+        #expect(HeadlessChromium.consoleErrors(run).isEmpty, "\(HeadlessChromium.consoleErrors(run))")
+        #expect(matches(of: #"<section class="curves" data-architecture="([^"]+)""#, in: run.stdout) == ["lenet300-100", "lenet5"], "\(run)")
+        #expect(matches(of: #"<g class="series-group" data-series="\d+" data-pruner="([^"]+)""#, in: run.stdout).count == 4, "\(run)")
+        // random/uniform disconnects LeNet-5 completely at 1000× in both seeds (it keeps 62 of 61 770 weights).
+        let lenet5 = Self.section(run.stdout, from: "data-architecture=\"lenet5\"", to: "</table>")
+        #expect(lenet5.contains("<td>random/uniform</td>") && lenet5.contains("1000×"), "\(lenet5.suffix(1500))")
     }
 
     /// While runs train, the sweep view lists them with their progress and latest metrics and
@@ -369,6 +410,10 @@ struct ResultsPageTests {
         #expect(runPage.strayValues.isEmpty, "\(runPage.strayValues)")
         #expect(matches(of: #"<path class="series" data-metric="([a-z_]+)""#, in: run.stdout).count == 4, "\(run)")
         #expect(!run.stdout.contains("href=\"api/v1/"), "a report links to no server")
+        // Each method's figures are in the report too.
+        let method = DumpedPage(html: try HeadlessChromium.dom(index + "#/sweeps/1?method=magnitude%2Fglobal").stdout)
+        #expect(method.recordedErrors == "[]" && method.state == "ready", "\(method.html.prefix(2000))")
+        #expect(method.html.components(separatedBy: "data-method=\"magnitude/global\"").count - 1 == 2, "report: per-method figures")
 
         let unknown = try PrunelabBinary.run(["report", "9", "--db", sweep.database, "--out", out.path], timeout: 60)
         #expect(unknown.status != 0 && unknown.stderrLines.count == 1 && unknown.stderr.contains("no sweep 9"), "\(unknown)")

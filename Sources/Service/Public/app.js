@@ -234,7 +234,7 @@ async function showSweeps(generation) {
       el("td", {}, statusBadge(sweep.status)), el("td", {}, progressBar(done, sweep.runs)), el("td", {}, countsText(sweep.counts))));
   }
   table.append(body);
-  main().replaceChildren(el("h2", {}, "Sweeps"),
+  main().replaceChildren(el("h2", {}, "Sweeps ", REPORT ? null : el("small", {}, link("#/curves", "connectivity curves"))),
     sweeps.length ? table : el("p", { class: "empty" }, "No sweeps yet: submit one with `prunelab submit SPEC.json` or POST /api/v1/sweeps."));
   setState("sweeps", "ready");
   if (sweeps.some((s) => s.status === STATUS.active)) schedulePoll(generation, () => showSweeps(generation));
@@ -335,6 +335,62 @@ function summaryTable(groups) {
     body);
 }
 
+// The sweep's variants side by side (e.g. shuffle=false and shuffle=true): one row per model,
+// pruner, mode and target that more than one variant has, the mean ± s.d. test accuracy and the
+// effective compression of each, and with two variants the difference of the means (second minus
+// first, ± the root of the summed variances). The paper's shuffle table is this view.
+function variantTable(groups) {
+  const variants = [...new Set(groups.map((g) => g.variant || ""))].sort();
+  if (variants.length < 2) return null;
+  const cells = new Map();
+  for (const g of groups) {
+    if (g.pruner === "dense") continue;
+    const key = JSON.stringify([g.architecture, g.dataset, g.pruner, g.mode || "", g.target]);
+    if (!cells.has(key)) cells.set(key, { first: g, by: {} });
+    cells.get(key).by[g.variant || ""] = g;
+  }
+  const rows = [...cells.values()].filter((c) => Object.keys(c.by).length > 1);
+  if (!rows.length) return null;
+  const accuracy = (g) => (g ? `${formatPercent(g.test_accuracy)} ± ${(g.test_accuracy_spread * 100).toFixed(2)}` : "–");
+  const effective = (g) => (g ? (g.effective_compression === undefined ? "∞" : significant(g.effective_compression)) : "–");
+  const pair = variants.length === 2;
+  const difference = (a, b) => {
+    if (!a || !b) return "–";
+    const delta = (b.test_accuracy - a.test_accuracy) * 100;
+    const spread = Math.sqrt(a.test_accuracy_spread ** 2 + b.test_accuracy_spread ** 2) * 100;
+    return `${delta >= 0 ? "+" : "−"}${Math.abs(delta).toFixed(2)} ± ${spread.toFixed(2)}`;
+  };
+  const head = ["model", "pruner", "mode", "target"].concat(...variants.map((v) => [`test acc. [${v || "–"}]`, `effective compr. [${v || "–"}]`]),
+    pair ? ["Δ test acc. (points)"] : []);
+  return el("section", { class: "variants" }, el("h3", {}, "Variants side by side"),
+    el("table", { class: "variants" }, el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map(({ first, by }) => el("tr", {},
+        el("td", {}, `${first.architecture}/${first.dataset}`), el("td", {}, first.pruner), el("td", {}, first.mode || "–"),
+        el("td", { class: "numeric" }, first.target === undefined ? "–" : significant(first.target)),
+        variants.flatMap((v) => [el("td", { class: "numeric" }, accuracy(by[v])), el("td", { class: "numeric" }, effective(by[v]))]),
+        pair ? el("td", { class: "numeric" }, difference(by[variants[0]], by[variants[1]])) : null)))));
+}
+
+// One method's figures (plot.svg?pruner=…): its lines against direct and effective compression,
+// with the dense reference; chosen in the select, kept in the URL (?method=…).
+function methodSection(id, groups, params, plots) {
+  const pruners = [...new Set(groups.map((g) => g.pruner).filter((p) => p !== "dense"))].sort();
+  if (pruners.length < 2) return el("div", { class: "per-method-none" });
+  const chosen = params.get("method");
+  const select = el("select", { id: "method-select", "aria-label": "method" }, el("option", { value: "" }, "choose a method…"),
+    pruners.map((p) => el("option", Object.assign({ value: p }, p === chosen ? { selected: "" } : {}), p)));
+  select.addEventListener("change", () => {
+    const next = new URLSearchParams(params);
+    if (select.value) next.set("method", select.value); else next.delete("method");
+    location.hash = `#/sweeps/${id}?${next}`;
+  });
+  const figures = chosen && plots ? ["direct", "effective"].map((axis) => el("figure", { class: "plot", "data-axis": axis, "data-method": chosen },
+    serverPlot(plots[axis], `${axis}-method`), el("figcaption", {}, `${chosen}: test accuracy against ${axis} compression.`))) : [];
+  return el("section", { class: "per-method" }, el("h3", {}, "One method "), el("p", {}, select), figures.length ? el("div", { class: "plots" }, figures) : null);
+}
+
+function methodPlotPath(id, axis, pruner) { return `sweeps/${id}/plot.svg?x=${axis}&pruner=${encodeURIComponent(pruner)}`; }
+
 // The runs in progress (at most 16), with their progress and latest metrics: a few small requests
 // whatever the sweep's size.
 async function activeRuns(id) {
@@ -382,9 +438,11 @@ async function showSweep(generation, id, params, last = null) {
     if (last && last.changes === sweep.changes && !REPORT) {
       data = last.data;
     } else {
-      const [table, { groups }, direct, effective] = await Promise.all([resultsPage(id, params), api(`sweeps/${id}/summary`),
-        apiText(`sweeps/${id}/plot.svg?x=direct`), apiText(`sweeps/${id}/plot.svg?x=effective`)]);
-      data = { table, groups, plots: { direct, effective } };
+      const method = params.get("method");
+      const [table, { groups }, direct, effective, methodDirect, methodEffective] = await Promise.all([resultsPage(id, params),
+        api(`sweeps/${id}/summary`), apiText(`sweeps/${id}/plot.svg?x=direct`), apiText(`sweeps/${id}/plot.svg?x=effective`),
+        method ? apiText(methodPlotPath(id, "direct", method)) : null, method ? apiText(methodPlotPath(id, "effective", method)) : null]);
+      data = { table, groups, plots: { direct, effective }, methodPlots: method ? { direct: methodDirect, effective: methodEffective } : null };
     }
     active = await activeRuns(id);
   } catch (error) { return showFailure("sweep", error); }
@@ -407,6 +465,8 @@ async function showSweep(generation, id, params, last = null) {
       countsText(sweep.counts), models.length ? ` — ${models.join(", ")}` : "")],
     ["plots", data.plots.direct + data.plots.effective, () => el("section", { class: "plots" }, plot("direct"), plot("effective"))],
     ["active", JSON.stringify(active), () => activeRunsSection(active, sweep.counts.queued || 0) || el("div", { class: "active-runs-none" })],
+    ["method", JSON.stringify([params.get("method"), data.methodPlots]), () => methodSection(id, data.groups, params, data.methodPlots)],
+    ["variants", JSON.stringify(data.groups), () => variantTable(data.groups) || el("div", { class: "variants-none" })],
     ["summary", JSON.stringify(data.groups), () => el("section", {}, el("h3", {}, "Mean over seeds"), summaryTable(data.groups))],
     ["runs", JSON.stringify(data.table), () => el("section", {}, el("h3", {}, "Runs ", csv ? el("small", {}, apiFileLink(csv, "download CSV", `sweep-${id}.csv`)) : null),
       el("p", { class: "hint" }, "Click a column to sort; a run's key opens its curves and layers."), resultsTable(id, data.table, params, varies))],
@@ -497,8 +557,40 @@ async function showRun(generation, key) {
   if (UNFINISHED.includes(run.status)) schedulePoll(generation, () => showRun(generation, key));
 }
 
+// Connectivity curves (GET curves, stored by `prunelab curves --db`): per architecture the figure
+// (curves/plot.svg) and, per pruner, where it first keeps an ineffective weight and where every
+// seed is fully disconnected.
+async function showCurves(generation) {
+  let curves;
+  try { ({ curves } = await api("curves")); } catch (error) { return showFailure("curves", error); }
+  const architectures = [...new Set(curves.map((c) => c.architecture))];
+  let plots;
+  try {
+    plots = await Promise.all(architectures.map((a) => apiText(`curves/plot.svg?architecture=${encodeURIComponent(a)}`)));
+  } catch (error) { return showFailure("curves", error); }
+  if (generation !== navigation) return;
+  document.title = "prunelab: connectivity curves";
+  const at = (value) => (value === undefined ? "–" : `${significant(value)}×`);
+  const csv = fileLink("curves?format=csv");
+  const sections = architectures.map((architecture, index) => el("section", { class: "curves", "data-architecture": architecture },
+    el("h3", {}, architecture),
+    el("figure", { class: "plot" }, serverPlot(plots[index], `curves-${architecture}`),
+      el("figcaption", {}, "Effective against direct compression, pruned at initialisation, no training.")),
+    el("table", { class: "curves" }, el("thead", {}, el("tr", {}, ["pruner", "data", "rounds", "targets", "first ineffective weight at",
+      "some seed fully disconnected at", "every seed fully disconnected at"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, curves.filter((c) => c.architecture === architecture).map((c) => el("tr", {},
+      el("td", {}, c.pruner), el("td", {}, c.dataset || "–"), el("td", { class: "numeric" }, c.rounds),
+      el("td", {}, `${significant(c.points[0].target)}× … ${significant(c.points[c.points.length - 1].target)}×`),
+      el("td", { class: "numeric" }, at(c.first_loss)), el("td", { class: "numeric" }, at(c.first_disconnection)),
+      el("td", { class: "numeric" }, at(c.full_disconnection))))))));
+  main().replaceChildren(el("p", { class: "crumbs" }, link("#/", "all sweeps")), el("h2", {}, "Connectivity curves ",
+    csv ? el("small", {}, apiFileLink(csv, "download CSV", "curves.csv")) : null),
+    ...(sections.length ? sections : [el("p", { class: "empty" }, "No curves stored yet: `prunelab curves --db DATABASE` computes them.")]));
+  setState("curves", "ready");
+}
+
 // ---------------------------------------------------------------------------------------------
-// Routing by URL hash: #/ (sweeps), #/sweeps/ID[?sort=COLUMN&dir=asc|desc], #/runs/KEY.
+// Routing by URL hash: #/ (sweeps), #/sweeps/ID[?sort=COLUMN&dir=asc|desc&method=PRUNER], #/runs/KEY, #/curves.
 async function route() {
   navigation += 1;
   clearTimeout(pollTimer);
@@ -512,6 +604,7 @@ async function route() {
   if (parts.length === 0 || (parts[0] === "sweeps" && parts.length === 1)) return showSweeps(generation);
   if (parts[0] === "sweeps" && /^\d+$/.test(parts[1] || "")) return showSweep(generation, Number(parts[1]), params);
   if (parts[0] === "runs" && parts[1]) return showRun(generation, parts[1]);
+  if (parts[0] === "curves" && parts.length === 1) return showCurves(generation);
   main().replaceChildren(el("p", { class: "failure" }, `No such page: ${location.hash}`), el("p", {}, link("#/", "all sweeps")));
   setState("unknown", "failed");
 }
