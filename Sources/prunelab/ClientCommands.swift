@@ -13,12 +13,16 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Bearer token: the write token, or the read token where reads need one (default: $PRUNELAB_TOKEN, else $PRUNELAB_READ_TOKEN).")
     var token: String?
 
-    func client() throws -> Client {
-        let url = try apiURL(server ?? ProcessInfo.processInfo.environment["PRUNELAB_SERVER"] ?? "http://127.0.0.1:8080")
-        let environment = ProcessInfo.processInfo.environment
-        let token = token ?? environment["PRUNELAB_TOKEN"] ?? environment["PRUNELAB_READ_TOKEN"] ?? ""
-        return Client(serverURL: url, configuration: apiCoding, transport: URLSessionTransport(), middlewares: token.isEmpty ? [] : [BearerToken(token: token)])
-    }
+    func client() throws -> Client { try apiClient(server: server, token: token) }
+}
+
+/// A client of the API at `server` (default: $PRUNELAB_SERVER, else http://127.0.0.1:8080) with
+/// `token` (default: $PRUNELAB_TOKEN, else $PRUNELAB_READ_TOKEN).
+func apiClient(server: String?, token: String?) throws -> Client {
+    let environment = ProcessInfo.processInfo.environment
+    let url = try apiURL(server ?? environment["PRUNELAB_SERVER"] ?? "http://127.0.0.1:8080")
+    let token = token ?? environment["PRUNELAB_TOKEN"] ?? environment["PRUNELAB_READ_TOKEN"] ?? ""
+    return Client(serverURL: url, configuration: apiCoding, transport: URLSessionTransport(), middlewares: token.isEmpty ? [] : [BearerToken(token: token)])
 }
 
 /// The API root for a server URL given as http(s)://host:port (with or without /api/v1).

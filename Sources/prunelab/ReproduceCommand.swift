@@ -1,122 +1,116 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import OpenAPIRuntime
+import OpenAPIURLSession
+import Service
 
-/// `prunelab reproduce`: the paper's direct-vs-effective grid on LeNet-300-100 in one command.
-struct ReproduceCommand: ParsableCommand {
+/// `prunelab reproduce`: a thin client of the service — submits a sweep (by default the paper's
+/// LeNet-300-100 grid), waits for it, and prints its table of means over seeds.
+struct ReproduceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reproduce",
-        abstract: "Run the paper's LeNet-300-100 grid (pruners × compressions × direct/effective × seeds) and print the table.",
+        abstract: "Submit a sweep (default: the paper's LeNet-300-100 grid), wait for it and print its table of means over seeds.",
         discussion: """
-            Every cell is an ordinary run (`prunelab run`) stored under --runs-dir, so an interrupted
-            reproduction continues where it stopped and finished cells are reused. Magnitude pruning
-            trains its dense parent once per seed.
+            A thin client of the service: the sweep goes to --server (or $PRUNELAB_SERVER) like `prunelab submit`;
+            without one, this command serves --db itself with local workers for as long as it runs. The table is the
+            server's summary (GET /api/v1/sweeps/ID/summary): per pruner, mode, variant (e.g. shuffle) and target, the
+            mean ± s.d. test accuracy over seeds and the geometric means of direct and effective compression. Runs
+            are keyed by their config, so a second invocation reuses every finished run. The paper's sweeps are
+            examples/paper-lenet300.json and examples/paper-lenet300-shuffle.json (EXPERIMENTS.md).
             """)
 
-    @Option(help: "Directory holding one folder per run key.")
-    var runsDir: String = "runs"
-    @Option(help: "Architecture.")
-    var arch: String = "lenet300-100"
-    @Option(help: "Dataset.")
-    var dataset: String = "fashion-mnist"
-    @Option(help: "Directory holding the dataset files.")
-    var dataDir: String?
-    @Option(help: "Comma-separated pruners.")
-    var pruners: String = "random/uniform,random/erk,random/igq,snip,synflow,magnitude/global"
-    @Option(help: "Comma-separated target compressions.")
-    var compressions: String = "10,100,1000"
-    @Option(help: "Comma-separated modes (direct, effective).")
-    var modes: String = "direct,effective"
-    @Option(help: "Seeds 0…N−1.")
-    var seeds: Int = 3
-    @Option(help: "Training epochs per run (a short schedule; the paper trains 160 epochs).")
-    var epochs: Int = 2
-    @Option(help: "Mini-batch size.")
-    var batchSize: Int = 100
-    @Flag(help: "Print the table as one JSON object on stdout instead of Markdown.")
+    @Argument(help: "The sweep spec (JSON file).")
+    var spec: String = "examples/paper-lenet300.json"
+    @Option(help: "Server URL (default: $PRUNELAB_SERVER; without either, serve --db here).")
+    var server: String?
+    @Option(help: "Bearer token for --server (default: $PRUNELAB_TOKEN).")
+    var token: String?
+    @Option(help: "The database to serve when no server is given.")
+    var db: String = "reproduce.sqlite"
+    @Option(help: "Local workers when serving --db (auto: one per GPU, else one CPU worker).")
+    var workers: String = "auto"
+    @Flag(help: "Print the summary's groups as JSON instead of a Markdown table.")
     var json = false
 
-    struct Cell: Encodable {
-        var pruner: String
-        var mode: String
-        var targetCompression: Double?
-        var runs: Int
-        var testAccuracyMean: Double
-        var testAccuracyStd: Double
-        var directCompressionMean: Double
-        var effectiveCompressionMean: Double
-        var keys: [String]
-    }
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: spec) else { throw InvalidOption(option: "spec", reason: "cannot read \(spec)") }
+        let document: SweepDocument
+        do {
+            document = try SweepDocument(parsing: data)
+            _ = try SweepSpec(document).runs()
+        } catch {
+            throw InvalidOption(option: "spec", reason: "\(spec): \(error)")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        var local: ServerProcess?
+        let client: Client
+        if let url = server ?? environment["PRUNELAB_SERVER"] {
+            client = try apiClient(server: url, token: token)
+        } else {
+            let secret = "reproduce-\(UUID().uuidString)"
+            printError("prunelab: serving \(db) with \(workers) local worker(s)")
+            let started = try ServerProcess(executable: ServerProcess.thisExecutable, database: db, token: secret, workers: workers, readyTimeout: 60)
+            local = started
+            client = try apiClient(server: "http://127.0.0.1:\(started.port)", token: secret)
+        }
+        defer { local?.stop() }
 
-    func list(_ text: String, option: String) throws -> [String] {
-        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !items.isEmpty else { throw InvalidOption(option: option, reason: "give at least one value") }
-        return items
-    }
+        let id: Int64
+        switch try await client.createSweep(body: .json(document)) {
+        case let .created(created):
+            let s = try created.body.json
+            id = s.id
+            printError("sweep \(s.id): \(s.runs) runs (\(s.new) new, \(s.reused) reused, \(s.requeued) requeued)")
+        case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
+        case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
+        case let .contentTooLarge(answer): throw ServerRefused("413", try? answer.body.json)
+        case let .unsupportedMediaType(answer): throw ServerRefused("415", try? answer.body.json)
+        case let .forbidden(answer): throw ServerRefused("403", try? answer.body.json)
+        case let .code507(answer): throw ServerRefused("507", try? answer.body.json)
+        case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
+        }
 
-    func run() throws {
-        guard seeds >= 1 else { throw InvalidOption(option: "--seeds", reason: "must be at least 1, got \(seeds)") }
-        guard epochs >= 1 else { throw InvalidOption(option: "--epochs", reason: "must be at least 1, got \(epochs)") }
-        let targets = try list(compressions, option: "--compressions").map { text -> Double in
-            guard let value = Double(text) else { throw InvalidOption(option: "--compressions", reason: "'\(text)' is not a number") }
-            return value
+        // Wait, saying how far it got whenever that changes.
+        var last = "", sweep: Components.Schemas.Sweep
+        while true {
+            guard case let .ok(ok) = try await client.getSweep(path: .init(id: id)) else { throw ServerRefused("an error for sweep \(id)", nil) }
+            sweep = try ok.body.json
+            let line = StatusCommand.line(sweep)
+            if line != last { printError(line) }
+            last = line
+            guard sweep.status == .active else { break }
+            if let local, !local.process.isRunning { throw ServerRefused("nothing: the local server stopped\n\(local.log.suffix(2000))", nil) }
+            try await Task.sleep(nanoseconds: 2_000_000_000)
         }
-        let modeList = try list(modes, option: "--modes")
-        // Every config is parsed (and so validated) before anything runs.
-        var grid: [(pruner: String, mode: String?, target: Double?, configs: [RunConfig])] = []
-        func config(_ pruner: String, _ mode: String?, _ target: Double?, _ seed: Int) throws -> RunConfig {
-            var object: [String: Any] = [
-                "architecture": arch, "dataset": dataset, "pruner": pruner, "seed": seed,
-                "training": ["epochs": epochs, "batch_size": batchSize],
-            ]
-            if let mode { object["mode"] = mode }
-            if let target { object["compression"] = target }
-            if let dataDir { object["data_dir"] = dataDir }
-            return try RunConfig.parse(try JSONSerialization.data(withJSONObject: object))
+        guard case let .ok(answer) = try await client.sweepSummary(path: .init(id: id)) else { throw ServerRefused("an error for sweep \(id)", nil) }
+        let groups = try answer.body.json.groups
+        let counts = sweep.counts.additionalProperties
+        if let failed = counts["failed"], failed > 0 {
+            printError("prunelab: \(failed) run(s) failed; `prunelab results \(id)` names them and their errors")
         }
-        grid.append(("dense", nil, nil, try (0..<seeds).map { try config("dense", nil, nil, $0) }))
-        for pruner in try list(pruners, option: "--pruners") {
-            for target in targets {
-                for mode in modeList {
-                    grid.append((pruner, mode, target, try (0..<seeds).map { try config(pruner, mode, target, $0) }))
-                }
-            }
-        }
-        let store = try RunStore(path: runsDir)
-        let total = grid.reduce(0) { $0 + $1.configs.count }
-        var done = 0
-        let start = Date()
-        var cells: [Cell] = []
-        for row in grid {
-            var results: [RunResult] = []
-            for config in row.configs {
-                let (result, reused) = try store.execute(config, reporter: SilentReporter())
-                done += 1
-                printError(String(format: "[%d/%d] %@ %@ seed %d: test accuracy %.2f%%, direct %@, effective %@%@", done, total,
-                                  row.pruner, row.target.map { "\(row.mode ?? "direct") \(Int($0))×" } ?? "", Int(config.seed),
-                                  100 * result.testAccuracy, formatCompression(result.directCompression),
-                                  formatCompression(result.effectiveCompression), reused ? " (reused)" : ""))
-                results.append(result)
-            }
-            let accuracy = SeedStatistics(results.map(\.testAccuracy))
-            cells.append(Cell(pruner: row.pruner, mode: row.mode ?? "direct", targetCompression: row.target, runs: results.count,
-                              testAccuracyMean: accuracy?.mean ?? .nan, testAccuracyStd: accuracy?.spread ?? .nan,
-                              directCompressionMean: SeedStatistics(results.map(\.directCompression))?.mean ?? .nan,
-                              effectiveCompressionMean: SeedStatistics(results.map(\.effectiveCompression))?.mean ?? .nan,
-                              keys: results.map(\.key)))
-        }
-        printError(String(format: "prunelab: %d runs in %.0f s", total, Date().timeIntervalSince(start)))
         if json {
-            try printJSON(cells)
-            return
+            try printJSON(groups)
+        } else {
+            print(Self.table(groups))
         }
-        print("| pruner | target | mode | direct compression | effective compression | test accuracy (%, mean ± std over \(seeds) seeds) |")
-        print("|---|---|---|---|---|---|")
-        for cell in cells {
-            let target = cell.targetCompression.map { String(format: "%g×", $0) } ?? "—"
-            print(String(format: "| %@ | %@ | %@ | %@ | %@ | %.2f ± %.2f |", cell.pruner, target, cell.mode,
-                         formatCompression(cell.directCompressionMean), formatCompression(cell.effectiveCompressionMean),
-                         100 * cell.testAccuracyMean, 100 * cell.testAccuracyStd))
+        if sweep.status == .cancelled { throw ServerRefused("sweep \(id) cancelled", nil) }
+    }
+
+    /// The summary as a Markdown table, as EXPERIMENTS.md shows it.
+    static func table(_ groups: [Components.Schemas.SeedGroup]) -> String {
+        let variants = Set(groups.map(\.variant)).count > 1
+        var lines = ["| pruner | target | mode |" + (variants ? " variant |" : "")
+                     + " direct compression | effective compression | test accuracy (%, mean ± s.d.) | seeds |",
+                     "|---|---|---|" + (variants ? "---|" : "") + "---|---|---|---|"]
+        for g in groups {
+            let effective = g.effective_compression.map { String(format: "%.2f×", $0) } ?? "∞"
+            let infinite = g.infinite_effective > 0 && g.effective_compression != nil ? " (\(g.infinite_effective) ∞)" : ""
+            lines.append("| \(g.pruner) | \(g.target.map { String(format: "%g×", $0) } ?? "—") | \(g.mode?.rawValue ?? "—") |"
+                         + (variants ? " \(g.variant.isEmpty ? "—" : g.variant) |" : "")
+                         + " \(g.direct_compression.map { String(format: "%.2f×", $0) } ?? "∞") | \(effective)\(infinite) |"
+                         + String(format: " %.2f ± %.2f | %d |", 100 * g.test_accuracy, 100 * g.test_accuracy_spread, g.runs))
         }
+        return lines.joined(separator: "\n")
     }
 }

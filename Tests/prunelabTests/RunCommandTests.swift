@@ -71,26 +71,33 @@ struct RunCommandTests {
         #expect(a != nil && a == b, "final states differ")
     }
 
-    /// The reproduction grid, shrunk: one seed, one target, synthetic data; every cell is a run,
-    /// and a second invocation reuses them all.
+    /// `reproduce` is a thin client of the service: with no server it serves its database with a
+    /// local worker, submits the sweep, waits, and prints the server's summary; a second
+    /// invocation reuses every run.
     @Test(.timeLimit(.minutes(10)))
-    func reproduceRunsTheGridAndReusesIt() throws {
+    func reproduceSubmitsWaitsAndReusesEveryRun() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let arguments = ["reproduce", "--runs-dir", directory.appendingPathComponent("runs").path, "--dataset", "synthetic",
-                         "--seeds", "1", "--epochs", "1", "--pruners", "random/uniform,magnitude/global", "--compressions", "10",
-                         "--json"]
-        let run = try PrunelabBinary.run(arguments, timeout: 150)
+        let spec = try write("""
+            {"name": "tiny paper", "base": {"architecture": "lenet300-100", "dataset": "synthetic", "training": {"iterations": 20, "batch_size": 50}},
+             "grid": {"pruner": ["random/uniform", "magnitude/global"], "mode": ["direct", "effective"], "compression": [10], "seed": [0]}}
+            """, in: directory, name: "spec.json")
+        let database = directory.appendingPathComponent("reproduce.sqlite").path
+        let arguments = ["reproduce", spec, "--db", database, "--workers", "1", "--json"]
+        let run = try PrunelabBinary.run(arguments, timeout: 300)
         #expect(run.status == 0, "\(run)")
-        let cells = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
-        #expect(cells.map { $0["pruner"] as? String } == ["dense", "random/uniform", "random/uniform", "magnitude/global", "magnitude/global"])
-        #expect(cells.map { $0["mode"] as? String } == ["direct", "direct", "effective", "direct", "effective"])
-        for cell in cells.dropFirst() {
-            let effective = number(cell["effective_compression_mean"]) ?? 0, direct = number(cell["direct_compression_mean"]) ?? 0
-            if cell["mode"] as? String == "effective" { #expect(effective <= 10 && effective > 9) } else { #expect(abs(direct - 10) < 0.01) }
+        let groups = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+        #expect(groups.map { $0["pruner"] as? String } == ["dense", "magnitude/global", "magnitude/global", "random/uniform", "random/uniform"])
+        for group in groups.dropFirst() {
+            let effective = number(group["effective_compression"]) ?? 0, direct = number(group["direct_compression"]) ?? 0
+            if group["mode"] as? String == "effective" { #expect(effective <= 10 * (1 + 1e-12) && effective > 9, "\(effective)") } else { #expect(abs(direct - 10) < 0.01) }
         }
-        let again = try PrunelabBinary.run(arguments, timeout: 60)
-        #expect(again.status == 0 && again.stderr.components(separatedBy: "(reused)").count == 6, "\(again)")
+        #expect(run.stderr.contains("5 runs (5 new, 0 reused"), "\(run.stderr)")
+        let again = try PrunelabBinary.run(Array(arguments.dropLast()), timeout: 120)
+        #expect(again.status == 0 && again.stderr.contains("5 runs (0 new, 5 reused"), "\(again)")
+        #expect(again.stdout.contains("| magnitude/global | 10× | effective |"), "\(again.stdout)")
+        let missing = try PrunelabBinary.run(["reproduce", directory.appendingPathComponent("none.json").path, "--db", database], timeout: 60)
+        #expect(missing.status != 0 && missing.stderrLines.count == 1 && missing.stderr.contains("none.json"), "\(missing)")
     }
 
     /// Bad configs and an unusable runs directory: one line, exit ≠ 0, no run directory.
