@@ -67,6 +67,28 @@ import Testing
     }
 
     /// `max_attempts` is read as an integer in any spelling; 3 by default.
+    /// The example sweeps are valid and expand to the runs EXPERIMENTS.md counts: the paper's grid
+    /// (10 pruners × 2 modes × 4 targets × 3 seeds, plus the dense parent of magnitude, LAMP and
+    /// LTH per seed) and the shuffle grid (5 pruners × 2 modes × 4 targets × 3 seeds × shuffled or
+    /// not), whose unshuffled half is part of the paper's grid.
+    @Test func theExampleSweepsExpandToThePapersGrids() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples")
+        func runs(_ name: String) throws -> [SweepRun] {
+            try SweepSpec(parsing: try Data(contentsOf: examples.appendingPathComponent(name))).runs()
+        }
+        let paper = try runs("paper-lenet300.json"), shuffle = try runs("paper-lenet300-shuffle.json")
+        #expect(paper.count == 10 * 2 * 4 * 3 + 3)
+        #expect(paper.filter { $0.config.pruner.name == "dense" }.count == 3)
+        #expect(Set(paper.map(\.config.training.iterations)) == [3000])
+        #expect(shuffle.count == 5 * 2 * 4 * 3 * 2)
+        let paperKeys = Set(paper.map(\.config.key))
+        let unshuffled = shuffle.filter { !$0.config.shuffle }
+        #expect(unshuffled.count == 120 && unshuffled.allSatisfy { paperKeys.contains($0.config.key) })
+        #expect(shuffle.filter(\.config.shuffle).allSatisfy { !paperKeys.contains($0.config.key) })
+        _ = try runs("lenet300-fashion-mnist.json")
+    }
+
     @Test func maxAttemptsIsReadOnce() throws {
         let base = "\"base\": {\"architecture\": \"lenet300-100\", \"compression\": 10}, \"grid\": {\"pruner\": [\"magnitude/global\", \"snip\"]}"
         #expect(try SweepSpec(parsing: Data("{\"name\": \"x\", \"max_attempts\": 5, \(base)}".utf8)).maxAttempts == 5)
