@@ -110,28 +110,13 @@ public enum ConnectivityPlot {
         func colour(_ pruner: String) -> String { palette[(pruners.firstIndex(of: pruner) ?? 0) % palette.count] }
         let f = P.f, escape = P.escape
 
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" \
-            font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12" data-plot="connectivity">
-            <title>\(escape(title))</title>
-            <rect width="100%" height="100%" fill="#fff"/>
-            <text x="\(f(left))" y="20" font-size="14" font-weight="bold">\(escape(title))</text>
-            <rect class="disconnected-band" x="\(f(left))" y="\(f(top - band + 6))" width="\(f(right - left))" height="\(f(band - 14))" fill="#f6f0f0"/>
-            <text x="\(f(left - 6))" y="\(f(top - band / 2 + 3))" text-anchor="end" font-size="10" fill="#a33">∞</text>
-
-            """
-        svg += "<g class=\"grid\" stroke=\"#e5e5e5\">"
-        for t in xTicks { svg += "<line x1=\"\(f(px(t)))\" x2=\"\(f(px(t)))\" y1=\"\(f(top))\" y2=\"\(f(bottom))\"/>" }
-        for t in yTicks { svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\"/>" }
-        svg += "</g>\n<g class=\"axes\" stroke=\"#333\">"
-        svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(bottom))\" y2=\"\(f(bottom))\"/>"
-        svg += "<line x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(bottom))\"/></g>\n<g class=\"ticks\" fill=\"#333\">"
-        for t in xTicks { svg += "<text class=\"x-tick\" x=\"\(f(px(t)))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\">\(P.tickLabel(t))</text>" }
-        for t in yTicks { svg += "<text class=\"y-tick\" x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(P.tickLabel(t))</text>" }
-        svg += "</g>\n"
-        svg += "<text class=\"axis-label x\" x=\"\(f((left + right) / 2))\" y=\"\(f(bottom + 38))\" text-anchor=\"middle\">direct compression (log scale)</text>\n"
-        svg += "<text class=\"axis-label y\" transform=\"translate(16 \(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">"
-            + "effective compression (log scale)</text>\n"
+        let frame = PlotFrame(width: width, height: height, left: left, right: right, top: top, bottom: bottom, title: title, kind: "connectivity")
+        var svg = frame.open(xTicks: xTicks, yTicks: yTicks, px: px, py: py, xTick: P.tickLabel, yTick: P.tickLabel,
+                             xAxis: "direct compression (log scale)", yAxis: "effective compression (log scale)")
+        // The band above the plot where fully disconnected seeds (infinite effective compression) go.
+        svg += "<rect class=\"disconnected-band\" x=\"\(f(left))\" y=\"\(f(top - band + 6))\" width=\"\(f(right - left))\" "
+            + "height=\"\(f(band - 14))\" fill=\"#f6f0f0\"/>\n"
+            + "<text x=\"\(f(left - 6))\" y=\"\(f(top - band / 2 + 3))\" text-anchor=\"end\" font-size=\"10\" fill=\"#a33\">∞</text>\n"
         // The diagonal: effective = direct, every kept weight on a path.
         let lo = max(xTicks.first!, yTicks.first!), hi = min(xTicks.last!, yTicks.last!)
         svg += "<line class=\"diagonal\" x1=\"\(f(px(lo)))\" y1=\"\(f(py(lo)))\" x2=\"\(f(px(hi)))\" y2=\"\(f(py(hi)))\" stroke=\"#999\" "

@@ -138,32 +138,10 @@ public enum AccuracyPlot {
         func px(_ x: Double) -> Double { left + (log(x) - x0) / (x1 - x0) * (right - left) }
         func py(_ y: Double) -> Double { bottom - (y - y0) / (y1 - y0) * (bottom - top) }
 
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" \
-            font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12" data-plot="\(axis.rawValue)">
-            <title>\(escape(title))</title>
-            <rect width="100%" height="100%" fill="#fff"/>
-            <text x="\(f(left))" y="20" font-size="14" font-weight="bold">\(escape(title))</text>
-
-            """
-        svg += "<g class=\"grid\" stroke=\"#e5e5e5\">"
-        for t in xTicks { svg += "<line x1=\"\(f(px(t)))\" x2=\"\(f(px(t)))\" y1=\"\(f(top))\" y2=\"\(f(bottom))\"/>" }
-        for t in yTicks { svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\"/>" }
-        svg += "</g>\n<g class=\"axes\" stroke=\"#333\">"
-        svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(bottom))\" y2=\"\(f(bottom))\"/>"
-        svg += "<line x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(bottom))\"/></g>\n<g class=\"ticks\" fill=\"#333\">"
-        for t in xTicks {
-            svg += "<text class=\"x-tick\" x=\"\(f(px(t)))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\">\(tickLabel(t))</text>"
-        }
         let yDigits = yTicks.count > 1 && yTicks[1] - yTicks[0] < 0.0099 ? 1 : 0
-        for t in yTicks {
-            svg += "<text class=\"y-tick\" x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(percent(t, digits: yDigits))</text>"
-        }
-        svg += "</g>\n"
-        svg += "<text class=\"axis-label x\" x=\"\(f((left + right) / 2))\" y=\"\(f(bottom + 38))\" text-anchor=\"middle\">"
-            + "\(axis.rawValue) compression (log scale)</text>\n"
-        svg += "<text class=\"axis-label y\" transform=\"translate(16 \(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">"
-            + "test accuracy (%)</text>\n"
+        let frame = PlotFrame(width: width, height: height, left: left, right: right, top: top, bottom: bottom, title: title, kind: axis.rawValue)
+        var svg = frame.open(xTicks: xTicks, yTicks: yTicks, px: px, py: py, xTick: tickLabel, yTick: { percent($0, digits: yDigits) },
+                             xAxis: "\(axis.rawValue) compression (log scale)", yAxis: "test accuracy (%)")
         if series.isEmpty && dense.isEmpty {
             svg += "<text class=\"empty\" x=\"\(f((left + right) / 2))\" y=\"\(f((top + bottom) / 2))\" text-anchor=\"middle\" fill=\"#777\">"
                 + "no finished runs yet</text>\n"
@@ -303,5 +281,45 @@ public enum AccuracyPlot {
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+/// What both figures (accuracy and connectivity) draw first: the document's opening tag with its
+/// size and `data-plot` kind, the title, a white background, the grid at the ticks, the axes,
+/// the tick labels and the axis labels, for the plot area [left, right] × [top, bottom].
+struct PlotFrame {
+    var width, height, left, right, top, bottom: Double
+    var title: String
+    /// The `data-plot` attribute: the axis of an accuracy plot, "connectivity" for a curve.
+    var kind: String
+
+    func open(xTicks: [Double], yTicks: [Double], px: (Double) -> Double, py: (Double) -> Double, xTick: (Double) -> String,
+              yTick: (Double) -> String, xAxis: String, yAxis: String) -> String {
+        let f = AccuracyPlot.f, escape = AccuracyPlot.escape
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" \
+            font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12" data-plot="\(kind)">
+            <title>\(escape(title))</title>
+            <rect width="100%" height="100%" fill="#fff"/>
+            <text x="\(f(left))" y="20" font-size="14" font-weight="bold">\(escape(title))</text>
+
+            """
+        svg += "<g class=\"grid\" stroke=\"#e5e5e5\">"
+        for t in xTicks { svg += "<line x1=\"\(f(px(t)))\" x2=\"\(f(px(t)))\" y1=\"\(f(top))\" y2=\"\(f(bottom))\"/>" }
+        for t in yTicks { svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(py(t)))\" y2=\"\(f(py(t)))\"/>" }
+        svg += "</g>\n<g class=\"axes\" stroke=\"#333\">"
+        svg += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(bottom))\" y2=\"\(f(bottom))\"/>"
+        svg += "<line x1=\"\(f(left))\" x2=\"\(f(left))\" y1=\"\(f(top))\" y2=\"\(f(bottom))\"/></g>\n<g class=\"ticks\" fill=\"#333\">"
+        for t in xTicks {
+            svg += "<text class=\"x-tick\" x=\"\(f(px(t)))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\">\(xTick(t))</text>"
+        }
+        for t in yTicks {
+            svg += "<text class=\"y-tick\" x=\"\(f(left - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(yTick(t))</text>"
+        }
+        svg += "</g>\n"
+        svg += "<text class=\"axis-label x\" x=\"\(f((left + right) / 2))\" y=\"\(f(bottom + 38))\" text-anchor=\"middle\">\(escape(xAxis))</text>\n"
+        svg += "<text class=\"axis-label y\" transform=\"translate(16 \(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">"
+            + "\(escape(yAxis))</text>\n"
+        return svg
     }
 }

@@ -61,22 +61,30 @@ struct SubmitCommand: AsyncParsableCommand {
         } catch {
             throw InvalidOption(option: "sweep", reason: "\(sweep) is not JSON")
         }
-        switch try await serverOptions.client().createSweep(body: .json(spec)) {
-        case let .created(created):
-            let s = try created.body.json
-            if json {
-                try printJSON(["id": Int(s.id), "runs": s.runs, "new": s.new, "reused": s.reused, "requeued": s.requeued])
-            } else {
-                print("sweep \(s.id): \(s.runs) runs (\(s.new) new, \(s.reused) reused, \(s.requeued) requeued)")
-            }
-        case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
-        case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
-        case let .contentTooLarge(answer): throw ServerRefused("413", try? answer.body.json)
-        case let .unsupportedMediaType(answer): throw ServerRefused("415", try? answer.body.json)
-        case let .forbidden(answer): throw ServerRefused("403", try? answer.body.json)
-        case let .code507(answer): throw ServerRefused("507", try? answer.body.json)
-        case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
+        let s = try await submitSweep(spec, to: serverOptions.client())
+        if json {
+            try printJSON(["id": Int(s.id), "runs": s.runs, "new": s.new, "reused": s.reused, "requeued": s.requeued])
+        } else {
+            print(Self.line(s))
         }
+    }
+
+    static func line(_ s: Components.Schemas.SweepSubmission) -> String {
+        "sweep \(s.id): \(s.runs) runs (\(s.new) new, \(s.reused) reused, \(s.requeued) requeued)"
+    }
+}
+
+/// POST /sweeps: the server's answer, or its refusal as one line.
+func submitSweep(_ spec: SweepDocument, to client: Client) async throws -> Components.Schemas.SweepSubmission {
+    switch try await client.createSweep(body: .json(spec)) {
+    case let .created(created): return try created.body.json
+    case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
+    case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
+    case let .contentTooLarge(answer): throw ServerRefused("413", try? answer.body.json)
+    case let .unsupportedMediaType(answer): throw ServerRefused("415", try? answer.body.json)
+    case let .forbidden(answer): throw ServerRefused("403", try? answer.body.json)
+    case let .code507(answer): throw ServerRefused("507", try? answer.body.json)
+    case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
     }
 }
 

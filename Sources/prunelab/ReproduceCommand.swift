@@ -56,20 +56,9 @@ struct ReproduceCommand: AsyncParsableCommand {
         }
         defer { local?.stop() }
 
-        let id: Int64
-        switch try await client.createSweep(body: .json(document)) {
-        case let .created(created):
-            let s = try created.body.json
-            id = s.id
-            printError("sweep \(s.id): \(s.runs) runs (\(s.new) new, \(s.reused) reused, \(s.requeued) requeued)")
-        case let .badRequest(answer): throw ServerRefused("400", try? answer.body.json)
-        case let .unauthorized(answer): throw ServerRefused("401", try? answer.body.json)
-        case let .contentTooLarge(answer): throw ServerRefused("413", try? answer.body.json)
-        case let .unsupportedMediaType(answer): throw ServerRefused("415", try? answer.body.json)
-        case let .forbidden(answer): throw ServerRefused("403", try? answer.body.json)
-        case let .code507(answer): throw ServerRefused("507", try? answer.body.json)
-        case let .undocumented(status, _): throw ServerRefused("\(status)", nil)
-        }
+        let created = try await submitSweep(document, to: client)
+        let id = created.id
+        printError(SubmitCommand.line(created))
 
         // Wait, saying how far it got whenever that changes.
         var last = "", sweep: Components.Schemas.Sweep
