@@ -119,8 +119,11 @@ public enum AccuracyPlot {
     /// The figure as a standalone SVG document.
     public static func svg(_ rows: [ResultRow], x axis: CompressionAxis, variants: [String: String] = [:], title: String) -> String {
         let (series, dense, omitted) = series(rows, x: axis, variants: variants)
-        let width = 820.0, height = 440.0
-        let left = 64.0, right = width - 260, top = 36.0, bottom = height - 56
+        // The plot area is fixed; the canvas grows downwards when the legend (one line per series)
+        // needs more room, as the paper's grid of ten pruners × two modes × variants does.
+        let width = 820.0, plotHeight = 440.0
+        let left = 64.0, right = width - 260, top = 36.0, bottom = plotHeight - 56
+        let height = max(plotHeight, top + 6 + 18 * Double(series.count + dense.count) + 16)
         // Colours by pruner, markers by architecture/dataset and variant (when a sweep has several).
         let pruners = Array(Set(series.map(\.pruner))).sorted()
         func colour(_ pruner: String) -> String { palette[(pruners.firstIndex(of: pruner) ?? 0) % palette.count] }

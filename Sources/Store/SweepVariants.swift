@@ -8,8 +8,10 @@ extension Store {
     /// For each run of sweep `id`: the other config fields in which the sweep's runs differ, as
     /// "field=value" (dotted paths for nested fields, e.g. `shuffle=true, training.iterations=400`),
     /// or "" when the sweep varies nothing else. Without it a grid over `shuffle` or a training
-    /// setting would average unlike runs into one line. A field counts as varying when the runs
-    /// that have it disagree on it (dense runs have no `mode`, and that is no variation).
+    /// setting would average unlike runs into one line. A field counts as varying when runs that
+    /// agree on every plotted field (the same cell and seed) disagree on it: a field derived from
+    /// the plotted ones — LTH's per-round rate, which follows the target compression when the
+    /// rounds are fixed — is no variant (dense runs have no `mode`, and that is no variation either).
     public func runVariants(sweep id: Int64) throws -> [String: String] {
         let rows = try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT key, config FROM runs WHERE key IN (SELECT run_key FROM sweep_runs WHERE sweep_id = ?)",
@@ -23,11 +25,13 @@ extension Store {
             Self.flatten(object, prefix: "", into: &flat)
             fields[key] = flat
         }
-        var values: [String: Set<String>] = [:]
+        // Per cell (the plotted fields' values), the values each other field takes.
+        var values: [[String]: [String: Set<String>]] = [:]
         for flat in fields.values {
-            for (name, value) in flat where !Self.plottedFields.contains(name) { values[name, default: []].insert(value) }
+            let cell = Self.plottedFields.sorted().map { flat[$0] ?? "" }
+            for (name, value) in flat where !Self.plottedFields.contains(name) { values[cell, default: [:]][name, default: []].insert(value) }
         }
-        let varying = values.filter { $0.value.count > 1 }.keys.sorted()
+        let varying = Set(values.values.flatMap { $0.filter { $0.value.count > 1 }.keys }).sorted()
         return fields.mapValues { flat in varying.compactMap { name in flat[name].map { "\(name)=\($0)" } }.joined(separator: ", ") }
     }
 

@@ -30,6 +30,17 @@ import Testing
         #expect(variants[runs[1].key] == "shuffle=false, training.iterations=100")
         #expect(variants[runs[2].key] == "shuffle=true, training.iterations=100")
         #expect(variants[runs[3].key] == "shuffle=true, training.iterations=400")
+        // A field that follows the plotted ones (LTH's rate follows the target when the rounds are
+        // fixed) is no variant: each target would otherwise be a line of its own.
+        let lth = [10.0, 100.0].map { compression in
+            NewRun(key: String(repeating: compression == 10 ? "1" : "2", count: 64),
+                   config: "{\"architecture\": \"lenet300-100\", \"dataset\": \"mnist\", \"format\": 1, \"pruner\": \"lth\", "
+                       + "\"mode\": \"direct\", \"compression\": \(compression), \"seed\": 0, \"shuffle\": false, "
+                       + "\"lth\": {\"rounds\": 5, \"rate\": \(compression == 10 ? 0.369 : 0.602)}}",
+                   architecture: "lenet300-100", dataset: "mnist", pruner: "lth", mode: "direct", compression: compression, seed: 0, shuffle: false)
+        }
+        let derived = try store.submitSweep(name: "lth", spec: "{}", runs: lth).id
+        #expect(try store.runVariants(sweep: derived).values.allSatisfy(\.isEmpty))
         // A sweep over the plotted fields alone (pruner, mode, compression, seed) varies nothing else.
         let plain = try store.submitSweep(name: "p", spec: "{}", runs: Array(runs.prefix(2))).id
         #expect(try store.runVariants(sweep: plain).values.allSatisfy(\.isEmpty))
