@@ -74,7 +74,10 @@ public struct Checkpoint: Equatable, Sendable {
     public struct TensorEntry: Codable, Equatable, Sendable {
         public var name: String
         public var shape: [Int]
-        public var count: Int { shape.reduce(1, *) }
+        /// Elements of `shape`; 0 for a shape with a negative dimension or whose product overflows
+        /// (never a network's, and refused when a checkpoint is read: `init(decoding:path:)`
+        /// counts with `elementCount` and never reads this for a file's shapes).
+        public var count: Int { Checkpoint.elementCount(shape, atMost: .max) ?? 0 }
     }
 
     public var header: Header
@@ -196,12 +199,13 @@ public struct Checkpoint: Equatable, Sendable {
         let payload = data.count - 32 - 16 - headerLength
         // Shapes and counts come from the file: multiplied with overflow checks and bounded by
         // the bytes there are before anything is allocated.
-        var expected = 0
+        var expected = 0, counts: [Int] = []
         for entry in header.tensors {
             guard let count = Self.elementCount(entry.shape, atMost: payload / 4), expected + 4 * count <= payload else {
                 throw fail("tensor \(entry.name) of shape \(entry.shape) does not fit its \(payload) bytes of values")
             }
             expected += 4 * count
+            counts.append(count)
         }
         guard payload == expected else { throw fail("holds \(payload) bytes of values, its header describes \(expected)") }
         guard header.step >= 0, header.phase >= 0 else { throw fail("negative step \(header.step) or phase \(header.phase)") }
@@ -211,12 +215,13 @@ public struct Checkpoint: Equatable, Sendable {
         var offset = 16 + headerLength
         // The values are little-endian float32, which is the host order on every platform Swift runs
         // prunelab on (x86-64, arm64): copy them as bytes.
-        let entries = header.tensors
+        // The counts just checked, not `TensorEntry.count`: a shape like [2⁶², 4, 0] has 0 elements
+        // but overflows when multiplied from the left.
         values = data.withUnsafeBytes { raw in
-            entries.map { entry in
-                var tensor = [Float](repeating: 0, count: entry.count)
-                tensor.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 4 * entry.count)])) }
-                offset += 4 * entry.count
+            counts.map { count in
+                var tensor = [Float](repeating: 0, count: count)
+                tensor.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 4 * count)])) }
+                offset += 4 * count
                 return tensor
             }
         }

@@ -121,6 +121,23 @@ import Testing
         }
     }
 
+    /// The input a generated run once found: a zero-size tensor whose other dimensions overflow
+    /// when multiplied from the left (2⁶² × 4 × 0) loads as an empty tensor instead of trapping.
+    @Test func aZeroSizedShapeThatOverflowsFromTheLeftLoadsEmpty() throws {
+        let header: [String: Any] = ["run_key": String(repeating: "a", count: 64), "architecture": "lenet300-100", "step": 0, "phase": 0,
+                                     "tensors": [["name": "t0", "shape": [1 << 62, 4, 0]], ["name": "t1", "shape": [2]]]]
+        let json = try JSONSerialization.data(withJSONObject: header)
+        var data = Data(Checkpoint.magic)
+        withUnsafeBytes(of: Checkpoint.version.littleEndian) { data.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(json)
+        data.append(Data(repeating: 0, count: 8))
+        data.append(contentsOf: SHA256.hash(data: data))
+        let checkpoint = try Checkpoint(decoding: data, path: "overflow")
+        #expect(checkpoint.values.map(\.count) == [0, 2])
+        #expect(checkpoint.header.tensors.map(\.count) == [0, 2])
+    }
+
     /// Checkpoint files whose header (JSON) is generated — shapes at every edge, steps, phases and
     /// training windows — behind a valid magic, version and SHA-256 trailer, so that parsing gets
     /// past the checksum to the values it must not trust.
