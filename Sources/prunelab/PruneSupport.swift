@@ -63,9 +63,18 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Number of classes (default: the architecture's, or the dataset's).")
     var classes: Int?
 
+    /// At most this many classes (ImageNet-21k has 21 841): the classifier's weights grow with them.
+    static let maximumClasses = 100_000
+    /// At most this many values per sample (C×H×W; ResNet-50's 3×224×224 is 150 528): the first
+    /// dense layer's weights and every activation grow with it, and a shape from the command line
+    /// must not reach an allocation of terabytes.
+    static let maximumInputValues = 1 << 20
+
     func check() throws {
         guard ModelZoo.names.contains(arch) else { throw ModelZoo.Error.unknownArchitecture(arch) }
-        if let classes, classes < 2 { throw InvalidOption(option: "--classes", reason: "must be at least 2, got \(classes)") }
+        if let classes, !(2...Self.maximumClasses).contains(classes) {
+            throw InvalidOption(option: "--classes", reason: "must be from 2 to \(Self.maximumClasses), got \(classes)")
+        }
         _ = try parsedInputShape()
     }
 
@@ -75,7 +84,11 @@ struct NetworkOptions: ParsableArguments {
         guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
             throw InvalidOption(option: "--input-shape", reason: "expected three positive integers C,H,W, got '\(inputShape)'")
         }
-        return parts.map { $0! }
+        let shape = parts.compactMap { $0 }
+        guard Checkpoint.elementCount(shape, atMost: Self.maximumInputValues) != nil else {
+            throw InvalidOption(option: "--input-shape", reason: "C×H×W must be at most \(Self.maximumInputValues) values, got '\(inputShape)'")
+        }
+        return shape
     }
 
     /// The network for an input shape and class count (explicit options win, then the dataset's).

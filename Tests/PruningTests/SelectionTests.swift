@@ -9,10 +9,24 @@ struct SelectionTests {
     /// index; the first `count` stay kept.
     static func reference(_ keep: [Bool], count: Int, keys: [Double]) -> [Bool] {
         let value = { (i: Int) in keys[i].isNaN ? -Double.infinity : keys[i] }
-        let order = keep.indices.filter { keep[$0] }.sorted { value($0) != value($1) ? value($0) > value($1) : $0 < $1 }
+        let order = keep.indices.filter { keep[$0] }.sorted { less(value($1), value($0)) || (!less(value($0), value($1)) && $0 < $1) }
         var result = [Bool](repeating: false, count: keep.count)
         for i in order.prefix(max(0, count)) { result[i] = true }
         return result
+    }
+
+    /// a < b as real numbers (−0 = +0), from sign, exponent and significand: the test thread may
+    /// treat denormals as zero (the compute thread does, and Swift Testing runs tests on threads
+    /// that opened a backend), where `<` would call 5e-324 and 0 equal.
+    static func less(_ a: Double, _ b: Double) -> Bool {
+        let magnitudeA = (a.exponentBitPattern, a.significandBitPattern), magnitudeB = (b.exponentBitPattern, b.significandBitPattern)
+        if magnitudeA == (0, 0) && magnitudeB == (0, 0) { return false }
+        switch (a.sign, b.sign) {
+        case (.minus, .plus): return true
+        case (.plus, .minus): return false
+        case (.plus, .plus): return magnitudeA < magnitudeB
+        case (.minus, .minus): return magnitudeA > magnitudeB
+        }
     }
 
     static func narrowed(_ keep: [Bool], count: Int, keys: [Double]) -> [Bool] {
@@ -96,6 +110,13 @@ struct SelectionTests {
     }
 
     static func checkOrderedBits() {
+        // Denormals are numbers to narrow and to the reference, whatever the thread's mode.
+        let tiny: [Double] = [0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, -0.0]
+        for count in 0...4 {
+            #expect(narrowed([true, true, true, true], count: count, keys: tiny) == reference([true, true, true, true], count: count, keys: tiny))
+        }
+        #expect(narrowed([true, true, true, true], count: 1, keys: tiny) == [false, true, false, false])
+        #expect(narrowed([true, true, true, true], count: 3, keys: tiny) == [true, true, false, true])
         let floats: [Float] = [-.infinity, -1, -.leastNonzeroMagnitude, 0, .leastNonzeroMagnitude, 1, .infinity]
         for (a, b) in zip(floats, floats.dropFirst()) { #expect(orderedBits(a) < orderedBits(b), "\(a) < \(b)") }
         #expect(orderedBits(Float(-0.0)) == orderedBits(Float(0.0)))
