@@ -19,14 +19,14 @@ public enum ConnectivityCurves {
     public static let scoringSamplesPerClass = 10
 
     /// A target a pruner cannot reach on an architecture (uniform+ keeps layers dense), with why.
-    public struct Unreachable: Sendable, Equatable {
+    public struct Unreachable: Encodable, Sendable, Equatable {
         public var architecture, pruner: String
         public var seed: Int
         public var target: Double
         public var reason: String
     }
 
-    /// What to compute: every combination, minus the points `skip` says are known.
+    /// What to compute: every combination of architecture, pruner, target and seed.
     public struct Request: Sendable {
         public var architectures: [String]
         public var pruners: [String]
@@ -101,22 +101,24 @@ public enum ConnectivityCurves {
         for architecture in request.architectures {
             let entry = try ModelZoo.entry(architecture)
             for seed in request.seeds {
-                // One network per seed, initialised only when a pruner reads weights.
-                var network: Network?
-                var effective: EffectiveMasks?
+                // One initialised network (and its effective masks) per seed, made when the first
+                // pruner with missing points needs it.
+                var prepared: (network: Network, effective: EffectiveMasks)?
+                func prepare() throws -> (network: Network, effective: EffectiveMasks) {
+                    if let prepared { return prepared }
+                    let made = try ModelZoo.make(architecture, inputShape: entry.inputShape, classes: entry.classes)
+                    made.initialize(seed: UInt64(seed))
+                    let ready = (network: made, effective: try EffectiveMasks(network: made))
+                    prepared = ready
+                    return ready
+                }
                 var batches: [ScoringBatch]?
                 for pruner in pruners {
                     let missing = request.targets.filter {
                         !known.contains(request.identity(architecture: architecture, pruner: pruner, seed: seed, target: $0))
                     }
                     guard !missing.isEmpty else { continue }
-                    if network == nil {
-                        let made = try ModelZoo.make(architecture, inputShape: entry.inputShape, classes: entry.classes)
-                        made.initialize(seed: UInt64(seed))
-                        network = made
-                        effective = try EffectiveMasks(network: made)
-                    }
-                    guard let network, let effective else { continue }
+                    let (network, effective) = try prepare()
                     var scoring: [ScoringBatch] = []
                     if pruner.needsData, let dataset = request.dataset {
                         if batches == nil {

@@ -202,13 +202,18 @@ final class PruningSession {
     /// `method`'s masks from the flat result of its iterative source: those masks, or random ones
     /// with their layerwise counts (random/synflow, a shuffle).
     func masks(_ method: Pruner.Method, iterativeKeep keep: [Bool]) -> [Tensor] {
+        guard let (source, ranks) = randomPlacement(method) else { return layout.masks(from: keep) }
+        return layerwise(counts: keptCounts(masks(source, iterativeKeep: keep)), ranks: ranks)
+    }
+
+    /// For the methods that place another method's layerwise counts at random positions, that
+    /// method and the order: random/snip and random/synflow the random pruners' order, a shuffle
+    /// its own. Nil for every other method.
+    private func randomPlacement(_ method: Pruner.Method) -> (source: Pruner.Method, ranks: [[Int32]])? {
         switch method {
-        case let .randomLike(source):
-            layerwise(counts: keptCounts(masks(source, iterativeKeep: keep)), ranks: randomLayerRanks())
-        case let .shuffled(source):
-            layerwise(counts: keptCounts(masks(source, iterativeKeep: keep)), ranks: shuffleRanks())
-        default:
-            layout.masks(from: keep)
+        case let .randomLike(source): (source, randomLayerRanks())
+        case let .shuffled(source): (source, shuffleRanks())
+        default: nil
         }
     }
 
@@ -234,10 +239,9 @@ final class PruningSession {
                 }
             }
             return layerwise(counts: counts, ranks: magnitudeRanks!)
-        case .randomLike(let source):
-            return layerwise(counts: keptCounts(try masks(source, kept: kept)), ranks: randomLayerRanks())
-        case .shuffled(let source):
-            return layerwise(counts: keptCounts(try masks(source, kept: kept)), ranks: shuffleRanks())
+        case .randomLike, .shuffled:
+            guard let (source, ranks) = randomPlacement(method) else { preconditionFailure("\(method) places no counts") }
+            return layerwise(counts: keptCounts(try masks(source, kept: kept)), ranks: ranks)
         case .magnitudeGlobal, .lamp, .snip, .grasp:
             if globalRanks == nil { globalRanks = descendingRanks(try oneShotKeys(method), eligible: eligible) }
             return layout.layers.map { layer in

@@ -38,21 +38,22 @@ public struct ConnectivitySeries: Sendable, Equatable {
 /// the fully disconnected seeds as crosses on a band above the plot.
 public enum ConnectivityPlot {
     /// The curves of `points`, sorted by architecture, pruner, data set and rounds; points by target.
+    /// Points no pruner makes (nothing kept, more effective than kept weights: a hand-edited row)
+    /// are left out, so every direct compression is finite.
     public static func series(_ points: [ConnectivityPoint]) -> [ConnectivitySeries] {
         struct Line: Hashable { var architecture, pruner, dataset: String; var rounds: Int }
         var lines: [Line: [Double: [ConnectivityPoint]]] = [:]
-        for point in points where point.total > 0 && point.kept >= 0 && point.effective >= 0 && point.effective <= point.kept {
+        for point in points where point.total > 0 && point.kept > 0 && point.effective >= 0 && point.effective <= point.kept {
             lines[Line(architecture: point.architecture, pruner: point.pruner, dataset: point.dataset, rounds: point.rounds),
                   default: [:]][point.target, default: []].append(point)
         }
         return lines.map { line, targets in
             ConnectivitySeries(architecture: line.architecture, pruner: line.pruner, dataset: line.dataset, rounds: line.rounds,
-                               points: targets.keys.sorted().map { target in
-                let seeds = targets[target]!
+                               points: targets.sorted { $0.key < $1.key }.map { target, seeds in
                 let connected = seeds.filter { $0.effective > 0 }.map(\.effectiveCompression)
                 let statistics = SeedStatistics(connected)
                 return ConnectivityAggregate(target: target, seeds: seeds.count,
-                                             direct: seeds.map(\.directCompression).filter(\.isFinite).reduce(0, +) / Double(seeds.count),
+                                             direct: seeds.map(\.directCompression).reduce(0, +) / Double(seeds.count),
                                              effective: statistics?.mean, effectiveSpread: statistics?.spread,
                                              disconnected: seeds.count - connected.count, losing: seeds.filter { $0.effective < $0.kept }.count)
             })

@@ -53,18 +53,14 @@ public enum ResultsReport {
         let rows = try store.results(sweep: id)
         let variants = try store.runVariants(sweep: id)
         let plots = Dictionary(uniqueKeysWithValues: CompressionAxis.allCases.map { axis in
-            (axis, AccuracyPlot.svg(rows, x: axis, variants: variants, title: ServiceAPI.plotTitle(sweep, axis: axis)))
+            (axis, ServiceAPI.plot(sweep, rows: rows, variants: variants, axis: axis, pruner: nil) ?? "")
         })
         // Each method's figures, under the paths the page asks for (`methodPlotPath` in app.js).
         var methodPlots: [String: String] = [:]
         for pruner in Set(rows.map(\.pruner)).subtracting(["dense"]).sorted() {
             for axis in CompressionAxis.allCases {
-                guard case let .ok(answer) = try await api.sweepPlot(.init(path: .init(id: id), query: .init(x: .init(rawValue: axis.rawValue),
-                                                                                                             pruner: pruner))),
-                      case let .image_svg_plus_xml(body) = answer.body
-                else { throw ReportError.unexpectedAnswer("the \(pruner) plot of sweep \(id)") }
-                let path = "sweeps/\(id)/plot.svg?x=\(axis.rawValue)&pruner=\(uriComponent(pruner))"
-                methodPlots[path] = try await String(collecting: body, upTo: 64 << 20)
+                methodPlots["sweeps/\(id)/plot.svg?x=\(axis.rawValue)&pruner=\(uriComponent(pruner))"] =
+                    ServiceAPI.plot(sweep, rows: rows, variants: variants, axis: axis, pruner: pruner)
             }
         }
 

@@ -11,18 +11,23 @@ extension ServiceAPI {
             return .notFound(.init(body: .json(.init(error: "unknown sweep \(id)", field: "id"))))
         }
         let axis = CompressionAxis(rawValue: (input.query.x ?? .direct).rawValue) ?? .direct
-        var rows = try store.results(sweep: id)
-        var title = Self.plotTitle(sweep, axis: axis)
-        if let pruner = input.query.pruner {
-            // One method's figure: its lines and the dense reference.
-            guard rows.contains(where: { $0.pruner == pruner }) else {
-                return .notFound(.init(body: .json(.init(error: "sweep \(id) has no runs of pruner '\(pruner.prefix(200))'", field: "pruner"))))
-            }
-            rows = rows.filter { $0.pruner == pruner || $0.pruner == "dense" }
-            title = "sweep \(sweep.id) \(sweep.name): \(pruner), test accuracy vs \(axis.rawValue) compression"
+        guard let svg = Self.plot(sweep, rows: try store.results(sweep: id), variants: try variants(of: id), axis: axis,
+                                  pruner: input.query.pruner) else {
+            return .notFound(.init(body: .json(.init(error: "sweep \(id) has no runs of pruner '\((input.query.pruner ?? "").prefix(200))'",
+                                                     field: "pruner"))))
         }
-        let svg = AccuracyPlot.svg(rows, x: axis, variants: try variants(of: id), title: title)
         return .ok(.init(body: .image_svg_plus_xml(HTTPBody(svg))))
+    }
+
+    /// The sweep's figure on `axis`: every line, or one method's (with the dense reference) when
+    /// `pruner` is given; nil when the sweep has no runs of that pruner. `plot.svg` answers it and
+    /// `prunelab report` writes it, from rows it has read once.
+    static func plot(_ sweep: SweepSummary, rows: [ResultRow], variants: [String: String], axis: CompressionAxis,
+                     pruner: String?) -> String? {
+        guard let pruner else { return AccuracyPlot.svg(rows, x: axis, variants: variants, title: plotTitle(sweep, axis: axis)) }
+        guard rows.contains(where: { $0.pruner == pruner }) else { return nil }
+        return AccuracyPlot.svg(rows.filter { $0.pruner == pruner || $0.pruner == "dense" }, x: axis, variants: variants,
+                                title: "sweep \(sweep.id) \(sweep.name): \(pruner), test accuracy vs \(axis.rawValue) compression")
     }
 
     func sweepSummary(_ input: Operations.sweepSummary.Input) async throws -> Operations.sweepSummary.Output {

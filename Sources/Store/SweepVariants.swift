@@ -27,8 +27,9 @@ extension Store {
         }
         // Per cell (the plotted fields' values), the values each other field takes.
         var values: [[String]: [String: Set<String>]] = [:]
+        let plotted = Self.plottedFields.sorted()
         for flat in fields.values {
-            let cell = Self.plottedFields.sorted().map { flat[$0] ?? "" }
+            let cell = plotted.map { flat[$0] ?? "" }
             for (name, value) in flat where !Self.plottedFields.contains(name) { values[cell, default: [:]][name, default: []].insert(value) }
         }
         let varying = Set(values.values.flatMap { $0.filter { $0.value.count > 1 }.keys }).sorted()

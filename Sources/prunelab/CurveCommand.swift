@@ -56,7 +56,7 @@ struct CurveCommand: ParsableCommand {
     struct Output: Encodable {
         var points: [ConnectivityPoint]
         var curves: [Curve]
-        var unreachable: [Skipped]
+        var unreachable: [ConnectivityCurves.Unreachable]
         var seconds: Double
     }
 
@@ -75,13 +75,6 @@ struct CurveCommand: ParsableCommand {
         var effectiveStd: Double?
         var disconnected: Int
         var losing: Int
-    }
-
-    struct Skipped: Encodable {
-        var architecture, pruner: String
-        var seed: Int
-        var target: Double
-        var reason: String
     }
 
     func run() throws {
@@ -113,7 +106,7 @@ struct CurveCommand: ParsableCommand {
         let stored = try store?.connectivityPoints() ?? []
         var points = Dictionary(stored.map { ($0.identity, $0) }, uniquingKeysWith: { a, _ in a })
         let start = monotonicSeconds()
-        var skipped: [Skipped] = []
+        var skipped: [ConnectivityCurves.Unreachable] = []
         var computed = 0
         try ConnectivityCurves.compute(request, known: Set(points.keys), record: { point in
             try store?.saveConnectivityPoint(point)
@@ -122,9 +115,7 @@ struct CurveCommand: ParsableCommand {
             printError(String(format: "%@ %@ seed %d target %g×: kept %d, effective %d (%@ effective compression), %.2f s", point.architecture,
                               point.pruner, point.seed, point.target, point.kept, point.effective,
                               point.effective > 0 ? String(format: "%.4g×", point.effectiveCompression) : "∞", point.seconds))
-        }, unreachable: { skip in
-            skipped.append(Skipped(architecture: skip.architecture, pruner: skip.pruner, seed: skip.seed, target: skip.target, reason: skip.reason))
-        })
+        }, unreachable: { skipped.append($0) })
         let seconds = monotonicSeconds() - start
         // The request's points: computed now or stored before.
         let prunerList = try request.pruners.map { try Pruner($0) }
