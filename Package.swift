@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "prunelab", targets: ["prunelab"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "ONNX", targets: ["ONNX"]),
         .library(name: "Pruning", targets: ["Pruning"]),
         .library(name: "Experiments", targets: ["Experiments"]),
         .library(name: "Store", targets: ["Store"]),
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-openapi-async-http-client", from: "1.5.0"),
         // Property tests (generated input, shrunk to the smallest failing case) of the validators.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // ONNX model files (protobuf); the messages read are generated once from Sources/ONNX/onnx-subset.proto.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // Tests read the OpenAPI document (the generator depends on Yams already).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -60,8 +63,10 @@ let package = Package(
             name: "NeuralNet", dependencies: ["Tensors"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Datasets", dependencies: ["Tensors", "CGzip", "CJPEG"]),
+        // ONNX graphs (any model PyTorch exports): decoded, bounded and checked; no dependency on the engine.
+        .target(name: "ONNX", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx-subset.proto"]),
         .target(
-            name: "Pruning", dependencies: ["Figures", "NeuralNet", "Tensors", "FileSupport", "CGzip", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            name: "Pruning", dependencies: ["Figures", "ONNX", "NeuralNet", "Tensors", "FileSupport", "CGzip", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "DeviceChecks", dependencies: ["Pruning", "NeuralNet", "Tensors"]),
         .target(
@@ -110,7 +115,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(
             name: "PruningTests",
-            dependencies: ["Figures", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "PropertyBased", package: "swift-property-based")]),
+            dependencies: ["Figures", "Pruning", "ONNX", "NeuralNet", "Tensors", "Datasets", .product(name: "PropertyBased", package: "swift-property-based")],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "ExperimentsTests",
             dependencies: ["Figures", "Experiments", "Pruning", "NeuralNet", "Tensors", "Datasets", .product(name: "Crypto", package: "swift-crypto"),

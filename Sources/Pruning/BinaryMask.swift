@@ -61,6 +61,17 @@ public final class BinaryMask: @unchecked Sendable, Equatable, CustomStringConve
     /// Number of kept weights (ones).
     public var keptCount: Int { Bytes.ones(bytes, count: count) }
 
+    /// A 2-D mask with rows and columns swapped ((in, out) weights seen as (out, in) and back).
+    public func transposed() -> BinaryMask {
+        precondition(shape.count == 2, "only 2-D masks transpose")
+        let rows = shape[0], columns = shape[1]
+        let result = BinaryMask(shape: [columns, rows])
+        for r in 0..<rows {
+            for c in 0..<columns { result.bytes[c * rows + r] = bytes[r * columns + c] }
+        }
+        return result
+    }
+
     /// The mask as a plain float tensor (what the training engine multiplies by).
     public var tensor: Tensor {
         let tensor = Tensor(shape: shape)

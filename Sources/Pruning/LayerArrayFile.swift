@@ -15,8 +15,12 @@ enum LayerArrayFile {
     /// `PruningError`'s mask cases; weights get `.unsupported` with the same facts.
     static func match<Array: ShapedArray>(_ arrays: [(name: String, array: Array)], network: Network, path: String,
                                           kind: Kind) throws(PruningError) -> [(name: String, array: Array)] {
-        let layers = network.prunableLayerNames
-        let shapes = network.prunableParameters.map(\.shape)
+        try match(arrays, layers: network.prunableLayerNames, shapes: network.prunableParameters.map(\.shape), path: path, kind: kind)
+    }
+
+    /// The same for any named layers with these shapes (an ONNX graph's weights).
+    static func match<Array: ShapedArray>(_ arrays: [(name: String, array: Array)], layers: [String], shapes: [[Int]], path: String,
+                                          kind: Kind) throws(PruningError) -> [(name: String, array: Array)] {
         let names = arrays.map(\.name)
         let positions = names.map(position(in:))
         let byName = names.allSatisfy(layers.contains)
@@ -81,8 +85,13 @@ public enum MaskFile {
     /// Reads masks as bytes (any dtype holding only 0 and 1), in canonical layer order, shaped like
     /// the weights: bool and uint8 arrays straight from the file's bytes, no float tensor made.
     public static func readBinary(path: String, network: Network) throws -> [BinaryMask] {
-        let entries = try LayerArrayFile.match(NPZArchive.entries(path: path), network: network, path: path, kind: .mask)
-        return try zip(network.prunableLayerNames, entries).map { layer, item throws(PruningError) in
+        try readBinary(path: path, layers: network.prunableLayerNames, shapes: network.prunableParameters.map(\.shape))
+    }
+
+    /// Reads byte masks for named layers of these shapes (an ONNX graph's weights, by ONNX name).
+    public static func readBinary(path: String, layers: [String], shapes: [[Int]]) throws -> [BinaryMask] {
+        let entries = try LayerArrayFile.match(NPZArchive.entries(path: path), layers: layers, shapes: shapes, path: path, kind: .mask)
+        return try zip(layers, entries).map { layer, item throws(PruningError) in
             let mask = BinaryMask(shape: item.array.shape)
             if let value = item.array.maskBytes(into: mask.bytes) { throw .nonBinaryMask(layer: layer, value: value) }
             return mask
@@ -108,8 +117,11 @@ public enum MaskFile {
 
     /// Writes byte masks (canonical order) as bool arrays keyed by layer name, atomically.
     public static func write(_ masks: [BinaryMask], network: Network, to path: String, compressed: Bool = true) throws {
-        let layers = network.prunableLayerNames
-        let shapes = network.prunableParameters.map(\.shape)
+        try write(masks, layers: network.prunableLayerNames, shapes: network.prunableParameters.map(\.shape), to: path, compressed: compressed)
+    }
+
+    /// Writes byte masks as bool arrays keyed by `layers`, atomically.
+    public static func write(_ masks: [BinaryMask], layers: [String], shapes: [[Int]], to path: String, compressed: Bool = true) throws {
         guard masks.count == layers.count else { throw PruningError.maskCount(expected: layers.count, got: masks.count) }
         for (layer, (shape, mask)) in zip(layers, zip(shapes, masks)) where mask.shape != shape {
             throw PruningError.maskShape(layer: layer, expected: shape, got: mask.shape)

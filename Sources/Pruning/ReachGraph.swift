@@ -147,7 +147,7 @@ final class ReachConvolution: ReachNode {
     private let gathered: ReachMap, gatheredEverywhere: UnsafeMutablePointer<UInt8>
     private let output: ReachMap, inputGradient: ReachMap
 
-    init(index: Int, geometry g: ConvolutionGeometry) {
+    init(index: Int, window g: ReachWindow) {
         self.index = index
         inChannels = g.inChannels
         outChannels = g.outChannels
@@ -162,10 +162,10 @@ final class ReachConvolution: ReachNode {
             for kx in 0..<g.kernelWidth {
                 let k = ky * g.kernelWidth + kx
                 for oy in 0..<g.outHeight {
-                    let y = oy * g.strideHeight + ky - g.padTop
+                    let y = oy * g.strideHeight + ky * g.dilationHeight - g.padTop
                     guard y >= 0, y < g.inHeight else { continue }
                     for ox in 0..<g.outWidth {
-                        let x = ox * g.strideWidth + kx - g.padLeft
+                        let x = ox * g.strideWidth + kx * g.dilationWidth - g.padLeft
                         guard x >= 0, x < g.inWidth else { continue }
                         let p = oy * g.outWidth + ox, q = y * g.inWidth + x
                         source[k * outPositions + p] = Int32(q)
@@ -177,7 +177,9 @@ final class ReachConvolution: ReachNode {
         }
         self.source = source
         if g.strideHeight == 1, g.strideWidth == 1, g.outWidth == g.inWidth {
-            offsets = (0..<taps).map { k in (k / g.kernelWidth - g.padTop) * g.inWidth + k % g.kernelWidth - g.padLeft }
+            offsets = (0..<taps).map { k in
+                (k / g.kernelWidth * g.dilationHeight - g.padTop) * g.inWidth + k % g.kernelWidth * g.dilationWidth - g.padLeft
+            }
         } else {
             offsets = nil
         }
@@ -191,10 +193,14 @@ final class ReachConvolution: ReachNode {
         inputGradient = ReachMap(channels: g.inChannels, height: g.inHeight, width: g.inWidth)
     }
 
+    convenience init(index: Int, geometry: ConvolutionGeometry) {
+        self.init(index: index, window: ReachWindow(geometry))
+    }
+
     /// A dense layer: `inFeatures` channels of one position.
     convenience init(index: Int, inFeatures: Int, outFeatures: Int) {
-        self.init(index: index, geometry: ConvolutionGeometry(batch: 1, inChannels: inFeatures, outChannels: outFeatures,
-                                                              inHeight: 1, inWidth: 1, kernelHeight: 1, kernelWidth: 1))
+        self.init(index: index, window: ReachWindow(ConvolutionGeometry(batch: 1, inChannels: inFeatures, outChannels: outFeatures,
+                                                                        inHeight: 1, inWidth: 1, kernelHeight: 1, kernelWidth: 1)))
     }
 
     deinit {
@@ -377,6 +383,31 @@ final class ReachConvolution: ReachNode {
                 }
             }
         }
+    }
+}
+
+/// A convolution's window on one sample: `ConvolutionGeometry` with dilation and the output extent
+/// given (ONNX graphs dilate; the engine's layers do not).
+struct ReachWindow {
+    var inChannels: Int, outChannels: Int, groups: Int
+    var inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+    var kernelHeight: Int, kernelWidth: Int
+    var strideHeight = 1, strideWidth = 1, dilationHeight = 1, dilationWidth = 1
+    var padTop = 0, padLeft = 0
+
+    init(_ g: ConvolutionGeometry) {
+        inChannels = g.inChannels; outChannels = g.outChannels; groups = g.groups
+        inHeight = g.inHeight; inWidth = g.inWidth; outHeight = g.outHeight; outWidth = g.outWidth
+        kernelHeight = g.kernelHeight; kernelWidth = g.kernelWidth
+        strideHeight = g.strideHeight; strideWidth = g.strideWidth
+        padTop = g.padTop; padLeft = g.padLeft
+    }
+
+    init(inChannels: Int, outChannels: Int, groups: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int,
+         kernelHeight: Int, kernelWidth: Int) {
+        self.inChannels = inChannels; self.outChannels = outChannels; self.groups = groups
+        self.inHeight = inHeight; self.inWidth = inWidth; self.outHeight = outHeight; self.outWidth = outWidth
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
     }
 }
 

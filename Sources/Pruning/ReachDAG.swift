@@ -1,0 +1,124 @@
+/// Reach over a directed acyclic graph of values (an imported ONNX graph): the same nodes as
+/// `ReachGraph` (convolutions, dense layers, pools, flatten) between numbered values, plus the joins
+/// a layer tree cannot express — a union of several values (Add: residuals) and a channel
+/// concatenation (Concat: DenseNet, Inception). Forward runs the steps in order; backward runs them
+/// in reverse, OR-ing each step's input reach into its inputs' gradients, so a value read by several
+/// steps reaches the output through any of them. Every weighted step runs backward exactly once,
+/// also when nothing reaches it (its weights are then not effective).
+final class ReachDAG {
+    enum Operation {
+        /// One input: a `ReachNode` (convolution, dense, pooling, flatten).
+        case node(ReachNode)
+        /// Inputs of one shape, united.
+        case union
+        /// Inputs of one height and width, channels one after the other.
+        case concatenate
+    }
+
+    struct Step {
+        let operation: Operation
+        let inputs: [Int]
+        let output: Int
+    }
+
+    /// Per value: channels, height, width (a feature vector is F channels of one position).
+    let valueShapes: [[Int]]
+    let steps: [Step]
+    let outputs: [Int]
+    /// Prunable weight shapes (out, in / groups, kh, kw or out, in), in weight index order.
+    let shapes: [[Int]]
+    private let values: [ReachMap?]
+    private let gradients: [ReachMap]
+    /// Whether a value depends on some weight (a step writing it, or one upstream): only then do
+    /// gradients flow into it.
+    private let weighted: [Bool]
+    private let input: ReachMap
+
+    /// Value 0 is the input; steps must be in topological order and write each value once.
+    init(valueShapes: [[Int]], steps: [Step], outputs: [Int], weightShapes: [[Int]]) throws {
+        self.valueShapes = valueShapes
+        self.steps = steps
+        self.outputs = outputs
+        shapes = weightShapes
+        var unionMaps: [ReachMap?] = Array(repeating: nil, count: valueShapes.count)
+        var weighted = Array(repeating: false, count: valueShapes.count)
+        for step in steps {
+            switch step.operation {
+            case let .node(node): weighted[step.output] = node.carriesWeights || weighted[step.inputs[0]]
+            case .union, .concatenate:
+                weighted[step.output] = step.inputs.contains { weighted[$0] }
+                unionMaps[step.output] = try ReachMap(shape: [1] + valueShapes[step.output])
+            }
+        }
+        values = unionMaps
+        self.weighted = weighted
+        gradients = try valueShapes.map { try ReachMap(shape: [1] + $0) }
+        input = try ReachMap(shape: [1] + valueShapes[0])
+        input.fill()
+    }
+
+    /// One forward and one backward pass through `masks` (one per weight, shaped like `shapes`);
+    /// returns the effective count per weight and writes the effective masks when given.
+    func run(_ masks: ReachContext.Masks) -> [Int] {
+        let context = ReachContext(masks: masks, layers: shapes.count)
+        var current = values
+        current[0] = input
+        for step in steps {
+            switch step.operation {
+            case let .node(node):
+                current[step.output] = node.forward(current[step.inputs[0]]!, context)
+            case .union:
+                let output = values[step.output]!
+                let words = output.channels * output.wordsPerChannel
+                output.words.update(from: current[step.inputs[0]]!.words, count: words)
+                for other in step.inputs.dropFirst() {
+                    let source = current[other]!.words
+                    for i in 0..<words { output.words[i] |= source[i] }
+                }
+                current[step.output] = output
+            case .concatenate:
+                let output = values[step.output]!
+                var offset = 0
+                for index in step.inputs {
+                    let source = current[index]!
+                    let words = source.channels * source.wordsPerChannel
+                    (output.words + offset).update(from: source.words, count: words)
+                    offset += words
+                }
+                current[step.output] = output
+            }
+        }
+        for gradient in gradients { gradient.clear() }
+        for output in outputs { gradients[output].fill() }
+        for step in steps.reversed() {
+            let g = gradients[step.output]
+            switch step.operation {
+            case let .node(node):
+                let input = step.inputs[0]
+                if let reach = node.backward(g, context, needsInputGradient: weighted[input]), weighted[input] {
+                    unite(reach, into: gradients[input])
+                }
+            case .union:
+                for input in step.inputs where weighted[input] { unite(g, into: gradients[input]) }
+            case .concatenate:
+                var offset = 0
+                for input in step.inputs {
+                    let destination = gradients[input]
+                    let words = destination.channels * destination.wordsPerChannel
+                    if weighted[input] {
+                        for i in 0..<words { destination.words[i] |= g.words[offset + i] }
+                    }
+                    offset += words
+                }
+            }
+        }
+        precondition(context.visited.allSatisfy { $0 }, "every weight runs backward once")
+        return context.effectiveCounts
+    }
+
+    private func unite(_ source: ReachMap, into destination: ReachMap) {
+        let words = destination.channels * destination.wordsPerChannel
+        precondition(source.channels * source.wordsPerChannel == words, "reach maps of one shape")
+        for i in 0..<words { destination.words[i] |= source.words[i] }
+    }
+}
