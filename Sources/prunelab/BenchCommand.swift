@@ -51,6 +51,8 @@ struct BenchCommand: AsyncParsableCommand {
     var profile = false
     @Option(help: "effective: one architecture instead of all.")
     var arch: String?
+    @Option(help: "effective: also time this ONNX model's effective masks against --arch's on the same masks (their weights must match).")
+    var onnx: String?
     @Option(help: "Activation layout of the convolution-family layers: native (the processor's blocked layout), plain, nhwc, blocked8, blocked16.")
     var layout: String = "native"
     @OptionGroup var device: DeviceOptions
@@ -120,7 +122,10 @@ struct BenchCommand: AsyncParsableCommand {
         let backend = try makeBackend()
         let sgemm = Self.sgemmGFLOPS(size: 2048)
         var report = BenchReport(bench: target, device: backend.name, sgemmGflops: sgemm)
-        if target == "effective" {
+        if target == "effective", let onnx {
+            guard let arch else { throw InvalidOption(option: "--onnx", reason: "needs --arch, the zoo architecture to compare with") }
+            report.onnxEffective = try measureONNXEffective(path: onnx, architecture: arch, repetitions: windows)
+        } else if target == "effective" {
             report.effective = try measureEffectiveMasks(architectures: arch.map { [$0] } ?? Self.effectiveArchitectures,
                                                          repetitions: windows)
             if arch == nil || arch == "vgg16" { report.effectivePruning = try measureEffectivePruning() }
@@ -240,6 +245,7 @@ struct BenchReport: Encodable {
     var layout: String?
     var effective: [EffectiveBenchRow]?
     var effectivePruning: EffectivePruningBenchRow?
+    var onnxEffective: ONNXEffectiveBenchRow?
 
     var summary: String {
         var lines = [String(format: "sgemm 2048²: %.1f GFLOP/s median (%@, %d threads)", sgemmGflops, device, Parallel.threads)]
@@ -254,6 +260,11 @@ struct BenchReport: Encodable {
             lines.append(String(format: "effective masks %@ %@ (%d weights): %.3f s (min %.3f, setup %.3f s) at direct %.0f×, effective %.0f×",
                                 row.architecture, "\(row.inputShape)", row.prunableParameters, row.seconds, row.secondsMin,
                                 row.setupSeconds, row.directCompression, row.effectiveCompression))
+        }
+        if let row = onnxEffective {
+            lines.append(String(format: "effective masks of %@ (%d weights) on the same byte masks: zoo %@ %.4f s, ONNX graph %@ %.4f s (median of %d, alternating): ONNX / zoo = %.2f; setup zoo %.3f s, ONNX %.3f s (reading the file included)",
+                                row.architecture, row.prunableParameters, row.architecture, row.zooSeconds, row.file, row.onnxSeconds,
+                                row.repetitions, row.ratio, row.zooSetupSeconds, row.onnxSetupSeconds))
         }
         if let row = effectivePruning {
             lines.append(String(format: "effective %@ pruning of %@ to %.0f×: %.2f s (%d probes), direct %.1f×, effective %.1f×",

@@ -1,5 +1,6 @@
 import Experiments
 import Foundation
+import ONNX
 import NeuralNet
 import Pruning
 import Tensors
@@ -16,6 +17,20 @@ struct EffectiveBenchRow: Encodable {
     var secondsMin: Double
     var directCompression: Double
     var effectiveCompression: Double
+}
+
+/// `prunelab bench effective --arch A --onnx F`: an imported graph against the zoo's, same masks.
+struct ONNXEffectiveBenchRow: Encodable {
+    var architecture: String
+    var file: String
+    var prunableParameters: Int
+    var repetitions: Int
+    var zooSeconds: Double
+    var onnxSeconds: Double
+    /// onnxSeconds / zooSeconds, measured alternately in one sitting.
+    var ratio: Double
+    var zooSetupSeconds: Double
+    var onnxSetupSeconds: Double
 }
 
 /// One timed effective-pruning call (`prunelab bench effective`).
@@ -67,5 +82,39 @@ extension BenchCommand {
                                      setupSeconds: setup, seconds: times[times.count / 2], secondsMin: times[0],
                                      directCompression: report!.directCompression, effectiveCompression: report!.effectiveCompression)
         }
+    }
+
+    /// Effective masks of random/uniform 100× byte masks on the zoo network and on the ONNX graph
+    /// of the same architecture, alternating calls so both see the same machine.
+    func measureONNXEffective(path: String, architecture: String, repetitions: Int) throws -> ONNXEffectiveBenchRow {
+        let network = try ModelZoo.make(architecture)
+        var start = monotonicSeconds()
+        let zoo = try EffectiveMasks(network: network)
+        let zooSetup = monotonicSeconds() - start
+        start = monotonicSeconds()
+        let graph = try ONNXGraph(model: ONNXModel(contentsOf: URL(fileURLWithPath: path)))
+        let onnxSetup = monotonicSeconds() - start
+        guard graph.weightShapes == zoo.shapes else {
+            throw InvalidOption(option: "--onnx", reason: "\(path)'s weights \(graph.weightShapes.count) do not match \(architecture)'s \(zoo.shapes.count) in order and shape")
+        }
+        let masks = try Pruner("random/uniform").prune(network, options: PruningOptions(compression: 100, seed: 1), effectiveMasks: zoo)
+            .masks.map { BinaryMask.from($0).mask! }
+        var zooTimes: [Double] = [], onnxTimes: [Double] = []
+        for _ in 0..<max(repetitions, 1) {
+            start = monotonicSeconds()
+            let expected = try zoo.compute(masks).masks
+            zooTimes.append(monotonicSeconds() - start)
+            start = monotonicSeconds()
+            let got = try graph.compute(masks).masks
+            onnxTimes.append(monotonicSeconds() - start)
+            guard got == expected else { throw InvalidOption(option: "--onnx", reason: "effective masks differ from \(architecture)'s") }
+        }
+        zooTimes.sort()
+        onnxTimes.sort()
+        let zooMedian = zooTimes[zooTimes.count / 2], onnxMedian = onnxTimes[onnxTimes.count / 2]
+        return ONNXEffectiveBenchRow(architecture: architecture, file: URL(fileURLWithPath: path).lastPathComponent,
+                                     prunableParameters: network.prunableParameterCount, repetitions: zooTimes.count,
+                                     zooSeconds: zooMedian, onnxSeconds: onnxMedian, ratio: onnxMedian / zooMedian,
+                                     zooSetupSeconds: zooSetup, onnxSetupSeconds: onnxSetup)
     }
 }

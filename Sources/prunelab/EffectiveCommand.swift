@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NeuralNet
 import Pruning
 
@@ -11,6 +12,9 @@ struct EffectiveCommand: ParsableCommand {
             The npz holds one 0/1 array per prunable layer (bool, uint8 or float), keyed by layer name
             (conv1…, fc1…; see `prunelab models --arch A`) or positionally (arr_0, arr_1, … in canonical
             order); dense layers (out, in), convolutions (out, in/groups, kh, kw).
+            With --onnx MODEL the layers are the model's Conv, Gemm and MatMul weights, keyed by their
+            names in the model (PyTorch's `layer1.0.conv1.weight`) and shaped as the model declares them:
+            save `{name: mask}` with np.savez.
             A kept weight is effective iff it lies on a path from the input to the output.
             """)
 
@@ -31,17 +35,37 @@ struct EffectiveCommand: ParsableCommand {
     func run() throws {
         try network.check()
         if let saveEffective { try checkWritable(saveEffective, option: "--save-effective") }
+        if network.onnx != nil { return try runONNX() }
         // The network's structure only: its weights are never initialised or read, and masks stay
         // bytes from the file to the report (and to --save-effective).
         let model = try network.makeNetwork()
         let masks = try MaskFile.readBinary(path: self.masks, network: model)
         let (effectiveMasks, report) = try EffectiveMasks(network: model).compute(masks)
         if let saveEffective { try MaskFile.write(effectiveMasks, network: model, to: saveEffective) }
-        let figures = SparsityFigures(architecture: network.arch, inputShape: model.inputShape, report: report)
+        let figures = SparsityFigures(architecture: network.architecture, inputShape: model.inputShape, report: report)
         if json {
             try printJSON(Output(source: self.masks, masks: figures, saved: saveEffective))
         } else {
-            print("\(self.masks) on \(network.arch) \(model.inputShape)")
+            print("\(self.masks) on \(network.architecture) \(model.inputShape)")
+            print(figures.table)
+            if let saveEffective { print("effective masks written to \(saveEffective)") }
+        }
+    }
+
+    /// The same for an ONNX model: masks keyed by its weight names, figures per weight.
+    private func runONNX() throws {
+        let graph = try network.makeGraph()
+        let masks = try MaskFile.readBinary(path: self.masks, layers: graph.weightNames, shapes: graph.weightShapes)
+        let (effectiveMasks, report) = try graph.compute(masks)
+        if let saveEffective {
+            try MaskFile.write(effectiveMasks, layers: graph.weightNames, shapes: graph.weightShapes, to: saveEffective)
+        }
+        let name = URL(fileURLWithPath: network.onnx ?? "").lastPathComponent
+        let figures = SparsityFigures(architecture: name, inputShape: graph.inputShape, report: report)
+        if json {
+            try printJSON(Output(source: self.masks, masks: figures, saved: saveEffective))
+        } else {
+            print("\(self.masks) on \(name) \(graph.inputShape)")
             print(figures.table)
             if let saveEffective { print("effective masks written to \(saveEffective)") }
         }

@@ -70,14 +70,14 @@ struct PruneCommand: ParsableCommand {
                                                                       rounds: prunerOptions.rounds), batches: batches)
         let seconds = monotonicSeconds() - start
         if let save { try MaskFile.write(outcome.masks, network: model, to: save) }
-        let figures = SparsityFigures(architecture: network.arch, inputShape: model.inputShape, report: outcome.report,
+        let figures = SparsityFigures(architecture: network.architecture, inputShape: model.inputShape, report: outcome.report,
                                       quotas: outcome.quotaDensities)
         if json {
             try printJSON(Output(pruner: pruner.name, mode: mode.rawValue, seed: seed, shuffle: shuffle, targetCompression: compression,
                                  probes: outcome.probes, trimProbes: outcome.trimProbes, trimmedFrom: outcome.trimmedFrom,
                                  search: mode == .effective ? outcome.search : nil, seconds: seconds, masks: figures, saved: save))
         } else {
-            print("\(pruner.name) on \(network.arch) \(model.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
+            print("\(pruner.name) on \(network.architecture) \(model.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
                   + (shuffle ? ", shuffled" : "") + String(format: " (%.2f s, %d probes", seconds, outcome.probes)
                   + (outcome.trimmedFrom.map { ", trimmed from \($0) in \(outcome.trimProbes) evaluations)" } ?? ")"))
             print(figures.table)

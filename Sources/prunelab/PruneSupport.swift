@@ -4,6 +4,7 @@ import Experiments
 import Figures
 import Foundation
 import NeuralNet
+import ONNX
 import Pruning
 import Tensors
 
@@ -37,10 +38,11 @@ struct SparsityFigures: Encodable {
     /// A readable table for the terminal.
     var table: String {
         let showQuota = layers.contains { $0.quota != nil }
-        var lines = [pad("layer", 8) + pad("shape", 20) + pad("size", 11) + pad("kept", 11) + pad("effective", 11)
+        let width = max(8, (layers.map(\.name.count).max() ?? 0) + 2)
+        var lines = [pad("layer", width) + pad("shape", 20) + pad("size", 11) + pad("kept", 11) + pad("effective", 11)
                      + (showQuota ? "quota" : "")]
         for layer in layers {
-            lines.append(pad(layer.name, 8) + pad("\(layer.shape)", 20) + pad("\(layer.size)", 11) + pad("\(layer.kept)", 11)
+            lines.append(pad(layer.name, width) + pad("\(layer.shape)", 20) + pad("\(layer.size)", 11) + pad("\(layer.kept)", 11)
                          + pad("\(layer.effective)", 11) + (layer.quota.map { String(format: "%.4f", $0) } ?? ""))
         }
         lines.append(String(format: "total %d weights: kept %d (direct sparsity %.6f, compression %@), effective %d (sparsity %.6f, compression %@)",
@@ -57,7 +59,9 @@ func formatCompression(_ value: Double) -> String {
 /// Architecture, input and initialisation shared by `prune`, `effective` and `curve`.
 struct NetworkOptions: ParsableArguments {
     @Option(help: "Architecture (\(ModelZoo.names.joined(separator: ", "))).")
-    var arch: String
+    var arch: String?
+    @Option(help: "An ONNX model instead of --arch (as torch.onnx.export writes it; weights and masks keyed by its weight names).")
+    var onnx: String?
     @Option(help: "Per-sample input shape C,H,W (default: the architecture's, or the dataset's when one is given).")
     var inputShape: String?
     @Option(help: "Number of classes (default: the architecture's, or the dataset's).")
@@ -71,6 +75,16 @@ struct NetworkOptions: ParsableArguments {
     static let maximumInputValues = 1 << 20
 
     func check() throws {
+        if let onnx {
+            guard arch == nil else { throw InvalidOption(option: "--onnx", reason: "name either --arch or --onnx, not both") }
+            guard inputShape == nil, classes == nil else {
+                throw InvalidOption(option: inputShape != nil ? "--input-shape" : "--classes",
+                                    reason: "an ONNX model declares its own input shape and outputs")
+            }
+            guard !onnx.isEmpty else { throw InvalidOption(option: "--onnx", reason: "must name a file") }
+            return
+        }
+        guard let arch else { throw InvalidOption(option: "--arch", reason: "name an architecture (--arch) or an ONNX model (--onnx)") }
         guard ModelZoo.names.contains(arch) else { throw ModelZoo.Error.unknownArchitecture(arch) }
         if let classes, !(2...Self.maximumClasses).contains(classes) {
             throw InvalidOption(option: "--classes", reason: "must be from 2 to \(Self.maximumClasses), got \(classes)")
@@ -93,7 +107,15 @@ struct NetworkOptions: ParsableArguments {
 
     /// The network for an input shape and class count (explicit options win, then the dataset's).
     func makeNetwork(sampleShape: [Int]? = nil, classes datasetClasses: Int? = nil) throws -> Network {
-        try ModelZoo.make(arch, inputShape: try parsedInputShape() ?? sampleShape, classes: classes ?? datasetClasses)
+        try ModelZoo.make(architecture, inputShape: try parsedInputShape() ?? sampleShape, classes: classes ?? datasetClasses)
+    }
+
+    /// The architecture's name (check() made sure there is one when no ONNX model is named).
+    var architecture: String { arch ?? "" }
+
+    /// The ONNX model's path structure (check() made sure --onnx is given).
+    func makeGraph() throws -> ONNXGraph {
+        try ONNXGraph(model: ONNXModel(contentsOf: URL(fileURLWithPath: onnx ?? "")))
     }
 }
 
@@ -125,7 +147,7 @@ struct PrunerOptions: ParsableArguments {
     /// random with a quota) the weights stay uninitialised: their storage is mapped lazily, so a
     /// network nobody writes costs address space, not time or memory (VGG-19: 20 M normal draws).
     func prepare(_ network: NetworkOptions, pruner: Pruner, seed: UInt64) throws -> (Network, [ScoringBatch]) {
-        let entry = try ModelZoo.entry(network.arch)
+        let entry = try ModelZoo.entry(network.architecture)
         var batches: [ScoringBatch] = []
         var model: Network
         if pruner.needsData || data.dataset != nil {
