@@ -101,8 +101,12 @@ public enum MaskFile {
     /// Writes `masks` (canonical order) as bool arrays keyed by layer name, atomically. Count,
     /// shapes and 0/1 values are checked first, so bad masks leave nothing behind.
     public static func write(_ masks: [Tensor], network: Network, to path: String, compressed: Bool = true) throws {
-        let layers = network.prunableLayerNames
-        let shapes = network.prunableParameters.map(\.shape)
+        try write(masks, layers: network.prunableLayerNames, shapes: network.prunableParameters.map(\.shape), to: path,
+                  compressed: compressed)
+    }
+
+    /// Writes float masks for named layers of these shapes as bool arrays, atomically.
+    public static func write(_ masks: [Tensor], layers: [String], shapes: [[Int]], to path: String, compressed: Bool = true) throws {
         guard masks.count == layers.count else { throw PruningError.maskCount(expected: layers.count, got: masks.count) }
         var binary: [BinaryMask] = []
         for (layer, (shape, mask)) in zip(layers, zip(shapes, masks)) {
@@ -112,7 +116,7 @@ public enum MaskFile {
             guard let converted else { throw PruningError.nonBinaryMask(layer: layer, value: nonBinary ?? .nan) }
             binary.append(converted)
         }
-        try write(binary, network: network, to: path, compressed: compressed)
+        try write(binary, layers: layers, shapes: shapes, to: path, compressed: compressed)
     }
 
     /// Writes byte masks (canonical order) as bool arrays keyed by layer name, atomically.
@@ -140,8 +144,13 @@ public enum MaskFile {
 public enum WeightFile {
     /// Reads float32 or float64 weights in canonical layer order, shaped like the network's.
     public static func read(path: String, network: Network) throws -> [Tensor] {
-        let arrays = try LayerArrayFile.match(NPZArchive.read(path: path), network: network, path: path, kind: .weights)
-        return try zip(network.prunableLayerNames, arrays).map { layer, entry throws(PruningError) in
+        try read(path: path, layers: network.prunableLayerNames, shapes: network.prunableParameters.map(\.shape))
+    }
+
+    /// Reads float32 or float64 weights for named layers of these shapes (an ONNX graph's weights).
+    public static func read(path: String, layers: [String], shapes: [[Int]]) throws -> [Tensor] {
+        let arrays = try LayerArrayFile.match(NPZArchive.read(path: path), layers: layers, shapes: shapes, path: path, kind: .weights)
+        return try zip(layers, arrays).map { layer, entry throws(PruningError) in
             guard entry.array.dtype == .float32 || entry.array.dtype == .float64 else {
                 let dtype = entry.array.dtype.rawValue
                 throw .unsupported("weights for \(layer) ('\(entry.name)' in \(path)) are \(dtype); weight files hold float32 or float64")

@@ -34,19 +34,25 @@ public final class ONNXGraph {
     public static let maximumWorkingBytes = 4 << 30
 
     public let weights: [Weight]
+    /// Per weight, the value its data comes from (its own name, or the source of PyTorch's Identity copy).
+    let sources: [String]
     /// The data input's per-sample shape (batch dimension dropped).
     public let inputShape: [Int]
     public let producer: String
+    /// The graph's steps between numbered values (value 0 is the input), independent of semiring.
+    let description: GraphDescription
     let dag: ReachDAG
 
     public init(model: ONNXModel) throws {
         var builder = try ONNXGraphBuilder(model: model)
         try builder.build()
         weights = builder.weights
+        sources = builder.sources
         inputShape = builder.inputShape
         producer = model.producer
-        dag = try ReachDAG(valueShapes: builder.valueShapes, steps: builder.steps, outputs: builder.outputs,
-                           weightShapes: builder.weights.map(\.reachShape))
+        description = GraphDescription(valueShapes: builder.valueShapes, steps: builder.steps, outputs: builder.outputs,
+                                       weightShapes: builder.weights.map(\.reachShape))
+        dag = try ReachDAG(description)
     }
 
     public var weightNames: [String] { weights.map(\.name) }
@@ -62,8 +68,9 @@ extension ONNXGraph.Weight {
 private struct ONNXGraphBuilder {
     let model: ONNXModel
     private(set) var weights: [ONNXGraph.Weight] = []
+    private(set) var sources: [String] = []
     private(set) var valueShapes: [[Int]] = []
-    private(set) var steps: [ReachDAG.Step] = []
+    private(set) var steps: [GraphDescription.Step] = []
     private(set) var outputs: [Int] = []
     private(set) var inputShape: [Int] = []
     /// Computed values by name: the value's number and its rank per sample (1: features, 3: C, H, W).
@@ -207,7 +214,7 @@ private struct ONNXGraphBuilder {
             let geometry = PoolingGeometry(kind: node.opType == "GlobalMaxPool" ? .max : .average, batch: 1, channels: shape[0],
                                            inHeight: shape[1], inWidth: shape[2], kernelHeight: shape[1], kernelWidth: shape[2],
                                            strideHeight: 1, strideWidth: 1)
-            try step(.node(ReachPooling(geometry: geometry)), inputs: [id], output: try output(node), shape: [shape[0], 1, 1], rank: 3)
+            try step(.pooling(geometry, global: true), inputs: [id], output: try output(node), shape: [shape[0], 1, 1], rank: 3)
         case "Flatten":
             let axis = try node.int("axis", default: 1)
             guard axis == 1 || (rank == 3 && axis == -3) || (rank == 1 && axis == -1) else {
@@ -229,9 +236,9 @@ private struct ONNXGraphBuilder {
         }
     }
 
-    private mutating func step(_ operation: ReachDAG.Operation, inputs: [Int], output name: String, shape: [Int], rank: Int) throws {
+    private mutating func step(_ operation: GraphDescription.Operation, inputs: [Int], output name: String, shape: [Int], rank: Int) throws {
         let id = try addValue(name, shape: shape, rank: rank)
-        steps.append(ReachDAG.Step(operation: operation, inputs: inputs, output: id))
+        steps.append(GraphDescription.Step(operation: operation, inputs: inputs, output: id))
     }
 
     private mutating func flatten(_ node: Node, input id: Int, rank: Int) throws {
@@ -241,7 +248,7 @@ private struct ONNXGraphBuilder {
             values[try output(node)] = (id, 1)
             return
         }
-        try step(.node(ReachFlatten(channels: shape[0], height: shape[1], width: shape[2])), inputs: [id],
+        try step(.flatten, inputs: [id],
                  output: try output(node), shape: [shape.reduce(1, *), 1, 1], rank: 1)
     }
 
@@ -266,7 +273,7 @@ private struct ONNXGraphBuilder {
     }
 
     /// A weight operand's declared shape: from its initializer or, without one, its graph input.
-    private mutating func weight(_ node: Node, slot: Int) throws -> (name: String, shape: [Int]) {
+    private mutating func weight(_ node: Node, slot: Int) throws -> (name: String, shape: [Int], source: String) {
         guard slot < node.inputs.count, !node.inputs[slot].isEmpty else { throw bad(node, "has no weight input") }
         let name = node.inputs[slot]
         let shape: [Int]
@@ -287,7 +294,7 @@ private struct ONNXGraphBuilder {
         }
         if let other = usedWeights[name] { throw bad(node, "shares weight '\(name)' with \(other); shared weights are not supported") }
         usedWeights[name] = node.label
-        return (name, shape)
+        return (name, shape, source)
     }
 
     private func pair(_ node: Node, _ name: String, default value: [Int]) throws -> [Int] {
@@ -362,14 +369,15 @@ private struct ONNXGraphBuilder {
         let perSlot = try checkedProduct([shape[0], taps, max(outWords, 1)], what: "\(node.label)'s reach maps")
         try charge(perSlot * 16 + taps * out[0] * out[1] * 4, what: node.label)
         try addWeight(w, transposed: false, node: node)
-        try step(.node(ReachConvolution(index: weights.count - 1, window: window)), inputs: [id], output: try output(node),
+        try step(.convolution(window, weight: weights.count - 1), inputs: [id], output: try output(node),
                  shape: [w.shape[0], out[0], out[1]], rank: 3)
     }
 
-    private mutating func addWeight(_ w: (name: String, shape: [Int]), transposed: Bool, node: Node) throws {
+    private mutating func addWeight(_ w: (name: String, shape: [Int], source: String), transposed: Bool, node: Node) throws {
         _ = try checkedProduct(w.shape, what: "weight '\(w.name)'")
         try charge(w.shape.reduce(1, *) / 4, what: "weight '\(w.name)'")
         weights.append(ONNXGraph.Weight(name: w.name, shape: w.shape, isTransposed: transposed, node: node.label))
+        sources.append(w.source)
     }
 
     private mutating func dense(_ node: Node, input id: Int, rank: Int, inputSlot: Int, computedCount: Int) throws {
@@ -392,7 +400,7 @@ private struct ONNXGraphBuilder {
         }
         try charge(inFeatures * 16 + 16, what: node.label)
         try addWeight(w, transposed: transposed, node: node)
-        try step(.node(ReachConvolution(index: weights.count - 1, inFeatures: inFeatures, outFeatures: outFeatures)), inputs: [id],
+        try step(.dense(inFeatures: inFeatures, outFeatures: outFeatures, weight: weights.count - 1), inputs: [id],
                  output: try output(node), shape: [outFeatures, 1, 1], rank: 1)
     }
 
@@ -421,7 +429,7 @@ private struct ONNXGraphBuilder {
             throw bad(node, "its output extent \(out) cannot be expressed (internal)")
         }
         try charge(2 * shape[0] * ((shape[1] * shape[2] + 63) / 64 + 1) * 8, what: node.label)
-        try step(.node(ReachPooling(geometry: geometry)), inputs: [id], output: try output(node), shape: [shape[0], out[0], out[1]], rank: 3)
+        try step(.pooling(geometry, global: false), inputs: [id], output: try output(node), shape: [shape[0], out[0], out[1]], rank: 3)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNet
+import ONNX
 import Tensors
 
 extension Pruner {
@@ -26,14 +27,32 @@ extension Pruner {
         defer { session.snapshot.restore(network) }
         return try session.run(method, pruner: name)
     }
+
+    /// Prunes an imported ONNX graph: data-free methods (random with every quota, SynFlow) and
+    /// magnitude/LAMP on `weights` (per graph weight, shaped as declared; nil when the file and the
+    /// caller have none: then SynFlow scores a seeded Kaiming-normal initialisation and magnitude
+    /// and LAMP are refused). Masks come back shaped as the graph declares its weights.
+    public func prune(_ graph: ONNXGraph, weights: [Tensor]?, options: PruningOptions) throws -> PruningOutcome {
+        guard options.compression.isFinite, options.compression > 1 else { throw PruningError.invalidCompression(options.compression) }
+        guard options.rounds >= 1 else { throw PruningError.unsupported("rounds must be at least 1, got \(options.rounds)") }
+        if needsData { throw PruningError.unsupported("\(name) scores on training data, which an ONNX graph does not come with (prune it where it trains: a sweep)") }
+        if case .dense = method { throw PruningError.unsupported("dense keeps every weight: nothing to prune") }
+        let subject = try GraphSubject(graph: graph, weights: weights, seed: options.seed, needsWeights: needsTrainedWeights, pruner: name)
+        let session = try PruningSession(subject: subject, options: options, batches: [], snapshotting: false)
+        var outcome = try session.run(method, pruner: name)
+        outcome.masks = zip(graph.weights, outcome.masks).map { weight, mask in weight.isTransposed ? mask.transposed2D() : mask }
+        outcome.report = ONNXGraph.declaredShapes(outcome.report, graph: graph)
+        return outcome
+    }
 }
 
 /// One pruning call: caches what probes share (rankings, the SynFlow path graph).
 final class PruningSession {
-    let network: Network
+    /// The network, when the subject is one (SNIP, GraSP and iterative SNIP need it).
+    let network: Network?
+    let subject: any PruningSubject
     let options: PruningOptions
     let batches: [ScoringBatch]
-    let effective: EffectiveMasks
     /// The network as it was, for the methods that change it while scoring; an empty snapshot for
     /// the others (copying VGG-19's 20 M weights and back would cost more than random pruning).
     let snapshot: NetworkSnapshot
@@ -45,18 +64,28 @@ final class PruningSession {
     private var shuffledRanks: [[Int32]]?
     private var magnitudeRanks: [[Int32]]?
     private var globalRanks: [Int32]?
-    private var synflowGraph: (graph: PathGraph, scratch: [Tensor])?
+    private var synflowGraph: (graph: any PathScoring, scratch: [Tensor])?
 
-    init(network: Network, options: PruningOptions, batches: [ScoringBatch], effective: EffectiveMasks,
-         snapshotting: Bool = true) throws {
-        self.network = network
+    convenience init(network: Network, options: PruningOptions, batches: [ScoringBatch], effective: EffectiveMasks,
+                     snapshotting: Bool = true) throws {
+        try self.init(subject: NetworkSubject(network: network, effective: effective), options: options, batches: batches,
+                      snapshotting: snapshotting)
+    }
+
+    init(subject: any PruningSubject, options: PruningOptions, batches: [ScoringBatch], snapshotting: Bool = true) throws {
+        self.subject = subject
+        network = subject.network
         self.options = options
         self.batches = batches
-        self.effective = effective
-        snapshot = snapshotting ? NetworkSnapshot(network) : .nothing
-        layout = FlatLayout(shapes: network.prunableParameters.map(\.shape))
-        eligible = layout.flatten(network.prunableParameters.map(\.mask))
+        snapshot = snapshotting ? subject.network.map(NetworkSnapshot.init) ?? .nothing : .nothing
+        layout = FlatLayout(shapes: subject.weightShapes)
+        eligible = layout.flatten(subject.existingMasks)
         eligibleCount = eligible.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
+
+    private func needNetwork(_ method: Pruner.Method) throws -> Network {
+        guard let network else { throw PruningError.unsupported("\(method) needs a network that trains on data") }
+        return network
     }
 
     /// Kept weights for a compression: the nearest whole number (within one weight of the target).
@@ -70,7 +99,7 @@ final class PruningSession {
             kept = keptTarget(options.compression)
             try checkReachable(kept, pruner: pruner)
             masks = try self.masks(method, kept: kept)
-            report = try effective.report(masks)
+            report = try subject.effectiveReport(masks)
         case .effective:
             let found = try searchEffective(method, pruner: pruner)
             (kept, masks, report, probes, trimmedFrom, search) =
@@ -129,7 +158,7 @@ final class PruningSession {
             } catch let stopped as ComputationStopped {
                 throw stopped.within("probe \(probes) (kept \(kept))")
             }
-            let report = try effective.report(masks)
+            let report = try subject.effectiveReport(masks)
             search.append(EffectiveProbe(kept: kept, effective: report.effective, trimmed: false))
             if report.effective >= needed, kept < best?.kept ?? .max { best = (kept, masks, report) }
             return report.effective
@@ -155,7 +184,7 @@ final class PruningSession {
         var best: (kept: Int, masks: [Tensor], report: SparsityReport)?
         func evaluate(_ kept: Int, _ keep: [Bool], trimmed: Bool) throws -> Int {
             let masks = self.masks(method, iterativeKeep: keep)
-            let report = try effective.report(masks)
+            let report = try subject.effectiveReport(masks)
             search.append(EffectiveProbe(kept: kept, effective: report.effective, trimmed: trimmed))
             if report.effective >= needed, kept < best?.kept ?? .max { best = (kept, masks, report) }
             return report.effective
@@ -232,7 +261,7 @@ final class PruningSession {
         case let .magnitude(quota):
             let counts = try quota.keptCounts(keptTotal: kept, shapes: layout.shapes)
             if magnitudeRanks == nil {
-                let keys = Scores.magnitude(network, layout: layout)
+                let keys = Scores.magnitude(try subject.weightValues(), layout: layout)
                 magnitudeRanks = layout.layers.map { layer in
                     let range = layout.offsets[layer]..<(layout.offsets[layer] + layout.sizes[layer])
                     return descendingRanks(keys, eligible: eligible, range: range)
@@ -259,12 +288,14 @@ final class PruningSession {
 
     private func oneShotKeys(_ method: Pruner.Method) throws -> [Double] {
         switch method {
-        case .magnitudeGlobal: return Scores.magnitude(network, layout: layout)
-        case .lamp: return Scores.lamp(network, layout: layout, eligible: eligible)
+        case .magnitudeGlobal: return Scores.magnitude(try subject.weightValues(), layout: layout)
+        case .lamp: return Scores.lamp(try subject.weightValues(), layout: layout, eligible: eligible)
         case .snip:
+            let network = try needNetwork(method)
             defer { snapshot.restore(network) }
             return try Scores.snip(network, layout: layout, batches: batches, stop: options.stop)
         case .grasp:
+            let network = try needNetwork(method)
             defer { snapshot.restore(network) }
             return try Scores.grasp(network, layout: layout, batches: batches, stop: options.stop)
         default: preconditionFailure("not a one-shot method")
@@ -347,11 +378,13 @@ final class PruningSession {
             switch method {
             case .synflow:
                 if synflowGraph == nil {
-                    synflowGraph = (try PathGraph(network: network), layout.shapes.map { Tensor(shape: $0) })
+                    synflowGraph = (try subject.makePathScoring(), layout.shapes.map { Tensor(shape: $0) })
                 }
-                try Scores.synflowLog(network, graph: synflowGraph!.graph, layout: layout, masks: masks, scratch: synflowGraph!.scratch,
+                try Scores.synflowLog(try subject.weightValues(), graph: synflowGraph!.graph, layout: layout, masks: masks,
+                                      scratch: synflowGraph!.scratch,
                                       into: &keys)
             default:
+                let network = try needNetwork(method)
                 for (parameter, mask) in zip(network.prunableParameters, masks) { parameter.setMask(mask.clone()) }
                 do {
                     keys = try Scores.snip(network, layout: layout, batches: batches, stop: options.stop)

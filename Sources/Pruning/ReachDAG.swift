@@ -1,3 +1,37 @@
+import Tensors
+
+/// A network as steps between numbered values, whatever wrote it (an imported ONNX graph): the
+/// description both semirings run on — `ReachDAG` (bits, effective masks) and `PathDAG` (floats,
+/// SynFlow). Value 0 is the input; steps are in topological order and write each value once.
+struct GraphDescription {
+    enum Operation {
+        /// A convolution with weight number `weight` (out, in / groups, kh, kw).
+        case convolution(ReachWindow, weight: Int)
+        /// A dense layer with weight number `weight` in (out, in) layout.
+        case dense(inFeatures: Int, outFeatures: Int, weight: Int)
+        /// Max or average pooling; `global` when the window is the whole map.
+        case pooling(PoolingGeometry, global: Bool)
+        /// [C, H, W] → C·H·W features in that order.
+        case flatten
+        /// Inputs of one shape, summed (residual joins).
+        case union
+        /// Inputs of one height and width, channels one after the other.
+        case concatenate
+    }
+
+    struct Step {
+        let operation: Operation
+        let inputs: [Int]
+        let output: Int
+    }
+
+    /// Per value: channels, height, width (features are F channels of one position).
+    let valueShapes: [[Int]]
+    let steps: [Step]
+    let outputs: [Int]
+    let weightShapes: [[Int]]
+}
+
 /// Reach over a directed acyclic graph of values (an imported ONNX graph): the same nodes as
 /// `ReachGraph` (convolutions, dense layers, pools, flatten) between numbered values, plus the joins
 /// a layer tree cannot express — a union of several values (Add: residuals) and a channel
@@ -34,6 +68,24 @@ final class ReachDAG {
     private let weighted: [Bool]
     private let input: ReachMap
 
+    /// The reach nodes of `description`'s steps.
+    convenience init(_ description: GraphDescription) throws {
+        let steps = description.steps.map { step -> Step in
+            let shape = description.valueShapes[step.inputs[0]]
+            let operation: Operation
+            switch step.operation {
+            case let .convolution(window, weight): operation = .node(ReachConvolution(index: weight, window: window))
+            case let .dense(inFeatures, outFeatures, weight):
+                operation = .node(ReachConvolution(index: weight, inFeatures: inFeatures, outFeatures: outFeatures))
+            case let .pooling(geometry, _): operation = .node(ReachPooling(geometry: geometry))
+            case .flatten: operation = .node(ReachFlatten(channels: shape[0], height: shape[1], width: shape[2]))
+            case .union: operation = .union
+            case .concatenate: operation = .concatenate
+            }
+            return Step(operation: operation, inputs: step.inputs, output: step.output)
+        }
+        try self.init(valueShapes: description.valueShapes, steps: steps, outputs: description.outputs, weightShapes: description.weightShapes)
+    }
     /// Value 0 is the input; steps must be in topological order and write each value once.
     init(valueShapes: [[Int]], steps: [Step], outputs: [Int], weightShapes: [[Int]]) throws {
         self.valueShapes = valueShapes

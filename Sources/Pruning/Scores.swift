@@ -51,11 +51,11 @@ struct NetworkSnapshot {
 /// more important.
 enum Scores {
     /// |w|.
-    static func magnitude(_ network: Network, layout: FlatLayout) -> [Double] {
+    static func magnitude(_ weights: [Tensor], layout: FlatLayout) -> [Double] {
         var keys = [Double](repeating: 0, count: layout.total)
-        for (layer, parameter) in network.prunableParameters.enumerated() {
-            let w = parameter.value.data, offset = layout.offsets[layer]
-            for i in 0..<parameter.count { keys[offset + i] = Double(abs(w[i])) }
+        for (layer, weight) in weights.enumerated() {
+            let w = weight.data, offset = layout.offsets[layer]
+            for i in 0..<weight.count { keys[offset + i] = Double(abs(w[i])) }
         }
         return keys
     }
@@ -63,10 +63,10 @@ enum Scores {
     /// LAMP (Lee et al. 2021): within a layer, with weights sorted by ascending w²,
     /// score(u) = w_u² / Σ_{v ≥ u} w_v² — a weight's share of the magnitude at or above it.
     /// Comparable across layers, so the top K are kept globally. Pruned weights count as zero.
-    static func lamp(_ network: Network, layout: FlatLayout, eligible: [Bool]) -> [Double] {
+    static func lamp(_ weights: [Tensor], layout: FlatLayout, eligible: [Bool]) -> [Double] {
         var keys = [Double](repeating: 0, count: layout.total)
-        for (layer, parameter) in network.prunableParameters.enumerated() {
-            let w = parameter.value.data, offset = layout.offsets[layer], n = parameter.count
+        for (layer, weight) in weights.enumerated() {
+            let w = weight.data, offset = layout.offsets[layer], n = weight.count
             let squares = (0..<n).map { eligible[offset + $0] ? Double(w[$0]) * Double(w[$0]) : 0 }
             let order = (0..<n).sorted { squares[$0] < squares[$1] || (squares[$0] == squares[$1] && $0 < $1) }
             var suffix = 0.0
@@ -165,23 +165,23 @@ enum Scores {
     /// SynFlow (Tanaka et al. 2020): with R = 1ᵀ(Π|W|)1 on the linearised network from an all-ones
     /// input, score = |w| ⊙ ∂R/∂|w|. Returned as log-scores (the path graph rescales by depth to
     /// avoid overflow and reports the factors in log space): log|w| + log(∂R/∂|w|); −∞ when pruned.
-    static func synflowLog(_ network: Network, graph: PathGraph, layout: FlatLayout, masks: [Tensor?],
+    static func synflowLog(_ weights: [Tensor], graph: any PathScoring, layout: FlatLayout, masks: [Tensor?],
                            scratch: [Tensor]) throws -> [Double] {
         var keys: [Double] = []
-        try synflowLog(network, graph: graph, layout: layout, masks: masks, scratch: scratch, into: &keys)
+        try synflowLog(weights, graph: graph, layout: layout, masks: masks, scratch: scratch, into: &keys)
         return keys
     }
 
     /// `synflowLog` into a caller-owned buffer (resized to the weight count).
-    static func synflowLog(_ network: Network, graph: PathGraph, layout: FlatLayout, masks: [Tensor?],
+    static func synflowLog(_ weights: [Tensor], graph: any PathScoring, layout: FlatLayout, masks: [Tensor?],
                            scratch: [Tensor], into keys: inout [Double]) throws {
-        for (layer, parameter) in network.prunableParameters.enumerated() {
-            let w = parameter.value.data, d = scratch[layer].data
+        for (layer, weight) in weights.enumerated() {
+            let w = weight.data, d = scratch[layer].data
             if let mask = masks[layer] {
                 let m = mask.data
-                for i in 0..<parameter.count { d[i] = abs(w[i]) * m[i] }
+                for i in 0..<weight.count { d[i] = abs(w[i]) * m[i] }
             } else {
-                for i in 0..<parameter.count { d[i] = abs(w[i]) }
+                for i in 0..<weight.count { d[i] = abs(w[i]) }
             }
         }
         try graph.run(weights: scratch, semiring: .synflow)

@@ -2,7 +2,9 @@ import ArgumentParser
 import Experiments
 import Foundation
 import NeuralNet
+import ONNX
 import Pruning
+import Tensors
 
 /// `prunelab prune`: masks for one architecture, pruner and target, with direct and effective figures.
 struct PruneCommand: ParsableCommand {
@@ -21,6 +23,11 @@ struct PruneCommand: ParsableCommand {
             Magnitude and LAMP rank the initial weights unless --weights gives trained ones. SNIP, GraSP
             and random/snip score on --score-samples training samples of --dataset. Pruners that never
             read weights (dense, random with a quota) skip initialising them: the masks are the same.
+            With --onnx MODEL: the pruners that need no training data (random with every quota, SynFlow,
+            random/synflow, magnitude, LAMP) on the model's Conv, Gemm and MatMul weights; magnitude and
+            LAMP rank the model's initializers or --weights (keyed by the model's weight names), SynFlow
+            scores those or, in a model exported without parameters, a Kaiming-normal draw from --seed.
+            --save writes the masks keyed by the model's weight names.
             """)
 
     @OptionGroup var network: NetworkOptions
@@ -64,6 +71,7 @@ struct PruneCommand: ParsableCommand {
             throw PruningError.invalidCompression(compression)
         }
         if let save { try checkWritable(save, option: "--save") }
+        if network.onnx != nil { return try runONNX(pruner, mode: mode) }
         let (model, batches) = try prunerOptions.prepare(network, pruner: pruner, seed: seed)
         let start = monotonicSeconds()
         let outcome = try pruner.prune(model, options: PruningOptions(compression: compression, mode: mode, seed: seed, shuffle: shuffle,
@@ -79,6 +87,42 @@ struct PruneCommand: ParsableCommand {
         } else {
             print("\(pruner.name) on \(network.architecture) \(model.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
                   + (shuffle ? ", shuffled" : "") + String(format: " (%.2f s, %d probes", seconds, outcome.probes)
+                  + (outcome.trimmedFrom.map { ", trimmed from \($0) in \(outcome.trimProbes) evaluations)" } ?? ")"))
+            print(figures.table)
+            if let save { print("masks written to \(save)") }
+        }
+    }
+}
+
+extension PruneCommand {
+    /// The same for an ONNX model: masks and figures keyed by its weight names.
+    private func runONNX(_ pruner: Pruner, mode: PruningMode) throws {
+        guard prunerOptions.data.dataset == nil else {
+            throw InvalidOption(option: "--dataset", reason: "an ONNX model is pruned without data (SNIP and GraSP need the model to train)")
+        }
+        let file = try ONNXModel(contentsOf: URL(fileURLWithPath: network.onnx ?? ""))
+        let graph = try ONNXGraph(model: file)
+        var weights: [Tensor]?
+        if let path = prunerOptions.weights {
+            weights = try WeightFile.read(path: path, layers: graph.weightNames, shapes: graph.weightShapes)
+        } else if pruner.readsWeights {
+            weights = graph.initialWeights(from: file)
+        }
+        let start = monotonicSeconds()
+        let outcome = try pruner.prune(graph, weights: weights, options: PruningOptions(compression: compression, mode: mode, seed: seed,
+                                                                                       shuffle: shuffle, rounds: prunerOptions.rounds))
+        let seconds = monotonicSeconds() - start
+        if let save { try MaskFile.write(outcome.masks, layers: graph.weightNames, shapes: graph.weightShapes, to: save) }
+        let name = URL(fileURLWithPath: network.onnx ?? "").lastPathComponent
+        let figures = SparsityFigures(architecture: name, inputShape: graph.inputShape, report: outcome.report, quotas: outcome.quotaDensities)
+        if json {
+            try printJSON(Output(pruner: pruner.name, mode: mode.rawValue, seed: seed, shuffle: shuffle, targetCompression: compression,
+                                 probes: outcome.probes, trimProbes: outcome.trimProbes, trimmedFrom: outcome.trimmedFrom,
+                                 search: mode == .effective ? outcome.search : nil, seconds: seconds, masks: figures, saved: save))
+        } else {
+            let source = weights == nil ? (pruner.readsWeights ? ", weights drawn from the seed" : "") : ", given weights"
+            print("\(pruner.name) on \(name) \(graph.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
+                  + (shuffle ? ", shuffled" : "") + source + String(format: " (%.2f s, %d probes", seconds, outcome.probes)
                   + (outcome.trimmedFrom.map { ", trimmed from \($0) in \(outcome.trimProbes) evaluations)" } ?? ")"))
             print(figures.table)
             if let save { print("masks written to \(save)") }

@@ -127,7 +127,7 @@ struct PrunerOptions: ParsableArguments {
     var rounds: Int = 100
     @Option(help: "Training samples SNIP and GraSP score on (default: 10 per class).")
     var scoreSamples: Int?
-    @Option(help: "Trained weights for magnitude and LAMP: an npz with one float array per prunable layer (layer names or arr_0…). Default: the initial weights.")
+    @Option(help: "Weights for the pruners that read them (magnitude, LAMP, SynFlow, SNIP, GraSP): an npz with one float array per prunable layer (layer names — an ONNX model's weight names with --onnx — or arr_0…). Default: the initial weights (an ONNX model's initializers).")
     var weights: String?
     @OptionGroup var data: DataOptions
 
@@ -135,8 +135,8 @@ struct PrunerOptions: ParsableArguments {
         let pruner = try Pruner(self.pruner)
         guard rounds >= 1 else { throw InvalidOption(option: "--rounds", reason: "must be at least 1, got \(rounds)") }
         if let scoreSamples, scoreSamples < 1 { throw InvalidOption(option: "--score-samples", reason: "must be at least 1, got \(scoreSamples)") }
-        if weights != nil, !pruner.needsTrainedWeights {
-            throw InvalidOption(option: "--weights", reason: "only magnitude and LAMP pruners rank given weights, not \(pruner.name)")
+        if weights != nil, !pruner.readsWeights {
+            throw InvalidOption(option: "--weights", reason: "\(pruner.name) never reads weights (only magnitude, LAMP, SynFlow, SNIP and GraSP do)")
         }
         try data.check()
         return pruner

@@ -2,6 +2,7 @@ import Foundation
 import NeuralNet
 import ONNX
 import PropertyBased
+import Tensors
 import Testing
 
 @testable import Pruning
@@ -161,6 +162,75 @@ enum ONNXFixtures {
             } catch {
                 Issue.record("unexpected error \(error)")
             }
+        }
+    }
+}
+
+@Suite struct ONNXPruningTests {
+    /// SynFlow on the DAG (scale per value) scores what the zoo's path graph (scale per chain link)
+    /// scores, for the same weights: log scores agree to float32 precision.
+    @Test(arguments: [("vgg16", "vgg16"), ("resnet20", "resnet20")])
+    func synflowOnTheGraphScoresLikeTheZoo(fixture: String, architecture: String) throws {
+        let graph = try ONNXFixtures.graph(fixture)
+        let network = try ModelZoo.make(architecture)
+        network.initialize(seed: 3)
+        let weights = network.prunableParameters.map(\.value)
+        let layout = FlatLayout(shapes: network.prunableParameters.map(\.shape))
+        let scratch = layout.shapes.map { Tensor(shape: $0) }
+        let none = [Tensor?](repeating: nil, count: weights.count)
+        let expected = try Scores.synflowLog(weights, graph: PathGraph(network: network), layout: layout, masks: none, scratch: scratch)
+        let got = try Scores.synflowLog(weights, graph: PathDAG(graph.description, backend: CPUBackend.shared), layout: layout,
+                                        masks: none, scratch: scratch)
+        var worst = 0.0
+        for (a, b) in zip(got, expected) where a.isFinite || b.isFinite { worst = max(worst, abs(a - b)) }
+        #expect(worst < 1e-3, "largest difference of log scores \(worst)")
+        // The scores span many orders of magnitude, so agreement is not an accident of scale.
+        let finite = expected.filter(\.isFinite)
+        #expect(finite.max()! - finite.min()! > 5)
+    }
+
+    /// Random pruning of an imported graph draws exactly the zoo's masks (same shapes, seed and
+    /// quota), in both modes: the graph's effective search is the zoo's search.
+    @Test(arguments: ["random/igq", "random/erk", "random/uniform"])
+    func randomPruningOfTheGraphIsTheZoos(pruner: String) throws {
+        let graph = try ONNXFixtures.graph("resnet20")
+        let network = try ModelZoo.make("resnet20")
+        for mode in PruningMode.allCases {
+            let options = PruningOptions(compression: 200, mode: mode, seed: 7)
+            let expected = try Pruner(pruner).prune(network, options: options)
+            let got = try Pruner(pruner).prune(graph, weights: nil, options: options)
+            #expect(got.masks.map(\.array) == expected.masks.map(\.array), "\(pruner) \(mode)")
+            #expect(got.report.layers.map(\.effective) == expected.report.layers.map(\.effective))
+            #expect(got.report.layers.first?.name == "conv1.weight")
+            if mode == .effective { #expect(got.report.effectiveCompression <= 200 && got.report.effectiveCompression > 199) }
+        }
+    }
+
+    /// Magnitude pruning of a graph with initializers keeps the largest |w| of the file, in the
+    /// file's layout (MatMul's (in, out) weight included), checked against a plain sort here.
+    @Test func magnitudeRanksTheInitializersInTheirOwnLayout() throws {
+        let file = try ONNXModel(contentsOf: ONNXFixtures.url("corners.onnx"))
+        let graph = try ONNXGraph(model: file)
+        let weights = try #require(graph.initialWeights(from: file))
+        let outcome = try Pruner("magnitude/global").prune(graph, weights: weights, options: PruningOptions(compression: 4, seed: 0))
+        let all = weights.flatMap(\.array).map(abs).sorted(by: >)
+        let keep = outcome.report.kept
+        #expect(keep == Int((Double(all.count) / 4).rounded()))
+        let threshold = all[keep - 1]
+        for (weight, mask) in zip(weights, outcome.masks) {
+            #expect(mask.shape == weight.shape)
+            for (w, m) in zip(weight.array, mask.array) where abs(w) != threshold { #expect((m != 0) == (abs(w) > threshold)) }
+        }
+        #expect(graph.weights.contains { $0.isTransposed })
+    }
+
+    @Test func prunersThatNeedWhatAGraphLacksAreRefused() throws {
+        let graph = try ONNXFixtures.graph("resnet20")
+        #expect { _ = try Pruner("snip").prune(graph, weights: nil, options: PruningOptions(compression: 10, seed: 0)) } throws: { error in
+            "\(error)".contains("training data")
+        }
+        #expect { _ = try Pruner("lamp").prune(graph, weights: nil, options: PruningOptions(compression: 10, seed: 0)) } throws: { error in
+            "\(error)".contains("export_params=True")
         }
     }
 }

@@ -113,7 +113,7 @@ func keptCounts(_ masks: [Tensor]) -> [Int] {
         for (i, v) in [Float(1), -2, 3].enumerated() { network.prunableParameters[0].value[i] = v }
         for (i, v) in [Float(10), 20, -0.5, 30].enumerated() { network.prunableParameters[1].value[i] = v }
         let layout = FlatLayout(shapes: network.prunableParameters.map(\.shape))
-        let scores = Scores.lamp(network, layout: layout, eligible: Array(repeating: true, count: 7))
+        let scores = Scores.lamp(network.prunableParameters.map(\.value), layout: layout, eligible: Array(repeating: true, count: 7))
         let expected = [1.0 / 14, 4.0 / 13, 1, 100.0 / 1400, 400.0 / 1300, 0.25 / 1400.25, 1]
         for (s, e) in zip(scores, expected) { #expect(abs(s - e) < 1e-12) }
         let four = try Pruner("lamp").prune(network, options: PruningOptions(compression: 7.0 / 4)).masks
@@ -185,12 +185,12 @@ func keptCounts(_ masks: [Tensor]) -> [Int] {
             let run = try session.iterative(pruner.method, kept: outcome.trimmedFrom ?? kept)
             #expect(session.masks(.shuffled(pruner.method), iterativeKeep: run.trimmed(to: kept)).map(\.array) == outcome.masks.map(\.array))
             let fewer = session.masks(.shuffled(pruner.method), iterativeKeep: run.trimmed(to: kept - 1))
-            #expect(try session.effective.report(fewer).effective < needed)
+            #expect(try session.subject.effectiveReport(fewer).effective < needed)
         } else {
             #expect(try session.masks(.shuffled(pruner.method), kept: kept).map(\.array) == outcome.masks.map(\.array))
             #expect(keptCounts(outcome.masks) == keptCounts(try session.masks(pruner.method, kept: kept)))
             let fewer = try session.masks(.shuffled(pruner.method), kept: kept - 1)
-            #expect(try session.effective.report(fewer).effective < needed)
+            #expect(try session.subject.effectiveReport(fewer).effective < needed)
         }
         // A shuffled random pruner is a fresh draw: same counts, other positions.
         if name == "random/igq" {
@@ -272,7 +272,7 @@ func keptCounts(_ masks: [Tensor]) -> [Int] {
         let source = try #require(session.iterativeSource(pruner.method))
         let run = try session.iterative(source, kept: from)
         #expect(session.masks(pruner.method, iterativeKeep: run.trimmed(to: kept)).map(\.array) == outcome.masks.map(\.array))
-        let fewer = try session.effective.report(session.masks(pruner.method, iterativeKeep: run.trimmed(to: kept - 1)))
+        let fewer = try session.subject.effectiveReport(session.masks(pruner.method, iterativeKeep: run.trimmed(to: kept - 1)))
         #expect(fewer.kept == kept - 1 && fewer.effective < needed, "\(name): one weight fewer still reaches the target")
         #expect(run.trimmed(to: kept) == (try session.iterative(source, kept: kept, scheduledFor: from)).keep)
         #expect(run.trimmed(to: from) == run.keep)

@@ -8,7 +8,7 @@ import Testing
     func synflowKeys(_ network: Network) throws -> [Double] {
         let layout = FlatLayout(shapes: network.prunableParameters.map(\.shape))
         let graph = try PathGraph(network: network)
-        return try Scores.synflowLog(network, graph: graph, layout: layout, masks: network.prunableParameters.map { _ in nil },
+        return try Scores.synflowLog(network.prunableParameters.map(\.value), graph: graph, layout: layout, masks: network.prunableParameters.map { _ in nil },
                                      scratch: layout.shapes.map { Tensor(shape: $0) })
     }
 
