@@ -177,6 +177,92 @@ struct PruneCommandTests {
         }
     }
 
+    static let onnxFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("PruningTests/Fixtures/onnx")
+
+    /// torchvision's ResNet-18 as PyTorch exports it: pruned to an effective target, its masks
+    /// recomputed by `effective` from the saved file and from masks NumPy writes as a PyTorch user
+    /// would (`np.savez(path, **{name: mask})`), MobileNetV2 pruned by SynFlow.
+    @Test(.timeLimit(.minutes(10)))
+    func onnxModelsFromPyTorchRunEndToEnd() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let resnet = Self.onnxFixtures.appendingPathComponent("resnet18-torchvision.onnx").path
+        let masks = directory.appendingPathComponent("masks.npz").path
+        let pruned = try succeed(["prune", "--onnx", resnet, "--pruner", "random/erk", "--compression", "100", "--mode", "effective",
+                                  "--save", masks, "--json"])
+        let figures = try #require(pruned["masks"] as? [String: Any])
+        let effectiveCompression = try #require(number(figures["effective_compression"]))
+        #expect(effectiveCompression <= 100 && effectiveCompression > 99)
+        let layers = try #require(figures["layers"] as? [[String: Any]])
+        #expect(layers.count == 21 && layers.first?["name"] as? String == "conv1.weight" && layers.last?["name"] as? String == "fc.weight")
+        #expect(figures["architecture"] as? String == "resnet18-torchvision.onnx")
+        let again = try #require(try succeed(["effective", "--onnx", resnet, "--masks", masks, "--json"])["masks"] as? [String: Any])
+        #expect(number(again["effective"]) == number(figures["effective"]) && number(again["kept"]) == number(figures["kept"]))
+
+        // A PyTorch user's masks: {name: mask} saved with np.savez; the last block's second conv pruned away.
+        let user = directory.appendingPathComponent("user.npz").path
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = ["-c", """
+            import numpy as np
+            masks = dict(np.load('\(masks)'))
+            masks = {name: np.ones(m.shape, np.float32) for name, m in masks.items()}
+            masks['layer4.1.conv2.weight'][:] = 0
+            np.savez('\(user)', **masks)
+            """]
+        try python.run()
+        python.waitUntilExit()
+        try #require(python.terminationStatus == 0, "/usr/bin/python3 with numpy is required (Debian python3-numpy)")
+        let userFigures = try #require(try succeed(["effective", "--onnx", resnet, "--masks", user, "--json"])["masks"] as? [String: Any])
+        let userLayers = try #require(userFigures["layers"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: userLayers.map { ($0["name"] as? String ?? "", number($0["effective"]) ?? -1) })
+        // Only the shortcut carries paths past the pruned conv: its block's first conv is cut off, the head is not.
+        #expect(byName["layer4.1.conv1.weight"] == 0 && byName["layer4.1.conv2.weight"] == 0)
+        #expect(byName["fc.weight"] == 5120 && byName["layer4.0.conv2.weight"] == 2_359_296)
+
+        let mobilenet = Self.onnxFixtures.appendingPathComponent("mobilenet_v2-torchvision.onnx").path
+        let synflow = try succeed(["prune", "--onnx", mobilenet, "--pruner", "synflow", "--rounds", "3", "--compression", "20", "--json"])
+        let synflowFigures = try #require(synflow["masks"] as? [String: Any])
+        let total = try #require(number(synflowFigures["total"]))
+        #expect(total == 2_202_560 && number(synflowFigures["kept"]) == (total / 20).rounded())
+    }
+
+    /// Bad ONNX models and masks that do not fit: one line, exit ≠ 0, nothing written.
+    @Test(.timeLimit(.minutes(10)))
+    func badONNXInputIsOneLineAndWritesNothing() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("out.npz").path
+        let fixture = { (name: String) in Self.onnxFixtures.appendingPathComponent(name).path }
+        let masks = fixture("corners-masks-0.npz")
+        let cases: [(arguments: [String], mentions: [String])] = [
+            (["effective", "--onnx", fixture("bad-truncated.onnx"), "--masks", masks, "--save-effective", output], ["truncated"]),
+            (["effective", "--onnx", fixture("bad-cycle.onnx"), "--masks", masks, "--save-effective", output], ["cycle"]),
+            (["effective", "--onnx", fixture("bad-operator.onnx"), "--masks", masks, "--save-effective", output], ["Softmax"]),
+            (["effective", "--onnx", fixture("bad-huge.onnx"), "--masks", masks, "--save-effective", output], ["2^28"]),
+            (["effective", "--onnx", fixture("two-outputs.onnx"), "--masks", masks, "--save-effective", output], ["head_b.weight"]),
+            (["effective", "--onnx", fixture("corners.onnx"), "--masks", fixture("densenet-tiny-masks-0.npz")], ["unknown array names"]),
+            (["effective", "--onnx", directory.appendingPathComponent("none.onnx").path, "--masks", masks], ["none.onnx"]),
+            (["effective", "--onnx", masks, "--masks", masks], ["ONNX"]),
+            (["effective", "--onnx", fixture("corners.onnx"), "--arch", "lenet5", "--masks", masks], ["--onnx"]),
+            (["prune", "--onnx", fixture("resnet20.onnx"), "--pruner", "snip", "--compression", "10", "--save", output], ["training data"]),
+            (["prune", "--onnx", fixture("resnet20.onnx"), "--pruner", "lamp", "--compression", "10", "--save", output], ["--weights"]),
+            (["prune", "--onnx", fixture("corners.onnx"), "--pruner", "synflow", "--compression", "10", "--save", output], ["dilated"]),
+            (["prune", "--onnx", fixture("corners.onnx"), "--pruner", "random/uniform", "--compression", "10", "--input-shape", "3,8,8"],
+             ["--input-shape"]),
+        ]
+        for c in cases {
+            let run = try PrunelabBinary.run(c.arguments, timeout: 60)
+            #expect(run.status != 0 && !run.timedOut, "\(run)")
+            #expect(run.stdout.isEmpty, "\(run)")
+            #expect(run.stderrLines.count == 1, "\(run)")
+            let line = run.stderrLines.first ?? ""
+            #expect(c.mentions.contains { line.contains($0) }, "should name one of \(c.mentions): \(line)")
+            #expect(!FileManager.default.fileExists(atPath: output), "\(c.arguments) wrote \(output)")
+        }
+    }
+
     /// Masks with a value other than 0/1, written by NumPy (Debian's python3-numpy).
     @Test(.timeLimit(.minutes(10)))
     func nonBinaryMaskFromNumPyIsRejected() throws {
