@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "DeviceChecks", dependencies: ["Pruning", "NeuralNet", "Tensors"]),
         .target(
             name: "Experiments",
-            dependencies: ["Figures", "Pruning", "Datasets", "NeuralNet", "Tensors", "FileSupport", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Figures", "Pruning", "ONNX", "Datasets", "NeuralNet", "Tensors", "FileSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // The service's SQLite schema and queries. Migrations are plain SQL files (the top-level
         // `migrations/` links here) embedded in the binary, one line per file.
         .target(

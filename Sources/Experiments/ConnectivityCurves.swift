@@ -1,6 +1,8 @@
 import Datasets
+import Crypto
 import Figures
 import Foundation
+import ONNX
 import NeuralNet
 import Pruning
 import Tensors
@@ -37,6 +39,9 @@ public enum ConnectivityCurves {
         /// architectures whose own input shape the data set has are scored (the curve of another
         /// input shape would be another network's).
         public var dataset: (name: String, splits: DatasetSplits)?
+        /// Architectures that are ONNX files (`graphName(of:)` → file): pruned as imported graphs,
+        /// at initialisation meaning the file's initializers or, without any, a seeded Kaiming draw.
+        public var graphs: [String: URL] = [:]
 
         public init(architectures: [String], pruners: [String], targets: [Double], seeds: [Int], rounds: Int = 100,
                     dataset: (name: String, splits: DatasetSplits)? = nil) {
@@ -71,16 +76,19 @@ public enum ConnectivityCurves {
     /// Checks a request before anything runs: pruner names, targets, seeds, rounds, and that
     /// data-dependent pruners have data of the right shape.
     public static func validate(_ request: Request) throws {
-        for name in request.architectures { _ = try ModelZoo.entry(name) }
+        for name in request.architectures where request.graphs[name] == nil { _ = try ModelZoo.entry(name) }
         for name in request.pruners {
             let pruner = try Pruner(name)
             guard !pruner.isDense else { throw PruningError.unsupported("dense prunes nothing: it has no curve") }
             guard !pruner.needsData || request.dataset != nil else { throw Failure.needsData(pruner: name) }
+            if pruner.needsData, let graph = request.graphs.keys.sorted().first {
+                throw PruningError.unsupported("\(name) scores on training data; \(graph) is an imported graph, pruned without data")
+            }
         }
         for target in request.targets where !(target.isFinite && target > 1) { throw PruningError.invalidCompression(target) }
         guard request.rounds >= 1 else { throw PruningError.unsupported("rounds must be at least 1, got \(request.rounds)") }
         if let dataset = request.dataset, request.pruners.contains(where: { (try? Pruner($0).needsData) == true }) {
-            for name in request.architectures {
+            for name in request.architectures where request.graphs[name] == nil {
                 let expected = try ModelZoo.entry(name).inputShape
                 guard dataset.splits.train.sampleShape == expected else {
                     throw Failure.inputShapeMismatch(architecture: name, dataset: dataset.name, shape: dataset.splits.train.sampleShape,
@@ -99,6 +107,11 @@ public enum ConnectivityCurves {
         try validate(request)
         let pruners = try request.pruners.map { try Pruner($0) }
         for architecture in request.architectures {
+            if let url = request.graphs[architecture] {
+                try computeGraph(architecture, file: url, pruners: pruners, request: request, known: known, stop: stop, record: record,
+                                 unreachable: unreachable)
+                continue
+            }
             let entry = try ModelZoo.entry(architecture)
             for seed in request.seeds {
                 // One initialised network (and its effective masks) per seed, made when the first
@@ -145,6 +158,55 @@ public enum ConnectivityCurves {
                                                      rounds: identity.rounds, dataset: identity.dataset, total: outcome.report.total,
                                                      kept: outcome.report.kept, effective: outcome.report.effective, seconds: seconds))
                     }
+                }
+            }
+        }
+    }
+
+    /// The name an ONNX file's points carry: its file name and the first 8 hex digits of its
+    /// SHA-256, so an edited file never reuses the old file's points.
+    public static func graphName(of url: URL) throws -> String {
+        let data = try Data(contentsOf: url, options: .alwaysMapped)
+        let digest = SHA256.hash(data: data).prefix(4).map { String(format: "%02x", $0) }.joined()
+        return "\(url.lastPathComponent)#\(digest)"
+    }
+
+    /// An ONNX graph's points: data-free pruners in direct mode, one graph for every seed.
+    private static func computeGraph(_ architecture: String, file url: URL, pruners: [Pruner], request: Request,
+                                     known: Set<ConnectivityPoint.Identity>, stop: StopCheck, record: (ConnectivityPoint) throws -> Void,
+                                     unreachable: (Unreachable) -> Void) throws {
+        let model = try ONNXModel(contentsOf: url)
+        let graph = try ONNXGraph(model: model)
+        let fileWeights = graph.initialWeights(from: model)
+        for seed in request.seeds {
+            var drawn: [Tensor]?
+            for pruner in pruners {
+                let missing = request.targets.filter {
+                    !known.contains(request.identity(architecture: architecture, pruner: pruner, seed: seed, target: $0))
+                }
+                guard !missing.isEmpty else { continue }
+                var weights: [Tensor]?
+                if pruner.readsWeights {
+                    if fileWeights == nil, drawn == nil { drawn = graph.initializedWeights(seed: UInt64(seed)) }
+                    weights = fileWeights ?? drawn
+                }
+                for target in missing {
+                    try stop.check("\(architecture) \(pruner.name) seed \(seed) target \(target)")
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let outcome: PruningOutcome
+                    do {
+                        outcome = try pruner.prune(graph, weights: weights, options: PruningOptions(compression: target, mode: .direct,
+                                                                                                   seed: UInt64(seed), rounds: request.rounds,
+                                                                                                   stop: stop))
+                    } catch let PruningError.unreachableTarget(_, reason) {
+                        unreachable(Unreachable(architecture: architecture, pruner: pruner.name, seed: seed, target: target, reason: reason))
+                        continue
+                    }
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    let identity = request.identity(architecture: architecture, pruner: pruner, seed: seed, target: target)
+                    try record(ConnectivityPoint(architecture: architecture, pruner: pruner.name, seed: seed, target: target,
+                                                 rounds: identity.rounds, dataset: identity.dataset, total: outcome.report.total,
+                                                 kept: outcome.report.kept, effective: outcome.report.effective, seconds: seconds))
                 }
             }
         }

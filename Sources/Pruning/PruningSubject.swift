@@ -69,12 +69,8 @@ final class GraphSubject: PruningSubject {
     func weightValues() throws -> [Tensor] {
         if let given { return given }
         if let drawn { return drawn }
-        var rng = RandomGenerator(seed: seed, stream: "onnx-init")
-        let weights = weightShapes.map { shape in
-            let tensor = Tensor(shape: shape)
-            let receptive = shape.dropFirst(2).reduce(1, *)
-            Initializer.kaimingNormalFanAverage(tensor, fanIn: shape[1] * receptive, fanOut: shape[0] * receptive, rng: &rng)
-            return tensor
+        let weights = zip(graph.weights, graph.initializedWeights(seed: seed)).map { weight, tensor in
+            weight.isTransposed ? tensor.transposed2D() : tensor
         }
         drawn = weights
         return weights
@@ -120,6 +116,19 @@ extension ONNXGraph {
         var report = report
         for index in report.layers.indices where index < graph.weights.count { report.layers[index].shape = graph.weights[index].shape }
         return report
+    }
+
+    /// Weights as the zoo initialises its networks (Kaiming normal, fan_avg) from `seed`, in
+    /// declared layout: what SynFlow, magnitude and LAMP see at initialisation in a model exported
+    /// without parameters.
+    public func initializedWeights(seed: UInt64) -> [Tensor] {
+        var rng = RandomGenerator(seed: seed, stream: "onnx-init")
+        return weights.map { weight in
+            let shape = weight.reachShape, tensor = Tensor(shape: shape)
+            let receptive = shape.dropFirst(2).reduce(1, *)
+            Initializer.kaimingNormalFanAverage(tensor, fanIn: shape[1] * receptive, fanOut: shape[0] * receptive, rng: &rng)
+            return weight.isTransposed ? tensor.transposed2D() : tensor
+        }
     }
 
     /// The weights the model's initializers hold (through PyTorch's Identity copies), in declared

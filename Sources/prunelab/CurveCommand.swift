@@ -31,6 +31,8 @@ struct CurveCommand: ParsableCommand {
 
     @Option(help: "Comma-separated architectures, or 'all' (\(ModelZoo.names.joined(separator: ", "))).")
     var arch: String = "all"
+    @Option(help: "An ONNX model instead of the zoo's architectures (its points are named FILE#SHA-256 prefix).")
+    var onnx: String?
     @Option(help: "Comma-separated pruners (default: the data-free ones).")
     var pruners: String = ConnectivityCurves.dataFreePruners.joined(separator: ",")
     @Option(help: "Comma-separated target direct compressions, each > 1.")
@@ -78,8 +80,17 @@ struct CurveCommand: ParsableCommand {
     }
 
     func run() throws {
-        let architectures = arch == "all" ? ModelZoo.names : try list(arch, option: "--arch")
-        for name in architectures where !ModelZoo.names.contains(name) { throw ModelZoo.Error.unknownArchitecture(name) }
+        var architectures = arch == "all" ? ModelZoo.names : try list(arch, option: "--arch")
+        var graphs: [String: URL] = [:]
+        if let onnx {
+            guard arch == "all" else { throw InvalidOption(option: "--onnx", reason: "name either --arch or --onnx, not both") }
+            let url = URL(fileURLWithPath: onnx)
+            guard FileManager.default.isReadableFile(atPath: url.path) else { throw InvalidOption(option: "--onnx", reason: "cannot read \(onnx)") }
+            let name = try ConnectivityCurves.graphName(of: url)
+            architectures = [name]
+            graphs[name] = url
+        }
+        for name in architectures where !ModelZoo.names.contains(name) && graphs[name] == nil { throw ModelZoo.Error.unknownArchitecture(name) }
         let prunerNames = try list(pruners, option: "--pruners")
         let targets = try list(compressions, option: "--compressions").map { text -> Double in
             guard let value = Double(text) else { throw InvalidOption(option: "--compressions", reason: "'\(text)' is not a number") }
@@ -96,7 +107,9 @@ struct CurveCommand: ParsableCommand {
         }
         var request = ConnectivityCurves.Request(architectures: architectures, pruners: Array(Set(prunerNames)).sorted(), targets: targets,
                                                  seeds: Array(0..<seeds), rounds: rounds)
+        request.graphs = graphs
         if let dataset = data.dataset {
+            guard graphs.isEmpty else { throw InvalidOption(option: "--dataset", reason: "an ONNX model's curves are data-free") }
             let entry = try ModelZoo.entry(architectures[0])
             request.dataset = (dataset, try data.loadSplits(dataset, entry: entry))
         }
@@ -141,7 +154,8 @@ struct CurveCommand: ParsableCommand {
             for architecture in request.architectures {
                 let svg = ConnectivityPlot.svg(series.filter { $0.architecture == architecture },
                                                title: "\(architecture): effective vs direct compression, pruned at initialisation")
-                try AtomicFile.write(Data(svg.utf8), to: output.appendingPathComponent("curve-\(architecture).svg").path)
+                let file = architecture.replacingOccurrences(of: "#", with: "-")
+                try AtomicFile.write(Data(svg.utf8), to: output.appendingPathComponent("curve-\(file).svg").path)
             }
         }
         printError(String(format: "prunelab: %d points computed in %.1f s, %d reused%@", computed, seconds, wanted.count - computed,

@@ -228,6 +228,20 @@ struct PruneCommandTests {
         #expect(total == 2_202_560 && number(synflowFigures["kept"]) == (total / 20).rounded())
     }
 
+    /// `curves --onnx`: an imported ResNet-20 gives the zoo's ResNet-20 points (the same random
+    /// masks per seed), under a name that carries the file's hash.
+    @Test(.timeLimit(.minutes(10)))
+    func curvesOfAnONNXModelAreTheZoosForTheSameNetwork() throws {
+        let resnet = Self.onnxFixtures.appendingPathComponent("resnet20.onnx").path
+        let common = ["--pruners", "random/erk", "--compressions", "10,300", "--seeds", "2", "--json"]
+        let graph = try #require(try succeed(["curves", "--onnx", resnet] + common)["points"] as? [[String: Any]])
+        let zoo = try #require(try succeed(["curves", "--arch", "resnet20"] + common)["points"] as? [[String: Any]])
+        #expect(graph.count == 4 && zoo.count == 4)
+        #expect(graph.allSatisfy { ($0["architecture"] as? String)?.hasPrefix("resnet20.onnx#") == true })
+        #expect(graph.map { number($0["effective"]) } == zoo.map { number($0["effective"]) })
+        #expect(graph.map { number($0["kept"]) } == zoo.map { number($0["kept"]) })
+    }
+
     /// Bad ONNX models and masks that do not fit: one line, exit ≠ 0, nothing written.
     @Test(.timeLimit(.minutes(10)))
     func badONNXInputIsOneLineAndWritesNothing() throws {
