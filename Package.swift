@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Figures", "Store", "Experiments", "Pruning", "NeuralNet", "Tensors", "FileSupport",
+                "Figures", "Store", "Experiments", "Pruning", "ONNX", "NeuralNet", "Tensors", "FileSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),

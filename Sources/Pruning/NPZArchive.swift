@@ -147,13 +147,22 @@ public enum NPZArchive {
         }
     }
 
+    private struct ExpandsPastClaim: Error {}
+
     /// The uncompressed bytes of one entry, its CRC-32 and size checked.
     private static func contents(of entry: Entry, in archive: Archive, path: String, name: String) throws(NPZError) -> Data {
         var bytes = Data()
         // A corrupt header may claim any size: reserve at most 256 MiB up front, grow past it if real.
         bytes.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
         do {
-            _ = try archive.extract(entry, bufferSize: chunkSize, skipCRC32: true) { chunk in bytes.append(chunk) }
+            _ = try archive.extract(entry, bufferSize: chunkSize, skipCRC32: true) { chunk in
+                // A deflated entry may expand far past the size its header claims (a zip bomb):
+                // stop at the claim instead of following the data.
+                guard UInt64(bytes.count + chunk.count) <= entry.uncompressedSize else { throw ExpandsPastClaim() }
+                bytes.append(chunk)
+            }
+        } catch is ExpandsPastClaim {
+            throw .corruptArray(path: path, entry: name, reason: "expands past the \(entry.uncompressedSize) bytes its header declares")
         } catch {
             throw .corruptArray(path: path, entry: name, reason: "cannot extract \(entry.path) (\(error))")
         }

@@ -28,6 +28,8 @@ public struct ServiceConfiguration: Sendable {
     /// Largest JSON request body accepted (bytes). Checkpoint and mask uploads are bounded by what
     /// their run's architecture implies instead, so the default fits every architecture.
     public var maximumBodyBytes: Int
+    /// Largest body of POST /api/v1/effective (an ONNX model and its masks).
+    public var maximumModelBytes: Int
     /// How long a lease lasts without a heartbeat.
     public var leaseSeconds: Double
     /// Serve the results page from this folder instead of the copy compiled into the binary.
@@ -37,7 +39,7 @@ public struct ServiceConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 8080, databasePath: String, token: String, readToken: String? = nil,
                 readsNeedToken: Bool = false, openMetrics: Bool = false, eventsRetentionDays: Double? = nil, maximumBodyBytes: Int = 1 << 20,
-                leaseSeconds: Double = 60, publicDirectory: String? = nil, artifactsDirectory: String? = nil) {
+                maximumModelBytes: Int = 256 << 20, leaseSeconds: Double = 60, publicDirectory: String? = nil, artifactsDirectory: String? = nil) {
         self.readToken = readToken
         self.readsNeedToken = readsNeedToken
         self.openMetrics = openMetrics
@@ -50,6 +52,7 @@ public struct ServiceConfiguration: Sendable {
         self.databasePath = databasePath
         self.token = token
         self.maximumBodyBytes = maximumBodyBytes
+        self.maximumModelBytes = maximumModelBytes
     }
 }
 
@@ -80,7 +83,7 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ErrorMiddleware(logger: logger))
     router.add(middleware: MethodNotAllowedMiddleware(document: openAPIDocument))
-    router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes))
+    router.add(middleware: BodyLimitMiddleware(maximumBytes: configuration.maximumBodyBytes, maximumModelBytes: configuration.maximumModelBytes))
     router.add(middleware: BearerTokenMiddleware(policy: AccessPolicy(configuration)))
     router.add(middleware: JSONByDefaultMiddleware())
     router.addResultsPage(directory: configuration.publicDirectory)
@@ -158,7 +161,10 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: AccessPolicy
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.method != .get, request.method != .head {
+        // POST /effective computes and stores nothing: a read.
+        let isRead = request.method == .get || request.method == .head
+            || (request.method == .post && request.uri.path == ServiceAPI.effectivePath)
+        if !isRead {
             switch policy.grant(request.headers[.authorization]) {
             case .write: break
             case .read: throw APIError(.forbidden, "the read token does not authorise writes", field: "Authorization")
@@ -190,6 +196,8 @@ struct JSONByDefaultMiddleware<Context: RequestContext>: RouterMiddleware {
 /// the limit is the JSON routes' (`--max-body-bytes`), uploads have their own.
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maximumBytes: Int
+    /// POST /effective's limit: a model and its masks (`--max-model-bytes`).
+    let maximumModelBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method != .get, request.method != .head else { return try await next(request, context) }
@@ -198,7 +206,7 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         if request.method == .put, request.uri.path.hasSuffix("/checkpoint") || request.uri.path.hasSuffix("/masks") {
             return try await next(request, context)
         }
-        let limit = maximumBytes
+        let limit = request.uri.path == ServiceAPI.effectivePath ? maximumModelBytes : maximumBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "request body of \(length) bytes exceeds \(limit)", field: "body")
         }

@@ -34,11 +34,14 @@ extension ServiceAPI {
 
     func curvePlot(_ input: Operations.curvePlot.Input) async throws -> Operations.curvePlot.Output {
         let architecture = input.query.architecture
-        guard ModelZoo.names.contains(architecture) else {
+        // The zoo's architectures, and imported graphs (`curves --onnx`) that have points.
+        let points = try store.connectivityPoints(architecture: architecture)
+        guard ModelZoo.names.contains(architecture) || !points.isEmpty else {
             return .notFound(.init(body: .json(.init(error: "unknown architecture '\(architecture.prefix(200))' (the zoo has "
-                + "\(ModelZoo.names.joined(separator: ", ")))", field: "architecture"))))
+                + "\(ModelZoo.names.joined(separator: ", ")); imported models have curves once `prunelab curves --onnx` stored them)",
+                field: "architecture"))))
         }
-        let series = ConnectivityPlot.series(try store.connectivityPoints(architecture: architecture))
+        let series = ConnectivityPlot.series(points)
         let svg = ConnectivityPlot.svg(series, title: "\(architecture): effective vs direct compression, pruned at initialisation")
         return .ok(.init(body: .image_svg_plus_xml(HTTPBody(svg))))
     }

@@ -39,6 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
     var eventsRetentionDays: Double?
     @Option(help: "Largest JSON request body in bytes (checkpoint and mask uploads are bounded by their run's architecture instead).")
     var maxBodyBytes: Int = 1 << 20
+    @Option(help: "Largest body of POST /api/v1/effective: an ONNX model and its masks, in bytes (default 256 MiB).")
+    var maxModelBytes: Int = 256 << 20
     @Option(help: "Folder of the artifact store that holds checkpoints (default: the database's path + .artifacts). A shared filesystem path works for workers on other machines too, as long as one server uses it.")
     var artifacts: String?
     @Option(help: "Local workers to spawn and supervise: auto (one per GPU the CUDA driver or nvidia-smi -L finds, each seeing only its GPU; else one CPU worker) or a number (0: none).")
@@ -60,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw InvalidOption(option: "--public", reason: "\(folder) is not a folder")
             }
+        }
+        guard maxModelBytes >= 1024, maxModelBytes <= 2_147_483_647 else {
+            throw InvalidOption(option: "--max-model-bytes", reason: "must be from 1024 to 2147483647, got \(maxModelBytes)")
         }
         guard maxBodyBytes >= 1024 else { throw InvalidOption(option: "--max-body-bytes", reason: "must be at least 1024, got \(maxBodyBytes)") }
         if let days = eventsRetentionDays, !(days > 0 && days <= 36_500) {
@@ -94,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         let app = try buildApplication(ServiceConfiguration(host: host, port: port, databasePath: db, token: token, readToken: readToken,
                                                             readsNeedToken: readsNeedToken, openMetrics: openMetrics,
                                                             eventsRetentionDays: eventsRetentionDays,
-                                                            maximumBodyBytes: maxBodyBytes, leaseSeconds: leaseSeconds,
+                                                            maximumBodyBytes: maxBodyBytes, maximumModelBytes: maxModelBytes, leaseSeconds: leaseSeconds,
                                                             publicDirectory: `public`.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                                             artifactsDirectory: artifacts),
                                        logger: logger, services: [supervisor]) { boundPort in

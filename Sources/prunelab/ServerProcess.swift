@@ -109,8 +109,11 @@ final class ServerProcess: @unchecked Sendable {
 
     /// One HTTP request over loopback (URLSession, i.e. libcurl, as the CLI clients use), waited for.
     /// `path` is absolute ("/api/v1/sweeps"); `token` defaults to the server's, `.some(nil)` sends none.
-    func request(_ method: String, _ path: String, body: Data? = nil, token: String?? = .none, contentType: String? = nil) throws -> Reply {
-        try perform(urlRequest(method, path, body: body, token: token, contentType: contentType))
+    func request(_ method: String, _ path: String, body: Data? = nil, token: String?? = .none, contentType: String? = nil,
+                 accept: String? = nil) throws -> Reply {
+        var request = urlRequest(method, path, body: body, token: token, contentType: contentType)
+        if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
+        return try perform(request)
     }
 
     /// `request`, awaited (for callers on Swift concurrency, which must not block a thread).

@@ -242,6 +242,71 @@ struct PruneCommandTests {
         #expect(graph.map { number($0["kept"]) } == zoo.map { number($0["kept"]) })
     }
 
+    /// A multipart/form-data body as curl -F writes it.
+    static func multipart(_ parts: [(name: String, data: Data)], boundary: String = "prunelab-test-boundary") -> Data {
+        var body = Data()
+        for part in parts {
+            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(part.name)\"; filename=\"\(part.name).bin\"\r\n".utf8))
+            body.append(Data("Content-Type: application/octet-stream\r\n\r\n".utf8))
+            body.append(part.data)
+            body.append(Data("\r\n".utf8))
+        }
+        body.append(Data("--\(boundary)--\r\n".utf8))
+        return body
+    }
+
+    /// POST /api/v1/effective answers what `prunelab effective --onnx` answers: the report as
+    /// JSON, the effective masks as an npz; bad parts are a 400 naming the part, a body over
+    /// --max-model-bytes a 413.
+    @Test(.timeLimit(.minutes(10)))
+    func effectiveRouteAnswersWhatTheCommandAnswers() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let resnet = Self.onnxFixtures.appendingPathComponent("resnet18-torchvision.onnx")
+        let masks = directory.appendingPathComponent("masks.npz")
+        _ = try succeed(["prune", "--onnx", resnet.path, "--pruner", "random/igq", "--compression", "300", "--save", masks.path, "--json"])
+        let command = try #require(try succeed(["effective", "--onnx", resnet.path, "--masks", masks.path, "--json"])["masks"] as? [String: Any])
+
+        let server = try ServerProcess(database: directory.appendingPathComponent("prunelab.sqlite").path, extraArguments: ["--max-model-bytes", "150000"])
+        defer { server.stop() }
+        let type = "multipart/form-data; boundary=prunelab-test-boundary"
+        let body = Self.multipart([("model", try Data(contentsOf: resnet)), ("masks", try Data(contentsOf: masks))])
+        // A computation that stores nothing: a read, so loopback needs no token.
+        let reply = try server.request("POST", "/api/v1/effective", body: body, token: .some(nil), contentType: type)
+        #expect(reply.status == 200, "\(reply.text.prefix(500))")
+        let json = try #require(reply.json)
+        for key in ["total", "kept", "effective"] { #expect(number(json[key]) == number(command[key]), "\(key)") }
+        #expect((json["layers"] as? [[String: Any]])?.map { $0["name"] as? String } == (command["layers"] as? [[String: Any]])?.map { $0["name"] as? String })
+        #expect((json["input_shape"] as? [Any])?.compactMap(number) == [3, 64, 64])
+        #expect((json["producer"] as? String)?.hasPrefix("pytorch") == true, "\(json["producer"] ?? "")")
+
+        let zip = try server.request("POST", "/api/v1/effective", body: body, token: .some(nil), contentType: type, accept: "application/zip")
+        #expect(zip.status == 200 && zip.body.starts(with: [0x50, 0x4B]), "\(zip.text.prefix(300))")
+        let effective = directory.appendingPathComponent("effective.npz")
+        try zip.body.write(to: effective)
+        // Effective masks are their own effective masks, and as many as the report counted.
+        let again = try #require(try succeed(["effective", "--onnx", resnet.path, "--masks", effective.path, "--json"])["masks"] as? [String: Any])
+        #expect(number(again["kept"]) == number(command["effective"]) && number(again["effective"]) == number(command["effective"]))
+
+        let fixture = { (name: String) in try Data(contentsOf: Self.onnxFixtures.appendingPathComponent(name)) }
+        let cases: [(parts: [(name: String, data: Data)], field: String, mentions: String)] = [
+            ([("model", try fixture("bad-operator.onnx")), ("masks", try Data(contentsOf: masks))], "model", "Softmax"),
+            ([("model", try fixture("bad-truncated.onnx")), ("masks", try Data(contentsOf: masks))], "model", "truncated"),
+            ([("model", try fixture("corners.onnx")), ("masks", try Data(contentsOf: masks))], "masks", "unknown array names"),
+            ([("model", try fixture("corners.onnx")), ("masks", Data("not a zip".utf8))], "masks", "zip"),
+            ([("model", try fixture("corners.onnx"))], "masks", "masks"),
+            ([("masks", try fixture("corners-masks-0.npz"))], "model", "model"),
+        ]
+        for c in cases {
+            let bad = try server.request("POST", "/api/v1/effective", body: Self.multipart(c.parts), token: .some(nil), contentType: type)
+            #expect(bad.status == 400 && bad.json?["field"] as? String == c.field, "\(c.field): \(bad.text)")
+            #expect((bad.json?["error"] as? String)?.contains(c.mentions) == true, "\(bad.text)")
+        }
+        let large = Self.multipart([("model", Data(count: 160_000)), ("masks", try Data(contentsOf: masks))])
+        let tooLarge = try server.request("POST", "/api/v1/effective", body: large, token: .some(nil), contentType: type)
+        #expect(tooLarge.status == 413 && tooLarge.json?["field"] as? String == "body", "\(tooLarge.text)")
+    }
+
     /// Bad ONNX models and masks that do not fit: one line, exit ≠ 0, nothing written.
     @Test(.timeLimit(.minutes(10)))
     func badONNXInputIsOneLineAndWritesNothing() throws {
