@@ -307,6 +307,54 @@ struct PruneCommandTests {
         #expect(tooLarge.status == 413 && tooLarge.json?["field"] as? String == "body", "\(tooLarge.text)")
     }
 
+    /// `--weights` reaches every pruner that reads weights (SynFlow, SNIP, GraSP too, not only
+    /// magnitude and LAMP): other weights, other masks, same kept count; pruners that never read
+    /// weights refuse it.
+    @Test(.timeLimit(.minutes(10)))
+    func weightsReachEveryPrunerThatReadsThem() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let weights = directory.appendingPathComponent("weights.npz").path
+        try Self.python("""
+            import numpy as np
+            rng = np.random.default_rng(5)
+            shapes = {'conv1': (6, 3, 5, 5), 'conv2': (16, 6, 5, 5), 'fc1': (120, 400), 'fc2': (84, 120), 'fc3': (10, 84)}
+            np.savez('\(weights)', **{k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()})
+            """)
+        for pruner in ["synflow", "snip", "grasp"] {
+            let data = pruner == "synflow" ? [] : ["--dataset", "synthetic", "--score-samples", "32"]
+            let initial = directory.appendingPathComponent("\(pruner)-initial.npz").path
+            let given = directory.appendingPathComponent("\(pruner)-given.npz").path
+            let common = ["prune", "--arch", "lenet5", "--pruner", pruner, "--rounds", "5", "--compression", "20", "--json"] + data
+            let a = try #require(try succeed(common + ["--save", initial])["masks"] as? [String: Any])
+            let b = try #require(try succeed(common + ["--save", given, "--weights", weights])["masks"] as? [String: Any])
+            #expect(number(a["kept"]) == number(b["kept"]))
+            let differ = try Self.python("""
+                import numpy as np
+                a, b = np.load('\(initial)'), np.load('\(given)')
+                print(sum(int((a[k] != b[k]).sum()) for k in a.keys()))
+                """)
+            #expect((Int(differ.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 100, "\(pruner): \(differ)")
+        }
+        let refused = try PrunelabBinary.run(["prune", "--arch", "lenet5", "--pruner", "random/erk", "--compression", "20",
+                                              "--weights", weights], timeout: 60)
+        #expect(refused.status != 0 && refused.stderrLines.count == 1 && refused.stderr.contains("--weights"), "\(refused)")
+    }
+
+    /// Runs a Python program (Debian's python3 with numpy) and returns its standard output.
+    @discardableResult
+    static func python(_ program: String) throws -> String {
+        let process = Process(), output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", program]
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "/usr/bin/python3 with numpy is required (Debian python3-numpy)")
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Bad ONNX models and masks that do not fit: one line, exit ≠ 0, nothing written.
     @Test(.timeLimit(.minutes(10)))
     func badONNXInputIsOneLineAndWritesNothing() throws {
@@ -315,6 +363,14 @@ struct PruneCommandTests {
         let output = directory.appendingPathComponent("out.npz").path
         let fixture = { (name: String) in Self.onnxFixtures.appendingPathComponent(name).path }
         let masks = fixture("corners-masks-0.npz")
+        // The right names, one shape transposed (a MatMul weight saved (out, in)).
+        let transposed = directory.appendingPathComponent("transposed.npz").path
+        try Self.python("""
+            import numpy as np
+            m = dict(np.load('\(masks)'))
+            m['head.weight'] = m['head.weight'].T
+            np.savez('\(transposed)', **m)
+            """)
         let cases: [(arguments: [String], mentions: [String])] = [
             (["effective", "--onnx", fixture("bad-truncated.onnx"), "--masks", masks, "--save-effective", output], ["truncated"]),
             (["effective", "--onnx", fixture("bad-cycle.onnx"), "--masks", masks, "--save-effective", output], ["cycle"]),
@@ -322,6 +378,7 @@ struct PruneCommandTests {
             (["effective", "--onnx", fixture("bad-huge.onnx"), "--masks", masks, "--save-effective", output], ["2^28"]),
             (["effective", "--onnx", fixture("two-outputs.onnx"), "--masks", masks, "--save-effective", output], ["head_b.weight"]),
             (["effective", "--onnx", fixture("corners.onnx"), "--masks", fixture("densenet-tiny-masks-0.npz")], ["unknown array names"]),
+            (["effective", "--onnx", fixture("corners.onnx"), "--masks", transposed, "--save-effective", output], ["head.weight"]),
             (["effective", "--onnx", directory.appendingPathComponent("none.onnx").path, "--masks", masks], ["none.onnx"]),
             (["effective", "--onnx", masks, "--masks", masks], ["ONNX"]),
             (["effective", "--onnx", fixture("corners.onnx"), "--arch", "lenet5", "--masks", masks], ["--onnx"]),
