@@ -222,6 +222,18 @@ class Graph:
             self.unit_ids[y] = self.unit_ids[x].reshape(-1)
         return y
 
+    def softmax(self, x):
+        """Softmax over features: every output unit depends on every input unit."""
+        y = self.node("Softmax", [x], axis=-1)
+        self.shapes[y] = self.shapes[x]
+        if self.brute:
+            src, dst = self.unit_ids[x], self.new_units(self.shapes[x])
+            self.unit_ids[y] = dst
+            for u in src.flatten():
+                for v in dst.flatten():
+                    self.edge(u, v)
+        return y
+
     def dense(self, x, out, op="Gemm", weight=None, name=None, bias=True):
         (features,) = self.shapes[x]
         name = name or self.fresh("fc")
@@ -387,7 +399,8 @@ def inception(directory):
 
 def corners(directory):
     """Asymmetric pads, strided taps that see only padding, dilations, depthwise convolutions,
-    ceil-mode pools, Reshape and MatMul + Add, with weights stored as initializers."""
+    ceil-mode pools, Reshape, MatMul + Add and a softmax between dense layers, with weights stored
+    as initializers."""
     g = Graph("corners", (2, 11, 11), params=True, seed=3)
     x = g.conv("input", 4, 3, stride=2, pads=(0, 2, 2, 0))
     x = g.conv(x, 4, 3, dilation=2, pads=(2, 1, 0, 3))
@@ -395,7 +408,7 @@ def corners(directory):
     x = g.pool(x, "AveragePool", 2, stride=2, pads=(1, 0, 0, 1), ceil=1, count_include_pad=1)
     x = g.conv(x, 6, (1, 2), stride=(1, 2), pads=(0, 1, 0, 0), group=2)
     x = g.flatten(x, reshape=True)
-    x = g.relu(g.dense(x, 7, op="MatMul", name="head"))
+    x = g.softmax(g.relu(g.dense(x, 7, op="MatMul", name="head")))
     g.write(directory, [g.dense(x, 3, name="out")])
 
 
@@ -432,7 +445,7 @@ def bad(directory):
                        helper.make_node("Relu", ["b"], ["y"], name="d")], [x, w], [y])
     # An operator prunelab does not read.
     save("bad-operator", [helper.make_node("Conv", ["input", "w"], ["a"], name="conv"),
-                          helper.make_node("Softmax", ["a"], ["y"], name="softmax", axis=1)], [x, w], [y])
+                          helper.make_node("Resize", ["a"], ["y"], name="resize")], [x, w], [y])
     # A weight declaring 2^31 elements (8 GiB of float32) without data.
     huge = helper.make_tensor_value_info("w", TensorProto.FLOAT, [65536, 32768, 1, 1])
     save("bad-huge", [helper.make_node("Conv", ["input", "w"], ["y"], name="conv")], [x, huge], [y])

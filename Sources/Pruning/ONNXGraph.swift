@@ -27,7 +27,7 @@ public final class ONNXGraph {
     public static let supportedOperators = [
         "Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape",
         "Add", "Concat", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid",
-        "Dropout", "Identity", "Mul, Sub and Div by a constant", "Constant",
+        "Dropout", "Identity", "Mul, Sub and Div by a constant", "Constant", "Softmax and LogSoftmax over features",
     ]
     /// Maps and bookkeeping of one graph may take at most this many bytes (a hostile file could
     /// otherwise declare a convolution whose shifted maps need terabytes).
@@ -221,6 +221,14 @@ private struct ONNXGraphBuilder {
                 throw bad(node, "axis \(axis); prunelab flattens to [batch, features] (axis 1)")
             }
             try flatten(node, input: id, rank: rank)
+        case "Softmax", "LogSoftmax":
+            // Over the features of a [batch, features] value: every output depends on every input.
+            guard computed.count == 1, rank == 1 || valueShapes[id][1] * valueShapes[id][2] == 1 else {
+                throw bad(node, "only a softmax over the features of a [batch, features] value is supported")
+            }
+            let axis = try node.int("axis", default: -1)
+            guard axis == 1 || axis == -1 else { throw bad(node, "axis \(axis); prunelab supports the feature axis (1 or -1)") }
+            try step(.mix, inputs: [id], output: try output(node), shape: valueShapes[id], rank: 1)
         case "Reshape":
             guard computed.count == 1, computed[0].offset == 0, node.inputs.count >= 2,
                   let target = model.initializers[node.inputs[1]]?.integers() else {

@@ -55,6 +55,8 @@ final class PathDAG: PathScoring {
                 operation = .node(PathDense(index: weight, inFeatures: inFeatures, outFeatures: outFeatures, backend: backend))
             case let .pooling(geometry, _): operation = .node(PathPooling(geometry: geometry, flatOutput: false))
             case .flatten: operation = .node(PathFlatten(inputShape: [1] + shape))
+            // SynFlow's linearised network bypasses nonlinearities: a softmax passes scores through.
+            case .mix: operation = .node(PathNode())
             case .union: operation = .union
             case .concatenate: operation = .concatenate
             }
@@ -119,8 +121,11 @@ final class PathDAG: PathScoring {
                 context.forwardScale = scales[x]
                 let output = view(try node.forward(argument(values[x]!, for: step.operation), context), value: step.output)
                 values[step.output] = output
-                // A flatten's output is a view of its input, which other steps may read: left as it is.
+                // A flatten's output is a view of its input and a bypassed softmax's is the input
+                // itself, which other steps may read: left as they are.
                 if case .flatten = step.operation {
+                    scales[step.output] = scales[x]
+                } else if case .mix = step.operation {
                     scales[step.output] = scales[x]
                 } else {
                     scales[step.output] = scales[x] + normalizeByMaximum(output)

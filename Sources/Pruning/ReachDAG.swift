@@ -13,6 +13,8 @@ struct GraphDescription {
         case pooling(PoolingGeometry, global: Bool)
         /// [C, H, W] → C·H·W features in that order.
         case flatten
+        /// Every feature of the input feeds every feature of the output (Softmax, LogSoftmax over features).
+        case mix
         /// Inputs of one shape, summed (residual joins).
         case union
         /// Inputs of one height and width, channels one after the other.
@@ -79,6 +81,7 @@ final class ReachDAG {
                 operation = .node(ReachConvolution(index: weight, inFeatures: inFeatures, outFeatures: outFeatures))
             case let .pooling(geometry, _): operation = .node(ReachPooling(geometry: geometry))
             case .flatten: operation = .node(ReachFlatten(channels: shape[0], height: shape[1], width: shape[2]))
+            case .mix: operation = .node(ReachMix(features: shape[0]))
             case .union: operation = .union
             case .concatenate: operation = .concatenate
             }
@@ -172,5 +175,27 @@ final class ReachDAG {
         let words = destination.channels * destination.wordsPerChannel
         precondition(source.channels * source.wordsPerChannel == words, "reach maps of one shape")
         for i in 0..<words { destination.words[i] |= source.words[i] }
+    }
+}
+
+/// Softmax over features: each output depends on every input, so any reached input reaches every
+/// output, and any output that reaches the graph's output makes every input reach it.
+final class ReachMix: ReachNode {
+    private let output: ReachMap, inputGradient: ReachMap
+
+    init(features: Int) {
+        output = ReachMap(channels: features, height: 1, width: 1)
+        inputGradient = ReachMap(channels: features, height: 1, width: 1)
+    }
+
+    override func forward(_ x: ReachMap, _ context: ReachContext) -> ReachMap {
+        if Bits.isEmpty(x.words, words: x.channels) { output.clear() } else { output.fill() }
+        return output
+    }
+
+    override func backward(_ g: ReachMap, _ context: ReachContext, needsInputGradient: Bool) -> ReachMap? {
+        guard needsInputGradient else { return nil }
+        if Bits.isEmpty(g.words, words: g.channels) { inputGradient.clear() } else { inputGradient.fill() }
+        return inputGradient
     }
 }

@@ -290,7 +290,7 @@ struct PruneCommandTests {
 
         let fixture = { (name: String) in try Data(contentsOf: Self.onnxFixtures.appendingPathComponent(name)) }
         let cases: [(parts: [(name: String, data: Data)], field: String, mentions: String)] = [
-            ([("model", try fixture("bad-operator.onnx")), ("masks", try Data(contentsOf: masks))], "model", "Softmax"),
+            ([("model", try fixture("bad-operator.onnx")), ("masks", try Data(contentsOf: masks))], "model", "Resize"),
             ([("model", try fixture("bad-truncated.onnx")), ("masks", try Data(contentsOf: masks))], "model", "truncated"),
             ([("model", try fixture("corners.onnx")), ("masks", try Data(contentsOf: masks))], "masks", "unknown array names"),
             ([("model", try fixture("corners.onnx")), ("masks", Data("not a zip".utf8))], "masks", "zip"),
@@ -374,7 +374,7 @@ struct PruneCommandTests {
         let cases: [(arguments: [String], mentions: [String])] = [
             (["effective", "--onnx", fixture("bad-truncated.onnx"), "--masks", masks, "--save-effective", output], ["truncated"]),
             (["effective", "--onnx", fixture("bad-cycle.onnx"), "--masks", masks, "--save-effective", output], ["cycle"]),
-            (["effective", "--onnx", fixture("bad-operator.onnx"), "--masks", masks, "--save-effective", output], ["Softmax"]),
+            (["effective", "--onnx", fixture("bad-operator.onnx"), "--masks", masks, "--save-effective", output], ["Resize"]),
             (["effective", "--onnx", fixture("bad-huge.onnx"), "--masks", masks, "--save-effective", output], ["2^28"]),
             (["effective", "--onnx", fixture("two-outputs.onnx"), "--masks", masks, "--save-effective", output], ["head_b.weight"]),
             (["effective", "--onnx", fixture("corners.onnx"), "--masks", fixture("densenet-tiny-masks-0.npz")], ["unknown array names"]),

@@ -56,7 +56,19 @@ struct ReadAccessTests {
         /// As in openapi.yaml (under /api/v1), or the path itself outside the document.
         let template: String
         let path: String
+        /// A body, for the reads that POST one (a computation that stores nothing).
+        var body: Data? = nil
+        var contentType: String? = nil
         var description: String { "\(method) \(path)" }
+    }
+
+    /// POST /effective with the corners fixture and its masks: a read.
+    static func effectiveRead() -> Route {
+        let fixtures = PruneCommandTests.onnxFixtures
+        let body = PruneCommandTests.multipart([("model", (try? Data(contentsOf: fixtures.appendingPathComponent("corners.onnx"))) ?? Data()),
+                                                ("masks", (try? Data(contentsOf: fixtures.appendingPathComponent("corners-masks-0.npz"))) ?? Data())])
+        return Route(method: "POST", template: "/effective", path: "/api/v1/effective", body: body,
+                     contentType: "multipart/form-data; boundary=prunelab-test-boundary")
     }
 
     /// Every GET of the document with a real sweep or run, the same data another way, and the
@@ -80,6 +92,7 @@ struct ReadAccessTests {
             Route(method: "GET", template: "/runs/{key}/masks.npz", path: "/api/v1/runs/\(done)/masks.npz?kind=effective"),
             Route(method: "GET", template: "/runs/{key}/checkpoint", path: "/api/v1/runs/\(saved)/checkpoint"),
             Route(method: "GET", template: "/metrics", path: "/metrics"),
+            effectiveRead(),
         ]
         let open = [
             Route(method: "GET", template: "/healthz", path: "/healthz"),
@@ -146,14 +159,14 @@ struct ReadAccessTests {
         defer { server.stop() }
         var table: [String] = []
         for route in data {
-            let anonymous = try server.request(route.method, route.path, token: .some(nil))
+            let anonymous = try server.request(route.method, route.path, body: route.body, token: .some(nil), contentType: route.contentType)
             expectRefusal(anonymous, 401, route)
-            let wrong = try server.request(route.method, route.path, token: "not-the-token")
+            let wrong = try server.request(route.method, route.path, body: route.body, token: "not-the-token", contentType: route.contentType)
             #expect(wrong.status == 401, "\(route): a wrong token")
-            let viewer = try server.request(route.method, route.path, token: .some(Self.readToken))
+            let viewer = try server.request(route.method, route.path, body: route.body, token: .some(Self.readToken), contentType: route.contentType)
             #expect(viewer.status == 200, "\(route) with the read token: \(viewer.status) \(viewer.text.prefix(300))")
             #expect(!viewer.body.isEmpty, "\(route)")
-            let owner = try server.request(route.method, route.path)
+            let owner = try server.request(route.method, route.path, body: route.body, contentType: route.contentType)
             #expect(owner.status == 200, "\(route) with the write token: \(owner.status)")
             table.append("\(route.method) \(route.path.replacingOccurrences(of: fixture.finished, with: "{key}").replacingOccurrences(of: fixture.checkpointed, with: "{key}")) → \(anonymous.status)")
         }
