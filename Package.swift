@@ -60,7 +60,7 @@ let package = Package(
             name: "CUDABackend", dependencies: ["Tensors", "FileSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(
-            name: "NeuralNet", dependencies: ["Tensors"],
+            name: "NeuralNet", dependencies: ["Tensors", "ONNX"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Datasets", dependencies: ["Tensors", "CGzip", "CJPEG"]),
         // ONNX graphs (any model PyTorch exports): decoded, bounded and checked; no dependency on the engine.
@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CUDABackendTests", dependencies: ["CUDABackend", "DeviceChecks", "Tensors", "NeuralNet", "Pruning", "CDNNL"]),
-        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Tensors", "ONNX"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(
             name: "PruningTests",

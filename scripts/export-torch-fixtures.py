@@ -20,3 +20,45 @@ for name, make, size in [("resnet18", torchvision.models.resnet18, 64), ("mobile
                       export_params=False, do_constant_folding=False, input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "batch"}}, opset_version=17, dynamo=False)
     # The masks a PyTorch user saves: {name: mask} of every conv and linear weight, here all ones.
+
+
+# A small network with its parameters, an input and PyTorch's output for it: what prunelab's engine
+# must compute from the same graph (ONNXNetwork with the file's initializers), in eval mode.
+class Small(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                                  nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True))
+        self.body = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                                  nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8))
+        self.down = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU6(),
+                                  nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.BatchNorm2d(16))
+        self.shortcut = nn.Sequential(nn.Conv2d(8, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16))
+        self.pool = nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False)
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.relu(self.body(x) + x)
+        x = torch.relu(self.down(x) + self.shortcut(x))
+        x = self.pool(x)
+        return self.head(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+torch.manual_seed(0)
+small = Small()
+for module in small.modules():
+    if isinstance(module, torch.nn.BatchNorm2d):
+        module.running_mean.uniform_(-0.5, 0.5)
+        module.running_var.uniform_(0.5, 2)
+        module.weight.data.uniform_(0.5, 1.5)
+        module.bias.data.uniform_(-0.2, 0.2)
+small.eval()
+x = torch.randn(2, 3, 13, 13)
+torch.onnx.export(small, x[:1], os.path.join(directory, "small-torch.onnx"), export_params=True, do_constant_folding=False,
+                  input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}}, opset_version=17,
+                  dynamo=False)
+with torch.no_grad():
+    import numpy as np
+    np.savez(os.path.join(directory, "small-torch-io.npz"), input=x.numpy(), output=small(x).numpy())

@@ -134,6 +134,8 @@ class Graph:
             for part in ("weight", "bias", "running_mean", "running_var"):
                 self.parameter(f"{stem}.{part}", (c,))
                 extra.append(f"{stem}.{part}")
+        if op == "BatchNormalization":
+            attributes = dict(epsilon=1e-3, momentum=0.9, **attributes)  # the zoo's BatchNorm
         y = self.node(op, [x] + extra, **attributes)
         self.shapes[y] = self.shapes[x]
         if self.brute:

@@ -417,6 +417,8 @@ public enum ONNXError: Error, Equatable, CustomStringConvertible {
     case invalid(String)
     case unsupportedOperator(node: String, supported: [String])
     case unsupportedAttribute(node: String, reason: String)
+    /// Readable, but not a network the engine can train (effective sparsity still works).
+    case notTrainable(node: String, reason: String)
 
     public var description: String {
         switch self {
@@ -426,6 +428,8 @@ public enum ONNXError: Error, Equatable, CustomStringConvertible {
         case let .unsupportedOperator(node, supported):
             "ONNX model: \(node) is not supported; prunelab reads \(supported.joined(separator: ", "))"
         case let .unsupportedAttribute(node, reason): "ONNX model: \(node): \(reason)"
+        case let .notTrainable(node, reason):
+            "ONNX model: not trainable by prunelab: \(node): \(reason) (its effective sparsity and data-free pruning work all the same)"
         }
     }
 }

@@ -81,7 +81,7 @@ private struct ONNXGraphBuilder {
     init(model: ONNXModel) throws { self.model = model }
 
     mutating func build() throws {
-        let data = try dataInput()
+        let data = try model.dataInput()
         guard let dimensions = data.dimensions else {
             throw ONNXError.invalid("the data input '\(data.name)' declares no shape")
         }
@@ -104,33 +104,6 @@ private struct ONNXGraphBuilder {
             outputs.append(value.id)
         }
         guard !weights.isEmpty else { throw ONNXError.invalid("the graph has no Conv, Gemm or MatMul weights to prune") }
-    }
-
-    /// The one graph input that is data: inputs without an initializer that no operator reads as a
-    /// parameter (a model exported without its parameters lists its weights as inputs). PyTorch
-    /// writes equal initial tensors once and passes copies through Identity nodes: a value that is
-    /// a parameter makes its Identity source one too.
-    private func dataInput() throws -> ValueInfo {
-        var parameters = Set<String>()
-        let parameterSlots: [String: ClosedRange<Int>] = [
-            "Conv": 1...2, "Gemm": 1...2, "MatMul": 1...1, "BatchNormalization": 1...4, "Clip": 1...2, "Reshape": 1...1,
-            "Dropout": 1...2,
-        ]
-        for node in model.nodes.reversed() {
-            if let slots = parameterSlots[node.opType] {
-                for slot in slots where slot < node.inputs.count { parameters.insert(node.inputs[slot]) }
-            }
-            if node.opType == "Identity", node.inputs.count == 1, node.outputs.contains(where: parameters.contains) {
-                parameters.insert(node.inputs[0])
-            }
-        }
-        let candidates = model.inputs.filter { !parameters.contains($0.name) }
-        guard candidates.count == 1 else {
-            if candidates.isEmpty { throw ONNXError.invalid("the graph has no data input (every input is a parameter)") }
-            let names = candidates.map(\.name).joined(separator: ", ")
-            throw ONNXError.invalid("the graph has several data inputs (\(names)); prunelab reads graphs with one")
-        }
-        return candidates[0]
     }
 
     private mutating func addValue(_ name: String, shape: [Int], rank: Int) throws -> Int {
@@ -286,10 +259,7 @@ private struct ONNXGraphBuilder {
         let name = node.inputs[slot]
         let shape: [Int]
         // A copy through Identity nodes keeps its own (PyTorch) name and takes its source's shape.
-        var source = name
-        while let copy = model.nodes.first(where: { $0.opType == "Identity" && $0.outputs.first == source }), copy.inputs.count == 1 {
-            source = copy.inputs[0]
-        }
+        let source = model.parameterSource(of: name)
         if let tensor = model.initializers[source] {
             shape = tensor.dimensions
         } else if let input = model.inputs.first(where: { $0.name == source }), let dimensions = input.dimensions {
@@ -303,46 +273,6 @@ private struct ONNXGraphBuilder {
         if let other = usedWeights[name] { throw bad(node, "shares weight '\(name)' with \(other); shared weights are not supported") }
         usedWeights[name] = node.label
         return (name, shape, source)
-    }
-
-    private func pair(_ node: Node, _ name: String, default value: [Int]) throws -> [Int] {
-        guard let values = try node.ints(name) else { return value }
-        guard values.count == value.count else { throw bad(node, "\(name) has \(values.count) entries, expected \(value.count)") }
-        return values
-    }
-
-    /// Begin and end padding per spatial axis from `pads` or `auto_pad`, and the output extents.
-    private func window(_ node: Node, input: [Int], kernel: [Int], strides: [Int], dilations: [Int],
-                        ceilMode: Bool) throws -> (begin: [Int], end: [Int], out: [Int]) {
-        let autoPad = try node.string("auto_pad", default: "NOTSET")
-        var begin = [0, 0], end = [0, 0], out = [0, 0]
-        let explicit = try pair(node, "pads", default: [0, 0, 0, 0])
-        for axis in 0..<2 {
-            let extent = (kernel[axis] - 1) * dilations[axis] + 1
-            switch autoPad {
-            case "NOTSET", "":
-                begin[axis] = explicit[axis]
-                end[axis] = explicit[axis + 2]
-            case "VALID": break
-            case "SAME_UPPER", "SAME_LOWER":
-                let target = (input[axis + 1] + strides[axis] - 1) / strides[axis]
-                let total = max((target - 1) * strides[axis] + extent - input[axis + 1], 0)
-                begin[axis] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
-                end[axis] = total - begin[axis]
-            default: throw bad(node, "auto_pad '\(autoPad)' is not NOTSET, VALID, SAME_UPPER or SAME_LOWER")
-            }
-            guard begin[axis] >= 0, end[axis] >= 0, begin[axis] <= 1 << 16, end[axis] <= 1 << 16 else {
-                throw bad(node, "pads \(explicit) must lie in 0…65536")
-            }
-            let span = input[axis + 1] + begin[axis] + end[axis] - extent
-            guard span >= 0 else {
-                throw bad(node, "its window (\(kernel), dilations \(dilations)) is larger than the padded input \(Array(input.dropFirst()))")
-            }
-            out[axis] = (ceilMode ? (span + strides[axis] - 1) / strides[axis] : span / strides[axis]) + 1
-            // A last window that would start in the end padding is dropped (PyTorch's and ONNX Runtime's rule).
-            if ceilMode, (out[axis] - 1) * strides[axis] >= input[axis + 1] + begin[axis] { out[axis] -= 1 }
-        }
-        return (begin, end, out)
     }
 
     private func positive(_ node: Node, _ name: String, _ values: [Int], limit: Int = 1 << 16) throws {
@@ -363,10 +293,10 @@ private struct ONNXGraphBuilder {
         if let declared = try node.ints("kernel_shape"), declared != kernel {
             throw bad(node, "kernel_shape \(declared) differs from the weight's \(kernel)")
         }
-        let strides = try pair(node, "strides", default: [1, 1]), dilations = try pair(node, "dilations", default: [1, 1])
+        let strides = try node.pair("strides", default: [1, 1]), dilations = try node.pair("dilations", default: [1, 1])
         try positive(node, "strides", strides)
         try positive(node, "dilations", dilations)
-        let (begin, _, out) = try window(node, input: shape, kernel: kernel, strides: strides, dilations: dilations, ceilMode: false)
+        let (begin, _, out) = try node.window(input: shape, kernel: kernel, strides: strides, dilations: dilations, ceilMode: false)
         var window = ReachWindow(inChannels: shape[0], outChannels: w.shape[0], groups: groups, inHeight: shape[1], inWidth: shape[2],
                                  outHeight: out[0], outWidth: out[1], kernelHeight: kernel[0], kernelWidth: kernel[1])
         window.strideHeight = strides[0]; window.strideWidth = strides[1]
@@ -417,11 +347,11 @@ private struct ONNXGraphBuilder {
         let shape = valueShapes[id]
         guard let kernel = try node.ints("kernel_shape"), kernel.count == 2 else { throw bad(node, "needs a 2-D kernel_shape") }
         try positive(node, "kernel_shape", kernel)
-        let strides = try pair(node, "strides", default: [1, 1]), dilations = try pair(node, "dilations", default: [1, 1])
+        let strides = try node.pair("strides", default: [1, 1]), dilations = try node.pair("dilations", default: [1, 1])
         try positive(node, "strides", strides)
         guard dilations == [1, 1] else { throw bad(node, "dilations \(dilations) are not supported for pooling") }
         let ceilMode = try node.int("ceil_mode", default: 0) != 0
-        let (begin, _, out) = try window(node, input: shape, kernel: kernel, strides: strides, dilations: dilations, ceilMode: ceilMode)
+        let (begin, _, out) = try node.window(input: shape, kernel: kernel, strides: strides, dilations: dilations, ceilMode: ceilMode)
         // The pooling geometry's own (floor) extent equals `out` with the end padding it implies;
         // padding carries no path, so extending it is exact.
         var endPadding = [0, 0]
