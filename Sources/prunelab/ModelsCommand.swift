@@ -1,5 +1,8 @@
 import ArgumentParser
+import Foundation
 import NeuralNet
+import ONNX
+import Pruning
 
 /// `prunelab models`: the architecture registry, and per-layer shapes of one architecture.
 struct ModelsCommand: ParsableCommand {
@@ -15,6 +18,8 @@ struct ModelsCommand: ParsableCommand {
 
     @Option(help: "Show the prunable layers of one architecture.")
     var arch: String?
+    @Option(help: "Show an ONNX model's prunable weights (the names masks are keyed by) and whether prunelab can train it.")
+    var onnx: String?
     @Flag(help: "Print JSON on stdout.")
     var json = false
 
@@ -48,7 +53,50 @@ struct ModelsCommand: ParsableCommand {
                 summary: entry.summary, source: entry.source, padding: entry.padding)
     }
 
+    struct ONNXWeight: Encodable {
+        var index: Int
+        var name: String
+        var shape: [Int]
+        var parameters: Int
+        var node: String
+    }
+
+    struct ONNXDetail: Encodable {
+        var file: String
+        var producer: String
+        var inputShape: [Int]
+        var prunableParameters: Int
+        var weights: [ONNXWeight]
+        /// Whether the engine can train it (chains and residual blocks of the operators it has), and if not, why.
+        var trainable: Bool
+        var notTrainableBecause: String?
+    }
+
     func run() throws {
+        if let onnx {
+            guard arch == nil else { throw InvalidOption(option: "--onnx", reason: "name either --arch or --onnx, not both") }
+            let model = try ONNXModel(contentsOf: URL(fileURLWithPath: onnx))
+            let graph = try ONNXGraph(model: model)
+            var reason: String?
+            do { _ = try ONNXNetwork.make(model, name: onnx) } catch let error as ONNXError { reason = "\(error)" }
+            let weights = graph.weights.enumerated().map { index, weight in
+                ONNXWeight(index: index, name: weight.name, shape: weight.shape, parameters: weight.count, node: weight.node)
+            }
+            let detail = ONNXDetail(file: URL(fileURLWithPath: onnx).lastPathComponent, producer: graph.producer, inputShape: graph.inputShape,
+                                    prunableParameters: weights.reduce(0) { $0 + $1.parameters }, weights: weights,
+                                    trainable: reason == nil, notTrainableBecause: reason)
+            if json { try printJSON(detail); return }
+            print("\(detail.file)\(detail.producer.isEmpty ? "" : " (written by \(detail.producer))"): input \(detail.inputShape)")
+            let width = max(8, (weights.map(\.name.count).max() ?? 0) + 2)
+            print(pad("#", 4) + pad("weight (mask name)", width) + pad("shape", 22) + pad("parameters", 12) + "node")
+            for row in weights {
+                print(pad("\(row.index)", 4) + pad(row.name, width) + pad("\(row.shape)", 22) + pad("\(row.parameters)", 12) + row.node)
+            }
+            print("total prunable parameters: \(detail.prunableParameters) in \(weights.count) weights")
+            print(reason.map { "training: no — \($0)" }
+                  ?? "training: the engine can build a trainable network from this graph (sweeps do not accept imported models yet)")
+            return
+        }
         if let arch {
             let entry = try ModelZoo.entry(arch)
             let network = try ModelZoo.make(arch)

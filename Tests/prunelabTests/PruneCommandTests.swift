@@ -226,6 +226,13 @@ struct PruneCommandTests {
         let synflowFigures = try #require(synflow["masks"] as? [String: Any])
         let total = try #require(number(synflowFigures["total"]))
         #expect(total == 2_202_560 && number(synflowFigures["kept"]) == (total / 20).rounded())
+
+        // `models --onnx`: the names masks are keyed by, and whether the engine can train the graph.
+        let listed = try succeed(["models", "--onnx", resnet, "--json"])
+        #expect((listed["weights"] as? [[String: Any]])?.count == 21 && listed["trainable"] as? Bool == true, "\(listed)")
+        let densenet = try succeed(["models", "--onnx", Self.onnxFixtures.appendingPathComponent("densenet-tiny.onnx").path, "--json"])
+        #expect(densenet["trainable"] as? Bool == false && (densenet["not_trainable_because"] as? String)?.contains("Concat") == true,
+                "\(densenet)")
     }
 
     /// `curves --onnx`: an imported ResNet-20 gives the zoo's ResNet-20 points (the same random
