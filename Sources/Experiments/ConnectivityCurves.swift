@@ -141,22 +141,10 @@ public enum ConnectivityCurves {
                         scoring = batches ?? []
                     }
                     for target in missing {
-                        try stop.check("\(architecture) \(pruner.name) seed \(seed) target \(target)")
-                        let start = DispatchTime.now().uptimeNanoseconds
-                        let outcome: PruningOutcome
-                        do {
-                            outcome = try pruner.prune(network, options: PruningOptions(compression: target, mode: .direct, seed: UInt64(seed),
-                                                                                        rounds: request.rounds, stop: stop),
-                                                       batches: scoring, effectiveMasks: effective)
-                        } catch let PruningError.unreachableTarget(_, reason) {
-                            unreachable(Unreachable(architecture: architecture, pruner: pruner.name, seed: seed, target: target, reason: reason))
-                            continue
+                        try point(architecture, pruner: pruner, seed: seed, target: target, request: request, stop: stop, record: record,
+                                  unreachable: unreachable) { (options: PruningOptions) throws -> PruningOutcome in
+                            try pruner.prune(network, options: options, batches: scoring, effectiveMasks: effective)
                         }
-                        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                        let identity = request.identity(architecture: architecture, pruner: pruner, seed: seed, target: target)
-                        try record(ConnectivityPoint(architecture: architecture, pruner: pruner.name, seed: seed, target: target,
-                                                     rounds: identity.rounds, dataset: identity.dataset, total: outcome.report.total,
-                                                     kept: outcome.report.kept, effective: outcome.report.effective, seconds: seconds))
                     }
                 }
             }
@@ -191,24 +179,32 @@ public enum ConnectivityCurves {
                     weights = fileWeights ?? drawn
                 }
                 for target in missing {
-                    try stop.check("\(architecture) \(pruner.name) seed \(seed) target \(target)")
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    let outcome: PruningOutcome
-                    do {
-                        outcome = try pruner.prune(graph, weights: weights, options: PruningOptions(compression: target, mode: .direct,
-                                                                                                   seed: UInt64(seed), rounds: request.rounds,
-                                                                                                   stop: stop))
-                    } catch let PruningError.unreachableTarget(_, reason) {
-                        unreachable(Unreachable(architecture: architecture, pruner: pruner.name, seed: seed, target: target, reason: reason))
-                        continue
+                    try point(architecture, pruner: pruner, seed: seed, target: target, request: request, stop: stop, record: record,
+                              unreachable: unreachable) { (options: PruningOptions) throws -> PruningOutcome in
+                        try pruner.prune(graph, weights: weights, options: options)
                     }
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    let identity = request.identity(architecture: architecture, pruner: pruner, seed: seed, target: target)
-                    try record(ConnectivityPoint(architecture: architecture, pruner: pruner.name, seed: seed, target: target,
-                                                 rounds: identity.rounds, dataset: identity.dataset, total: outcome.report.total,
-                                                 kept: outcome.report.kept, effective: outcome.report.effective, seconds: seconds))
                 }
             }
         }
+    }
+
+    /// One point: `prune` in direct mode to `target`, timed and recorded, or reported unreachable.
+    private static func point(_ architecture: String, pruner: Pruner, seed: Int, target: Double, request: Request, stop: StopCheck,
+                              record: (ConnectivityPoint) throws -> Void, unreachable: (Unreachable) -> Void,
+                              prune: (PruningOptions) throws -> PruningOutcome) throws {
+        try stop.check("\(architecture) \(pruner.name) seed \(seed) target \(target)")
+        let start = DispatchTime.now().uptimeNanoseconds
+        let outcome: PruningOutcome
+        do {
+            outcome = try prune(PruningOptions(compression: target, mode: .direct, seed: UInt64(seed), rounds: request.rounds, stop: stop))
+        } catch let PruningError.unreachableTarget(_, reason) {
+            unreachable(Unreachable(architecture: architecture, pruner: pruner.name, seed: seed, target: target, reason: reason))
+            return
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let identity = request.identity(architecture: architecture, pruner: pruner, seed: seed, target: target)
+        try record(ConnectivityPoint(architecture: architecture, pruner: pruner.name, seed: seed, target: target,
+                                     rounds: identity.rounds, dataset: identity.dataset, total: outcome.report.total,
+                                     kept: outcome.report.kept, effective: outcome.report.effective, seconds: seconds))
     }
 }

@@ -27,6 +27,20 @@ public struct ONNXModel: Sendable {
     /// Every node, each after the nodes whose outputs it reads.
     public let nodes: [Node]
 
+    /// The product of `dimensions`, overflow-checked and at most `maximumTensorElements`; `what`
+    /// names the tensor or map in the error.
+    public static func elementCount(_ dimensions: [Int], of what: String) throws -> Int {
+        var count = 1
+        for dimension in dimensions {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= maximumTensorElements else {
+                throw ONNXError.invalid("\(what) has shape \(dimensions), more than \(maximumTensorElements) elements (2^28)")
+            }
+            count = product
+        }
+        return count
+    }
+
     /// Reads and checks the model in `url`: its size first, then its contents.
     public init(contentsOf url: URL) throws {
         let size: Int
@@ -249,17 +263,8 @@ public struct TensorInfo: Sendable {
         }
     }
 
-    /// The product of `dimensions`, overflow-checked and at most `maximumTensorElements`.
     static func elementCount(_ dimensions: [Int], name: String) throws -> Int {
-        var count = 1
-        for dimension in dimensions {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product <= ONNXModel.maximumTensorElements else {
-                throw ONNXError.invalid("tensor '\(name)' has shape \(dimensions), more than \(ONNXModel.maximumTensorElements) elements (2^28)")
-            }
-            count = product
-        }
-        return count
+        try ONNXModel.elementCount(dimensions, of: "tensor '\(name)'")
     }
 
     private static func elementSize(_ type: Int) -> Int? {

@@ -116,15 +116,7 @@ private struct ONNXGraphBuilder {
     }
 
     private func checkedProduct(_ values: [Int], what: String) throws -> Int {
-        var product = 1
-        for value in values {
-            let (next, overflow) = product.multipliedReportingOverflow(by: value)
-            guard !overflow, next <= ONNXModel.maximumTensorElements else {
-                throw ONNXError.invalid("\(what) would have shape \(values), more than 2^28 elements")
-            }
-            product = next
-        }
-        return product
+        try ONNXModel.elementCount(values, of: what)
     }
 
     private mutating func charge(_ bytes: Int, what: String) throws {

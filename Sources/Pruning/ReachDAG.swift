@@ -42,27 +42,12 @@ struct GraphDescription {
 /// steps reaches the output through any of them. Every weighted step runs backward exactly once,
 /// also when nothing reaches it (its weights are then not effective).
 final class ReachDAG {
-    enum Operation {
-        /// One input: a `ReachNode` (convolution, dense, pooling, flatten).
-        case node(ReachNode)
-        /// Inputs of one shape, united.
-        case union
-        /// Inputs of one height and width, channels one after the other.
-        case concatenate
-    }
-
-    struct Step {
-        let operation: Operation
-        let inputs: [Int]
-        let output: Int
-    }
-
-    /// Per value: channels, height, width (a feature vector is F channels of one position).
-    let valueShapes: [[Int]]
-    let steps: [Step]
-    let outputs: [Int]
+    let description: GraphDescription
+    /// Per step, its reach node (convolution, dense, pooling, flatten, mix); nil for the joins.
+    private let nodes: [ReachNode?]
     /// Prunable weight shapes (out, in / groups, kh, kw or out, in), in weight index order.
-    let shapes: [[Int]]
+    var shapes: [[Int]] { description.weightShapes }
+    /// Per value written by a join, the map it is written into.
     private let values: [ReachMap?]
     private let gradients: [ReachMap]
     /// Whether a value depends on some weight (a step writing it, or one upstream): only then do
@@ -70,45 +55,32 @@ final class ReachDAG {
     private let weighted: [Bool]
     private let input: ReachMap
 
-    /// The reach nodes of `description`'s steps.
-    convenience init(_ description: GraphDescription) throws {
-        let steps = description.steps.map { step -> Step in
+    init(_ description: GraphDescription) throws {
+        self.description = description
+        var joins: [ReachMap?] = Array(repeating: nil, count: description.valueShapes.count)
+        var weighted = Array(repeating: false, count: description.valueShapes.count)
+        nodes = try description.steps.map { step -> ReachNode? in
             let shape = description.valueShapes[step.inputs[0]]
-            let operation: Operation
+            weighted[step.output] = step.inputs.contains { weighted[$0] }
             switch step.operation {
-            case let .convolution(window, weight): operation = .node(ReachConvolution(index: weight, window: window))
+            case let .convolution(window, weight):
+                weighted[step.output] = true
+                return ReachConvolution(index: weight, window: window)
             case let .dense(inFeatures, outFeatures, weight):
-                operation = .node(ReachConvolution(index: weight, inFeatures: inFeatures, outFeatures: outFeatures))
-            case let .pooling(geometry, _): operation = .node(ReachPooling(geometry: geometry))
-            case .flatten: operation = .node(ReachFlatten(channels: shape[0], height: shape[1], width: shape[2]))
-            case .mix: operation = .node(ReachMix(features: shape[0]))
-            case .union: operation = .union
-            case .concatenate: operation = .concatenate
-            }
-            return Step(operation: operation, inputs: step.inputs, output: step.output)
-        }
-        try self.init(valueShapes: description.valueShapes, steps: steps, outputs: description.outputs, weightShapes: description.weightShapes)
-    }
-    /// Value 0 is the input; steps must be in topological order and write each value once.
-    init(valueShapes: [[Int]], steps: [Step], outputs: [Int], weightShapes: [[Int]]) throws {
-        self.valueShapes = valueShapes
-        self.steps = steps
-        self.outputs = outputs
-        shapes = weightShapes
-        var unionMaps: [ReachMap?] = Array(repeating: nil, count: valueShapes.count)
-        var weighted = Array(repeating: false, count: valueShapes.count)
-        for step in steps {
-            switch step.operation {
-            case let .node(node): weighted[step.output] = node.carriesWeights || weighted[step.inputs[0]]
+                weighted[step.output] = true
+                return ReachConvolution(index: weight, inFeatures: inFeatures, outFeatures: outFeatures)
+            case let .pooling(geometry, _): return ReachPooling(geometry: geometry)
+            case .flatten: return ReachFlatten(channels: shape[0], height: shape[1], width: shape[2])
+            case .mix: return ReachMix(features: shape[0])
             case .union, .concatenate:
-                weighted[step.output] = step.inputs.contains { weighted[$0] }
-                unionMaps[step.output] = try ReachMap(shape: [1] + valueShapes[step.output])
+                joins[step.output] = try ReachMap(shape: [1] + description.valueShapes[step.output])
+                return nil
             }
         }
-        values = unionMaps
+        values = joins
         self.weighted = weighted
-        gradients = try valueShapes.map { try ReachMap(shape: [1] + $0) }
-        input = try ReachMap(shape: [1] + valueShapes[0])
+        gradients = try description.valueShapes.map { try ReachMap(shape: [1] + $0) }
+        input = try ReachMap(shape: [1] + description.valueShapes[0])
         input.fill()
     }
 
@@ -118,10 +90,12 @@ final class ReachDAG {
         let context = ReachContext(masks: masks, layers: shapes.count)
         var current = values
         current[0] = input
-        for step in steps {
-            switch step.operation {
-            case let .node(node):
+        for (step, node) in zip(description.steps, nodes) {
+            if let node {
                 current[step.output] = node.forward(current[step.inputs[0]]!, context)
+                continue
+            }
+            switch step.operation {
             case .union:
                 let output = values[step.output]!
                 let words = output.channels * output.wordsPerChannel
@@ -141,18 +115,21 @@ final class ReachDAG {
                     offset += words
                 }
                 current[step.output] = output
+            default: preconditionFailure("only joins have no node")
             }
         }
         for gradient in gradients { gradient.clear() }
-        for output in outputs { gradients[output].fill() }
-        for step in steps.reversed() {
+        for output in description.outputs { gradients[output].fill() }
+        for (step, node) in zip(description.steps, nodes).reversed() {
             let g = gradients[step.output]
-            switch step.operation {
-            case let .node(node):
+            if let node {
                 let input = step.inputs[0]
                 if let reach = node.backward(g, context, needsInputGradient: weighted[input]), weighted[input] {
                     unite(reach, into: gradients[input])
                 }
+                continue
+            }
+            switch step.operation {
             case .union:
                 for input in step.inputs where weighted[input] { unite(g, into: gradients[input]) }
             case .concatenate:
@@ -165,6 +142,7 @@ final class ReachDAG {
                     }
                     offset += words
                 }
+            default: preconditionFailure("only joins have no node")
             }
         }
         precondition(context.visited.allSatisfy { $0 }, "every weight runs backward once")

@@ -165,15 +165,22 @@ struct PruneCommandTests {
             (["curves", "--arch", "lenet5", "--pruners", "random/uniform", "--compressions", "1"], ["--compressions"]),
             (["curve", "--arch", "lenet5", "--pruners", "random/fancy", "--compressions", "10"], ["random/fancy"]),
         ]
+        try Self.expectOneLineRefusals(cases, output: output)
+    }
+
+    /// Each case fails with exit ≠ 0, nothing on stdout, one line on stderr naming one of
+    /// `mentions`, no crash, and `output` not written.
+    static func expectOneLineRefusals(_ cases: [(arguments: [String], mentions: [String])], output: String,
+                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
         for c in cases {
             let run = try PrunelabBinary.run(c.arguments, timeout: 60)
-            #expect(run.status != 0 && !run.timedOut, "\(run)")
-            #expect(run.stdout.isEmpty, "\(run)")
-            #expect(run.stderrLines.count == 1, "\(run)")
+            #expect(run.status != 0 && !run.timedOut, "\(run)", sourceLocation: sourceLocation)
+            #expect(run.stdout.isEmpty, "\(run)", sourceLocation: sourceLocation)
+            #expect(run.stderrLines.count == 1, "\(run)", sourceLocation: sourceLocation)
             let line = run.stderrLines.first ?? ""
-            #expect(c.mentions.contains { line.contains($0) }, "should name one of \(c.mentions): \(line)")
-            #expect(!run.stderr.contains("Fatal error"), "\(run)")
-            #expect(!FileManager.default.fileExists(atPath: output), "\(c.arguments) wrote \(output)")
+            #expect(c.mentions.contains { line.contains($0) }, "should name one of \(c.mentions): \(line)", sourceLocation: sourceLocation)
+            #expect(!run.stderr.contains("Fatal error"), "\(run)", sourceLocation: sourceLocation)
+            #expect(!FileManager.default.fileExists(atPath: output), "\(c.arguments) wrote \(output)", sourceLocation: sourceLocation)
         }
     }
 
@@ -395,15 +402,7 @@ struct PruneCommandTests {
             (["prune", "--onnx", fixture("corners.onnx"), "--pruner", "random/uniform", "--compression", "10", "--input-shape", "3,8,8"],
              ["--input-shape"]),
         ]
-        for c in cases {
-            let run = try PrunelabBinary.run(c.arguments, timeout: 60)
-            #expect(run.status != 0 && !run.timedOut, "\(run)")
-            #expect(run.stdout.isEmpty, "\(run)")
-            #expect(run.stderrLines.count == 1, "\(run)")
-            let line = run.stderrLines.first ?? ""
-            #expect(c.mentions.contains { line.contains($0) }, "should name one of \(c.mentions): \(line)")
-            #expect(!FileManager.default.fileExists(atPath: output), "\(c.arguments) wrote \(output)")
-        }
+        try Self.expectOneLineRefusals(cases, output: output)
     }
 
     /// Masks with a value other than 0/1, written by NumPy (Debian's python3-numpy).
