@@ -154,6 +154,31 @@ struct NPZTests {
         #expect(header.dropLast().allSatisfy { $0 != "\n" })
     }
 
+    /// A deflated entry that expands past the size its headers declare (a zip bomb's trick) is
+    /// refused when extraction reaches the declared size, not after inflating all of it.
+    @Test func entriesExpandingPastTheirDeclaredSizeAreRefused() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let path = scratch.file("bomb.npz")
+        // 4 MB of zeros deflate to a few kB; then both headers claim 1000 bytes.
+        try NPZArchive.write([("fc1", NPYArray(shape: [1000, 1000], values: [Float](repeating: 0, count: 1_000_000), dtype: .float32))],
+                             to: path, compressed: true)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func patch(signature: [UInt8], sizeOffset: Int) -> Int {
+            var patched = 0
+            for start in 0..<(bytes.count - 4) where Array(bytes[start..<(start + 4)]) == signature {
+                let value = UInt32(1000)
+                for k in 0..<4 { bytes[start + sizeOffset + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(k))) }
+                patched += 1
+            }
+            return patched
+        }
+        #expect(patch(signature: [0x50, 0x4B, 0x03, 0x04], sizeOffset: 22) == 1)  // local header: uncompressed size
+        #expect(patch(signature: [0x50, 0x4B, 0x01, 0x02], sizeOffset: 24) == 1)  // central directory: uncompressed size
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect { _ = try NPZArchive.read(path: path) } throws: { error in "\(error)".contains("expands past the 1000 bytes") }
+    }
+
     @Test func maskHeaderIsNumPysLiteral() throws {
         let bytes = [UInt8](try Samples.array(.bool, shape: [300, 784]).npyData(path: "mem", entry: "fc1"))
         let header = String(decoding: bytes[10..<128], as: UTF8.self)
