@@ -62,3 +62,22 @@ torch.onnx.export(small, x[:1], os.path.join(directory, "small-torch.onnx"), exp
 with torch.no_grad():
     import numpy as np
     np.savez(os.path.join(directory, "small-torch-io.npz"), input=x.numpy(), output=small(x).numpy())
+
+
+# A network pruned with torch.nn.utils.prune: the graph carries weight_orig · weight_mask, and the
+# masks themselves (with its parameters) or only their shapes (without). pruned-torch-masks.npz holds
+# the same masks as a PyTorch user saves them.
+torch.manual_seed(1)
+nn = torch.nn
+pruned = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.Conv2d(6, 4, 3, stride=2), nn.ReLU(),
+                       nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
+import torch.nn.utils.prune as torch_prune
+torch_prune.random_unstructured(pruned[0], "weight", amount=0.6)
+torch_prune.l1_unstructured(pruned[6], "weight", amount=0.9)
+pruned.eval()
+for params, name in [(True, "pruned-torch.onnx"), (False, "pruned-torch-noparams.onnx")]:
+    torch.onnx.export(pruned, torch.ones(1, 3, 8, 8), os.path.join(directory, name), export_params=params, do_constant_folding=False,
+                      input_names=["input"], output_names=["logits"], opset_version=17, dynamo=False)
+np.savez(os.path.join(directory, "pruned-torch-masks.npz"), **{"0.weight": pruned[0].weight_mask.numpy(),
+                                                                "3.weight": np.ones((4, 6, 3, 3), np.float32),
+                                                                "6.weight": pruned[6].weight_mask.numpy()})

@@ -9,16 +9,18 @@ extension ONNXModel {
 
     /// The one graph input that is data: inputs without an initializer that no operator reads as a
     /// parameter (a model exported without its parameters lists its weights as inputs). PyTorch
-    /// writes equal initial tensors once and passes copies through Identity nodes: a value that is
-    /// a parameter makes its Identity source one too.
+    /// writes equal initial tensors once and passes copies through Identity nodes, and
+    /// torch.nn.utils.prune multiplies weights by masks: a value that is a parameter makes the
+    /// inputs of the Identity, Cast or Mul computing it parameters too.
     public func dataInput() throws -> ValueInfo {
         var parameters = Set<String>()
         for node in nodes.reversed() {
             if let slots = Self.parameterSlots[node.opType] {
                 for slot in slots where slot < node.inputs.count { parameters.insert(node.inputs[slot]) }
             }
-            if node.opType == "Identity", node.inputs.count == 1, node.outputs.contains(where: parameters.contains) {
-                parameters.insert(node.inputs[0])
+            // Copies and products of parameters (Identity, Cast; torch.nn.utils.prune's weight_orig · weight_mask).
+            if ["Identity", "Cast", "Mul"].contains(node.opType), node.outputs.contains(where: parameters.contains) {
+                parameters.formUnion(node.inputs)
             }
         }
         let candidates = inputs.filter { !parameters.contains($0.name) }
@@ -30,13 +32,30 @@ extension ONNXModel {
         return candidates[0]
     }
 
-    /// The value a parameter's data comes from: itself, or the source of PyTorch's Identity copies.
+    /// The value a parameter's data comes from: itself, or the source of PyTorch's Identity copies
+    /// (and Casts).
     public func parameterSource(of name: String) -> String {
         var source = name
-        while let copy = nodes.first(where: { $0.opType == "Identity" && $0.outputs.first == source }), copy.inputs.count == 1 {
+        while let copy = nodes.first(where: { ($0.opType == "Identity" || $0.opType == "Cast") && $0.outputs.first == source }),
+              copy.inputs.count == 1 {
             source = copy.inputs[0]
         }
         return source
+    }
+
+    /// A weight `torch.nn.utils.prune` masked: `value` = Mul(weight_mask, weight_orig) of two
+    /// parameters named `<name>_mask` and `<name>_orig` (the mask through a Cast). Returns the
+    /// weight's PyTorch name (`<name>`), the parameter holding its values and the one holding its mask.
+    public func prunedWeight(_ value: String) -> (name: String, values: String, mask: String)? {
+        guard let product = nodes.first(where: { $0.opType == "Mul" && $0.outputs.first == value }), product.inputs.count == 2 else {
+            return nil
+        }
+        let sources = product.inputs.map(parameterSource(of:))
+        guard let original = sources.first(where: { $0.hasSuffix("_orig") }), let mask = sources.first(where: { $0.hasSuffix("_mask") }),
+              original.dropLast(5) == mask.dropLast(5) else { return nil }
+        let isParameter = { (name: String) in self.initializers[name] != nil || self.inputs.contains { $0.name == name } }
+        guard isParameter(original), isParameter(mask) else { return nil }
+        return (String(original.dropLast(5)), original, mask)
     }
 }
 

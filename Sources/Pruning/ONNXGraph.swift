@@ -36,6 +36,8 @@ public final class ONNXGraph {
     public let weights: [Weight]
     /// Per weight, the value its data comes from (its own name, or the source of PyTorch's Identity copy).
     let sources: [String]
+    /// Per weight index, the parameter holding the mask torch.nn.utils.prune put in the graph.
+    let maskSources: [Int: String]
     /// The data input's per-sample shape (batch dimension dropped).
     public let inputShape: [Int]
     public let producer: String
@@ -48,6 +50,7 @@ public final class ONNXGraph {
         try builder.build()
         weights = builder.weights
         sources = builder.sources
+        maskSources = builder.maskSources
         inputShape = builder.inputShape
         producer = model.producer
         description = GraphDescription(valueShapes: builder.valueShapes, steps: builder.steps, outputs: builder.outputs,
@@ -69,6 +72,8 @@ private struct ONNXGraphBuilder {
     let model: ONNXModel
     private(set) var weights: [ONNXGraph.Weight] = []
     private(set) var sources: [String] = []
+    /// Per weight index, the parameter holding torch.nn.utils.prune's mask, when the graph has one.
+    private(set) var maskSources: [Int: String] = [:]
     private(set) var valueShapes: [[Int]] = []
     private(set) var steps: [GraphDescription.Step] = []
     private(set) var outputs: [Int] = []
@@ -248,10 +253,20 @@ private struct ONNXGraphBuilder {
     /// A weight operand's declared shape: from its initializer or, without one, its graph input.
     private mutating func weight(_ node: Node, slot: Int) throws -> (name: String, shape: [Int], source: String) {
         guard slot < node.inputs.count, !node.inputs[slot].isEmpty else { throw bad(node, "has no weight input") }
-        let name = node.inputs[slot]
+        var name = node.inputs[slot]
         let shape: [Int]
-        // A copy through Identity nodes keeps its own (PyTorch) name and takes its source's shape.
-        let source = model.parameterSource(of: name)
+        // A copy through Identity nodes keeps its own (PyTorch) name and takes its source's shape;
+        // a weight torch.nn.utils.prune masked takes its module's name and carries its mask.
+        var source = model.parameterSource(of: name)
+        if let pruned = model.prunedWeight(name) {
+            name = pruned.name
+            source = pruned.values
+            maskSources[weights.count] = pruned.mask
+        } else if model.initializers[source] == nil, !model.inputs.contains(where: { $0.name == source }),
+                  let producer = model.nodes.first(where: { $0.outputs.contains(source) }) {
+            throw bad(node, "its weight is computed by \(producer.label); prunelab reads weights that are parameters "
+                      + "(for torch.nn.utils.prune's weight_orig * weight_mask it reads both; otherwise export the plain weights)")
+        }
         if let tensor = model.initializers[source] {
             shape = tensor.dimensions
         } else if let input = model.inputs.first(where: { $0.name == source }), let dimensions = input.dimensions {

@@ -135,12 +135,38 @@ extension ONNXGraph {
     /// layout; nil when any is missing (a model exported without parameters).
     public func initialWeights(from model: ONNXModel) -> [Tensor]? {
         var tensors: [Tensor] = []
-        for (weight, source) in zip(weights, sources) {
-            guard let values = model.initializers[source]?.floats(), values.count == weight.count, values.allSatisfy(\.isFinite) else {
+        for (index, (weight, source)) in zip(weights, sources).enumerated() {
+            guard var values = model.initializers[source]?.floats(), values.count == weight.count, values.allSatisfy(\.isFinite) else {
                 return nil
+            }
+            // A weight torch.nn.utils.prune masked is weight_orig · weight_mask.
+            if let maskSource = maskSources[index] {
+                guard let mask = model.initializers[maskSource]?.floats(), mask.count == values.count else { return nil }
+                for i in values.indices { values[i] *= mask[i] }
             }
             tensors.append(Tensor(shape: weight.shape, values: values))
         }
         return tensors
+    }
+
+    /// The masks torch.nn.utils.prune left in the model (weights without one are dense); nil when
+    /// it left none. An error when a mask holds values other than 0 and 1, or is declared without values.
+    public func embeddedMasks(from model: ONNXModel) throws -> [BinaryMask]? {
+        guard !maskSources.isEmpty else { return nil }
+        return try weights.enumerated().map { index, weight in
+            let mask = BinaryMask(shape: weight.shape)
+            guard let source = maskSources[index] else {
+                mask.bytes.update(repeating: 1, count: mask.count)
+                return mask
+            }
+            guard let values = model.initializers[source]?.floats(), values.count == mask.count else {
+                throw PruningError.unsupported("the model declares the mask \(source) of \(weight.name) without its values (export it with export_params=True)")
+            }
+            for (i, value) in values.enumerated() {
+                guard value == 0 || value == 1 else { throw PruningError.nonBinaryMask(layer: weight.name, value: value) }
+                mask.bytes[i] = value == 1 ? 1 : 0
+            }
+            return mask
+        }
     }
 }

@@ -113,10 +113,6 @@ struct NetworkOptions: ParsableArguments {
     /// The architecture's name (check() made sure there is one when no ONNX model is named).
     var architecture: String { arch ?? "" }
 
-    /// The ONNX model's path structure (check() made sure --onnx is given).
-    func makeGraph() throws -> ONNXGraph {
-        try ONNXGraph(model: ONNXModel(contentsOf: URL(fileURLWithPath: onnx ?? "")))
-    }
 }
 
 /// Options every pruning command shares.

@@ -109,6 +109,30 @@ enum ONNXFixtures {
         #expect(try graph.report(dense).effective == 0)
     }
 
+    /// A network pruned with torch.nn.utils.prune exports weight_orig · weight_mask: the graph reads
+    /// the weight under its module's name, its mask from the model (equal to what PyTorch saved), and
+    /// its values as the product; exported without parameters, the names and shapes still read.
+    @Test func torchPruneMasksAreReadFromTheModel() throws {
+        let file = try ONNXModel(contentsOf: ONNXFixtures.url("pruned-torch.onnx"))
+        let graph = try ONNXGraph(model: file)
+        #expect(graph.weightNames == ["0.weight", "3.weight", "6.weight"])
+        let embedded = try #require(try graph.embeddedMasks(from: file))
+        let saved = try MaskFile.readBinary(path: ONNXFixtures.url("pruned-torch-masks.npz").path, layers: graph.weightNames,
+                                            shapes: graph.weightShapes)
+        #expect(embedded == saved)
+        #expect(embedded[0].keptCount < embedded[0].count && embedded[2].keptCount < embedded[2].count / 5)
+        #expect(embedded[1].keptCount == embedded[1].count, "a weight torch did not prune is dense")
+        let weights = try #require(graph.initialWeights(from: file))
+        for (weight, mask) in zip(weights, embedded) {
+            for i in 0..<mask.count where mask.bytes[i] == 0 { #expect(weight[i] == 0) }
+        }
+        let bare = try ONNXModel(contentsOf: ONNXFixtures.url("pruned-torch-noparams.onnx"))
+        let bareGraph = try ONNXGraph(model: bare)
+        #expect(bareGraph.weightNames == graph.weightNames && bareGraph.weightShapes == graph.weightShapes)
+        #expect { _ = try bareGraph.embeddedMasks(from: bare) } throws: { error in "\(error)".contains("without its values") }
+        #expect(try ONNXFixtures.graph("resnet20").embeddedMasks(from: ONNXModel(contentsOf: ONNXFixtures.url("resnet20.onnx"))) == nil)
+    }
+
     @Test func badFilesAreOneClearError() throws {
         #expect { _ = try ONNXModel(contentsOf: ONNXFixtures.url("bad-truncated.onnx")) } throws: { error in
             "\(error)".contains("truncated") || "\(error)".contains("malformed")

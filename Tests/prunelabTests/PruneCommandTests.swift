@@ -234,6 +234,12 @@ struct PruneCommandTests {
         let total = try #require(number(synflowFigures["total"]))
         #expect(total == 2_202_560 && number(synflowFigures["kept"]) == (total / 20).rounded())
 
+        // A model pruned with torch.nn.utils.prune carries its masks: no --masks needed.
+        let carried = try succeed(["effective", "--onnx", Self.onnxFixtures.appendingPathComponent("pruned-torch.onnx").path, "--json"])
+        #expect(carried["source"] as? String == "the masks in the model", "\(carried)")
+        let carriedFigures = try #require(carried["masks"] as? [String: Any])
+        #expect((number(carriedFigures["kept"]) ?? 0) < (number(carriedFigures["total"]) ?? 0))
+
         // `models --onnx`: the names masks are keyed by, and whether the engine can train the graph.
         let listed = try succeed(["models", "--onnx", resnet, "--json"])
         #expect((listed["weights"] as? [[String: Any]])?.count == 21 && listed["trainable"] as? Bool == true, "\(listed)")
@@ -396,6 +402,8 @@ struct PruneCommandTests {
             (["effective", "--onnx", directory.appendingPathComponent("none.onnx").path, "--masks", masks], ["none.onnx"]),
             (["effective", "--onnx", masks, "--masks", masks], ["ONNX"]),
             (["effective", "--onnx", fixture("corners.onnx"), "--arch", "lenet5", "--masks", masks], ["--onnx"]),
+            (["effective", "--onnx", fixture("corners.onnx"), "--save-effective", output], ["--masks"]),
+            (["effective", "--arch", "lenet5", "--save-effective", output], ["--masks"]),
             (["prune", "--onnx", fixture("resnet20.onnx"), "--pruner", "snip", "--compression", "10", "--save", output], ["training data"]),
             (["prune", "--onnx", fixture("resnet20.onnx"), "--pruner", "lamp", "--compression", "10", "--save", output], ["--weights"]),
             (["prune", "--onnx", fixture("corners.onnx"), "--pruner", "synflow", "--compression", "10", "--save", output], ["dilated"]),
