@@ -43,7 +43,6 @@ final class PathDAG: PathScoring {
         self.backend = backend
         products = description.weightShapes.map { Tensor(shape: $0) }
         logScale = Array(repeating: 0, count: description.weightShapes.count)
-        var weighted = Array(repeating: false, count: description.valueShapes.count)
         var joins: [Tensor?] = Array(repeating: nil, count: description.valueShapes.count)
         operations = try description.steps.map { step -> Operation in
             let shape = description.valueShapes[step.inputs[0]]
@@ -57,18 +56,13 @@ final class PathDAG: PathScoring {
             case .flatten: operation = .node(PathFlatten(inputShape: [1] + shape))
             // SynFlow's linearised network bypasses nonlinearities: a softmax passes scores through.
             case .mix: operation = .node(PathNode())
-            case .union: operation = .union
-            case .concatenate: operation = .concatenate
+            case .union, .concatenate:
+                joins[step.output] = Tensor(shape: [1] + description.valueShapes[step.output])
+                if case .union = step.operation { operation = .union } else { operation = .concatenate }
             }
-            switch step.operation {
-            case .convolution, .dense: weighted[step.output] = true
-            default: weighted[step.output] = step.inputs.contains { weighted[$0] }
-            }
-            if case .union = step.operation { joins[step.output] = Tensor(shape: [1] + description.valueShapes[step.output]) }
-            if case .concatenate = step.operation { joins[step.output] = Tensor(shape: [1] + description.valueShapes[step.output]) }
             return operation
         }
-        self.weighted = weighted
+        weighted = description.weightedValues
         joinBuffers = joins
         gradients = description.valueShapes.map { Tensor(shape: [1] + $0) }
         input = Tensor(shape: [1] + description.valueShapes[0])

@@ -69,9 +69,7 @@ final class GraphSubject: PruningSubject {
     func weightValues() throws -> [Tensor] {
         if let given { return given }
         if let drawn { return drawn }
-        let weights = zip(graph.weights, graph.initializedWeights(seed: seed)).map { weight, tensor in
-            weight.isTransposed ? tensor.transposed2D() : tensor
-        }
+        let weights = graph.initializedReachWeights(seed: seed)
         drawn = weights
         return weights
     }
@@ -122,12 +120,17 @@ extension ONNXGraph {
     /// declared layout: what SynFlow, magnitude and LAMP see at initialisation in a model exported
     /// without parameters.
     public func initializedWeights(seed: UInt64) -> [Tensor] {
+        zip(weights, initializedReachWeights(seed: seed)).map { weight, tensor in weight.isTransposed ? tensor.transposed2D() : tensor }
+    }
+
+    /// The same draw in the layouts reach nodes read ((out, in) for every dense weight).
+    func initializedReachWeights(seed: UInt64) -> [Tensor] {
         var rng = RandomGenerator(seed: seed, stream: "onnx-init")
         return weights.map { weight in
             let shape = weight.reachShape, tensor = Tensor(shape: shape)
             let receptive = shape.dropFirst(2).reduce(1, *)
             Initializer.kaimingNormalFanAverage(tensor, fanIn: shape[1] * receptive, fanOut: shape[0] * receptive, rng: &rng)
-            return weight.isTransposed ? tensor.transposed2D() : tensor
+            return tensor
         }
     }
 

@@ -32,6 +32,19 @@ struct GraphDescription {
     let steps: [Step]
     let outputs: [Int]
     let weightShapes: [[Int]]
+
+    /// Per value, whether it depends on some weight (written by a convolution or dense step, or
+    /// downstream of one): only into such values do backward passes need to flow.
+    var weightedValues: [Bool] {
+        var weighted = Array(repeating: false, count: valueShapes.count)
+        for step in steps {
+            switch step.operation {
+            case .convolution, .dense: weighted[step.output] = true
+            default: weighted[step.output] = step.inputs.contains { weighted[$0] }
+            }
+        }
+        return weighted
+    }
 }
 
 /// Reach over a directed acyclic graph of values (an imported ONNX graph): the same nodes as
@@ -58,16 +71,11 @@ final class ReachDAG {
     init(_ description: GraphDescription) throws {
         self.description = description
         var joins: [ReachMap?] = Array(repeating: nil, count: description.valueShapes.count)
-        var weighted = Array(repeating: false, count: description.valueShapes.count)
         nodes = try description.steps.map { step -> ReachNode? in
             let shape = description.valueShapes[step.inputs[0]]
-            weighted[step.output] = step.inputs.contains { weighted[$0] }
             switch step.operation {
-            case let .convolution(window, weight):
-                weighted[step.output] = true
-                return ReachConvolution(index: weight, window: window)
+            case let .convolution(window, weight): return ReachConvolution(index: weight, window: window)
             case let .dense(inFeatures, outFeatures, weight):
-                weighted[step.output] = true
                 return ReachConvolution(index: weight, inFeatures: inFeatures, outFeatures: outFeatures)
             case let .pooling(geometry, _): return ReachPooling(geometry: geometry)
             case .flatten: return ReachFlatten(channels: shape[0], height: shape[1], width: shape[2])
@@ -78,7 +86,7 @@ final class ReachDAG {
             }
         }
         values = joins
-        self.weighted = weighted
+        weighted = description.weightedValues
         gradients = try description.valueShapes.map { try ReachMap(shape: [1] + $0) }
         input = try ReachMap(shape: [1] + description.valueShapes[0])
         input.fill()

@@ -45,11 +45,15 @@ struct EffectiveCommand: ParsableCommand {
         let binary = try MaskFile.readBinary(path: masks, network: model)
         let (effectiveMasks, report) = try EffectiveMasks(network: model).compute(binary)
         if let saveEffective { try MaskFile.write(effectiveMasks, network: model, to: saveEffective) }
-        let figures = SparsityFigures(architecture: network.architecture, inputShape: model.inputShape, report: report)
+        try present(SparsityFigures(architecture: network.architecture, inputShape: model.inputShape, report: report), source: masks)
+    }
+
+    /// The figures as JSON or as a table, for zoo networks and ONNX models alike.
+    private func present(_ figures: SparsityFigures, source: String) throws {
         if json {
-            try printJSON(Output(source: masks, masks: figures, saved: saveEffective))
+            try printJSON(Output(source: source, masks: figures, saved: saveEffective))
         } else {
-            print("\(masks) on \(network.architecture) \(model.inputShape)")
+            print("\(source) on \(figures.architecture) \(figures.inputShape)")
             print(figures.table)
             if let saveEffective { print("effective masks written to \(saveEffective)") }
         }
@@ -72,13 +76,6 @@ struct EffectiveCommand: ParsableCommand {
             try MaskFile.write(effectiveMasks, layers: graph.weightNames, shapes: graph.weightShapes, to: saveEffective)
         }
         let name = URL(fileURLWithPath: network.onnx ?? "").lastPathComponent
-        let figures = SparsityFigures(architecture: name, inputShape: graph.inputShape, report: report)
-        if json {
-            try printJSON(Output(source: source, masks: figures, saved: saveEffective))
-        } else {
-            print("\(source) on \(name) \(graph.inputShape)")
-            print(figures.table)
-            if let saveEffective { print("effective masks written to \(saveEffective)") }
-        }
+        try present(SparsityFigures(architecture: name, inputShape: graph.inputShape, report: report), source: source)
     }
 }

@@ -78,15 +78,22 @@ struct PruneCommand: ParsableCommand {
                                                                       rounds: prunerOptions.rounds), batches: batches)
         let seconds = monotonicSeconds() - start
         if let save { try MaskFile.write(outcome.masks, network: model, to: save) }
-        let figures = SparsityFigures(architecture: network.architecture, inputShape: model.inputShape, report: outcome.report,
-                                      quotas: outcome.quotaDensities)
+        try present(outcome, pruner: pruner, mode: mode, seconds: seconds,
+                    figures: SparsityFigures(architecture: network.architecture, inputShape: model.inputShape, report: outcome.report,
+                                             quotas: outcome.quotaDensities))
+    }
+
+    /// The outcome as JSON or as a line and a table, for zoo networks and ONNX models alike;
+    /// `weights` says where the ranked weights came from when that is worth saying.
+    private func present(_ outcome: PruningOutcome, pruner: Pruner, mode: PruningMode, seconds: Double, figures: SparsityFigures,
+                         weights: String = "") throws {
         if json {
             try printJSON(Output(pruner: pruner.name, mode: mode.rawValue, seed: seed, shuffle: shuffle, targetCompression: compression,
                                  probes: outcome.probes, trimProbes: outcome.trimProbes, trimmedFrom: outcome.trimmedFrom,
                                  search: mode == .effective ? outcome.search : nil, seconds: seconds, masks: figures, saved: save))
         } else {
-            print("\(pruner.name) on \(network.architecture) \(model.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
-                  + (shuffle ? ", shuffled" : "") + String(format: " (%.2f s, %d probes", seconds, outcome.probes)
+            print("\(pruner.name) on \(figures.architecture) \(figures.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
+                  + (shuffle ? ", shuffled" : "") + weights + String(format: " (%.2f s, %d probes", seconds, outcome.probes)
                   + (outcome.trimmedFrom.map { ", trimmed from \($0) in \(outcome.trimProbes) evaluations)" } ?? ")"))
             print(figures.table)
             if let save { print("masks written to \(save)") }
@@ -114,19 +121,10 @@ extension PruneCommand {
         let seconds = monotonicSeconds() - start
         if let save { try MaskFile.write(outcome.masks, layers: graph.weightNames, shapes: graph.weightShapes, to: save) }
         let name = URL(fileURLWithPath: network.onnx ?? "").lastPathComponent
-        let figures = SparsityFigures(architecture: name, inputShape: graph.inputShape, report: outcome.report, quotas: outcome.quotaDensities)
-        if json {
-            try printJSON(Output(pruner: pruner.name, mode: mode.rawValue, seed: seed, shuffle: shuffle, targetCompression: compression,
-                                 probes: outcome.probes, trimProbes: outcome.trimProbes, trimmedFrom: outcome.trimmedFrom,
-                                 search: mode == .effective ? outcome.search : nil, seconds: seconds, masks: figures, saved: save))
-        } else {
-            let source = weights == nil ? (pruner.readsWeights ? ", weights drawn from the seed" : "") : ", given weights"
-            print("\(pruner.name) on \(name) \(graph.inputShape), \(mode.rawValue) target \(compression)×, seed \(seed)"
-                  + (shuffle ? ", shuffled" : "") + source + String(format: " (%.2f s, %d probes", seconds, outcome.probes)
-                  + (outcome.trimmedFrom.map { ", trimmed from \($0) in \(outcome.trimProbes) evaluations)" } ?? ")"))
-            print(figures.table)
-            if let save { print("masks written to \(save)") }
-        }
+        try present(outcome, pruner: pruner, mode: mode, seconds: seconds,
+                    figures: SparsityFigures(architecture: name, inputShape: graph.inputShape, report: outcome.report,
+                                             quotas: outcome.quotaDensities),
+                    weights: weights == nil ? (pruner.readsWeights ? ", weights drawn from the seed" : "") : ", given weights")
     }
 }
 
