@@ -79,7 +79,8 @@ let package = Package(
             resources: [.embedInCode("Migrations/0001_initial.sql"), .embedInCode("Migrations/0002_queue_index.sql"),
                         .embedInCode("Migrations/0003_artifacts.sql"), .embedInCode("Migrations/0004_strict.sql"),
                         .embedInCode("Migrations/0005_event_counts.sql"), .embedInCode("Migrations/0006_results_config.sql"),
-                        .embedInCode("Migrations/0007_run_changes.sql"), .embedInCode("Migrations/0008_connectivity_points.sql")]),
+                        .embedInCode("Migrations/0007_run_changes.sql"), .embedInCode("Migrations/0008_connectivity_points.sql"),
+                        .embedInCode("Migrations/0009_models.sql")]),
         // HTTP API, spec-first: Sources/Service/openapi.yaml generates the server types.
         .target(
             name: "Service",

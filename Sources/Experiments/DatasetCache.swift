@@ -60,7 +60,7 @@ public final class DatasetCache: @unchecked Sendable {
     /// their name and folder only.
     static func key(dataset: String, architecture: String, directory: String?) throws -> String {
         guard dataset == "synthetic" else { return "\(dataset)|\(directory ?? "")" }
-        let entry = try ModelZoo.entry(architecture)
+        let entry = try Architecture.resolve(architecture).describe()
         return "synthetic|\(entry.inputShape)|\(entry.classes)"
     }
 

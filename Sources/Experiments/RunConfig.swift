@@ -293,13 +293,9 @@ extension RunConfig {
         if let format = try root.integer("format"), format != Self.format {
             throw .invalidField(field: "format", reason: "unsupported format \(format); this prunelab reads format \(Self.format)")
         }
-        guard let architecture = try root.string("architecture") else {
-            throw .invalidField(field: "architecture", reason: "required (one of \(ModelZoo.names.joined(separator: ", ")))")
-        }
-        guard let entry = ModelZoo.entries.first(where: { $0.name == architecture }) else {
-            throw .invalidField(field: "architecture",
-                                reason: "unknown architecture '\(architecture)' (known: \(ModelZoo.names.joined(separator: ", ")))")
-        }
+        let architecture = try completedArchitecture(root)
+        let description: Architecture.Description?
+        if case .zoo = architecture { description = try? architecture.describe() } else { description = nil }
         guard let prunerName = try root.string("pruner") else {
             throw .invalidField(field: "pruner", reason: "required (one of \(prunerNames.joined(separator: ", ")))")
         }
@@ -314,11 +310,15 @@ extension RunConfig {
             }
             dataset = given
         } else {
-            guard DatasetCatalog.names.contains(entry.defaultDataset) else {
-                throw .invalidField(field: "dataset", reason: "\(architecture)'s default data set '\(entry.defaultDataset)' "
+            guard let defaultDataset = description?.defaultDataset else {
+                throw .invalidField(field: "dataset", reason: "required for an imported model (one of \(knownDatasets) "
+                    + "whose samples the graph takes, or synthetic for data of the graph's own shape)")
+            }
+            guard DatasetCatalog.names.contains(defaultDataset) else {
+                throw .invalidField(field: "dataset", reason: "\(architecture.name)'s default data set '\(defaultDataset)' "
                     + "cannot be loaded here; set dataset to one of \(knownDatasets)")
             }
-            dataset = entry.defaultDataset
+            dataset = defaultDataset
         }
         let seed = try root.unsigned("seed") ?? 0
 
@@ -355,7 +355,7 @@ extension RunConfig {
         }
 
         let training = try completedTraining(root.object("training", allowed: trainingKeys),
-                                             architecture: architecture, dataset: dataset)
+                                             architecture: architecture.name, dataset: dataset)
         let settings = try completedSettings(root, pruner: pruner, compression: compression)
         // Every evaluation is a pass over the test set and a row per metric; checkpoints carry them
         // all. Bounded by the limits above, this product cannot overflow.
@@ -366,8 +366,34 @@ extension RunConfig {
         }
         let dataDirectory = try root.string("data_dir")
         if dataDirectory == "" { throw .invalidField(field: "data_dir", reason: "must not be empty (leave it out for the default)") }
-        return RunConfig(architecture: architecture, dataset: dataset, pruner: pruner, mode: mode, compression: compression,
+        return RunConfig(architecture: architecture.name, dataset: dataset, pruner: pruner, mode: mode, compression: compression,
                          seed: seed, shuffle: shuffle, training: training, settings: settings, dataDirectory: dataDirectory)
+    }
+
+    /// A zoo name, or an imported model as `"onnx:<sha256>"` or `{"onnx": "<sha256>"}` (both
+    /// complete to the string, so they are one run key).
+    static func completedArchitecture(_ root: ConfigObject) throws(ExperimentsError) -> Architecture {
+        let name: String
+        switch root.value("architecture") {
+        case nil, .null?:
+            throw .invalidField(field: "architecture", reason: "required (one of \(Architecture.known))")
+        case let .object(fields)?:
+            let object = try ConfigObject(.object(fields), path: "architecture", allowed: ["onnx"])
+            guard let hash = try object.string("onnx") else {
+                throw .invalidField(field: "architecture.onnx", reason: "required: the SHA-256 POST /api/v1/models answered")
+            }
+            guard Architecture.isHash(hash) else {
+                throw .invalidField(field: "architecture.onnx", reason: "must be 64 lowercase hexadecimal digits (a model's SHA-256), "
+                    + "got '\(hash.prefix(80))'")
+            }
+            name = Architecture.importedPrefix + hash
+        default:
+            name = try root.string("architecture") ?? ""
+        }
+        guard let architecture = Architecture(name) else {
+            throw .invalidField(field: "architecture", reason: "unknown architecture '\(name.prefix(200))' (known: \(Architecture.known))")
+        }
+        return architecture
     }
 
     /// Missing fields come from the architecture's setup (`PaperSetups`); lr_drops missing are

@@ -10,7 +10,7 @@ public enum RunData {
     public static func load(dataset: String, architecture: String, directory: String?) throws -> DatasetSplits {
         var splits: DatasetSplits
         if dataset == "synthetic" {
-            let entry = try ModelZoo.entry(architecture)
+            let entry = try Architecture.resolve(architecture).describe()
             let size = entry.inputShape.reduce(1, *)
             let train = max(1, min(DatasetCatalog.syntheticTrainCount, 60_000_000 / size))
             let test = max(1, min(DatasetCatalog.syntheticTestCount, train / 4))

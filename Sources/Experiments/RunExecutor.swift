@@ -132,8 +132,8 @@ public final class RunExecutor: @unchecked Sendable {
         }
         reporter.report(.started(key: key, config: config))
         let (network, effective) = try timed(\.network) {
-            let network = try ModelZoo.make(config.architecture, inputShape: splits.train.sampleShape, classes: splits.train.classes,
-                                            backend: backend)
+            let network = try Architecture.resolve(config.architecture).make(inputShape: splits.train.sampleShape,
+                                                                             classes: splits.train.classes, backend: backend)
             network.initialize(seed: config.seed)
             return (network, try EffectiveMasks(network: network))
         }

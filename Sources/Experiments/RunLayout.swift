@@ -72,7 +72,7 @@ public struct RunLayout: Sendable, Equatable {
     /// this costs address space, not memory.
     private static func describe(_ architecture: String, inputShape: [Int], classes: Int) throws
         -> (layers: [Layer], tensors: [Checkpoint.TensorEntry]) {
-        let network = try ModelZoo.make(architecture, inputShape: inputShape, classes: classes)
+        let network = try Architecture.resolve(architecture).make(inputShape: inputShape, classes: classes)
         let layers = zip(network.prunableLayerNames, network.prunableParameters).map { Layer(name: $0, shape: $1.shape) }
         return (layers, Checkpoint.tensorEntries(of: network))
     }
@@ -94,14 +94,21 @@ extension RunData {
     /// The per-sample input shape and class count of `dataset` for `architecture` (synthetic data
     /// takes the architecture's own), without loading it.
     public static func sampleShape(dataset: String, architecture: String) throws -> (shape: [Int], classes: Int) {
-        let entry = try ModelZoo.entry(architecture)
+        if let shape = sampleShape(of: dataset) { return shape }
+        guard dataset == "synthetic" else { throw ExperimentsError.invalidField(field: "dataset", reason: "unknown data set '\(dataset)'") }
+        let description = try Architecture.resolve(architecture).describe()
+        return (description.inputShape, description.classes)
+    }
+
+    /// The per-sample input shape and class count of a real data set; nil for synthetic data
+    /// (the architecture's own) and unknown names.
+    public static func sampleShape(of dataset: String) -> (shape: [Int], classes: Int)? {
         switch dataset {
-        case "fashion-mnist", "mnist": return ([1, 28, 28], 10)
-        case "cifar10": return ([3, 32, 32], 10)
-        case "cifar100": return ([3, 32, 32], 100)
-        case "tinyimagenet": return ([3, 64, 64], 200)
-        case "synthetic": return (entry.inputShape, entry.classes)
-        default: throw ExperimentsError.invalidField(field: "dataset", reason: "unknown data set '\(dataset)'")
+        case "fashion-mnist", "mnist": ([1, 28, 28], 10)
+        case "cifar10": ([3, 32, 32], 10)
+        case "cifar100": ([3, 32, 32], 100)
+        case "tinyimagenet": ([3, 64, 64], 200)
+        default: nil
         }
     }
 }

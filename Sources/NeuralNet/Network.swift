@@ -17,6 +17,10 @@ public final class Network {
     /// How the architecture pads its convolutions and pools (effective sparsity depends on it).
     public let padding: String
 
+    /// The prunable layers' weight names in the model file the network was built from (an ONNX
+    /// graph's `layer1.0.conv1.weight`); nil for the zoo's networks, whose layers are numbered.
+    public internal(set) var importedLayerNames: [String]?
+
     public init(name: String, inputShape: [Int], classes: Int, body: Sequential, padding: String = "as declared per layer",
                 backend: any Backend = CPUBackend.shared) throws {
         self.name = name
@@ -45,8 +49,10 @@ public final class Network {
 
     /// Names of the prunable layers in canonical order: `conv1`, `conv2`, … for convolutions and
     /// `fc1`, `fc2`, … for dense layers, numbered per kind from the input. Mask and weight files
-    /// (npz) key their arrays by these names.
+    /// (npz) key their arrays by these names. An imported network's are its weights' names in
+    /// the file (`importedLayerNames`), so that its masks load into the framework it came from.
     public var prunableLayerNames: [String] {
+        if let importedLayerNames { return importedLayerNames }
         var convolutions = 0, dense = 0
         return prunableLayers.map { item in
             if item.layer is Conv2d { convolutions += 1; return "conv\(convolutions)" }

@@ -6,6 +6,7 @@ import NIOPosix
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import ServiceLifecycle
+import Experiments
 import Store
 
 /// How `prunelab serve` runs.
@@ -69,6 +70,9 @@ public func buildApplication(_ configuration: ServiceConfiguration, logger: Logg
                              services: [any Service] = [],
                              onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
     let store = try Store(path: configuration.databasePath, artifacts: try configuration.artifactsDirectory.map { try FileArtifactStore(root: $0) })
+    // Runs of uploaded models need the graph (their layouts check uploads): read from this store,
+    // for as long as it is open.
+    ImportedModels.shared.addSource { [weak store] sha256 in try store?.modelBytes(sha256) }
     // Nothing is in flight before the server listens: what no row references now (a crash between
     // an upload's file and its row, checkpoints of runs finished meanwhile) can go.
     let collected = try store.collectGarbage(grace: 0)
@@ -187,7 +191,8 @@ struct JSONByDefaultMiddleware<Context: RequestContext>: RouterMiddleware {
         let type = request.headers[.contentType]
         guard type == nil || type?.hasPrefix("application/x-www-form-urlencoded") == true else { return try await next(request, context) }
         var head = request.head
-        head.headerFields[.contentType] = "application/json"
+        // A model upload is the file itself (`curl --data-binary @model.onnx`), whatever curl labels it.
+        head.headerFields[.contentType] = request.uri.path == ServiceAPI.modelsPath ? "application/octet-stream" : "application/json"
         return try await next(Request(head: head, body: request.body), context)
     }
 }
@@ -196,7 +201,7 @@ struct JSONByDefaultMiddleware<Context: RequestContext>: RouterMiddleware {
 /// the limit is the JSON routes' (`--max-body-bytes`), uploads have their own.
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maximumBytes: Int
-    /// POST /effective's limit: a model and its masks (`--max-model-bytes`).
+    /// The limit of POST /effective (a model and its masks) and POST /models (`--max-model-bytes`).
     let maximumModelBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -206,7 +211,7 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         if request.method == .put, request.uri.path.hasSuffix("/checkpoint") || request.uri.path.hasSuffix("/masks") {
             return try await next(request, context)
         }
-        let limit = request.uri.path == ServiceAPI.effectivePath ? maximumModelBytes : maximumBytes
+        let limit = [ServiceAPI.effectivePath, ServiceAPI.modelsPath].contains(request.uri.path) ? maximumModelBytes : maximumBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "request body of \(length) bytes exceeds \(limit)", field: "body")
         }

@@ -34,7 +34,9 @@ struct ServiceAPI: APIProtocol {
         guard case let .json(document) = input.body else { return .badRequest(.init(body: .json(APIError(.badRequest, "expected JSON", field: "body").body))) }
         do {
             let spec = try SweepSpec(document)
-            let runs = try spec.runs().map { NewRun($0, maxAttempts: spec.maxAttempts) }
+            let cells = try spec.runs()
+            try checkImportedModels(cells)
+            let runs = cells.map { NewRun($0, maxAttempts: spec.maxAttempts) }
             let submission = try store.submitSweep(name: spec.name, spec: SubmittedSweep.text ?? document.text, runs: runs)
             return .created(.init(body: .json(.init(id: submission.id, runs: submission.runs, new: submission.new,
                                                     reused: submission.reused, requeued: submission.requeued))))

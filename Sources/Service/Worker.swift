@@ -275,19 +275,54 @@ public final class Worker: @unchecked Sendable {
         return try Checkpoint.read(path: path)
     }
 
-    /// Streams a run's stored checkpoint into the file at `path`; false when the server has none.
-    /// A full scratch disk is the run's failure (retried elsewhere), not a lost lease.
-    private func download(_ key: String, to path: String) async throws -> Bool {
-        guard case let .ok(ok) = try await bulk.downloadCheckpoint(path: .init(key: key)) else { return false }
+    /// Where this machine's workers keep the models they downloaded (`<sha256>.onnx`), between runs.
+    var modelsFolder: String { URL(fileURLWithPath: configuration.scratchDirectory).appendingPathComponent("prunelab-models").path }
+
+    /// Makes model `sha256` available to the engine (`ImportedModels`): downloaded once into
+    /// `modelsFolder`, checked against its name before it is moved into place.
+    private func fetchModel(_ sha256: String, log: Logger) async throws {
+        let folder = modelsFolder, path = "\(folder)/\(sha256).onnx"
+        ImportedModels.shared.addFolder(folder)
+        if FileManager.default.fileExists(atPath: path) { return }
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ScratchError(path: folder, underlying: error)
+        }
+        let partial = "\(folder)/.download-\(sha256)-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        let found = try await retrying({ () async throws -> Bool in
+            guard case let .ok(ok) = try await self.bulk.downloadModel(path: .init(sha256: sha256)) else { return false }
+            try await self.save(ok.body.binary, to: partial)
+            return true
+        }, log: log)
+        guard found else { throw WorkerError(description: "the server has no model \(sha256)") }
+        let actual = try fileSHA256(partial)
+        guard actual == sha256 else { throw WorkerError(description: "model \(sha256) arrived hashing to \(actual)") }
+        // Atomic: another worker of this machine may be moving the same file into place.
+        guard rename(partial, path) == 0 else { throw ScratchError(path: path, reason: String(cString: strerror(errno))) }
+        log.info("model downloaded", metadata: ["model": "\(sha256)"])
+    }
+
+    /// Writes a streamed body into the file at `path`. A full scratch disk is the run's failure
+    /// (retried elsewhere), not a lost lease.
+    private func save(_ body: HTTPBody, to path: String) async throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard descriptor >= 0 else { throw ScratchError(path: path, reason: String(cString: strerror(errno))) }
         let file = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         do {
-            for try await chunk in try ok.body.binary { try file.write(contentsOf: chunk) }
+            for try await chunk in body { try file.write(contentsOf: chunk) }
             try file.close()
         } catch let error as CocoaError {
             throw ScratchError(path: path, underlying: error)
         }
+    }
+
+    /// Streams a run's stored checkpoint into the file at `path`; false when the server has none.
+    /// A full scratch disk is the run's failure (retried elsewhere), not a lost lease.
+    private func download(_ key: String, to path: String) async throws -> Bool {
+        guard case let .ok(ok) = try await bulk.downloadCheckpoint(path: .init(key: key)) else { return false }
+        try await save(try ok.body.binary, to: path)
         return true
     }
 
@@ -327,6 +362,7 @@ public final class Worker: @unchecked Sendable {
                 throw ConfigMismatch(description: "the config of run \(key) hashes to \(hash); refusing to run it")
             }
             let config = try RunConfig.parse(Data(lease.config.utf8))
+            if case let .imported(sha256)? = Architecture(config.architecture) { try await fetchModel(sha256, log: log) }
             let parent = try await lease.parents.first.asyncMap { try await fetchCheckpoint($0, into: folder, log: log) }
             let resume = lease.has_checkpoint ? try await fetchCheckpoint(key, into: folder, log: log) : nil
             // Checkpoints go to the uplink as bytes; only the final state is a file, which dense runs

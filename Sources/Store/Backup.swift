@@ -11,7 +11,7 @@ public struct BackupReport: Sendable, Equatable {
     public var events = 0
     /// Migrations applied to the copy, in order.
     public var migrations: [String] = []
-    /// Checkpoint files copied into `<out>.artifacts` (already present ones count too) and their bytes.
+    /// Checkpoint and uploaded model files copied into `<out>.artifacts` (already present ones count too) and their bytes.
     public var artifactFiles = 0
     public var artifactBytes = 0
     /// Runs whose checkpoint file went from the live store between the snapshot and its copy
@@ -103,21 +103,30 @@ extension Store {
                                         report: inout BackupReport) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: sourceRoot, isDirectory: &isDirectory), isDirectory.boolValue else {
-            let rows = try copy.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM checkpoints") ?? 0 }
-            guard rows == 0 else { throw BackupError.source(path: sourceRoot, reason: "artifact folder missing, yet \(rows) checkpoints refer to it") }
+            let rows = try copy.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM checkpoints") ?? 0
+                    + (try db.tableExists("models") ? Int.fetchOne(db, sql: "SELECT COUNT(*) FROM models") ?? 0 : 0)
+            }
+            guard rows == 0 else { throw BackupError.source(path: sourceRoot, reason: "artifact folder missing, yet \(rows) checkpoints or models refer to it") }
             return
         }
         let source = try FileArtifactStore(root: sourceRoot)
         let destination = try FileArtifactStore(root: destinationRoot)
         let rows = try copy.read { db in try Row.fetchAll(db, sql: "SELECT run_key, sha256, size FROM checkpoints ORDER BY run_key") }
+        // Uploaded models (0009) are artifacts too, and nothing could make one again: a missing file fails the backup.
+        let models = try copy.read { db -> [Row] in
+            guard try db.tableExists("models") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT NULL AS run_key, sha256, size FROM models ORDER BY sha256")
+        }
         var copied = Set<String>()
-        for row in rows {
-            let key: String = row["run_key"], hash: String = row["sha256"], size: Int = row["size"]
+        for row in rows + models {
+            let key: String? = row["run_key"], hash: String = row["sha256"], size: Int = row["size"]
             if copied.contains(hash) || destination.size(of: hash) == size {
                 if copied.insert(hash).inserted { report.artifactFiles += 1; report.artifactBytes += size }
                 continue
             }
             guard FileArtifactStore.isHash(hash), let file = FileHandle(forReadingAtPath: source.path(of: hash)) else {
+                guard let key else { throw BackupError.source(path: source.path(of: hash), reason: "the file of uploaded model \(hash) is missing") }
                 try copy.write { db in try db.execute(sql: "DELETE FROM checkpoints WHERE run_key = ?", arguments: [key]) }
                 report.droppedCheckpoints.append(key)
                 continue

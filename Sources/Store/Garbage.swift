@@ -46,7 +46,7 @@ extension Store {
         let files = try artifacts.list()
         try pool.write { db in
             // In a write transaction: no checkpoint can be recorded between the look-up and the removal.
-            let referenced = Set(try String.fetchAll(db, sql: "SELECT sha256 FROM checkpoints"))
+            let referenced = Set(try String.fetchAll(db, sql: "SELECT sha256 FROM checkpoints UNION SELECT sha256 FROM models"))
             for file in files where !goingAway.contains(file.sha256) {
                 if referenced.contains(file.sha256) {
                     report.keptFiles += 1

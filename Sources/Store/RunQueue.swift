@@ -178,7 +178,8 @@ extension Store {
         guard !hashes.isEmpty else { return }
         try pool.write { db in
             for hash in hashes {
-                let used = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE sha256 = ?)", arguments: [hash]) ?? true
+                let used = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE sha256 = ?) "
+                                                 + "OR EXISTS (SELECT 1 FROM models WHERE sha256 = ?)", arguments: [hash, hash]) ?? true
                 if !used { try artifacts.remove(hash) }
             }
         }

@@ -19,6 +19,7 @@ public final class Store: Sendable {
         ("0006_results_config", String(decoding: PackageResources._006_results_config_sql, as: UTF8.self)),
         ("0007_run_changes", String(decoding: PackageResources._007_run_changes_sql, as: UTF8.self)),
         ("0008_connectivity_points", String(decoding: PackageResources._008_connectivity_points_sql, as: UTF8.self)),
+        ("0009_models", String(decoding: PackageResources._009_models_sql, as: UTF8.self)),
     ]
 
     /// The default artifact folder of the database at `path`.

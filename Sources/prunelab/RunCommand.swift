@@ -35,6 +35,8 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var device: DeviceOptions
     @Flag(help: "Print the final result as one JSON object on stdout.")
     var json = false
+    @Option(help: ArgumentHelp("An ONNX model the config may name as \"onnx:<sha256 of the file>\" (repeatable).", valueName: "file"))
+    var onnx: [String] = []
 
     func run() throws {
         let backend = try device.openBackend()
@@ -48,6 +50,9 @@ struct RunCommand: ParsableCommand {
             data = contents
         }
         let runConfig = try RunConfig.parse(data)
+        if case let .imported(sha256)? = Architecture(runConfig.architecture) {
+            try provideModel(sha256)
+        }
         if let checkpointEvery, checkpointEvery < 1 {
             throw InvalidOption(option: "--checkpoint-every", reason: "must be at least 1, got \(checkpointEvery)")
         }
@@ -69,6 +74,24 @@ struct RunCommand: ParsableCommand {
                          formatCompression(result.effectiveCompression), result.wallSeconds))
             print("files: \(store.folder(for: result.key).path)")
         }
+    }
+}
+
+extension RunCommand {
+    /// Makes the config's model one of `--onnx`'s files, found by its SHA-256.
+    func provideModel(_ sha256: String) throws {
+        var given: [String] = []
+        for path in onnx {
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw InvalidOption(option: "--onnx", reason: "cannot read \(path)") }
+            let hash = ImportedModels.sha256(of: bytes)
+            if hash == sha256 {
+                ImportedModels.shared.addSource { $0 == sha256 ? bytes : nil }
+                return
+            }
+            given.append("\(path) is onnx:\(hash)")
+        }
+        throw InvalidOption(option: "--onnx", reason: "the config names onnx:\(sha256); give its file"
+                            + (given.isEmpty ? "" : " (\(given.joined(separator: "; ")))"))
     }
 }
 

@@ -124,7 +124,9 @@ import Testing
         let operations = routes.reduce(0) { $0 + $1.methods.count }
         // Operations (not links, which name operations too) are six spaces in.
         #expect(operations == openAPIDocument.split(separator: "\n").filter { $0.hasPrefix("      operationId:") }.count)
-        #expect(operations == 23)
+        #expect(operations == 27)
+        #expect(routes.contains { $0.components == ["api", "v1", "models"] && $0.methods == ["GET", "POST"] })
+        #expect(routes.contains { $0.components == ["api", "v1", "models", "{sha256}", "model.onnx"] && $0.methods == ["GET"] })
         #expect(routes.contains { $0.components == ["api", "v1", "effective"] && $0.methods == ["POST"] })
         #expect(routes.contains { $0.components == ["api", "v1", "curves", "plot.svg"] && $0.methods == ["GET"] })
         #expect(routes.contains { $0.components == ["api", "v1", "runs", "{key}", "masks.npz"] && $0.methods == ["GET"] })

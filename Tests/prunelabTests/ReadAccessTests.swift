@@ -18,6 +18,8 @@ struct ReadAccessTests {
         let directory: URL
         let finished: String
         let checkpointed: String
+        /// An uploaded model (LeNet-300-100 as ONNX).
+        let model: String
 
         private init() throws {
             let (database, directory) = try ServeCommandTests.database()
@@ -27,6 +29,10 @@ struct ReadAccessTests {
             defer { server.stop() }
             let short = ServiceIntegrationTests.sweep(iterations: 10, pruners: ["random/erk"], evalEvery: 5)
             guard try server.request("POST", "/api/v1/sweeps", body: short).status == 201 else { throw Failure("submit failed") }
+            let onnx = try Data(contentsOf: PruneCommandTests.onnxFixtures.appendingPathComponent("lenet300-100.onnx"))
+            let uploaded = try server.request("POST", "/api/v1/models", body: onnx, contentType: "application/octet-stream")
+            guard uploaded.status == 201, let model = uploaded.json?["sha256"] as? String else { throw Failure("upload failed: \(uploaded.text)") }
+            self.model = model
             let worker = try WorkerProcess(server: server, exitWhenIdle: true)
             worker.process.waitUntilExit()
             let long = ServiceIntegrationTests.sweep(iterations: 20_000, pruners: ["random/erk"], evalEvery: 10)
@@ -92,6 +98,9 @@ struct ReadAccessTests {
             Route(method: "GET", template: "/runs/{key}/masks.npz", path: "/api/v1/runs/\(done)/masks.npz?kind=effective"),
             Route(method: "GET", template: "/runs/{key}/checkpoint", path: "/api/v1/runs/\(saved)/checkpoint"),
             Route(method: "GET", template: "/metrics", path: "/metrics"),
+            Route(method: "GET", template: "/models", path: "/api/v1/models"),
+            Route(method: "GET", template: "/models/{sha256}", path: "/api/v1/models/\(fixture.model)"),
+            Route(method: "GET", template: "/models/{sha256}/model.onnx", path: "/api/v1/models/\(fixture.model)/model.onnx"),
             effectiveRead(),
         ]
         let open = [
@@ -111,6 +120,7 @@ struct ReadAccessTests {
         let key = fixture.checkpointed
         return [
             Route(method: "POST", template: "/sweeps", path: "/api/v1/sweeps"),
+            Route(method: "POST", template: "/models", path: "/api/v1/models"),
             Route(method: "POST", template: "/sweeps/{id}/cancel", path: "/api/v1/sweeps/2/cancel"),
             Route(method: "POST", template: "/workers/lease", path: "/api/v1/workers/lease"),
             Route(method: "POST", template: "/runs/{key}/heartbeat", path: "/api/v1/runs/\(key)/heartbeat"),

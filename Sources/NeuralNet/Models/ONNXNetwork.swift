@@ -64,6 +64,7 @@ public enum ONNXNetwork {
             }
             return name
         }
+        network.importedLayerNames = names
         return Made(network: network, weightNames: names, sources: converter.sources)
     }
 }

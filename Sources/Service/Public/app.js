@@ -240,9 +240,15 @@ async function showSweeps(generation) {
   if (sweeps.some((s) => s.status === STATUS.active)) schedulePoll(generation, () => showSweeps(generation));
 }
 
+// An uploaded model's architecture is its file's SHA-256 (onnx:<64 hex digits>): shown by its
+// first 12 digits, as git shows commits (the full name is in the run's config).
+function architectureText(name) {
+  return /^onnx:[0-9a-f]{64}$/.test(name) ? `${name.slice(0, 17)}…` : name;
+}
+
 const RESULT_COLUMNS = [
   { key: "key", label: "run", render: (r) => link(`#/runs/${r.key}`, shortKey(r.key)) },
-  { key: "architecture", label: "architecture", optional: true },
+  { key: "architecture", label: "architecture", optional: true, render: (r) => architectureText(r.architecture) },
   { key: "dataset", label: "dataset", optional: true },
   { key: "pruner", label: "pruner" },
   { key: "mode", label: "mode" },
@@ -323,7 +329,7 @@ function resultsTable(sweepID, table, params, showOptional) {
 // aggregates it (GET sweeps/ID/summary): the numbers behind the plots.
 function summaryTable(groups) {
   const body = el("tbody", {}, groups.map((g) => el("tr", {},
-    el("td", {}, `${g.architecture}/${g.dataset}`), el("td", {}, g.pruner), el("td", {}, g.mode || "–"), el("td", {}, g.variant || "–"),
+    el("td", {}, `${architectureText(g.architecture)}/${g.dataset}`), el("td", {}, g.pruner), el("td", {}, g.mode || "–"), el("td", {}, g.variant || "–"),
     el("td", { class: "numeric" }, g.target === undefined ? "–" : significant(g.target)), el("td", { class: "numeric" }, g.runs),
     el("td", { class: "numeric" }, `${formatPercent(g.test_accuracy)} ± ${(g.test_accuracy_spread * 100).toFixed(2)}`),
     el("td", { class: "numeric" }, g.direct_compression === undefined ? "∞" : significant(g.direct_compression)),
@@ -365,7 +371,7 @@ function variantTable(groups) {
   return el("section", { class: "variants" }, el("h3", {}, "Variants side by side"),
     el("table", { class: "variants" }, el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
       el("tbody", {}, rows.map(({ first, by }) => el("tr", {},
-        el("td", {}, `${first.architecture}/${first.dataset}`), el("td", {}, first.pruner), el("td", {}, first.mode || "–"),
+        el("td", {}, `${architectureText(first.architecture)}/${first.dataset}`), el("td", {}, first.pruner), el("td", {}, first.mode || "–"),
         el("td", { class: "numeric" }, first.target === undefined ? "–" : significant(first.target)),
         variants.flatMap((v) => [el("td", { class: "numeric" }, accuracy(by[v])), el("td", { class: "numeric" }, effective(by[v]))]),
         pair ? el("td", { class: "numeric" }, difference(by[variants[0]], by[variants[1]])) : null)))));
@@ -449,7 +455,7 @@ async function showSweep(generation, id, params, last = null) {
   if (generation !== navigation) return;
   document.title = `prunelab: sweep ${id} ${sweep.name}`;
   const done = FINISHED.reduce((n, s) => n + (sweep.counts[s] || 0), 0);
-  const models = [...new Set(data.groups.map((g) => `${g.architecture} on ${g.dataset}`))];
+  const models = [...new Set(data.groups.map((g) => `${architectureText(g.architecture)} on ${g.dataset}`))];
   const csv = fileLink(`sweeps/${id}/results?format=csv`);
   const varies = (key) => new Set(data.groups.map((g) => g[key] || "")).size > 1;
   const plot = (axis) => {
@@ -573,7 +579,7 @@ async function showCurves(generation) {
   const at = (value) => (value === undefined ? "–" : `${significant(value)}×`);
   const csv = fileLink("curves?format=csv");
   const sections = architectures.map((architecture, index) => el("section", { class: "curves", "data-architecture": architecture },
-    el("h3", {}, architecture),
+    el("h3", {}, architectureText(architecture)),
     el("figure", { class: "plot" }, serverPlot(plots[index], `curves-${architecture}`),
       el("figcaption", {}, "Effective against direct compression, pruned at initialisation, no training.")),
     el("table", { class: "curves" }, el("thead", {}, el("tr", {}, ["pruner", "data", "rounds", "targets", "first ineffective weight at",
