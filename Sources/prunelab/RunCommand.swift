@@ -14,7 +14,9 @@ struct RunCommand: ParsableCommand {
             missing fields take the paper's setup for the architecture. The run key is the SHA-256 of the
             canonical completed config: a finished run with the same key is reused, a missing dense parent
             (magnitude, lamp, lth) is trained first. Files: runs-dir/<key>/{config.json, masks.npz,
-            metrics.jsonl, checkpoint.bin, final.bin, result.json}.
+            metrics.jsonl, checkpoint.bin, final.bin, result.json}. An ONNX model is named
+            "onnx:<sha256 of the file>" (or {"onnx": "<sha256>"}) and given with --onnx FILE; it has no
+            paper setup, so dataset and the training fields are required.
             """)
 
     @Option(help: "The run's JSON config file ('-' reads standard input).")
