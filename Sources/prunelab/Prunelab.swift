@@ -9,7 +9,7 @@ struct Prunelab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prunelab",
         abstract: "Neural-network pruning research around effective sparsity.",
-        subcommands: [TrainCommand.self, ServeCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, ResultsCommand.self, RunCommand.self, ReproduceCommand.self, PruneCommand.self, EffectiveCommand.self, CurveCommand.self, BenchCommand.self, DeviceCheckCommand.self, ModelsCommand.self, ReportCommand.self, SlurmCommand.self, GarbageCommand.self, BackupCommand.self])
+        subcommands: [TrainCommand.self, ServeCommand.self, WorkerCommand.self, SubmitCommand.self, UploadCommand.self, StatusCommand.self, ResultsCommand.self, RunCommand.self, ReproduceCommand.self, PruneCommand.self, EffectiveCommand.self, CurveCommand.self, BenchCommand.self, DeviceCheckCommand.self, ModelsCommand.self, ReportCommand.self, SlurmCommand.self, GarbageCommand.self, BackupCommand.self])
 }
 
 /// Entry point: every failure, parse errors included, ends with one line on stderr and a non-zero exit.

@@ -25,10 +25,15 @@ import Testing
 
     /// A valid config (every field given) of which `choices` replace a few fields by edge values,
     /// so that most cases get past the first check to the one under attack.
+    /// LeNet-300-100 as an uploaded ONNX model, made available to the engine.
+    static let imported = (try? ImportedModelRunTests.provide("lenet300-100.onnx")) ?? "missing"
+
     static func config(architecture: Int, pruner: Int, choices: [Int]) -> [String: Any] {
         let pruners = RunConfig.prunerNames + ["bogus"]
+        let architectures: [Any] = ["lenet300-100", "lenet5", "resnet20", "vgg16", ["onnx": imported], "onnx:\(imported)",
+                                    ["onnx": "0123"], ["onnx": imported, "x": 1], "onnx:\(imported.uppercased())"]
         var config: [String: Any] = [
-            "architecture": ["lenet300-100", "lenet5", "resnet20", "vgg16"][architecture % 4], "dataset": "synthetic",
+            "architecture": architectures[architecture % architectures.count], "dataset": "synthetic",
             "pruner": pruners[pruner % pruners.count], "mode": "direct", "compression": 10, "seed": 0, "shuffle": false,
         ]
         var training: [String: Any] = ["iterations": 20, "batch_size": 10, "learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0.0,
@@ -53,7 +58,8 @@ import Testing
     }
 
     @Test func runConfigsFromGeneratedInputParseWithinTheLimitsOrAreRefused() async throws {
-        await propertyCheck(count: 3000, input: Gen.int(in: 0...3), Gen.int(in: 0...40), Gen.int(in: 0...300).array(of: 0...4)) {
+        #expect(Self.imported.count == 64)
+        await propertyCheck(count: 3000, input: Gen.int(in: 0...8), Gen.int(in: 0...40), Gen.int(in: 0...300).array(of: 0...4)) {
             architecture, pruner, choices in
             let object = Self.config(architecture: architecture, pruner: pruner, choices: choices)
             guard let data = try? JSONSerialization.data(withJSONObject: object) else { return }

@@ -51,6 +51,15 @@ struct ModelSweepTests {
         #expect(first.json?["name"] as? String == "lenet")
         let again = try Self.upload(server, "lenet300-100.onnx", name: "other")
         #expect(again.status == 200 && again.json?["name"] as? String == "lenet", "\(again.text)")
+        // The CLI client says the same.
+        let fixture = PruneCommandTests.onnxFixtures.appendingPathComponent("lenet300-100.onnx").path
+        let client = ["--server", "http://127.0.0.1:\(server.port)", "--token", server.token]
+        let cli = try PrunelabBinary.run(["upload", fixture, "--json"] + client, timeout: 60)
+        #expect(cli.status == 0, "\(cli)")
+        let record = try PrunelabBinary.json(cli)
+        #expect(record["sha256"] as? String == sha256 && record["trainable"] as? Bool == true)
+        let line = try PrunelabBinary.run(["upload", fixture] + client, timeout: 60)
+        #expect(line.status == 0 && line.stdout.contains("onnx:\(sha256) (lenet)") && line.stdout.contains("trainable"), "\(line)")
         let listed = try server.request("GET", "/api/v1/models")
         #expect((listed.json?["models"] as? [[String: Any]])?.compactMap { $0["sha256"] as? String } == [sha256])
         let download = try server.request("GET", "/api/v1/models/\(sha256)/model.onnx")
@@ -125,6 +134,14 @@ struct ModelSweepTests {
             let error = (reply.json?["error"] as? String ?? "").lowercased()
             #expect(error.contains(mentions.lowercased()), "\(reply.text)")
         }
+        let client = ["--server", "http://127.0.0.1:\(server.port)", "--token", server.token]
+        let refused = try PrunelabBinary.run(["upload", PruneCommandTests.onnxFixtures.appendingPathComponent("bad-operator.onnx").path] + client,
+                                             timeout: 60)
+        let message = refused.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(refused.status != 0 && !message.contains("\n") && message.contains("Resize") && message.contains("400"), "\(refused)")
+        let untrainableLine = try PrunelabBinary.run(["upload", PruneCommandTests.onnxFixtures.appendingPathComponent("densenet-tiny.onnx").path]
+                                                     + client, timeout: 60)
+        #expect(untrainableLine.status == 0 && untrainableLine.stdout.contains("cannot train it"), "\(untrainableLine)")
         for name in ["", String(repeating: "n", count: 201), "%0A"] {
             let reply = try server.request("POST", "/api/v1/models?name=\(name)", body: try Self.fixture("lenet300-100.onnx"),
                                            contentType: "application/octet-stream")
