@@ -101,6 +101,17 @@ struct ModelSweepTests {
         #expect(checked.status == 0, "\(checked)")
         let report = try #require(try PrunelabBinary.json(checked)["masks"] as? [String: Any])
         #expect((report["layers"] as? [[String: Any]])?.map { $0["name"] as? String } == ["fc1.weight", "fc2.weight", "fc3.weight"])
+        // The results page shows the sweep and the run: the model by the first digits of its
+        // name, the layers by the graph's names.
+        let base = "http://127.0.0.1:\(server.port)/"
+        let sweepPage = DumpedPage(html: try HeadlessChromium.dom(base + "#/sweeps/1").stdout)
+        #expect(sweepPage.recordedErrors == "[]" && sweepPage.view == "sweep" && sweepPage.state == "ready")
+        #expect(Set(sweepPage.resultKeys) == Set(results.compactMap { $0["key"] as? String }))
+        #expect(sweepPage.html.contains("onnx:\(sha256.prefix(12))…"), "\(sweepPage.html.prefix(3000))")
+        let runPage = DumpedPage(html: try HeadlessChromium.dom(base + "#/runs/\(key)").stdout)
+        #expect(runPage.recordedErrors == "[]" && runPage.view == "run" && runPage.state == "ready")
+        #expect(["fc1.weight", "fc2.weight", "fc3.weight"].allSatisfy(runPage.html.contains), "\(runPage.html.prefix(3000))")
+
         let run = try #require(try server.request("GET", "/api/v1/runs/\(key)").json)
         let figures = try #require(run["figures"] as? [String: Any] ?? run)
         for field in ["kept", "effective"] {
