@@ -29,7 +29,7 @@ public struct ServiceConfiguration: Sendable {
     /// Largest JSON request body accepted (bytes). Checkpoint and mask uploads are bounded by what
     /// their run's architecture implies instead, so the default fits every architecture.
     public var maximumBodyBytes: Int
-    /// Largest body of POST /api/v1/effective (an ONNX model and its masks).
+    /// Largest body of POST /api/v1/models (an ONNX model) and POST /api/v1/effective (a model and its masks).
     public var maximumModelBytes: Int
     /// How long a lease lasts without a heartbeat.
     public var leaseSeconds: Double

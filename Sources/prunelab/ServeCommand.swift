@@ -39,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
     var eventsRetentionDays: Double?
     @Option(help: "Largest JSON request body in bytes (checkpoint and mask uploads are bounded by their run's architecture instead).")
     var maxBodyBytes: Int = 1 << 20
-    @Option(help: "Largest body of POST /api/v1/effective: an ONNX model and its masks, in bytes (default 256 MiB).")
+    @Option(help: "Largest body of POST /api/v1/models (an ONNX model) and POST /api/v1/effective (a model and its masks), in bytes (default 256 MiB).")
     var maxModelBytes: Int = 256 << 20
     @Option(help: "Folder of the artifact store that holds checkpoints (default: the database's path + .artifacts). A shared filesystem path works for workers on other machines too, as long as one server uses it.")
     var artifacts: String?
