@@ -52,9 +52,6 @@ struct RunCommand: ParsableCommand {
             data = contents
         }
         let runConfig = try RunConfig.parse(data)
-        if case let .imported(sha256)? = Architecture(runConfig.architecture) {
-            try provideModel(sha256)
-        }
         if let checkpointEvery, checkpointEvery < 1 {
             throw InvalidOption(option: "--checkpoint-every", reason: "must be at least 1, got \(checkpointEvery)")
         }
@@ -62,6 +59,10 @@ struct RunCommand: ParsableCommand {
             throw InvalidOption(option: "--checkpoint-seconds", reason: "must be 0 or more seconds, got \(checkpointSeconds)")
         }
         let store = try RunStore(path: runsDir)
+        // A finished run is reused without its model.
+        if case let .imported(sha256)? = Architecture(runConfig.architecture), store.result(for: runConfig.key) == nil {
+            try provideModel(sha256)
+        }
         let reporter = ProgressPrinter()
         let stopAfter = stopAfterSteps.map { (phase: runConfig.pruner == .lth ? runConfig.pruner.phases(runConfig.settings) : 0, step: $0) }
         let (result, reused) = try store.execute(runConfig, resume: resume, reporter: reporter, stopAfter: stopAfter,

@@ -189,6 +189,49 @@ struct ModelSweepTests {
     }
 }
 
+extension ModelSweepTests {
+    /// `prunelab run` without a server: the config names the model, `--onnx` gives its file.
+    @Test(.timeLimit(.minutes(5)))
+    func runCommandTakesTheModelFile() throws {
+        let directory = try PruneCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = PruneCommandTests.onnxFixtures.appendingPathComponent("lenet300-100.onnx").path
+        let other = PruneCommandTests.onnxFixtures.appendingPathComponent("resnet20.onnx").path
+        let sha256 = try Self.sha256(of: model)
+        #expect(sha256.count == 64)
+        func config(seed: Int) throws -> String {
+            let path = directory.appendingPathComponent("run-\(seed).json").path
+            try Data(#"{"architecture": "onnx:\#(sha256)", "dataset": "synthetic", "pruner": "random/erk", "compression": 10, "seed": \#(seed), "training": {"iterations": 10, "batch_size": 20, "learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0, "lr_drops": []}}"#.utf8)
+                .write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let runs = directory.appendingPathComponent("runs").path
+        let first = try PrunelabBinary.run(["run", "--config", try config(seed: 0), "--runs-dir", runs, "--onnx", other, "--onnx", model, "--json"], timeout: 60)
+        #expect(first.status == 0, "\(first)")
+        let result = try #require(try PrunelabBinary.json(first)["result"] as? [String: Any])
+        #expect((result["layers"] as? [[String: Any]])?.map { $0["name"] as? String } == ["fc1.weight", "fc2.weight", "fc3.weight"])
+        // Finished: reused without the file.
+        let reused = try PrunelabBinary.run(["run", "--config", try config(seed: 0), "--runs-dir", runs], timeout: 60)
+        #expect(reused.status == 0 && reused.stderr.contains("reusing"), "\(reused)")
+        // A new run needs the file; another file is named by what it is.
+        let missing = try PrunelabBinary.run(["run", "--config", try config(seed: 1), "--runs-dir", runs, "--onnx", other], timeout: 60)
+        #expect(missing.status != 0 && missing.stderrLines.count == 1, "\(missing)")
+        #expect(missing.stderr.contains("--onnx") && missing.stderr.contains("onnx:\(sha256)") && missing.stderr.contains("resnet20.onnx is onnx:"),
+                "\(missing)")
+    }
+
+    static func sha256(of path: String) throws -> String {
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        run.arguments = [path]
+        let pipe = Pipe()
+        run.standardOutput = pipe
+        try run.run()
+        run.waitUntilExit()
+        return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    }
+}
+
 private extension Data {
     /// The same sweep without its data set (an imported model has no default one).
     func replacingDataset() -> Data {
