@@ -197,7 +197,7 @@ extension ModelSweepTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = PruneCommandTests.onnxFixtures.appendingPathComponent("lenet300-100.onnx").path
         let other = PruneCommandTests.onnxFixtures.appendingPathComponent("resnet20.onnx").path
-        let sha256 = try Self.sha256(of: model)
+        let sha256 = try BackupCommandTests.digest(model)
         #expect(sha256.count == 64)
         func config(seed: Int) throws -> String {
             let path = directory.appendingPathComponent("run-\(seed).json").path
@@ -218,17 +218,6 @@ extension ModelSweepTests {
         #expect(missing.status != 0 && missing.stderrLines.count == 1, "\(missing)")
         #expect(missing.stderr.contains("--onnx") && missing.stderr.contains("onnx:\(sha256)") && missing.stderr.contains("resnet20.onnx is onnx:"),
                 "\(missing)")
-    }
-
-    static func sha256(of path: String) throws -> String {
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        run.arguments = [path]
-        let pipe = Pipe()
-        run.standardOutput = pipe
-        try run.run()
-        run.waitUntilExit()
-        return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
     }
 }
 
