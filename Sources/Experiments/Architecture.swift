@@ -1,4 +1,5 @@
 import Crypto
+import FileSupport
 import Foundation
 import NeuralNet
 import ONNX
@@ -19,7 +20,7 @@ public enum Architecture: Hashable, Sendable {
     public init?(_ name: String) {
         if ModelZoo.names.contains(name) {
             self = .zoo(name)
-        } else if name.hasPrefix(Self.importedPrefix), Self.isHash(String(name.dropFirst(Self.importedPrefix.count))) {
+        } else if name.hasPrefix(Self.importedPrefix), ContentAddress.isSHA256(String(name.dropFirst(Self.importedPrefix.count))) {
             self = .imported(sha256: String(name.dropFirst(Self.importedPrefix.count)))
         } else {
             return nil
@@ -38,11 +39,6 @@ public enum Architecture: Hashable, Sendable {
     public static func resolve(_ name: String) throws -> Architecture {
         guard let architecture = Architecture(name) else { throw ModelZoo.Error.unknownArchitecture(name) }
         return architecture
-    }
-
-    /// Whether `text` is a lowercase hexadecimal SHA-256.
-    public static func isHash(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
     /// What every error about an unknown architecture lists.
@@ -168,6 +164,23 @@ public final class ImportedModels: @unchecked Sendable {
 
     /// A model's name in run configs without its `onnx:`: the file's SHA-256 in lowercase hex.
     public static func sha256(of data: Data) -> String { Array(SHA256.hash(data: data)).hexString }
+
+    /// Why the engine cannot train a graph: the node and what is wrong with it.
+    public struct Refusal: Error, Sendable {
+        public let reason: String
+    }
+
+    /// `check`, with a graph the engine cannot train as its reason: what `POST /models` records
+    /// and `prunelab models --onnx` prints.
+    public static func assess(_ graph: ONNXModel) -> Result<Trainable, Refusal> {
+        do {
+            return .success(try check(graph))
+        } catch let ONNXError.notTrainable(node, reason) {
+            return .failure(Refusal(reason: "\(node): \(reason)"))
+        } catch {
+            return .failure(Refusal(reason: String(describing: error)))
+        }
+    }
 
     /// Builds the graph's network once: a graph that reads but does not train throws
     /// `ONNXError.notTrainable` naming the node and the reason.

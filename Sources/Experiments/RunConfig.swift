@@ -1,5 +1,6 @@
 import Crypto
 import Datasets
+import FileSupport
 import Foundation
 import NeuralNet
 import Pruning
@@ -382,7 +383,7 @@ extension RunConfig {
             guard let hash = try object.string("onnx") else {
                 throw .invalidField(field: "architecture.onnx", reason: "required: the SHA-256 POST /api/v1/models answered")
             }
-            guard Architecture.isHash(hash) else {
+            guard ContentAddress.isSHA256(hash) else {
                 throw .invalidField(field: "architecture.onnx", reason: "must be 64 lowercase hexadecimal digits (a model's SHA-256), "
                     + "got '\(hash.prefix(80))'")
             }

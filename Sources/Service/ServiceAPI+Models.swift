@@ -1,4 +1,5 @@
 import Experiments
+import FileSupport
 import Foundation
 import ONNX
 import OpenAPIRuntime
@@ -46,7 +47,7 @@ extension ServiceAPI {
 
     func getModel(_ input: Operations.getModel.Input) async throws -> Operations.getModel.Output {
         let sha256 = input.path.sha256
-        guard Architecture.isHash(sha256) else {
+        guard ContentAddress.isSHA256(sha256) else {
             return .badRequest(.init(body: .json(.init(error: "a model is named by its SHA-256: 64 lowercase hexadecimal digits", field: "sha256"))))
         }
         guard let stored = try store.model(sha256) else {
@@ -57,7 +58,7 @@ extension ServiceAPI {
 
     func downloadModel(_ input: Operations.downloadModel.Input) async throws -> Operations.downloadModel.Output {
         let sha256 = input.path.sha256
-        guard Architecture.isHash(sha256) else {
+        guard ContentAddress.isSHA256(sha256) else {
             return .badRequest(.init(body: .json(.init(error: "a model is named by its SHA-256: 64 lowercase hexadecimal digits", field: "sha256"))))
         }
         guard try store.model(sha256) != nil, let reader = try? store.artifacts.reader(for: sha256) else {
@@ -86,23 +87,17 @@ extension ServiceAPI {
         } catch {
             return .failure(Unreadable(reason: String(describing: error)))
         }
-        var weights = 0
-        for shape in graph.weightShapes {
-            let (sum, overflow) = weights.addingReportingOverflow(shape.reduce(1, *))
-            guard !overflow else { return .failure(Unreadable(reason: "ONNX model: more weights than can be counted")) }
-            weights = sum
-        }
-        var classes: Int?, refusal: String?
-        do {
-            classes = try ImportedModels.check(model).classes
-        } catch let ONNXError.notTrainable(node, reason) {
-            refusal = "\(node): \(reason)"
-        } catch {
-            refusal = String(describing: error)
+        // Each weight is at most 2^28 elements (`ONNXModel`): the sum of a file's cannot overflow.
+        let weights = graph.weights.reduce(0) { $0 + $1.count }
+        let classes: Int?, refusal: String?
+        switch ImportedModels.assess(model) {
+        case let .success(trainable): (classes, refusal) = (trainable.classes, nil)
+        case let .failure(refused): (classes, refusal) = (nil, refused.reason)
         }
         return .success(ModelRecord(sha256: sha256, name: name, size: data.count, producer: graph.producer,
-                                    inputShape: graph.inputShape, classes: classes, prunableLayers: graph.weightNames.count,
-                                    weights: weights, refusal: refusal))
+                                    inputShape: graph.inputShape, classes: classes,
+                                    prunableLayers: graph.weights.count, weights: weights,
+                                    refusal: refusal))
     }
 
     /// The imported models a sweep's runs name must be uploaded, trainable and fit the data they

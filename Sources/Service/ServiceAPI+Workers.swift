@@ -1,4 +1,5 @@
 import Experiments
+import FileSupport
 import Foundation
 import OpenAPIRuntime
 import Store
@@ -94,7 +95,7 @@ extension ServiceAPI {
         guard case let .binary(body) = input.body else { throw APIError(.badRequest, "expected bytes", field: "body") }
         let query = input.query, key = input.path.key
         return try await guarded(key, notFound: { .notFound($0) }, leaseLost: { .conflict($0) }, invalid: { .badRequest($0) }) {
-            guard FileArtifactStore.isHash(query.sha256) else {
+            guard ContentAddress.isSHA256(query.sha256) else {
                 throw StoreError.invalid(field: "sha256", reason: "sha256 must be 64 lowercase hexadecimal digits")
             }
             try RequestChecks.worker(query.worker)

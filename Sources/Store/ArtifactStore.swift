@@ -88,21 +88,19 @@ public final class FileArtifactStore: ArtifactStore {
         }
     }
 
-    /// Whether `text` is a lowercase hex SHA-256 (the only names the store hands out or accepts).
-    public static func isHash(_ text: String) -> Bool { text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
 
     func path(of sha256: String) -> String { "\(root)/sha256/\(sha256.prefix(2))/\(sha256)" }
 
     public func beginUpload(label: String) throws -> any ArtifactUpload { try FileUpload(store: self, label: label) }
 
     public func size(of sha256: String) -> Int? {
-        guard Self.isHash(sha256) else { return nil }
+        guard ContentAddress.isSHA256(sha256) else { return nil }
         var info = stat()
         return stat(path(of: sha256), &info) == 0 ? Int(info.st_size) : nil
     }
 
     public func reader(for sha256: String) throws -> any ArtifactReader {
-        guard Self.isHash(sha256) else { throw ArtifactError.missing(sha256) }
+        guard ContentAddress.isSHA256(sha256) else { throw ArtifactError.missing(sha256) }
         do {
             return try FileChunkReader(path: path(of: sha256))
         } catch ArtifactError.io(_, "open", ENOENT) {
@@ -111,14 +109,14 @@ public final class FileArtifactStore: ArtifactStore {
     }
 
     public func remove(_ sha256: String) throws {
-        guard Self.isHash(sha256) else { return }
+        guard ContentAddress.isSHA256(sha256) else { return }
         if unlink(path(of: sha256)) != 0, errno != ENOENT { throw ArtifactError.io(path: path(of: sha256), operation: "unlink", errno: errno) }
     }
 
     public func list() throws -> [StoredArtifact] {
         var found: [StoredArtifact] = []
         for fan in try entries(of: "\(root)/sha256") {
-            for name in try entries(of: "\(root)/sha256/\(fan)") where Self.isHash(name) {
+            for name in try entries(of: "\(root)/sha256/\(fan)") where ContentAddress.isSHA256(name) {
                 var info = stat()
                 guard stat(path(of: name), &info) == 0 else { continue }
                 found.append(StoredArtifact(sha256: name, size: Int(info.st_size), modified: Double(info.st_mtim.tv_sec)))

@@ -125,7 +125,7 @@ extension Store {
                 if copied.insert(hash).inserted { report.artifactFiles += 1; report.artifactBytes += size }
                 continue
             }
-            guard FileArtifactStore.isHash(hash), let file = FileHandle(forReadingAtPath: source.path(of: hash)) else {
+            guard ContentAddress.isSHA256(hash), let file = FileHandle(forReadingAtPath: source.path(of: hash)) else {
                 guard let key else { throw BackupError.source(path: source.path(of: hash), reason: "the file of uploaded model \(hash) is missing") }
                 try copy.write { db in try db.execute(sql: "DELETE FROM checkpoints WHERE run_key = ?", arguments: [key]) }
                 report.droppedCheckpoints.append(key)

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import GRDB
 
@@ -44,7 +45,7 @@ extension Store {
     /// Records a model whose file is committed to the artifact store under `record.sha256`. The
     /// same file uploaded again keeps its first record: returns the stored record and whether it is new.
     public func registerModel(_ record: ModelRecord) throws -> (record: ModelRecord, new: Bool) {
-        guard record.sha256.utf8.count == 64, FileArtifactStore.isHash(record.sha256) else {
+        guard ContentAddress.isSHA256(record.sha256) else {
             throw StoreError.invalid(field: "sha256", reason: "a model is named by 64 lowercase hexadecimal digits")
         }
         let name = String(record.name.prefix(200))
@@ -82,7 +83,7 @@ extension Store {
     /// The bytes of model `sha256` from the artifact store (nil when there is no such model),
     /// at most `limit` of them.
     public func modelBytes(_ sha256: String, limit: Int = Int(Int32.max)) throws -> Data? {
-        guard FileArtifactStore.isHash(sha256), let record = try model(sha256) else { return nil }
+        guard ContentAddress.isSHA256(sha256), let record = try model(sha256) else { return nil }
         guard record.size <= limit else { throw StoreError.invalid(field: "sha256", reason: "model \(sha256) is over \(limit) bytes") }
         let reader = try artifacts.reader(for: sha256)
         var data = Data(capacity: record.size)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import NeuralNet
 import ONNX
@@ -78,7 +79,7 @@ struct ModelsCommand: ParsableCommand {
             let model = try ONNXModel(contentsOf: URL(fileURLWithPath: onnx))
             let graph = try ONNXGraph(model: model)
             var reason: String?
-            do { _ = try ONNXNetwork.make(model, name: onnx) } catch let error as ONNXError { reason = "\(error)" }
+            if case let .failure(refusal) = ImportedModels.assess(model) { reason = refusal.reason }
             let weights = graph.weights.enumerated().map { index, weight in
                 ONNXWeight(index: index, name: weight.name, shape: weight.shape, parameters: weight.count, node: weight.node)
             }
@@ -93,8 +94,9 @@ struct ModelsCommand: ParsableCommand {
                 print(pad("\(row.index)", 4) + pad(row.name, width) + pad("\(row.shape)", 22) + pad("\(row.parameters)", 12) + row.node)
             }
             print("total prunable parameters: \(detail.prunableParameters) in \(weights.count) weights")
+            let name = Architecture.importedPrefix + ImportedModels.sha256(of: try Data(contentsOf: URL(fileURLWithPath: onnx), options: .alwaysMapped))
             print(reason.map { "training: no — \($0)" }
-                  ?? "training: the engine can build a trainable network from this graph (sweeps do not accept imported models yet)")
+                  ?? "training: sweeps can train it as \(name) once it is uploaded (prunelab upload \(onnx))")
             return
         }
         if let arch {
