@@ -23,10 +23,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     private var lossBuffers: (labels: DeviceBuffer, rowFigures: DeviceBuffer)?
     private var hostRowFigures: [Float] = []
 
-    enum Workspace: Hashable { case columns, channelMajor }
+    enum Workspace: Hashable { case columns, channelMajor, library, padded }
 
     /// Floats of scratch (im2col columns plus channel-major output) one convolution chunk may use;
-    /// larger batches are processed in chunks. 128 Mi floats = 512 MiB. Read when a layer makes its plan.
+    /// larger batches are processed in chunks. 128 Mi floats = 512 MiB. Read when a layer makes its plan;
+    /// also the most workspace a cuDNN algorithm may ask for.
     public var convolutionWorkspaceLimit = 1 << 27
 
     /// Rows of the per-batch loss buffers; batches are at most this large.
@@ -156,7 +157,28 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public func makeConvolution(_ geometry: ConvolutionGeometry, sourceLayout: TensorLayout, destinationLayout: TensorLayout) throws -> any ConvolutionKernel {
         guard sourceLayout == .plain else { throw CUDABackendError.unsupportedLayout(sourceLayout) }
         guard destinationLayout == .plain else { throw CUDABackendError.unsupportedLayout(destinationLayout) }
-        return CUDAConvolution(geometry, backend: self)
+        try performThrowing {}  // an earlier failure first
+        // The library's plan when it has one for this geometry; cuDNN pads symmetrically, so padding it
+        // cannot express (TensorFlow's SAME at stride 2: none above, one below) is done explicitly, on
+        // a copy of the input. Without a plan, or when the library refuses the geometry, im2col.
+        var refusal: String?
+        if let library = runtime.convolutions {
+            let limit = convolutionWorkspaceLimit * 4
+            do {
+                if let plan = try library.plan(for: geometry, workspaceLimit: limit) {
+                    return CUDALibraryConvolution(geometry, plan: plan, libraryName: library.libraryDescription, padsExplicitly: false,
+                                                  backend: self)
+                }
+                let padded = CUDALibraryConvolution.explicitlyPadded(geometry)
+                if padded != geometry, let plan = try library.plan(for: padded, workspaceLimit: limit) {
+                    return CUDALibraryConvolution(geometry, plan: plan, libraryName: library.libraryDescription, padsExplicitly: true,
+                                                  backend: self)
+                }
+            } catch {
+                refusal = "\(library.libraryDescription) refused it: \(error)"
+            }
+        }
+        return CUDAConvolution(geometry, backend: self, note: refusal)
     }
 
     public func makePooling(_ geometry: PoolingGeometry, layout: TensorLayout) throws -> any PoolingKernel {

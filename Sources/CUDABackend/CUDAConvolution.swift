@@ -8,15 +8,18 @@ final class CUDAConvolution: ConvolutionKernel {
     let geometry: ConvolutionGeometry
     unowned let backend: CUDABackend
 
-    var implementation: String { "im2col + cuBLAS sgemm (chunks of \(samplesPerChunk))" }
+    var implementation: String { "im2col + cuBLAS sgemm (chunks of \(samplesPerChunk))" + (note.map { "; \($0)" } ?? "") }
     var usesReferenceImplementation: Bool { false }
 
     private let groupInputRows: Int, groupOutputs: Int, plane: Int
     let samplesPerChunk: Int
+    /// Why not the library's convolution, when it refused this geometry.
+    let note: String?
 
-    init(_ geometry: ConvolutionGeometry, backend: CUDABackend) {
+    init(_ geometry: ConvolutionGeometry, backend: CUDABackend, note: String? = nil) {
         self.geometry = geometry
         self.backend = backend
+        self.note = note
         let g = geometry
         plane = g.outHeight * g.outWidth
         groupInputRows = g.inChannels / g.groups * g.kernelHeight * g.kernelWidth
@@ -124,6 +127,115 @@ final class CUDAConvolution: ConvolutionKernel {
                         .pointer(channelMajor), .pointer(db), .int64(Int64(length)), .int32(index == 0 ? 0 : 1),
                     ])
                 }
+            }
+        }
+    }
+}
+
+/// Convolution by the runtime's library (cuDNN) on the whole batch, the bias added and reduced by
+/// the backend's own kernels (`add_channel_bias`, `sum_channels`: fixed-order sums, like the rest).
+///
+/// With `padsExplicitly` the plan is for the input already padded (`explicitlyPadded`): the input is
+/// copied into a zero-bordered buffer (`pad_planes`) before the forward and filter passes, and the
+/// data pass's padded gradient is cropped (`crop_planes`) into the input gradient.
+final class CUDALibraryConvolution: ConvolutionKernel {
+    let geometry: ConvolutionGeometry
+    unowned let backend: CUDABackend
+    let plan: any DeviceConvolutionPlan
+    let padsExplicitly: Bool
+    private let libraryName: String
+
+    var implementation: String {
+        "\(libraryName)\(padsExplicitly ? " (input padded explicitly)" : ""): \(plan.algorithms)"
+    }
+    var usesReferenceImplementation: Bool { false }
+
+    init(_ geometry: ConvolutionGeometry, plan: any DeviceConvolutionPlan, libraryName: String, padsExplicitly: Bool,
+         backend: CUDABackend) {
+        self.geometry = geometry
+        self.plan = plan
+        self.libraryName = libraryName
+        self.padsExplicitly = padsExplicitly
+        self.backend = backend
+    }
+
+    /// `geometry` on its input padded all round: the same output, with no padding left to do.
+    static func explicitlyPadded(_ geometry: ConvolutionGeometry) -> ConvolutionGeometry {
+        var padded = geometry
+        padded.inHeight += geometry.padTop + geometry.padBottom
+        padded.inWidth += geometry.padLeft + geometry.padRight
+        (padded.padTop, padded.padLeft, padded.padBottom, padded.padRight) = (0, 0, 0, 0)
+        return padded
+    }
+
+    private var workspace: DevicePointer {
+        get throws { try backend.workspace(.library, floats: (plan.workspaceBytes + 3) / 4) }
+    }
+
+    /// Arguments of pad_planes and crop_planes.
+    private var planeArguments: [KernelArgument] {
+        let g = geometry, padded = Self.explicitlyPadded(g)
+        return [g.batch * g.inChannels, g.inHeight, g.inWidth, g.padTop, g.padLeft, padded.inHeight, padded.inWidth]
+            .map { .int64(Int64($0)) }
+    }
+
+    private var paddedCount: Int {
+        let padded = Self.explicitlyPadded(geometry)
+        return padded.batch * padded.inChannels * padded.inHeight * padded.inWidth
+    }
+
+    /// The input the plan reads: `x` itself, or its padded copy.
+    private func planInput(_ x: DevicePointer) throws -> DevicePointer {
+        guard padsExplicitly else { return x }
+        let padded = try backend.workspace(.padded, floats: paddedCount)
+        try backend.launch("pad_planes", count: paddedCount, [.pointer(x), .pointer(padded)] + planeArguments)
+        return padded
+    }
+
+    func forward(input: Tensor, weight: Tensor, bias: Tensor?, output: Tensor) throws {
+        let g = geometry
+        try backend.performThrowing {
+            let x = try planInput(try backend.address(input, .read)), w = try backend.address(weight, .read)
+            let y = try backend.address(output, .write)
+            try plan.forward(input: x, weight: w, output: y, workspace: try workspace)
+            if let bias {
+                let count = g.batch * g.outChannels * g.outHeight * g.outWidth
+                try backend.launch("add_channel_bias", count: count, [
+                    .pointer(try backend.address(bias, .read)), .pointer(y), .int64(Int64(g.outChannels)),
+                    .int64(Int64(g.outHeight * g.outWidth)), .int64(Int64(count)),
+                ])
+            }
+        }
+    }
+
+    func backwardData(outputGradient: Tensor, weight: Tensor, inputGradient: Tensor) throws {
+        let g = geometry
+        try backend.performThrowing {
+            let dy = try backend.address(outputGradient, .read), w = try backend.address(weight, .read)
+            let dx = try backend.address(inputGradient, .write)
+            guard padsExplicitly else {
+                try plan.backwardData(outputGradient: dy, weight: w, inputGradient: dx, workspace: try workspace)
+                return
+            }
+            let padded = try backend.workspace(.padded, floats: paddedCount)
+            try plan.backwardData(outputGradient: dy, weight: w, inputGradient: padded, workspace: try workspace)
+            try backend.launch("crop_planes", count: g.batch * g.inChannels * g.inHeight * g.inWidth,
+                               [.pointer(padded), .pointer(dx)] + planeArguments)
+        }
+    }
+
+    func backwardWeights(input: Tensor, outputGradient: Tensor, weightGradient: Tensor, biasGradient: Tensor?) throws {
+        let g = geometry
+        try backend.performThrowing {
+            // The padded copy is made again: the shared buffer may hold another layer's by now.
+            let x = try planInput(try backend.address(input, .read)), dy = try backend.address(outputGradient, .read)
+            let dw = try backend.address(weightGradient, .write)
+            try plan.backwardFilter(input: x, outputGradient: dy, weightGradient: dw, workspace: try workspace)
+            if let biasGradient {
+                try backend.launchReduction("sum_channels", blocks: g.outChannels, [
+                    .pointer(dy), .pointer(try backend.address(biasGradient, .write)), .int64(Int64(g.batch)),
+                    .int64(Int64(g.outChannels)), .int64(Int64(g.outHeight * g.outWidth)),
+                ])
             }
         }
     }

@@ -8,6 +8,8 @@ public enum CUDAError: Error, CustomStringConvertible {
     case driver(function: String, code: Int32, name: String, message: String)
     /// A cuBLAS call returned `status` (`name`, e.g. CUBLAS_STATUS_INVALID_VALUE).
     case cublas(function: String, status: Int32, name: String)
+    /// A cuDNN call returned `status` (`name`, e.g. CUDNN_STATUS_BAD_PARAM, as cudnnGetErrorString says it).
+    case cudnn(function: String, status: Int32, name: String)
     /// The compiled module does not contain the kernel `name` (not declared `extern "C"`?).
     case kernelNotFound(name: String)
     /// A value the CUDA API cannot take (a negative size, a dimension beyond 32 bits, a foreign kernel).
@@ -25,6 +27,8 @@ public enum CUDAError: Error, CustomStringConvertible {
         case let .driver(function, code, name, message):
             return "\(function) failed: \(name) (\(code)): \(message)"
         case let .cublas(function, status, name):
+            return "\(function) failed: \(name) (\(status))"
+        case let .cudnn(function, status, name):
             return "\(function) failed: \(name) (\(status))"
         case let .kernelNotFound(name):
             return "kernel \(name) is not in the compiled module; declare it extern \"C\" __global__"

@@ -18,6 +18,7 @@ enum CUDAKernelSource {
         "bn_statistics", "bn_forward", "bn_backward_reduce", "bn_backward_data", "bn_running_update",
         "pool_max_forward", "pool_avg_forward", "pool_backward",
         "im2col", "col2im", "channel_major_to_nchw", "nchw_to_channel_major", "sum_channel_rows",
+        "add_channel_bias", "sum_channels", "pad_planes", "crop_planes",
     ]
 
     static let source = #"""
@@ -314,6 +315,38 @@ KERNEL sum_channel_rows(const float* x, float* out, i64 length, int accumulateIn
     for (i64 k = threadIdx.x; k < length; k += RTHREADS) s += x[r * length + k];
     float total = block_sum(s, shared);
     if (threadIdx.x == 0) out[r] = accumulateInto ? out[r] + total : total;
+}
+
+// y[n][c][p] += bias[c] over the n elements of an NCHW tensor (after a library convolution).
+KERNEL add_channel_bias(const float* bias, float* y, i64 channels, i64 plane, i64 n) {
+    FOR_EACH(e, n) y[e] += bias[(e / plane) % channels];
+}
+
+// Per-channel sums of an NCHW tensor over N and HW (a bias gradient), one block per channel.
+KERNEL sum_channels(const float* x, float* out, i64 batch, i64 channels, i64 plane) {
+    __shared__ float shared[RTHREADS];
+    i64 c = blockIdx.x, count = batch * plane;
+    float s = 0.0f;
+    for (i64 k = threadIdx.x; k < count; k += RTHREADS) { i64 n = k / plane, p = k % plane; s += x[(n * channels + c) * plane + p]; }
+    float total = block_sum(s, shared);
+    if (threadIdx.x == 0) out[c] = total;
+}
+
+// `planes` planes of h × w into planes of hp × wp with the plane at (top, left) and zeros around it
+// (explicit padding for a library convolution that pads symmetrically only).
+KERNEL pad_planes(const float* source, float* padded, i64 planes, i64 h, i64 w, i64 top, i64 left, i64 hp, i64 wp) {
+    FOR_EACH(e, planes * hp * wp) {
+        i64 q = e / (hp * wp), r = e % (hp * wp), y = r / wp - top, x = r % wp - left;
+        padded[e] = (y >= 0 && y < h && x >= 0 && x < w) ? source[(q * h + y) * w + x] : 0.0f;
+    }
+}
+
+// The inverse: the h × w plane at (top, left) of each padded plane (a padded input's gradient, cropped).
+KERNEL crop_planes(const float* padded, float* destination, i64 planes, i64 h, i64 w, i64 top, i64 left, i64 hp, i64 wp) {
+    FOR_EACH(e, planes * h * w) {
+        i64 q = e / (h * w), r = e % (h * w);
+        destination[e] = padded[(q * hp + r / w + top) * wp + r % w + left];
+    }
 }
 """#
 }

@@ -6,6 +6,8 @@ public enum CUDALibrary: String, Sendable, CaseIterable {
     case cublas = "libcublas"
     case cublasLt = "libcublasLt"
     case nvrtc = "libnvrtc"
+    /// Optional: convolutions use it when it loads, im2col + cuBLAS otherwise (`CUDAConvolutionChoice`).
+    case cudnn = "libcudnn"
 
     /// File names to try, newest ABI first; the unversioned name last (it is often only in -dev packages).
     public var fileNames: [String] {
@@ -16,12 +18,30 @@ public enum CUDALibrary: String, Sendable, CaseIterable {
         case .cublas: ["libcublas.so.12", "libcublas.so.13", "libcublas.so.11", "libcublas.so"]
         case .cublasLt: ["libcublasLt.so.12", "libcublasLt.so.13", "libcublasLt.so.11", "libcublasLt.so"]
         case .nvrtc: ["libnvrtc.so.12", "libnvrtc.so.13", "libnvrtc.so.11.2", "libnvrtc.so.11.1", "libnvrtc.so"]
+        // cuDNN 9 is what CUDA 12 and 13 wheels bring; 8 still has the same convolution API.
+        case .cudnn: ["libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"]
         }
     }
 
-    /// Libraries loaded `RTLD_GLOBAL` from the same directory first: libcublas needs libcublasLt, and a
-    /// directory given only in PRUNELAB_CUDA_LIBS is not on the loader's path, so its DT_NEEDED would fail.
-    var companions: [CUDALibrary] { self == .cublas ? [.cublasLt] : [] }
+    /// Libraries loaded `RTLD_GLOBAL` from the directory of `candidate` first, in order, each given as
+    /// the file names to try: libcublas needs libcublasLt, and cuDNN's `libcudnn` is a shim that opens
+    /// its sub-libraries by bare name at run time. A directory given only in PRUNELAB_CUDA_LIBS (or a
+    /// pip wheel's) is not on the loader's path, so without this DT_NEEDED and the shim's `dlopen`
+    /// would fail; once loaded, they are found by their soname.
+    func companions(of candidate: String) -> [[String]] {
+        switch self {
+        case .cublas: return [CUDALibrary.cublasLt.fileNames]
+        case .cudnn:
+            // The sub-libraries of the candidate's major version, dependencies first.
+            if candidate.hasSuffix(".so.8") {
+                return ["ops_infer", "ops_train", "cnn_infer", "cnn_train"].map { ["libcudnn_\($0).so.8"] }
+            }
+            let major = candidate.hasSuffix(".so.9") ? ".so.9" : ".so"
+            return ["graph", "engines_precompiled", "engines_runtime_compiled", "heuristic", "ops", "cnn"]
+                .map { ["libcudnn_\($0)\(major)"] }
+        default: return []
+        }
+    }
 }
 
 /// Where to look for NVIDIA's libraries: a pure function of an environment and directory lists, so
@@ -204,7 +224,7 @@ final class LoadedLibrary: @unchecked Sendable {
         for candidate in search.candidates(for: library) {
             if candidate.contains("/") {
                 let directory = (candidate as NSString).deletingLastPathComponent
-                for companion in library.companions {
+                for companion in library.companions(of: candidate) {
                     openCompanion(companion, in: directory, errors: &loadErrors)
                 }
             }
@@ -218,8 +238,8 @@ final class LoadedLibrary: @unchecked Sendable {
                                         loadErrors: loadErrors)
     }
 
-    private static func openCompanion(_ companion: CUDALibrary, in directory: String, errors: inout [String]) {
-        for name in companion.fileNames {
+    private static func openCompanion(_ fileNames: [String], in directory: String, errors: inout [String]) {
+        for name in fileNames {
             let path = directory + "/" + name
             guard FileManager.default.fileExists(atPath: path) else { continue }
             if dlopen(path, RTLD_NOW | RTLD_GLOBAL) != nil { return }

@@ -18,8 +18,9 @@ final class CUDAKernel: KernelFunction {
 /// `@unchecked Sendable`: a runtime is used by one thread at a time (the worker's training loop); it
 /// may move between threads, which is why every entry point makes the context current first.
 public final class CUDARuntime: DeviceRuntime, @unchecked Sendable {
-    /// e.g. "NVIDIA H100 80GB HBM3 (sm_90, driver 12.4, 79.1 GiB)".
-    public let deviceDescription: String
+    /// e.g. "NVIDIA H100 80GB HBM3 (sm_90, driver 12.4, 79.1 GiB, cuBLAS 120400, NVRTC 12.4, cuDNN 9.1.0)".
+    public var deviceDescription: String { "\(hardwareDescription), \(convolutionDescription))" }
+    private let hardwareDescription: String
     /// The device's compute capability.
     public let architecture: CUDAArchitecture
     /// The device's memory in bytes.
@@ -34,9 +35,16 @@ public final class CUDARuntime: DeviceRuntime, @unchecked Sendable {
     private let context: OpaquePointer
     private let blasHandle: OpaquePointer
     private var modules: [OpaquePointer] = []
+    /// cuDNN's convolutions, when `convolution` allowed them and cuDNN loaded.
+    public private(set) var convolutions: (any DeviceConvolutions)?
+    /// How convolutions run and, with im2col, why not cuDNN: "cuDNN 9.1.0", "im2col + cuBLAS
+    /// (PRUNELAB_CUDA_CONVOLUTION=im2col)" or "im2col + cuBLAS (no cuDNN: libcudnn not found …)".
+    public private(set) var convolutionDescription = ""
 
-    /// Opens device `ordinal` with the libraries `libraries` finds.
-    public init(ordinal: Int, libraries: CUDALibrarySearch = .init()) throws {
+    /// Opens device `ordinal` with the libraries `libraries` finds; cuDNN as `convolution` says
+    /// (by default PRUNELAB_CUDA_CONVOLUTION of the search's environment).
+    public init(ordinal: Int, libraries: CUDALibrarySearch = .init(), convolution: CUDAConvolutionChoice? = nil) throws {
+        let convolution = try convolution ?? CUDAConvolutionChoice(environment: libraries.environment)
         // The driver first: without a device, the error should say so, not that cuBLAS is missing.
         let driver = try DriverFunctions(LoadedLibrary.load(.driver, search: libraries))
         let initialized = driver.cuInit(0)
@@ -82,9 +90,6 @@ public final class CUDARuntime: DeviceRuntime, @unchecked Sendable {
         }
         var blasVersion: Int32 = 0
         _ = blas!.cublasGetVersion(blasHandle, &blasVersion)
-        deviceDescription = "\(name) (\(architecture), driver \(driverVersion), "
-            + String(format: "%.1f GiB", Double(memory) / 1_073_741_824)
-            + ", cuBLAS \(blasVersion), NVRTC \(compiler.version))"
         self.blas = blas!
         self.driver = driver
         self.device = device
@@ -93,9 +98,41 @@ public final class CUDARuntime: DeviceRuntime, @unchecked Sendable {
         self.ordinal = ordinal
         self.architecture = architecture
         self.totalMemory = memory
+        hardwareDescription = "\(name) (\(architecture), driver \(driverVersion), "
+            + String(format: "%.1f GiB", Double(memory) / 1_073_741_824)
+            + ", cuBLAS \(blasVersion), NVRTC \(compiler.version)"
+        // cuDNN last, after cuBLAS(Lt) and NVRTC, whose libraries its own need by soname.
+        switch convolution {
+        case .im2col:
+            convolutionDescription = "im2col + cuBLAS (\(CUDAConvolutionChoice.variable)=im2col)"
+        case .auto, .cudnn:
+            do {
+                let library = try LoadedLibrary.load(.cudnn, search: libraries)
+                // Weak: a plan a layer still holds may outlive the runtime (its deinit then skips this).
+                let cudnn = try CuDNNConvolutions(library) { [weak self] in
+                    guard let self else { throw CUDAError.invalidArgument(function: "cuDNN", reason: "the runtime is gone") }
+                    try makeCurrent()
+                }
+                convolutions = cudnn
+                convolutionDescription = cudnn.libraryDescription
+            } catch {
+                // The handle and context are released by deinit, which runs when this init throws.
+                if convolution == .cudnn { throw error }
+                convolutionDescription = "im2col + cuBLAS (no cuDNN: \(Self.shortReason(error)))"
+            }
+        }
+    }
+
+    /// The first clause of a library error, for one line of a device description.
+    private static func shortReason(_ error: any Error) -> String {
+        if let error = error as? CUDALibraryError, case let .notFound(library, _, _, _, _) = error {
+            return "\(library) not found; set PRUNELAB_CUDA_LIBS to its directory"
+        }
+        return "\(error)"
     }
 
     deinit {
+        convolutions = nil  // its handle and descriptors go before the context is released
         _ = driver.cuCtxSetCurrent(context)
         for module in modules { _ = driver.cuModuleUnload(module) }
         _ = blas.cublasDestroy(blasHandle)

@@ -1,3 +1,5 @@
+import Tensors
+
 /// An address in device memory (CUDA's `CUdeviceptr`).
 public typealias DevicePointer = UInt64
 
@@ -47,4 +49,36 @@ public protocol DeviceRuntime: AnyObject {
 
     /// Waits for all issued work; throws the first asynchronous error.
     func synchronize() throws
+
+    /// A library's convolutions on this device (cuDNN), or nil: then the backend convolves with
+    /// im2col and `sgemm`.
+    var convolutions: (any DeviceConvolutions)? { get }
+}
+
+extension DeviceRuntime {
+    public var convolutions: (any DeviceConvolutions)? { nil }
+}
+
+/// Convolutions (cross-correlation, float32, packed NCHW, no bias) done by a library, on the
+/// runtime's stream.
+public protocol DeviceConvolutions: AnyObject {
+    /// e.g. "cuDNN 9.1.0".
+    var libraryDescription: String { get }
+    /// A plan for `geometry` whose passes need at most `workspaceLimit` bytes of workspace; nil when
+    /// the library cannot compute this geometry exactly (padding it cannot express) or has no
+    /// deterministic algorithm for it within the limit. Throws when the library fails.
+    func plan(for geometry: ConvolutionGeometry, workspaceLimit: Int) throws -> (any DeviceConvolutionPlan)?
+}
+
+/// One geometry's algorithms. Each pass overwrites its output (beta = 0) and takes the whole batch.
+public protocol DeviceConvolutionPlan: AnyObject {
+    /// The algorithms chosen, for logs and benchmarks.
+    var algorithms: String { get }
+    /// The workspace the largest of the three passes needs, in bytes.
+    var workspaceBytes: Int { get }
+    func forward(input: DevicePointer, weight: DevicePointer, output: DevicePointer, workspace: DevicePointer) throws
+    func backwardData(outputGradient: DevicePointer, weight: DevicePointer, inputGradient: DevicePointer,
+                      workspace: DevicePointer) throws
+    func backwardFilter(input: DevicePointer, outputGradient: DevicePointer, weightGradient: DevicePointer,
+                        workspace: DevicePointer) throws
 }

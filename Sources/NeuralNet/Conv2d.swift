@@ -93,6 +93,9 @@ public final class Conv2d: Layer {
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
+    /// How the backend convolves each input shape this layer has seen (`ConvolutionKernel.implementation`).
+    public var kernelImplementations: [String] { plans.values.map(\.kernel.implementation).sorted() }
+
     /// The convolution geometry for an input shape [N, C, H, W].
     public func geometry(for inputShape: [Int]) throws -> ConvolutionGeometry {
         guard inputShape.count == 4, inputShape[1] == inChannels else {

@@ -63,6 +63,9 @@ struct ShapeCache<Value> {
         last = value
         return value
     }
+
+    /// Every value made so far.
+    var values: [Value] { Array(entries.values) }
 }
 
 /// Brings tensors into the layout a layer needs, reordering into a buffer owned per

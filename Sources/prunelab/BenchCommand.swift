@@ -218,7 +218,20 @@ struct BenchCommand: AsyncParsableCommand {
         report.ratioMax = ratios.last
         report.windows = windows
         report.stepsPerWindow = stepsPerWindow
+        // Which convolution each layer ran (on a GPU: cuDNN and its algorithms, or im2col + cuBLAS).
+        let implementations = network.leafLayers.compactMap { $0 as? Conv2d }.flatMap(\.kernelImplementations)
+        if !implementations.isEmpty {
+            report.convolutions = Dictionary(grouping: implementations, by: { $0 })
+                .map { ConvolutionUse(implementation: $0.key, layers: $0.value.count) }
+                .sorted { ($0.layers, $1.implementation) > ($1.layers, $0.implementation) }
+        }
     }
+}
+
+/// How many convolution layers of a benchmarked network ran one implementation.
+struct ConvolutionUse: Encodable {
+    var implementation: String
+    var layers: Int
 }
 
 struct SweepBenchOutput: Encodable {
@@ -243,6 +256,7 @@ struct BenchReport: Encodable {
     var windows: Int?
     var stepsPerWindow: Int?
     var layout: String?
+    var convolutions: [ConvolutionUse]?
     var effective: [EffectiveBenchRow]?
     var effectivePruning: EffectivePruningBenchRow?
     var onnxEffective: ONNXEffectiveBenchRow?
@@ -255,6 +269,9 @@ struct BenchReport: Encodable {
                                 flopsPerImage / 1e6, gflops))
             lines.append(String(format: "ratio to sgemm measured before each window: median %.1f%% (min %.1f%%, max %.1f%%)",
                                 100 * ratio, 100 * (ratioMin ?? 0), 100 * (ratioMax ?? 0)))
+        }
+        for use in convolutions ?? [] {
+            lines.append("convolution layers: \(use.layers) × \(use.implementation)")
         }
         for row in effective ?? [] {
             lines.append(String(format: "effective masks %@ %@ (%d weights): %.3f s (min %.3f, setup %.3f s) at direct %.0f×, effective %.0f×",

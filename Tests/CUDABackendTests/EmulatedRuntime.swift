@@ -19,7 +19,14 @@ final class EmulatedRuntime: DeviceRuntime, @unchecked Sendable {
     private(set) var deviceToHostBytes = 0
     private(set) var launches = 0
 
-    var deviceDescription: String { "host emulation" }
+    /// cuDNN's convolutions when given (the fake libcudnn, whose "device" pointers are host pointers too).
+    let convolutions: (any DeviceConvolutions)?
+
+    init(convolutions: (any DeviceConvolutions)? = nil) {
+        self.convolutions = convolutions
+    }
+
+    var deviceDescription: String { "host emulation" + (convolutions.map { ", \($0.libraryDescription)" } ?? "") }
     var liveAllocations: Int { lock.withLock { allocations.count } }
 
     func resetCounters() {

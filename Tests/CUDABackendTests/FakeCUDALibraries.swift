@@ -31,7 +31,8 @@ enum FakeCUDA {
     /// A directory holding the fake libraries asked for, built once per `name` in this process. Tests
     /// that read the fakes' counters use a name of their own: each directory's libraries are separate
     /// copies with separate globals.
-    static func directory(_ name: String, driver: Driver? = Driver(), cublas: Bool = false, nvrtc: Bool = false) throws -> String {
+    static func directory(_ name: String, driver: Driver? = Driver(), cublas: Bool = false, nvrtc: Bool = false,
+                          cudnn: CuDNN? = nil) throws -> String {
         try lock.withLock {
             if let directory = built[name] { return directory }
             let directory = root + "/fake-" + name
@@ -42,6 +43,14 @@ enum FakeCUDA {
                 try compile(cublasSource, to: "\(directory)/libcublas.so.12")
             }
             if nvrtc { try compile(nvrtcSource, to: "\(directory)/libnvrtc.so.12") }
+            if let cudnn {
+                // The shim and, as cuDNN 9 ships them, the sub-libraries it opens by soname.
+                for sub in cudnn.subLibraries {
+                    try compile("int fake_cudnn_\(sub)_marker = 1;\n", to: "\(directory)/libcudnn_\(sub).so.9",
+                                flags: ["-Wl,-soname,libcudnn_\(sub).so.9"])
+                }
+                try compile(cudnnSource, to: "\(directory)/libcudnn.so.9", defines: cudnn.defines, flags: ["-O2"])
+            }
             built[name] = directory
             return directory
         }
@@ -70,18 +79,28 @@ enum FakeCUDA {
         return path
     }
 
-    private static func compile(_ source: String, to output: String, defines: [String] = []) throws {
+    private static func compile(_ source: String, to output: String, defines: [String] = [], flags: [String] = []) throws {
         let sourcePath = output + ".c"
         try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-shared", "-fPIC", "-O1", "-o", output, sourcePath] + defines
+        process.arguments = ["cc", "-shared", "-fPIC", "-O1"] + flags + ["-o", output, sourcePath] + defines
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw BuildFailure(output: output) }
     }
 
     struct BuildFailure: Error { let output: String }
+
+    /// Variants of the fake cuDNN.
+    struct CuDNN: Hashable {
+        /// Sub-libraries shipped beside the shim; `cudnnCreate` fails unless "cnn" is loaded (by soname).
+        var subLibraries = ["graph", "ops", "cnn"]
+        /// The workspace its preferred algorithms ask for, in bytes.
+        var workspaceBytes = 4096
+
+        var defines: [String] { ["-DWORKSPACE_BYTES=\(workspaceBytes)"] }
+    }
 
     static let driverSource = #"""
     #include <stdint.h>
@@ -194,6 +213,159 @@ enum FakeCUDA {
                                   int lda, long long sa, const float *b, int ldb, long long sb, const float *beta,
                                   float *c, int ldc, long long sc, int batch) {
         fake_batched_calls++; return gemm(h, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch);
+    }
+    """#
+
+    /// cuDNN's legacy convolution API over host memory: descriptors are tagged structs (a descriptor
+    /// in the wrong role is CUDNN_STATUS_BAD_PARAM), the passes are the naive loops, and each algorithm
+    /// query answers with a non-deterministic algorithm first, then a tensor-op one, then algorithm 1
+    /// (deterministic, FMA) needing WORKSPACE_BYTES, then algorithm 2 (deterministic, no workspace). A
+    /// batch of 13 makes the passes fail with CUDNN_STATUS_EXECUTION_FAILED, 7 groups the descriptor
+    /// with CUDNN_STATUS_NOT_SUPPORTED.
+    static let cudnnSource = #"""
+    #include <dlfcn.h>
+    #include <stdint.h>
+    #include <stdlib.h>
+    #include <string.h>
+    int fake_cudnn_handles = 0, fake_cudnn_descriptors = 0, fake_math_type = -1, fake_group_count = -1;
+    int fake_forward_calls = 0, fake_backward_data_calls = 0, fake_backward_filter_calls = 0;
+    long long fake_last_workspace_bytes = -1;
+    static int handle_token;
+    typedef struct { char tag; int n, c, h, w, format, type; int ph, pw, sh, sw, dh, dw, mode, groups; } desc;
+    size_t cudnnGetVersion(void) { return 90100; }
+    const char *cudnnGetErrorString(int status) {
+        switch (status) {
+        case 0: return "CUDNN_STATUS_SUCCESS";
+        case 2000: return "CUDNN_STATUS_BAD_PARAM";
+        case 3000: return "CUDNN_STATUS_NOT_SUPPORTED";
+        case 4002: return "CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED";
+        case 5000: return "CUDNN_STATUS_EXECUTION_FAILED";
+        default: return "CUDNN_STATUS_UNKNOWN";
+        }
+    }
+    int cudnnCreate(void **handle) {
+        /* As the real shim: the sub-library by bare name, found only if already loaded. */
+        if (!dlopen("libcudnn_cnn.so.9", RTLD_NOW | RTLD_NOLOAD)) return 4002;
+        *handle = &handle_token; fake_cudnn_handles++; return 0;
+    }
+    int cudnnDestroy(void *handle) { if (handle != &handle_token) return 2000; fake_cudnn_handles--; return 0; }
+    static int create(void **d, char tag) { desc *x = calloc(1, sizeof(desc)); x->tag = tag; *d = x; fake_cudnn_descriptors++; return 0; }
+    static int destroy(void *d, char tag) { if (!d || ((desc *)d)->tag != tag) return 2000; free(d); fake_cudnn_descriptors--; return 0; }
+    int cudnnCreateTensorDescriptor(void **d) { return create(d, 'T'); }
+    int cudnnCreateFilterDescriptor(void **d) { return create(d, 'F'); }
+    int cudnnCreateConvolutionDescriptor(void **d) { return create(d, 'C'); }
+    int cudnnDestroyTensorDescriptor(void *d) { return destroy(d, 'T'); }
+    int cudnnDestroyFilterDescriptor(void *d) { return destroy(d, 'F'); }
+    int cudnnDestroyConvolutionDescriptor(void *d) { return destroy(d, 'C'); }
+    static int is(const void *d, char tag) { return d && ((const desc *)d)->tag == tag; }
+    int cudnnSetTensor4dDescriptor(desc *d, int format, int type, int n, int c, int h, int w) {
+        if (!is(d, 'T') || format != 0 || type != 0 || n <= 0 || c <= 0 || h <= 0 || w <= 0) return 2000;
+        d->n = n; d->c = c; d->h = h; d->w = w; return 0;
+    }
+    int cudnnSetFilter4dDescriptor(desc *d, int type, int format, int k, int c, int h, int w) {
+        if (!is(d, 'F') || format != 0 || type != 0 || k <= 0 || c <= 0 || h <= 0 || w <= 0) return 2000;
+        d->n = k; d->c = c; d->h = h; d->w = w; return 0;
+    }
+    int cudnnSetConvolution2dDescriptor(desc *d, int ph, int pw, int sh, int sw, int dh, int dw, int mode, int type) {
+        if (!is(d, 'C') || ph < 0 || pw < 0 || sh <= 0 || sw <= 0 || dh != 1 || dw != 1 || mode != 1 || type != 0) return 2000;
+        d->ph = ph; d->pw = pw; d->sh = sh; d->sw = sw; d->dh = dh; d->dw = dw; d->mode = mode; d->groups = 1; return 0;
+    }
+    int cudnnSetConvolutionGroupCount(desc *d, int groups) {
+        if (!is(d, 'C') || groups <= 0) return 2000;
+        if (groups == 7) return 3000;
+        d->groups = groups; fake_group_count = groups; return 0;
+    }
+    int cudnnSetConvolutionMathType(desc *d, int math) { if (!is(d, 'C')) return 2000; fake_math_type = math; return 0; }
+    int cudnnGetConvolution2dForwardOutputDim(const desc *conv, const desc *x, const desc *w, int *n, int *c, int *h, int *wo) {
+        if (!is(conv, 'C') || !is(x, 'T') || !is(w, 'F') || x->c != w->c * conv->groups) return 2000;
+        *n = x->n; *c = w->n;
+        *h = (x->h + 2 * conv->ph - w->h) / conv->sh + 1; *wo = (x->w + 2 * conv->pw - w->w) / conv->sw + 1; return 0;
+    }
+    /* cudnnConvolution*AlgoPerf_t: algo, status, time, memory (size_t), determinism, mathType, reserved[3]. */
+    typedef struct { int algo, status; float time; size_t memory; int determinism, mathType; int reserved[3]; } perf;
+    static int answer(int requested, int *returned, perf *results) {
+        perf list[4] = {
+            { 0, 0, 1.0f, 0, 0, 0 },                       /* fastest, but non-deterministic */
+            { 3, 0, 1.5f, 0, 1, 1 },                       /* deterministic, tensor-op math (TF32) */
+            { 1, 0, 2.0f, WORKSPACE_BYTES, 1, 3 },         /* deterministic, FMA */
+            { 2, 0, 3.0f, 0, 1, 0 },                       /* deterministic, default math, no workspace */
+        };
+        int count = requested < 4 ? requested : 4;
+        memcpy(results, list, count * sizeof(perf)); *returned = count; return 0;
+    }
+    int cudnnGetConvolutionForwardAlgorithm_v7(void *h, desc *x, desc *w, desc *conv, desc *y, int requested, int *returned, perf *results) {
+        if (h != &handle_token || !is(x, 'T') || !is(w, 'F') || !is(conv, 'C') || !is(y, 'T')) return 2000;
+        return answer(requested, returned, results);
+    }
+    int cudnnGetConvolutionBackwardDataAlgorithm_v7(void *h, desc *w, desc *dy, desc *conv, desc *dx, int requested, int *returned, perf *results) {
+        if (h != &handle_token || !is(w, 'F') || !is(dy, 'T') || !is(conv, 'C') || !is(dx, 'T')) return 2000;
+        return answer(requested, returned, results);
+    }
+    int cudnnGetConvolutionBackwardFilterAlgorithm_v7(void *h, desc *x, desc *dy, desc *conv, desc *dw, int requested, int *returned, perf *results) {
+        if (h != &handle_token || !is(x, 'T') || !is(dy, 'T') || !is(conv, 'C') || !is(dw, 'F')) return 2000;
+        return answer(requested, returned, results);
+    }
+    static size_t need(int algo) { return algo == 1 ? WORKSPACE_BYTES : 0; }
+    int cudnnGetConvolutionForwardWorkspaceSize(void *h, desc *x, desc *w, desc *conv, desc *y, int algo, size_t *bytes) {
+        if (!is(x, 'T') || !is(w, 'F') || !is(conv, 'C') || !is(y, 'T')) return 2000; *bytes = need(algo); return 0;
+    }
+    int cudnnGetConvolutionBackwardDataWorkspaceSize(void *h, desc *w, desc *dy, desc *conv, desc *dx, int algo, size_t *bytes) {
+        if (!is(w, 'F') || !is(dy, 'T') || !is(conv, 'C') || !is(dx, 'T')) return 2000; *bytes = need(algo); return 0;
+    }
+    int cudnnGetConvolutionBackwardFilterWorkspaceSize(void *h, desc *x, desc *dy, desc *conv, desc *dw, int algo, size_t *bytes) {
+        if (!is(x, 'T') || !is(dy, 'T') || !is(conv, 'C') || !is(dw, 'F')) return 2000; *bytes = need(algo); return 0;
+    }
+    /* Checks shared by the passes: roles, shapes agreeing, the workspace the algorithm needs. */
+    static int valid(void *h, const desc *x, const desc *w, const desc *conv, const desc *y, int algo, void *ws, size_t bytes) {
+        if (h != &handle_token || !is(x, 'T') || !is(w, 'F') || !is(conv, 'C') || !is(y, 'T')) return 2000;
+        if (algo < 0 || algo > 3 || bytes < need(algo) || (need(algo) > 0 && !ws)) return 2000;
+        int oh = (x->h + 2 * conv->ph - w->h) / conv->sh + 1, ow = (x->w + 2 * conv->pw - w->w) / conv->sw + 1;
+        if (y->n != x->n || y->c != w->n || y->h != oh || y->w != ow || x->c != w->c * conv->groups || w->n % conv->groups) return 2000;
+        fake_last_workspace_bytes = (long long)bytes;
+        return x->n == 13 ? 5000 : 0;
+    }
+    /* Calls body(x index, w index, y index) for every term of the convolution. */
+    #define TERMS(XD, WD, CV, YD, BODY) \
+        for (int n = 0; n < YD->n; n++) for (int k = 0; k < YD->c; k++) for (int oy = 0; oy < YD->h; oy++) for (int ox = 0; ox < YD->w; ox++) { \
+            int g = k / (WD->n / CV->groups); \
+            for (int c = 0; c < WD->c; c++) for (int i = 0; i < WD->h; i++) for (int j = 0; j < WD->w; j++) { \
+                int iy = oy * CV->sh - CV->ph + i, ix = ox * CV->sw - CV->pw + j; \
+                if (iy < 0 || iy >= XD->h || ix < 0 || ix >= XD->w) continue; \
+                size_t xi = (((size_t)n * XD->c + g * WD->c + c) * XD->h + iy) * XD->w + ix; \
+                size_t wi = (((size_t)k * WD->c + c) * WD->h + i) * WD->w + j; \
+                size_t yi = (((size_t)n * YD->c + k) * YD->h + oy) * YD->w + ox; \
+                BODY; \
+            } }
+    static void scale(float *out, size_t count, float beta) { for (size_t i = 0; i < count; i++) out[i] = beta == 0 ? 0 : beta * out[i]; }
+    int cudnnConvolutionForward(void *h, const float *alpha, desc *xd, const float *x, desc *wd, const float *w, desc *conv, int algo,
+                                void *ws, size_t bytes, const float *beta, desc *yd, float *y) {
+        int status = valid(h, xd, wd, conv, yd, algo, ws, bytes); if (status) return status;
+        fake_forward_calls++;
+        size_t count = (size_t)yd->n * yd->c * yd->h * yd->w;
+        float *sum = calloc(count, sizeof(float));
+        TERMS(xd, wd, conv, yd, sum[yi] += x[xi] * w[wi])
+        scale(y, count, *beta); for (size_t i = 0; i < count; i++) y[i] += *alpha * sum[i];
+        free(sum); return 0;
+    }
+    int cudnnConvolutionBackwardData(void *h, const float *alpha, desc *wd, const float *w, desc *dyd, const float *dy, desc *conv, int algo,
+                                     void *ws, size_t bytes, const float *beta, desc *dxd, float *dx) {
+        int status = valid(h, dxd, wd, conv, dyd, algo, ws, bytes); if (status) return status;
+        fake_backward_data_calls++;
+        size_t count = (size_t)dxd->n * dxd->c * dxd->h * dxd->w;
+        float *sum = calloc(count, sizeof(float));
+        TERMS(dxd, wd, conv, dyd, sum[xi] += dy[yi] * w[wi])
+        scale(dx, count, *beta); for (size_t i = 0; i < count; i++) dx[i] += *alpha * sum[i];
+        free(sum); return 0;
+    }
+    int cudnnConvolutionBackwardFilter(void *h, const float *alpha, desc *xd, const float *x, desc *dyd, const float *dy, desc *conv, int algo,
+                                       void *ws, size_t bytes, const float *beta, desc *dwd, float *dw) {
+        int status = valid(h, xd, dwd, conv, dyd, algo, ws, bytes); if (status) return status;
+        fake_backward_filter_calls++;
+        size_t count = (size_t)dwd->n * dwd->c * dwd->h * dwd->w;
+        float *sum = calloc(count, sizeof(float));
+        TERMS(xd, dwd, conv, dyd, sum[wi] += x[xi] * dy[yi])
+        scale(dw, count, *beta); for (size_t i = 0; i < count; i++) dw[i] += *alpha * sum[i];
+        free(sum); return 0;
     }
     """#
 
