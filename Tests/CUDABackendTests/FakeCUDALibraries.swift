@@ -228,8 +228,6 @@ enum FakeCUDA {
     #include <stdlib.h>
     #include <string.h>
     int fake_cudnn_handles = 0, fake_cudnn_descriptors = 0, fake_math_type = -1, fake_group_count = -1;
-    int fake_forward_calls = 0, fake_backward_data_calls = 0, fake_backward_filter_calls = 0;
-    long long fake_last_workspace_bytes = -1;
     static int handle_token;
     typedef struct { char tag; int n, c, h, w, format, type; int ph, pw, sh, sw, dh, dw, mode, groups; } desc;
     size_t cudnnGetVersion(void) { return 90100; }
@@ -321,7 +319,6 @@ enum FakeCUDA {
         if (algo < 0 || algo > 3 || bytes < need(algo) || (need(algo) > 0 && !ws)) return 2000;
         int oh = (x->h + 2 * conv->ph - w->h) / conv->sh + 1, ow = (x->w + 2 * conv->pw - w->w) / conv->sw + 1;
         if (y->n != x->n || y->c != w->n || y->h != oh || y->w != ow || x->c != w->c * conv->groups || w->n % conv->groups) return 2000;
-        fake_last_workspace_bytes = (long long)bytes;
         return x->n == 13 ? 5000 : 0;
     }
     /* Calls body(x index, w index, y index) for every term of the convolution. */
@@ -337,35 +334,31 @@ enum FakeCUDA {
                 BODY; \
             } }
     static void scale(float *out, size_t count, float beta) { for (size_t i = 0; i < count; i++) out[i] = beta == 0 ? 0 : beta * out[i]; }
+    /* One pass: 0 forward (y from x, w), 1 backward data (dx from dy, w), 2 backward filter (dw from x, dy);
+       `out` gets alpha times the pass plus beta times itself. */
+    static int run(int mode, void *h, const float *alpha, desc *conv, int algo, void *ws, size_t bytes, const float *beta,
+                   desc *xd, const float *x, desc *wd, const float *w, desc *yd, const float *y, float *out) {
+        int status = valid(h, xd, wd, conv, yd, algo, ws, bytes); if (status) return status;
+        desc *od = mode == 0 ? yd : mode == 1 ? xd : wd;
+        size_t count = (size_t)od->n * od->c * od->h * od->w;
+        float *sum = calloc(count, sizeof(float));
+        if (mode == 0) { TERMS(xd, wd, conv, yd, sum[yi] += x[xi] * w[wi]) }
+        else if (mode == 1) { TERMS(xd, wd, conv, yd, sum[xi] += y[yi] * w[wi]) }
+        else { TERMS(xd, wd, conv, yd, sum[wi] += x[xi] * y[yi]) }
+        scale(out, count, *beta); for (size_t i = 0; i < count; i++) out[i] += *alpha * sum[i];
+        free(sum); return 0;
+    }
     int cudnnConvolutionForward(void *h, const float *alpha, desc *xd, const float *x, desc *wd, const float *w, desc *conv, int algo,
                                 void *ws, size_t bytes, const float *beta, desc *yd, float *y) {
-        int status = valid(h, xd, wd, conv, yd, algo, ws, bytes); if (status) return status;
-        fake_forward_calls++;
-        size_t count = (size_t)yd->n * yd->c * yd->h * yd->w;
-        float *sum = calloc(count, sizeof(float));
-        TERMS(xd, wd, conv, yd, sum[yi] += x[xi] * w[wi])
-        scale(y, count, *beta); for (size_t i = 0; i < count; i++) y[i] += *alpha * sum[i];
-        free(sum); return 0;
+        return run(0, h, alpha, conv, algo, ws, bytes, beta, xd, x, wd, w, yd, 0, y);
     }
     int cudnnConvolutionBackwardData(void *h, const float *alpha, desc *wd, const float *w, desc *dyd, const float *dy, desc *conv, int algo,
                                      void *ws, size_t bytes, const float *beta, desc *dxd, float *dx) {
-        int status = valid(h, dxd, wd, conv, dyd, algo, ws, bytes); if (status) return status;
-        fake_backward_data_calls++;
-        size_t count = (size_t)dxd->n * dxd->c * dxd->h * dxd->w;
-        float *sum = calloc(count, sizeof(float));
-        TERMS(dxd, wd, conv, dyd, sum[xi] += dy[yi] * w[wi])
-        scale(dx, count, *beta); for (size_t i = 0; i < count; i++) dx[i] += *alpha * sum[i];
-        free(sum); return 0;
+        return run(1, h, alpha, conv, algo, ws, bytes, beta, dxd, 0, wd, w, dyd, dy, dx);
     }
     int cudnnConvolutionBackwardFilter(void *h, const float *alpha, desc *xd, const float *x, desc *dyd, const float *dy, desc *conv, int algo,
                                        void *ws, size_t bytes, const float *beta, desc *dwd, float *dw) {
-        int status = valid(h, xd, dwd, conv, dyd, algo, ws, bytes); if (status) return status;
-        fake_backward_filter_calls++;
-        size_t count = (size_t)dwd->n * dwd->c * dwd->h * dwd->w;
-        float *sum = calloc(count, sizeof(float));
-        TERMS(xd, dwd, conv, dyd, sum[wi] += x[xi] * dy[yi])
-        scale(dw, count, *beta); for (size_t i = 0; i < count; i++) dw[i] += *alpha * sum[i];
-        free(sum); return 0;
+        return run(2, h, alpha, conv, algo, ws, bytes, beta, xd, x, dwd, 0, dyd, dy, dw);
     }
     """#
 
