@@ -37,7 +37,9 @@ public enum CUDALibrary: String, Sendable, CaseIterable {
                 return ["ops_infer", "ops_train", "cnn_infer", "cnn_train"].map { ["libcudnn_\($0).so.8"] }
             }
             let major = candidate.hasSuffix(".so.9") ? ".so.9" : ".so"
-            return ["graph", "engines_precompiled", "engines_runtime_compiled", "heuristic", "ops", "cnn"]
+            // (cuDNN 9.28's wheel: graph needs nothing of cuDNN; the engines, heuristic and ops need
+            // graph; cnn needs ops and graph; runtime_compiled needs libcuda, loaded before.)
+            return ["graph", "engines_precompiled", "engines_runtime_compiled", "engines_tensor_ir", "heuristic", "ops", "cnn"]
                 .map { ["libcudnn_\($0)\(major)"] }
         default: return []
         }

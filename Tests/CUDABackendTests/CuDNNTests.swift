@@ -271,3 +271,33 @@ func thePassesComputeTheConvolutionAndItsGradients(_ g: ConvolutionGeometry) thr
         #expect(Self.convolutionChecks.contains("VGG-16 training steps are bit-identical when repeated on the device"))
     }
 }
+
+/// NVIDIA's real libcudnn, when PRUNELAB_CUDNN_DIR names a folder that holds it (the
+/// `nvidia/cudnn/lib` of a `pip download nvidia-cudnn-cu12` wheel, 700 MB: not in CI, which
+/// prints a SKIPPED line): every function prunelab calls resolves through the shim with the
+/// sub-libraries loaded beside it, the version reads right, and without a GPU `cudnnCreate`
+/// fails as a typed error in cuDNN's own words rather than a crash.
+enum RealCuDNN {
+    static let directory = ProcessInfo.processInfo.environment["PRUNELAB_CUDNN_DIR"] ?? ""
+    static let isPresent: Bool = {
+        let found = !directory.isEmpty && FileManager.default.fileExists(atPath: directory + "/libcudnn.so.9")
+        if !found { print("SKIPPED (no cuDNN): set PRUNELAB_CUDNN_DIR to a folder with libcudnn.so.9 to check prunelab's calls against it") }
+        return found
+    }()
+}
+
+@Suite(.enabled(if: RealCuDNN.isPresent, "needs PRUNELAB_CUDNN_DIR"))
+struct RealCuDNNTests {
+    @Test func everyFunctionResolvesAndCreateFailsTypedWithoutAGPU() throws {
+        let library = try LoadedLibrary.load(.cudnn, search: FakeCUDA.search([RealCuDNN.directory]))
+        let functions = try CuDNNFunctions(library)
+        let version = CuDNNConvolutions.versionText(functions.cudnnGetVersion())
+        #expect(version.hasPrefix("9."), "\(version)")
+        let error = #expect(throws: CUDAError.self) { try CuDNNConvolutions(library, prepare: {}) }
+        guard case let .cudnn(function, status, name) = try #require(error) else {
+            Issue.record("expected a cuDNN error, got \(String(describing: error))")
+            return
+        }
+        #expect(function == "cudnnCreate" && status != 0 && name.hasPrefix("CUDNN_STATUS_"), "\(function) \(status) \(name)")
+    }
+}
