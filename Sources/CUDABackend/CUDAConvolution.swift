@@ -144,6 +144,9 @@ final class CUDALibraryConvolution: ConvolutionKernel {
     let plan: any DeviceConvolutionPlan
     let padsExplicitly: Bool
     private let libraryName: String
+    /// Floats of the padded input, and the arguments pad_planes and crop_planes share (fixed per geometry).
+    private let paddedCount: Int
+    private let planeArguments: [KernelArgument]
 
     var implementation: String {
         "\(libraryName)\(padsExplicitly ? " (input padded explicitly)" : ""): \(plan.algorithms)"
@@ -157,6 +160,10 @@ final class CUDALibraryConvolution: ConvolutionKernel {
         self.libraryName = libraryName
         self.padsExplicitly = padsExplicitly
         self.backend = backend
+        let g = geometry, padded = Self.explicitlyPadded(geometry)
+        paddedCount = padded.batch * padded.inChannels * padded.inHeight * padded.inWidth
+        planeArguments = [g.batch * g.inChannels, g.inHeight, g.inWidth, g.padTop, g.padLeft, padded.inHeight, padded.inWidth]
+            .map { .int64(Int64($0)) }
     }
 
     /// `geometry` on its input padded all round: the same output, with no padding left to do.
@@ -170,18 +177,6 @@ final class CUDALibraryConvolution: ConvolutionKernel {
 
     private var workspace: DevicePointer {
         get throws { try backend.workspace(.library, floats: (plan.workspaceBytes + 3) / 4) }
-    }
-
-    /// Arguments of pad_planes and crop_planes.
-    private var planeArguments: [KernelArgument] {
-        let g = geometry, padded = Self.explicitlyPadded(g)
-        return [g.batch * g.inChannels, g.inHeight, g.inWidth, g.padTop, g.padLeft, padded.inHeight, padded.inWidth]
-            .map { .int64(Int64($0)) }
-    }
-
-    private var paddedCount: Int {
-        let padded = Self.explicitlyPadded(geometry)
-        return padded.batch * padded.inChannels * padded.inHeight * padded.inWidth
     }
 
     /// The input the plan reads: `x` itself, or its padded copy.
